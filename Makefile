@@ -1,0 +1,20 @@
+# The README's two commands: `make demo` and `make test`. Both set up first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint
+
+setup:
+	VENV=$(VENV) scripts/setup.sh
+
+## Simulate 3 clusters into a local Prometheus, cost their days, serve the API.
+demo: setup
+	$(BIN)/k8scost demo
+
+## Lint, then every test tier (unit, DAG, end-to-end with real Prometheus/chdb/Airflow).
+test: setup lint
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

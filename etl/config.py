@@ -1,0 +1,51 @@
+"""One settings object for every entry point (CLI, Airflow tasks, API).
+
+Everything is read from the environment so that the same code runs on the
+embedded defaults (chdb, montydb, a local directory) and on real servers
+(ClickHouse over http, MongoDB, S3) by changing variables only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_THANOS_URL = "http://127.0.0.1:9090"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where each backing service lives, plus the PromQL client's limits."""
+
+    data_dir: Path
+    thanos_url: str
+    clickhouse_dsn: str
+    mongo_uri: str
+    mongo_db: str
+    raw_archive_url: str
+    promql_timeout_s: float = 60.0
+    promql_retries: int = 3
+    default_scrape_interval_s: int = 60
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default `os.environ`); defaults live under the data dir."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("K8SCOST_DATA_DIR", ".k8scost")).resolve()
+        return cls(
+            data_dir=data_dir,
+            thanos_url=env.get("THANOS_URL", DEFAULT_THANOS_URL).rstrip("/"),
+            clickhouse_dsn=env.get("CLICKHOUSE_DSN", f"chdb://{data_dir / 'clickhouse'}"),
+            mongo_uri=env.get("MONGO_URI", f"montydb://{data_dir / 'mongo'}"),
+            mongo_db=env.get("MONGO_DB", "k8scost"),
+            raw_archive_url=env.get("RAW_ARCHIVE_URL", f"file://{data_dir / 'archive'}"),
+            promql_timeout_s=float(env.get("PROMQL_TIMEOUT_S", "60")),
+            promql_retries=int(env.get("PROMQL_RETRIES", "3")),
+            default_scrape_interval_s=int(env.get("K8SCOST_SCRAPE_INTERVAL_S", "60")),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (tests and CLI flags use this)."""
+        return replace(self, **changes)

@@ -1,0 +1,159 @@
+"""A local Prometheus: backfill simulated metrics and serve them over the PromQL HTTP API.
+
+Prometheus answers the same /api/v1/query endpoints as Thanos Query, so the demo and
+the end-to-end tests run the pipeline against a real PromQL engine on this machine.
+Both binaries come from Debian's `prometheus` package (2.x).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NoReturn
+
+import requests
+
+PROMETHEUS_BIN = Path("/usr/bin/prometheus")
+MISSING_HINT = "install Debian's prometheus package (apt-get install -y prometheus)"
+# promtool cuts 2h blocks by default and re-parses the whole input once per block
+# (25 s for 2 days of 500 series); one large block needs one pass (3 s). The value
+# is rounded down to 486h (2h x 3^5), which Prometheus serves and compacts normally.
+BACKFILL_MAX_BLOCK_DURATION = "486h"
+
+
+class LocalPrometheusError(RuntimeError):
+    """promtool or prometheus is missing, failed, or did not become ready."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def backfill(openmetrics_file: Path, tsdb_dir: Path) -> None:
+    """Turn an OpenMetrics file into TSDB blocks in `tsdb_dir` (a Prometheus data dir)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise LocalPrometheusError(f"promtool not found: {MISSING_HINT}")
+    tsdb_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            promtool,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--quiet",
+            f"--max-block-duration={BACKFILL_MAX_BLOCK_DURATION}",
+            str(openmetrics_file),
+            str(tsdb_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()[-2000:]
+        raise LocalPrometheusError(
+            f"promtool backfill of {openmetrics_file} failed ({result.returncode}): {output}"
+        )
+
+
+class PrometheusServer:
+    """A Prometheus process on 127.0.0.1 over `tsdb_dir`, as a context manager.
+
+    Its generated config and its log sit beside the data dir (`<dir>.prometheus.yml`,
+    `<dir>.prometheus.log`) so that the log outlives the process for diagnosis.
+    """
+
+    def __init__(
+        self,
+        tsdb_dir: Path,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        scrape_configs: Sequence[dict[str, Any]] = (),
+        ready_timeout_s: float = 30.0,
+    ) -> None:
+        self.tsdb_dir = Path(tsdb_dir)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_args = list(extra_args)
+        self.scrape_configs = list(scrape_configs)
+        self.ready_timeout_s = ready_timeout_s
+        self.config_path = self.tsdb_dir.with_name(f"{self.tsdb_dir.name}.prometheus.yml")
+        self.log_path = self.tsdb_dir.with_name(f"{self.tsdb_dir.name}.prometheus.log")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PrometheusServer:
+        """Start the server and return once /-/ready answers 200."""
+        if not PROMETHEUS_BIN.exists():
+            raise LocalPrometheusError(f"{PROMETHEUS_BIN} not found: {MISSING_HINT}")
+        self.tsdb_dir.mkdir(parents=True, exist_ok=True)
+        # JSON is valid YAML, so no YAML library is needed to write the config.
+        config = {"global": {"scrape_interval": "60s"}, "scrape_configs": self.scrape_configs}
+        self.config_path.write_text(json.dumps(config, indent=1), encoding="utf-8")
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [
+                    str(PROMETHEUS_BIN),
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={self.tsdb_dir}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--storage.tsdb.retention.time=3650d",
+                    *self.extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        process = self._process
+        while time.monotonic() < deadline:
+            if process is None or process.poll() is not None:
+                self._fail(f"exited with code {process and process.returncode}")
+            try:
+                if requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self._fail(f"was not ready after {self.ready_timeout_s:.0f} s")
+
+    def _fail(self, what: str) -> NoReturn:
+        self.stop()
+        tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
+        raise LocalPrometheusError(f"prometheus on {self.url} {what}; log {self.log_path}:\n{tail}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s); safe to call twice."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> PrometheusServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,111 @@
+"""One tenant-day end to end: extract (PromQL) -> transform (pandas) -> load (ClickHouse, MongoDB).
+
+Everything that can fail on bad input (Thanos down, a PromQL error, a day with
+no data) fails before ClickHouse is touched, so the previous good data of the
+day stays in place; the load itself is one restatement per table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from clickhouse_connect.driver.client import Client
+from pymongo.database import Database
+
+from etl import queries, registry, warehouse
+from etl.clickhouse import connect
+from etl.config import Settings
+from etl.costs import COMPONENTS, DayCosts, day_costs
+from etl.promql import PromQLClient
+
+log = logging.getLogger(__name__)
+
+
+class NoDataError(RuntimeError):
+    """The tenant sent no cost metrics for the day: nothing is loaded, nothing is erased."""
+
+
+@dataclass
+class DayResult:
+    """What one tenant-day run loaded."""
+
+    tenant_id: str
+    account_name: str
+    day: date
+    resource_id: str
+    cost: float
+    breakdown: dict[str, float]
+    rows_written: int
+    promql_queries: int
+    issues: list[str] = field(default_factory=list)
+
+
+def promql_client(settings: Settings) -> PromQLClient:
+    """The PromQL client configured from settings."""
+    return PromQLClient(settings.thanos_url, settings.promql_timeout_s, settings.promql_retries)
+
+
+def scrape_interval_s(settings: Settings, account: dict[str, Any]) -> int:
+    """The cluster's scrape interval: its account config, else the platform default."""
+    return int(
+        account.get("config", {}).get("scrape_interval_seconds")
+        or settings.default_scrape_interval_s
+    )
+
+
+def compute_day(
+    client: PromQLClient, account: dict[str, Any], day: date, interval_s: int
+) -> DayCosts:
+    """Extract and transform one tenant-day; raises NoDataError on an empty day."""
+    answers = queries.extract(client, account["_id"], day)
+    if all(frame.empty for name, frame in answers.items() if name != "network_class_price"):
+        raise NoDataError(
+            f"tenant {account['_id']} ({account['name']}) has no cost metrics on {day}: "
+            "nothing loaded, previous data kept"
+        )
+    return day_costs(answers, interval_s)
+
+
+def load_day(client: Client, account: dict[str, Any], day: date, costs: DayCosts) -> int:
+    """Restate the cluster's expense row and breakdown for the day; returns rows inserted."""
+    resource_id = registry.cluster_resource_id(account["_id"])
+    breakdown = pd.DataFrame([{"resource_id": resource_id, **costs.breakdown}])
+    expense = pd.DataFrame([{"resource_id": resource_id, "cost": costs.total}])
+    written = warehouse.restate_day(
+        client, "k8s_cost_breakdown", account["_id"], day, breakdown[["resource_id", *COMPONENTS]]
+    )
+    written += warehouse.restate_day(client, "expenses", account["_id"], day, expense)
+    return written
+
+
+def run_tenant_day(
+    settings: Settings,
+    db: Database,
+    account: dict[str, Any],
+    day: date,
+    client: PromQLClient | None = None,
+) -> DayResult:
+    """Cost one cluster-day and load it; idempotent (a rerun replaces the day exactly)."""
+    client = client or promql_client(settings)
+    queries_before = client.counter.queries
+    costs = compute_day(client, account, day, scrape_interval_s(settings, account))
+    for issue in costs.issues:
+        log.warning("tenant %s %s: %s", account["_id"], day, issue)
+    with connect(settings.clickhouse_dsn) as clickhouse:
+        rows_written = load_day(clickhouse, account, day, costs)
+    resource = registry.record_cluster_seen(db, account, day, costs.cluster_info)
+    return DayResult(
+        tenant_id=account["_id"],
+        account_name=account["name"],
+        day=day,
+        resource_id=resource["_id"],
+        cost=costs.total,
+        breakdown=costs.breakdown,
+        rows_written=rows_written,
+        promql_queries=client.counter.queries - queries_before,
+        issues=costs.issues,
+    )

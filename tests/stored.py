@@ -1,0 +1,37 @@
+"""Read back what ClickHouse holds, with the platform's reader rule written out here.
+
+The tests' own SQL on purpose (not the pipeline's `sql/queries`): a reader that
+collapses rows per (cloud_account_id, date, resource_id) with SUM(x * sign) and
+keeps the keys whose SUM(sign) > 0, as every platform reader does.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from etl.clickhouse import connect
+from etl.config import Settings
+from tests.truth import COST_KEYS
+
+
+def stored_day(settings: Settings, tenant: str, day: date) -> dict[str, float]:
+    """The tenant-day as readers see it: `cost`, every breakdown column, and live row counts."""
+    sums = ", ".join(f"sum({column} * sign) AS {column}" for column in COST_KEYS)
+    where = "cloud_account_id = {tenant:String} AND toDate(date) = {day:Date}"
+    parameters = {"tenant": tenant, "day": day}
+    with connect(settings.clickhouse_dsn) as client:
+        expense = client.query(
+            f"SELECT sum(cost * sign), sum(sign) FROM expenses WHERE {where} "
+            "GROUP BY cloud_account_id, date, resource_id HAVING sum(sign) > 0",
+            parameters=parameters,
+        ).result_rows
+        breakdown = client.query_df(
+            f"SELECT {sums}, sum(sign) AS live_rows FROM k8s_cost_breakdown WHERE {where} "
+            "GROUP BY cloud_account_id, date, resource_id HAVING sum(sign) > 0",
+            parameters=parameters,
+        )
+    if not expense:
+        return {}
+    ((cost, expense_rows),) = expense
+    record = breakdown.iloc[0].to_dict()
+    return {"cost": cost, "expense_rows": expense_rows, **record}

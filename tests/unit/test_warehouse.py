@@ -1,0 +1,89 @@
+"""The restatement on a real embedded ClickHouse (chdb)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from etl import warehouse
+from etl.clickhouse import connect
+
+DAY = date(2026, 3, 31)
+
+
+@pytest.fixture
+def client(tmp_path):
+    with connect(f"chdb://{tmp_path / 'ch'}") as client:
+        warehouse.init_schema(client)
+        yield client
+
+
+def live(client, day=DAY) -> dict[str, tuple[float, int]]:
+    rows = client.query(
+        "SELECT resource_id, sum(cost * sign), sum(sign) FROM expenses "
+        "WHERE toDate(date) = {day:Date} GROUP BY cloud_account_id, date, resource_id "
+        "HAVING sum(sign) > 0",
+        parameters={"day": day},
+    ).result_rows
+    return {resource: (cost, signs) for resource, cost, signs in rows}
+
+
+def expense(**costs: float) -> pd.DataFrame:
+    return pd.DataFrame({"resource_id": list(costs), "cost": list(costs.values())})
+
+
+def test_schema_is_idempotent(client):
+    assert warehouse.init_schema(client) == ["001_expenses.sql", "002_k8s_cost_breakdown.sql"]
+
+
+def test_restating_replaces_values_and_cancels_vanished_resources(client):
+    warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=1.25, b=2.5))
+    written = warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=3.75))
+    assert written == 3  # two cancels, one new row
+    assert live(client) == {"a": (3.75, 1)}
+
+
+def test_restating_leaves_other_days_and_accounts_alone(client):
+    warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=1.0))
+    warehouse.restate_day(client, "expenses", "other", DAY, expense(a=7.0))
+    warehouse.restate_day(client, "expenses", "acc", date(2026, 4, 1), expense(a=9.0))
+    warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=2.0))
+    rows = client.query(
+        "SELECT cloud_account_id, toDate(date), sum(cost * sign) FROM expenses "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    ).result_rows
+    assert rows == [("acc", DAY, 2.0), ("acc", date(2026, 4, 1), 9.0), ("other", DAY, 7.0)]
+
+
+def test_a_doubled_day_heals_on_the_next_restatement(client):
+    # Two writers that both inserted +1 rows leave sum(sign) = 2; the next restatement
+    # cancels both, so the day is counted once again.
+    row = expense(a=4.0).assign(cloud_account_id="acc", date=warehouse.day_start(DAY), sign=1)
+    for _writer in range(2):
+        client.insert_df(
+            "expenses", row[["cloud_account_id", "resource_id", "date", "cost", "sign"]]
+        )
+    assert live(client) == {"a": (8.0, 2)}
+    warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=4.0))
+    assert live(client) == {"a": (4.0, 1)}
+
+
+def test_the_breakdown_table_restates_every_component(client):
+    columns = [
+        "cpu_cost",
+        "ram_cost",
+        "gpu_cost",
+        "pv_cost",
+        "load_balancer_cost",
+        "network_cost",
+        "management_cost",
+    ]
+    first = pd.DataFrame([{"resource_id": "c", **dict.fromkeys(columns, 1.0)}])
+    second = pd.DataFrame([{"resource_id": "c", **{c: float(i) for i, c in enumerate(columns)}}])
+    warehouse.restate_day(client, "k8s_cost_breakdown", "acc", DAY, first)
+    warehouse.restate_day(client, "k8s_cost_breakdown", "acc", DAY, second)
+    sums = ", ".join(f"sum({c} * sign)" for c in columns)
+    (row,) = client.query(f"SELECT {sums} FROM k8s_cost_breakdown").result_rows
+    assert list(row) == [float(i) for i in range(len(columns))]
