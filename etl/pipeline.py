@@ -21,6 +21,7 @@ from etl.clickhouse import connect
 from etl.config import Settings
 from etl.costs import COMPONENTS, DayCosts, day_costs
 from etl.promql import PromQLClient
+from etl.queries import Answers
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +58,28 @@ def scrape_interval_s(settings: Settings, account: dict[str, Any]) -> int:
     )
 
 
-def compute_day(
-    client: PromQLClient, account: dict[str, Any], day: date, interval_s: int
-) -> DayCosts:
-    """Extract and transform one tenant-day; raises NoDataError on an empty day."""
+def extract_day(client: PromQLClient, account: dict[str, Any], day: date) -> Answers:
+    """Run the tenant-day's PromQL queries; raises NoDataError when the cluster sent nothing."""
     answers = queries.extract(client, account["_id"], day)
     if all(frame.empty for name, frame in answers.items() if name != "network_class_price"):
         raise NoDataError(
             f"tenant {account['_id']} ({account['name']}) has no cost metrics on {day}: "
             "nothing loaded, previous data kept"
         )
-    return day_costs(answers, interval_s)
+    return answers
+
+
+def transform_and_load(
+    settings: Settings, db: Database, account: dict[str, Any], day: date, answers: Answers
+) -> tuple[DayCosts, int, dict[str, Any]]:
+    """Cost the answers and restate the day: (costs, rows written, cluster resource)."""
+    costs = day_costs(answers, scrape_interval_s(settings, account))
+    for issue in costs.issues:
+        log.warning("tenant %s %s: %s", account["_id"], day, issue)
+    with connect(settings.clickhouse_dsn) as clickhouse:
+        rows_written = load_day(clickhouse, account, day, costs)
+    resource = registry.record_cluster_seen(db, account, day, costs.cluster_info)
+    return costs, rows_written, resource
 
 
 def load_day(client: Client, account: dict[str, Any], day: date, costs: DayCosts) -> int:
@@ -92,12 +104,8 @@ def run_tenant_day(
     """Cost one cluster-day and load it; idempotent (a rerun replaces the day exactly)."""
     client = client or promql_client(settings)
     queries_before = client.counter.queries
-    costs = compute_day(client, account, day, scrape_interval_s(settings, account))
-    for issue in costs.issues:
-        log.warning("tenant %s %s: %s", account["_id"], day, issue)
-    with connect(settings.clickhouse_dsn) as clickhouse:
-        rows_written = load_day(clickhouse, account, day, costs)
-    resource = registry.record_cluster_seen(db, account, day, costs.cluster_info)
+    answers = extract_day(client, account, day)
+    costs, rows_written, resource = transform_and_load(settings, db, account, day, answers)
     return DayResult(
         tenant_id=account["_id"],
         account_name=account["name"],

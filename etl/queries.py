@@ -123,7 +123,10 @@ def evaluation_time(day: date, evaluated: str) -> datetime:
     return end - timedelta(milliseconds=1) if evaluated == GAUGE else end
 
 
-def extract(client: PromQLClient, tenant: str, day: date) -> dict[str, pd.DataFrame]:
+Answers = dict[str, pd.DataFrame]
+
+
+def extract(client: PromQLClient, tenant: str, day: date) -> Answers:
     """Run every query for the tenant-day: query name -> frame of label columns + `value`."""
     frames = {}
     for query in QUERIES:
