@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from etl.contract import CONTRACT_METRICS
 from etl.localprom import LocalPrometheusError, PrometheusServer, backfill, free_port
 from tests.truth import cluster_of, day_bounds, expected_day_costs, overlap_s
 
@@ -16,38 +17,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-CONTRACT_FAMILIES = {
-    "node_cpu_hourly_cost",
-    "node_ram_hourly_cost",
-    "node_gpu_hourly_cost",
-    "node_gpu_count",
-    "node_total_hourly_cost",
-    "kubecost_node_is_spot",
-    "container_cpu_allocation",
-    "container_memory_allocation_bytes",
-    "container_gpu_allocation",
-    "pv_hourly_cost",
-    "pod_pvc_allocation",
-    "kubecost_load_balancer_cost",
-    "kubecost_cluster_management_cost",
-    "kubecost_network_zone_egress_cost",
-    "kubecost_network_region_egress_cost",
-    "kubecost_network_internet_egress_cost",
-    "kubecost_cluster_info",
-    "kubecost_pod_network_egress_bytes_total",
-    "kube_pod_labels",
-    "kube_namespace_labels",
-    "kube_node_labels",
-    "kube_pod_owner",
-    "kube_replicaset_owner",
-    "kube_pod_container_status_running",
-    "kube_pod_container_resource_requests",
-    "kube_node_status_capacity_cpu_cores",
-    "kube_node_status_capacity_memory_bytes",
-    "kube_persistentvolumeclaim_info",
-    "kube_persistentvolume_capacity_bytes",
-    "service_selector_labels",
-}
 EGRESS_SELECTORS = {
     "zone": 'internet="false",same_zone="false",same_region="true"',
     "region": 'internet="false",same_zone="false",same_region="false"',
@@ -107,7 +76,7 @@ def test_every_contract_family_is_stored_for_each_tenant(
     _, end = day_bounds(sim.days[0])
     for tenant in sim.tenant_ids:
         result = query(sim.url, f'count by (__name__) ({{tenant_id="{tenant}"}})', end - 0.001)
-        assert {r["metric"]["__name__"] for r in result} == CONTRACT_FAMILIES
+        assert {r["metric"]["__name__"] for r in result} == CONTRACT_METRICS
 
 
 def test_increase_of_the_egress_counters_matches_the_truth(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from etl.contract import CONTRACT_METRICS
 from etl.simulate import build_scenario, simulate_to_dir, write_openmetrics
 from tests.truth import day_bounds, expected_day_costs
 
@@ -20,38 +21,6 @@ W0, _ = day_bounds(DAY1)
 _, W1 = day_bounds(DAY2)
 HOUR = 3600
 SAMPLE = re.compile(r"^([a-z_]+)\{(.*)\} (\S+) (\d+)$")
-CONTRACT = {
-    "node_cpu_hourly_cost",
-    "node_ram_hourly_cost",
-    "node_gpu_hourly_cost",
-    "node_gpu_count",
-    "node_total_hourly_cost",
-    "kubecost_node_is_spot",
-    "container_cpu_allocation",
-    "container_memory_allocation_bytes",
-    "container_gpu_allocation",
-    "pv_hourly_cost",
-    "pod_pvc_allocation",
-    "kubecost_load_balancer_cost",
-    "kubecost_cluster_management_cost",
-    "kubecost_network_zone_egress_cost",
-    "kubecost_network_region_egress_cost",
-    "kubecost_network_internet_egress_cost",
-    "kubecost_cluster_info",
-    "kubecost_pod_network_egress_bytes_total",
-    "kube_pod_labels",
-    "kube_namespace_labels",
-    "kube_node_labels",
-    "kube_pod_owner",
-    "kube_replicaset_owner",
-    "kube_pod_container_status_running",
-    "kube_pod_container_resource_requests",
-    "kube_node_status_capacity_cpu_cores",
-    "kube_node_status_capacity_memory_bytes",
-    "kube_persistentvolumeclaim_info",
-    "kube_persistentvolume_capacity_bytes",
-    "service_selector_labels",
-}
 
 
 def read_samples(path: Path) -> list[tuple[str, dict[str, str], float, int]]:
@@ -246,7 +215,7 @@ def test_families_are_grouped_typed_and_complete(written: Path) -> None:
             assert name in (families[-1], f"{families[-1]}_total")
     assert len(families) == len(set(families))
     names = {line.split("{", 1)[0] for line in lines if not line.startswith("#")}
-    assert names == CONTRACT
+    assert names == CONTRACT_METRICS
 
 
 def test_samples_are_in_time_order_and_cover_exactly_the_life(
