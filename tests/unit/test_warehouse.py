@@ -9,6 +9,7 @@ import pytest
 
 from etl import warehouse
 from etl.clickhouse import connect
+from tests.truth import COST_KEYS
 
 DAY = date(2026, 3, 31)
 
@@ -71,15 +72,7 @@ def test_a_doubled_day_heals_on_the_next_restatement(client):
 
 
 def test_the_breakdown_table_restates_every_component(client):
-    columns = [
-        "cpu_cost",
-        "ram_cost",
-        "gpu_cost",
-        "pv_cost",
-        "load_balancer_cost",
-        "network_cost",
-        "management_cost",
-    ]
+    columns = list(COST_KEYS)
     first = pd.DataFrame([{"resource_id": "c", **dict.fromkeys(columns, 1.0)}])
     second = pd.DataFrame([{"resource_id": "c", **{c: float(i) for i, c in enumerate(columns)}}])
     warehouse.restate_day(client, "k8s_cost_breakdown", "acc", DAY, first)
