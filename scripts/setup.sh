@@ -7,16 +7,27 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+apt_install() {
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
 if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   echo "setup: installing Debian's prometheus package (prometheus + promtool)"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus >/dev/null
+  apt_install prometheus
   # The package also starts a system-wide server on :9090; the project starts its own.
   if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
     $SUDO systemctl stop prometheus || true
   fi
+fi
+
+# Validates docker-compose.yaml offline in the tests (`docker-compose config`; no engine).
+if ! command -v docker-compose >/dev/null; then
+  echo "setup: installing Debian's docker-compose package"
+  apt_install docker-compose
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

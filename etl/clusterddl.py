@@ -1,0 +1,126 @@
+"""The ClickHouse cluster variant of `sql/schema`, generated from the same files.
+
+A cluster needs each table twice: a replicated local table on every node
+(`<name>_local`, `Replicated*MergeTree`, created `ON CLUSTER`) and a `Distributed`
+table under the original name that fans reads out to every shard and routes
+writes. Because the Distributed table keeps the name, every query in `sql/queries`
+and the restatement in `etl/warehouse.py` run unchanged on a cluster.
+
+The rows of one cloud account go to one shard (`cityHash64(cloud_account_id)`),
+so a restatement's cancel and new rows land in one INSERT on one shard and stay
+atomic, and CollapsingMergeTree merges can collapse them. Writes must reach the
+shard before the next restatement reads the day back, so the pipeline's user
+needs `distributed_foreground_insert = 1` (deploy/clickhouse/users.d/k8scost.xml
+sets it; with several replicas also `insert_quorum` and
+`select_sequential_consistency`, see docs/production.md).
+
+Generating instead of keeping a second copy means a new schema file cannot be
+forgotten: a statement the rewrite does not understand is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from etl import sqlfiles
+from etl.clickhouse import connect
+from etl.config import Settings
+
+LOCAL_SUFFIX = "_local"
+# Keeper path per shard and table; {shard}, {replica} and {database} are macros every
+# node expands itself (deploy/clickhouse/cluster/*.xml defines shard and replica).
+REPLICA_PATH = "/clickhouse/tables/{shard}/{database}/"
+REPLICA_NAME = "{replica}"
+SHARD_COLUMN = "cloud_account_id"
+
+_COMMENT = re.compile(r"--[^\n]*")
+_CREATE_TABLE = re.compile(
+    r"""^\s*CREATE\s+TABLE\s+(?P<if_not_exists>IF\s+NOT\s+EXISTS\s+)?
+        (?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*
+        (?P<columns>\(.*\))\s*
+        ENGINE\s*=\s*(?P<engine>[A-Za-z]*MergeTree)\s*(?:\((?P<args>[^()]*)\))?
+        (?P<rest>.*?)\s*;?\s*$""",
+    re.DOTALL | re.IGNORECASE | re.VERBOSE,
+)
+_CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+class UnsupportedStatementError(ValueError):
+    """A schema statement the cluster rewrite has no rule for."""
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def rewrite_statement(statement: str, cluster: str) -> list[str]:
+    """One `CREATE TABLE ... ENGINE = *MergeTree` -> [replicated local table, Distributed table]."""
+    if not _CLUSTER_NAME.fullmatch(cluster):
+        raise ValueError(f"cluster name {cluster!r} is not a plain identifier")
+    match = _CREATE_TABLE.match(_COMMENT.sub("", statement))
+    if match is None:
+        first_line = statement.strip().splitlines()[0] if statement.strip() else ""
+        raise UnsupportedStatementError(
+            "only `CREATE TABLE <name> (...) ENGINE = <X>MergeTree(...)` statements have a "
+            f"cluster rewrite (etl/clusterddl.py); got: {first_line[:80]!r}"
+        )
+    if match["engine"].lower().startswith("replicated"):
+        raise UnsupportedStatementError(f"{match['name']} is already replicated")
+    name, local = match["name"], match["name"] + LOCAL_SUFFIX
+    if_not_exists = "IF NOT EXISTS " if match["if_not_exists"] else ""
+    on_cluster = f"ON CLUSTER {_quoted(cluster)}"
+    engine_args = [_quoted(REPLICA_PATH + local), _quoted(REPLICA_NAME)]
+    if match["args"] and match["args"].strip():
+        engine_args.append(match["args"].strip())
+    rest = match["rest"].strip()
+    local_table = (
+        f"CREATE TABLE {if_not_exists}{local} {on_cluster}\n{match['columns']}\n"
+        f"ENGINE = Replicated{match['engine']}({', '.join(engine_args)})"
+        + (f"\n{rest}" if rest else "")
+    )
+    shard_by = (
+        f"cityHash64({SHARD_COLUMN})"
+        if re.search(rf"\b{SHARD_COLUMN}\b", match["columns"])
+        else "rand()"
+    )
+    distributed = (
+        f"CREATE TABLE {if_not_exists}{name} {on_cluster} AS {local}\n"
+        f"ENGINE = Distributed({_quoted(cluster)}, currentDatabase(), {_quoted(local)}, "
+        f"{shard_by})"
+    )
+    return [local_table, distributed]
+
+
+def cluster_statements(cluster: str) -> list[tuple[str, str]]:
+    """(schema file name, statement) for the whole cluster schema, in file order."""
+    return [
+        (name, rewritten)
+        for name, statement in sqlfiles.schema_statements()
+        for rewritten in rewrite_statement(statement, cluster)
+    ]
+
+
+@click.command("ddl")
+@click.option(
+    "--cluster",
+    help="Rewrite for this ClickHouse cluster (ON CLUSTER, Replicated*, Distributed).",
+)
+@click.option(
+    "--apply",
+    is_flag=True,
+    help="Run the statements against CLICKHOUSE_DSN instead of only printing them.",
+)
+@click.pass_obj
+def ddl(settings: Settings, cluster: str | None, apply: bool) -> None:
+    """Print (or --apply) the schema: sql/schema as is, or its cluster variant."""
+    statements = cluster_statements(cluster) if cluster else sqlfiles.schema_statements()
+    if not apply:
+        for name, statement in statements:
+            click.echo(f"-- from sql/schema/{name}\n{statement.strip()};\n")
+        return
+    with connect(settings.clickhouse_dsn) as client:
+        for name, statement in statements:
+            client.command(statement)
+            click.echo(f"applied {name}: {statement.split(chr(10), 1)[0]}")

@@ -1,0 +1,140 @@
+"""The cluster variant of sql/schema: generated for every schema file, parsed by ClickHouse.
+
+No ClickHouse cluster (nor Keeper) runs here, so the checks are what one engine can do:
+every generated statement goes through ClickHouse's own parser (`formatQuery` on chdb),
+and each replicated local table, with its cluster-only parts taken off by this test,
+is created on chdb next to the original table and must have the same columns, keys
+and partitioning.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from etl import clusterddl, sqlfiles, warehouse
+from etl.cli import cli
+from etl.clickhouse import connect
+
+CLUSTER = "k8scost"
+SCHEMA = sqlfiles.schema_statements()
+TABLES = [re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", text)[1] for _, text in SCHEMA]
+ENGINES = [re.search(r"ENGINE = (\w+)\((.*?)\)", text).groups() for _, text in SCHEMA]
+
+
+@pytest.fixture
+def client(tmp_path):
+    with connect(f"chdb://{tmp_path / 'ch'}") as client:
+        yield client
+
+
+def test_every_schema_file_becomes_a_local_and_a_distributed_table():
+    generated = clusterddl.cluster_statements(CLUSTER)
+    assert [name for name, _ in generated] == [name for name, _ in SCHEMA for _twice in (1, 2)]
+    pairs = zip(generated[::2], generated[1::2], strict=True)
+    for table, (engine, arguments), (local, distributed) in zip(
+        TABLES, ENGINES, pairs, strict=True
+    ):
+        local_sql, distributed_sql = local[1], distributed[1]
+        assert local_sql.startswith(
+            f"CREATE TABLE IF NOT EXISTS {table}_local ON CLUSTER '{CLUSTER}'"
+        )
+        assert (
+            f"ENGINE = Replicated{engine}('/clickhouse/tables/{{shard}}/{{database}}/"
+            f"{table}_local', '{{replica}}', {arguments})" in local_sql
+        )
+        assert distributed_sql == (
+            f"CREATE TABLE IF NOT EXISTS {table} ON CLUSTER '{CLUSTER}' AS {table}_local\n"
+            f"ENGINE = Distributed('{CLUSTER}', currentDatabase(), '{table}_local', "
+            "cityHash64(cloud_account_id))"
+        )
+
+
+def test_clickhouse_parses_every_generated_statement(client):
+    for name, statement in clusterddl.cluster_statements(CLUSTER):
+        formatted = client.query(
+            "SELECT formatQuery({statement:String})", parameters={"statement": statement}
+        ).result_rows[0][0]
+        assert f"ON CLUSTER {CLUSTER}" in formatted, name
+
+
+def _without_cluster_parts(local_statement: str) -> str:
+    """The test's own inverse: drop ON CLUSTER and the Replicated prefix with its two paths."""
+    plain = local_statement.replace(f" ON CLUSTER '{CLUSTER}'", "")
+    return re.sub(r"Replicated(\w+MergeTree)\('[^']*', '[^']*', ", r"\1(", plain)
+
+
+def _structure(client, table: str) -> tuple[list, list]:
+    columns = client.query(
+        "SELECT name, type, position FROM system.columns "
+        "WHERE database = currentDatabase() AND table = {table:String} ORDER BY position",
+        parameters={"table": table},
+    ).result_rows
+    keys = client.query(
+        "SELECT engine, partition_key, sorting_key, primary_key FROM system.tables "
+        "WHERE database = currentDatabase() AND name = {table:String}",
+        parameters={"table": table},
+    ).result_rows
+    return columns, keys
+
+
+def test_local_tables_keep_the_columns_keys_and_partitions_of_the_source(client):
+    warehouse.init_schema(client)
+    locals_ = clusterddl.cluster_statements(CLUSTER)[::2]
+    for table, (_name, statement) in zip(TABLES, locals_, strict=True):
+        client.command(_without_cluster_parts(statement))
+        assert _structure(client, f"{table}_local") == _structure(client, table)
+
+
+def test_distributed_tables_take_the_structure_of_their_local_table(client):
+    """No cluster here, so a Merge table stands in for Distributed: both copy `AS` the same
+    way (columns kept, skip indexes dropped), which checks the AS clause of every table."""
+    statements = clusterddl.cluster_statements(CLUSTER)
+    for table, local, distributed in zip(TABLES, statements[::2], statements[1::2], strict=True):
+        client.command(_without_cluster_parts(local[1]))
+        proxy = re.sub(
+            r"ENGINE = Distributed\(.*\)$",
+            f"ENGINE = Merge(currentDatabase(), '^{table}_local$')",
+            distributed[1].replace(f" ON CLUSTER '{CLUSTER}'", ""),
+        )
+        client.command(proxy)
+        assert _structure(client, table)[0] == _structure(client, f"{table}_local")[0]
+
+
+def test_statements_without_a_rule_are_refused_not_skipped():
+    with pytest.raises(clusterddl.UnsupportedStatementError, match="ALTER TABLE expenses"):
+        clusterddl.rewrite_statement("ALTER TABLE expenses ADD COLUMN x Int8", CLUSTER)
+    with pytest.raises(clusterddl.UnsupportedStatementError, match="already replicated"):
+        clusterddl.rewrite_statement(
+            "CREATE TABLE t (a Int8) ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY a", CLUSTER
+        )
+    with pytest.raises(ValueError, match="plain identifier"):
+        clusterddl.rewrite_statement(SCHEMA[0][1], "bad'name")
+
+
+def test_engines_without_arguments_and_tables_without_the_account_column():
+    local, distributed = clusterddl.rewrite_statement(
+        "CREATE TABLE t (a Int8) ENGINE = MergeTree ORDER BY a", CLUSTER
+    )
+    assert local.endswith(
+        "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/t_local', "
+        "'{replica}')\nORDER BY a"
+    )
+    assert distributed.endswith("'t_local', rand())")
+
+
+def test_the_cli_prints_the_cluster_ddl_and_the_plain_ddl():
+    runner = CliRunner()
+    clustered = runner.invoke(cli, ["db", "ddl", "--cluster", CLUSTER])
+    assert clustered.exit_code == 0, clustered.output
+    assert clustered.output.count("ON CLUSTER 'k8scost'") == 2 * len(SCHEMA)
+    plain = runner.invoke(cli, ["db", "ddl"])
+    assert plain.exit_code == 0, plain.output
+    assert plain.output == "".join(
+        f"-- from sql/schema/{name}\n{text.strip()};\n\n" for name, text in SCHEMA
+    )
+    refused = runner.invoke(cli, ["db", "ddl", "--cluster", "bad'name"])
+    assert refused.exit_code == 1
+    assert refused.output.startswith("error: cluster name")
