@@ -69,6 +69,9 @@ def backfill(openmetrics_file: Path, tsdb_dir: Path) -> None:
 class PrometheusServer:
     """A Prometheus process on 127.0.0.1 over `tsdb_dir`, as a context manager.
 
+    With `agent=True` it runs in agent mode (scrape and remote-write, no local queries),
+    as a customer's cluster Prometheus may; `remote_write` is the config's remote_write list.
+
     Its generated config and its log sit beside the data dir (`<dir>.prometheus.yml`,
     `<dir>.prometheus.log`) so that the log outlives the process for diagnosis.
     """
@@ -80,6 +83,8 @@ class PrometheusServer:
         extra_args: Sequence[str] = (),
         scrape_configs: Sequence[dict[str, Any]] = (),
         ready_timeout_s: float = 30.0,
+        agent: bool = False,
+        remote_write: Sequence[dict[str, Any]] = (),
     ) -> None:
         self.tsdb_dir = Path(tsdb_dir)
         self.port = port or free_port()
@@ -87,6 +92,8 @@ class PrometheusServer:
         self.extra_args = list(extra_args)
         self.scrape_configs = list(scrape_configs)
         self.ready_timeout_s = ready_timeout_s
+        self.agent = agent
+        self.remote_write = list(remote_write)
         self.config_path = self.tsdb_dir.with_name(f"{self.tsdb_dir.name}.prometheus.yml")
         self.log_path = self.tsdb_dir.with_name(f"{self.tsdb_dir.name}.prometheus.log")
         self._process: subprocess.Popen[bytes] | None = None
@@ -97,16 +104,19 @@ class PrometheusServer:
             raise LocalPrometheusError(f"{PROMETHEUS_BIN} not found: {MISSING_HINT}")
         self.tsdb_dir.mkdir(parents=True, exist_ok=True)
         # JSON is valid YAML, so no YAML library is needed to write the config.
-        config = {"global": {"scrape_interval": "60s"}, "scrape_configs": self.scrape_configs}
+        config = {
+            "global": {"scrape_interval": "60s"},
+            "scrape_configs": self.scrape_configs,
+            "remote_write": self.remote_write,
+        }
         self.config_path.write_text(json.dumps(config, indent=1), encoding="utf-8")
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 [
                     str(PROMETHEUS_BIN),
                     f"--config.file={self.config_path}",
-                    f"--storage.tsdb.path={self.tsdb_dir}",
                     f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--storage.tsdb.retention.time=3650d",
+                    *self._storage_args(),
                     *self.extra_args,
                 ],
                 stdout=log,
@@ -115,6 +125,12 @@ class PrometheusServer:
             )
         self._wait_ready()
         return self
+
+    def _storage_args(self) -> list[str]:
+        """Agent mode keeps only a WAL for remote write and refuses the --storage.tsdb.* flags."""
+        if self.agent:
+            return ["--enable-feature=agent", f"--storage.agent.path={self.tsdb_dir}"]
+        return [f"--storage.tsdb.path={self.tsdb_dir}", "--storage.tsdb.retention.time=3650d"]
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s

@@ -1,0 +1,81 @@
+"""`GET /restapi/v2/organizations/<organization_id>/ingest_status`: is each cluster still writing?
+
+A cluster whose Prometheus stops remote-writing costs nothing from then on, which looks
+like a cheap day rather than a fault. This lists every live kubernetes_cnr account of
+the organization with the time of its newest sample received by the proxy (diproxy),
+and flags it `silent` when that is older than `silent_after` seconds or never happened.
+The proxy updates these figures at most every 30 s per tenant.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Boolean, Integer, List, Nested, String
+from apiflask.validators import Range
+from marshmallow import RAISE
+
+from api.context import current_settings
+from diproxy.status import read_status
+from etl.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+
+bp = APIBlueprint("ingest_status", __name__, tag="ingest", url_prefix="/restapi/v2")
+
+DEFAULT_SILENT_AFTER_S = 600
+
+
+class IngestStatusQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    silent_after = Integer(
+        load_default=DEFAULT_SILENT_AFTER_S,
+        validate=Range(min=1),
+        metadata={"description": "Seconds without a new sample after which a cluster is silent"},
+    )
+
+
+class ClusterIngestSchema(Schema):
+    cloud_account_id = String(required=True)
+    cloud_account_name = String(required=True)
+    last_sample_at = Integer(
+        required=True, allow_none=True, metadata={"description": "Newest sample, Unix seconds"}
+    )
+    last_received_at = Integer(
+        required=True, allow_none=True, metadata={"description": "Last accepted write, Unix s"}
+    )
+    silent = Boolean(required=True)
+
+
+class IngestStatusSchema(Schema):
+    checked_at = Integer(required=True, metadata={"description": "Server time, Unix seconds"})
+    silent_after = Integer(required=True)
+    ingest_status = List(Nested(ClusterIngestSchema), required=True)
+
+
+@bp.get("/organizations/<organization_id>/ingest_status")
+@bp.input(IngestStatusQuery, location="query", arg_name="query", unknown=RAISE)
+@bp.output(IngestStatusSchema)
+def get_ingest_status(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
+    """The organization's clusters with their newest ingested sample, silent ones flagged."""
+    settings = current_settings()
+    database = open_database(settings.mongo_uri, settings.mongo_db)
+    accounts = list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
+    stored = read_status(database, [account["_id"] for account in accounts])
+    now = int(time.time())
+    clusters = []
+    for account in accounts:
+        status = stored.get(account["_id"], {})
+        last_sample = status.get("last_sample_at")
+        clusters.append(
+            {
+                "cloud_account_id": account["_id"],
+                "cloud_account_name": account["name"],
+                "last_sample_at": last_sample,
+                "last_received_at": status.get("last_received_at"),
+                "silent": last_sample is None or now - last_sample > query["silent_after"],
+            }
+        )
+    return {"checked_at": now, "silent_after": query["silent_after"], "ingest_status": clusters}
