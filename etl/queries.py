@@ -15,10 +15,22 @@ range selectors differ in whether the left end is closed):
 
 Duplicates (a second kube-state-metrics, an HA Prometheus pair) are removed by
 `max by (<entity key>)` before any sum, never by a plain `sum` over raw series.
+
+Lives and prices over time (docs/allocation.md). An entity (node, container, claim,
+PV, load balancer) lives over one interval: from the first to the last step of the
+day at which it has a sample, found with a `[1d:R]` subquery (R = the cluster's scrape
+interval). A price at a step is the entity's last sample within the gap tolerance
+(held), so missed scrapes neither shorten a life nor drop its price; pinned with
+`@ end()`, the entity's last step stops it. The node and PV views sum held prices over
+the steps (exact for a spot price); for the allocation, the same held prices are
+returned as change events (one row per price change: its instant and new value), so
+the pods' and claims' shares of them are integrated over their lives in pandas, with
+no per-step work over pods in PromQL.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,22 +42,36 @@ from etl.promql import PromQLClient
 
 GAUGE = "gauge"
 COUNTER = "counter"
+DEFAULT_STEP_S = 60
+# The longest run of missed scrapes an entity is assumed to have lived (and kept its
+# price) through; at least two scrape intervals.
+SCRAPE_GAP_TOLERANCE_S = 900
 
 
 @dataclass(frozen=True)
 class TenantDayQuery:
-    """A named PromQL template; `{sel}` becomes the tenant's label matcher.
+    """A named PromQL template; `{sel}` becomes the tenant's label matcher, `{step}` the
+    cluster's scrape interval and `{gap}` the scrape-gap tolerance.
 
-    `labels` are the columns of its answer, so an empty answer still has them.
+    `labels` are the columns of its answer, so an empty answer still has them; with
+    `label_map`, a `labels` column also holds all of each sample's labels (JSON text,
+    so archived extracts keep them exactly), for series whose label names vary.
     """
 
     name: str
     labels: tuple[str, ...]
     template: str
     evaluated: str = GAUGE
+    label_map: bool = False
 
-    def render(self, tenant: str) -> str:
-        return self.template.replace("{sel}", tenant_selector(tenant))
+    def render(self, tenant: str, step_s: int = DEFAULT_STEP_S) -> str:
+        gap_s = max(SCRAPE_GAP_TOLERANCE_S, 2 * step_s)
+        return (
+            self.template.replace("{sel}", tenant_selector(tenant))
+            .replace("{step}", f"{step_s}s")
+            .replace("{window}", f"{step_s * 1000 - 1}ms")
+            .replace("{gap}", f"{gap_s}s")
+        )
 
 
 NETWORK_CLASS_LABELS = ("internet", "same_zone", "same_region")
@@ -60,6 +86,84 @@ def _per(name: str, labels: tuple[str, ...], function: str, metric: str) -> Tena
 
 NODE = ("node",)
 PV = ("persistentvolume",)
+LOAD_BALANCER = ("namespace", "service_name")
+CONTAINER = ("uid", "container")
+RUNNING = "kube_pod_container_status_running{sel}"
+
+
+def _seen(series: str) -> str:
+    """At a step t: t, for the series with a sample in the scrape interval ending at t.
+
+    (`timestamp(series)` would give the sample's own time, but Prometheus 2 reads it
+    from storage again at every step, several times slower; on scrapes aligned with
+    the steps both agree, otherwise the step is at most one interval late.)
+    """
+    return f"timestamp(last_over_time({series}[{{window}}]))"
+
+
+# Running containers only: kube-state-metrics keeps a completed pod's series (at 0)
+# until the pod object is deleted.
+RUNNING_SEEN = f"timestamp(last_over_time({RUNNING}[{{window}}]) == 1)"
+EXTRA_LABELS = "instance, job, prometheus_replica, receive_replica"
+
+
+def _by(labels: tuple[str, ...]) -> str:
+    return ", ".join(labels)
+
+
+def _edge(agg: str, timestamps: str, labels: tuple[str, ...]) -> str:
+    """First (min) or last (max) sample timestamp of the day per entity, pinned to the end."""
+    return f"{agg} by ({_by(labels)}) ({agg}_over_time({timestamps}[1d:{{step}}] @ end()))"
+
+
+def _held(metric: str, labels: tuple[str, ...]) -> str:
+    """At a step: the entity's last value within the gap tolerance, until its last sample."""
+    series = f"{metric}{{sel}}"
+    return (
+        f"(max by ({_by(labels)}) (last_over_time({series}[{{gap}}]))"
+        f" and on({_by(labels)}) ({_edge('max', _seen(series), labels)} >= time()))"
+    )
+
+
+def _held_steps(name: str, labels: tuple[str, ...], metric: str) -> TenantDayQuery:
+    """Sum over the day's steps of the held value: value x steps, exact for spot prices."""
+    return TenantDayQuery(
+        name,
+        labels,
+        f"sum by ({_by(labels)}) (sum_over_time({_held(metric, labels)}[1d:{{step}}]))",
+    )
+
+
+def _labels(name: str, labels: tuple[str, ...], metric: str) -> TenantDayQuery:
+    """Every label set of a `kube_*` info series over the day, duplicates merged."""
+    return TenantDayQuery(
+        name,
+        labels,
+        f"max without ({EXTRA_LABELS}) (max_over_time({metric}{{sel}}[1d]))",
+        label_map=True,
+    )
+
+
+def _price_changes(name: str, labels: tuple[str, ...], metric: str) -> TenantDayQuery:
+    """One row per change of the held price during the day (and one at 00:00): labels
+    `price` (the new value) and `at` (Unix seconds), the entity's own labels besides."""
+    by = _by(labels)
+    price = _held(metric, labels)
+    before = f"last_over_time({price}[{{step}}:{{step}}] offset {{step}})"
+    changed = (
+        f"(({price} != {before}) or ({price} unless {before})"
+        f" or ({price} and on() (vector(time()) % 86400 == 0)))"
+    )
+    return TenantDayQuery(
+        name,
+        (*labels, "price", "at"),
+        f"max by ({by}, price, at) (max_over_time(count_values by ({by}, price) "
+        f'("at", timestamp(count_values by ({by}) ("price", {changed})))[1d:{{step}}]))',
+    )
+
+
+_CLAIM = ("namespace", "pod", "persistentvolume")
+
 
 QUERIES: tuple[TenantDayQuery, ...] = (
     _per(
@@ -71,22 +175,14 @@ QUERIES: tuple[TenantDayQuery, ...] = (
     _per("node_cpu_cores", NODE, "avg_over_time", "kube_node_status_capacity_cpu_cores"),
     _per("node_ram_bytes", NODE, "avg_over_time", "kube_node_status_capacity_memory_bytes"),
     _per("node_gpu_count", NODE, "avg_over_time", "node_gpu_count"),
-    _per("node_cpu_price_samples", NODE, "sum_over_time", "node_cpu_hourly_cost"),
-    _per("node_ram_price_samples", NODE, "sum_over_time", "node_ram_hourly_cost"),
-    _per("node_gpu_price_samples", NODE, "sum_over_time", "node_gpu_hourly_cost"),
+    _held_steps("node_cpu_price_samples", NODE, "node_cpu_hourly_cost"),
+    _held_steps("node_ram_price_samples", NODE, "node_ram_hourly_cost"),
+    _held_steps("node_gpu_price_samples", NODE, "node_gpu_hourly_cost"),
     _per("pv_bytes", PV, "avg_over_time", "kube_persistentvolume_capacity_bytes"),
-    _per("pv_price_samples", PV, "sum_over_time", "pv_hourly_cost"),
-    _per(
-        "load_balancer_rate_samples",
-        ("namespace", "service_name"),
-        "sum_over_time",
-        "kubecost_load_balancer_cost",
-    ),
-    _per(
-        "management_rate_samples",
-        ("provisioner_name",),
-        "sum_over_time",
-        "kubecost_cluster_management_cost",
+    _held_steps("pv_price_samples", PV, "pv_hourly_cost"),
+    _held_steps("load_balancer_rate_samples", LOAD_BALANCER, "kubecost_load_balancer_cost"),
+    _held_steps(
+        "management_rate_samples", ("provisioner_name",), "kubecost_cluster_management_cost"
     ),
     TenantDayQuery(
         "network_class_price",
@@ -103,6 +199,87 @@ QUERIES: tuple[TenantDayQuery, ...] = (
         "sum by (internet, same_zone, same_region) ("
         "max by (namespace, pod_name, internet, same_zone, same_region, service) "
         "(increase(kubecost_pod_network_egress_bytes_total{sel}[86400001ms])))",
+        evaluated=COUNTER,
+    ),
+    # The allocation (etl/allocation.py): nodes, containers, pods, claims, services.
+    TenantDayQuery(
+        "node_life_steps",
+        NODE,
+        "max by (node) (count_over_time("
+        + _held("kube_node_status_capacity_cpu_cores", NODE)
+        + "[1d:{step}]))",
+    ),
+    _per("node_provider_ids", ("node", "provider_id"), "present_over_time", "node_cpu_hourly_cost"),
+    TenantDayQuery(
+        "container_first_seen",
+        (*CONTAINER, "namespace", "pod"),
+        "min by (uid, container, namespace, pod) (min_over_time(" + RUNNING_SEEN + "[1d:{step}]))",
+    ),
+    TenantDayQuery(
+        "container_last_seen",
+        (*CONTAINER, "namespace", "pod"),
+        "max by (uid, container, namespace, pod) (max_over_time(" + RUNNING_SEEN + "[1d:{step}]))",
+    ),
+    _per(
+        "container_cpu_allocation",
+        (*CONTAINER, "node"),
+        "avg_over_time",
+        "container_cpu_allocation",
+    ),
+    _per(
+        "container_ram_allocation",
+        (*CONTAINER, "node"),
+        "avg_over_time",
+        "container_memory_allocation_bytes",
+    ),
+    _per(
+        "container_gpu_allocation",
+        (*CONTAINER, "node"),
+        "avg_over_time",
+        "container_gpu_allocation",
+    ),
+    _per(
+        "container_requests",
+        (*CONTAINER, "resource"),
+        "avg_over_time",
+        "kube_pod_container_resource_requests",
+    ),
+    _price_changes("node_cpu_price_changes", NODE, "node_cpu_hourly_cost"),
+    _price_changes("node_ram_price_changes", NODE, "node_ram_hourly_cost"),
+    _price_changes("node_gpu_price_changes", NODE, "node_gpu_hourly_cost"),
+    _per("pod_owners", ("uid", "owner_kind", "owner_name"), "max_over_time", "kube_pod_owner"),
+    _per(
+        "replicaset_owners",
+        ("namespace", "replicaset", "owner_kind", "owner_name"),
+        "max_over_time",
+        "kube_replicaset_owner",
+    ),
+    _labels("pod_labels", ("uid",), "kube_pod_labels"),
+    _labels("namespace_labels", ("namespace",), "kube_namespace_labels"),
+    _labels("service_selectors", ("namespace", "service"), "service_selector_labels"),
+    _per("claim_bytes", _CLAIM, "avg_over_time", "pod_pvc_allocation"),
+    TenantDayQuery(
+        "claim_first_seen", _CLAIM, _edge("min", _seen("pod_pvc_allocation{sel}"), _CLAIM)
+    ),
+    TenantDayQuery(
+        "claim_last_seen", _CLAIM, _edge("max", _seen("pod_pvc_allocation{sel}"), _CLAIM)
+    ),
+    _price_changes("pv_price_changes", PV, "pv_hourly_cost"),
+    TenantDayQuery(
+        "load_balancer_first_seen",
+        LOAD_BALANCER,
+        _edge("min", _seen("kubecost_load_balancer_cost{sel}"), LOAD_BALANCER),
+    ),
+    TenantDayQuery(
+        "load_balancer_last_seen",
+        LOAD_BALANCER,
+        _edge("max", _seen("kubecost_load_balancer_cost{sel}"), LOAD_BALANCER),
+    ),
+    TenantDayQuery(
+        "pod_network_egress_bytes",
+        ("namespace", "pod_name", *NETWORK_CLASS_LABELS, "service"),
+        "max by (namespace, pod_name, internet, same_zone, same_region, service) "
+        "(increase(kubecost_pod_network_egress_bytes_total{sel}[86400001ms]))",
         evaluated=COUNTER,
     ),
 )
@@ -126,16 +303,22 @@ def evaluation_time(day: date, evaluated: str) -> datetime:
 Answers = dict[str, pd.DataFrame]
 
 
-def extract(client: PromQLClient, tenant: str, day: date) -> Answers:
-    """Run every query for the tenant-day: query name -> frame of label columns + `value`."""
+def extract(client: PromQLClient, tenant: str, day: date, step_s: int = DEFAULT_STEP_S) -> Answers:
+    """Run every query for the tenant-day: query name -> frame of label columns + `value`.
+
+    `step_s` is the cluster's scrape interval (the subqueries' resolution).
+    """
     frames = {}
     for query in QUERIES:
         at = evaluation_time(day, query.evaluated)
-        samples = client.instant(query.render(tenant), at, tenant)
+        samples = client.instant(query.render(tenant, step_s), at, tenant)
+        extra = ["labels"] if query.label_map else []
         rows = [
-            [sample.labels.get(label, "") for label in query.labels] + [sample.value]
+            [sample.labels.get(label, "") for label in query.labels]
+            + ([json.dumps(sample.labels, sort_keys=True)] if query.label_map else [])
+            + [sample.value]
             for sample in samples
         ]
-        frame = pd.DataFrame(rows, columns=[*query.labels, "value"])
+        frame = pd.DataFrame(rows, columns=[*query.labels, *extra, "value"])
         frames[query.name] = frame.astype({"value": "float64"})
     return frames

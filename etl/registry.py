@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -114,9 +115,17 @@ def cluster_resource_id(cloud_account_id: str) -> str:
 
 
 def record_cluster_seen(
-    db: Database, account: dict[str, Any], day: date, cluster_info: dict[str, str]
+    db: Database,
+    account: dict[str, Any],
+    day: date,
+    cluster_info: dict[str, str],
+    node_provider_ids: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Create or update the cluster's resource document, widening first_seen/last_seen."""
+    """Create or update the cluster's resource document, widening first_seen/last_seen.
+
+    `meta.node_provider_ids` accumulates (sorted) the provider ids of the cluster's
+    nodes, so that a node VM that also appears in a cloud bill is counted once.
+    """
     resource_id = cluster_resource_id(account["_id"])
     first = day_start_epoch(day)
     last = first + 86400 - 1
@@ -133,7 +142,12 @@ def record_cluster_seen(
         "last_seen": max(existing.get("last_seen", last), last),
         "tags": existing.get("tags", {}),
         "meta": {
-            key: cluster_info[key] for key in ("provider", "provisioner") if key in cluster_info
+            **{
+                key: cluster_info[key] for key in ("provider", "provisioner") if key in cluster_info
+            },
+            "node_provider_ids": sorted(
+                set(existing.get("meta", {}).get("node_provider_ids", [])) | set(node_provider_ids)
+            ),
         },
         "deleted_at": 0,
     }

@@ -30,10 +30,14 @@ def init_schema(client: Client) -> list[str]:
 
 
 def _cancel_rows(state: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame:
-    """One sign -1 row per live row, splitting the live total evenly between them."""
+    """One sign -1 row per live row, splitting the live total evenly between them.
+
+    Non-numeric columns (the allocation's names and labels) are copied as they are.
+    """
     repeated = state.loc[state.index.repeat(state["live_rows"])].reset_index(drop=True)
     for column in value_columns:
-        repeated[column] = repeated[column] / repeated["live_rows"]
+        if pd.api.types.is_numeric_dtype(repeated[column]):
+            repeated[column] = repeated[column] / repeated["live_rows"]
     repeated["sign"] = -1
     return repeated.drop(columns="live_rows")
 

@@ -22,6 +22,10 @@ Sampling semantics (the pipeline and the truth calculator rely on them):
   long-running pods' bytes), because Prometheus' `increase` cannot see the last scrape
   interval of a stopped series (it extrapolates only half of it).
 - Every series carries `tenant_id="<cluster's tenant>"`, as Thanos Receive would add it.
+- Opt-in pitfalls (`build_scenario(..., pitfalls=[...])`, pitfalls.py) bend these rules
+  the way real clusters do: a cluster's `gaps` have no samples at all, HA replicas and
+  duplicate emitters write series twice, a network-costs restart resets counters, and
+  a completed pod's kube-state-metrics series outlive its run (reporting 0).
 - Backfilled data has no staleness markers: an instant selector (and so a subquery step)
   still sees an ended series for the lookback delta (5 min) after its last sample, which
   a live Prometheus would have marked stale. Range selectors are exact: on Prometheus 2

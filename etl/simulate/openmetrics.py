@@ -7,12 +7,19 @@ written one after the other (OpenMetrics requires a family's series to be contig
 each series' samples in increasing time order, streamed so memory stays flat.
 `container_gpu_allocation` and the GPU request series exist only for containers that
 request GPUs, and network counters only for the egress classes a pod actually uses.
+
+The pitfalls a cluster may carry are rendered here too: its `gaps` drop every sample
+inside them, each of its HA `replicas` writes every series (label `prometheus_replica`),
+each of its `emitters` writes every `kube_*` series (label `job`), and a network-costs
+restart (`network_resets`) restarts the counters of the pods on that node. A pod's
+kube-state-metrics series last until it is deleted, reporting it not running (0) after
+it completed; a node that is not `priced` has no price series.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +39,8 @@ class Series:
     """One series of a cluster: its labels and values over the entity's life [start, end).
 
     A gauge takes each `pieces` value from that instant until the next piece; a counter
-    (`rate` set) is `rate * (t - start)` bytes at tick t.
+    (`rate` set) is `rate * (t - origin)` bytes at tick t, where the origin is `start`,
+    or the last of `resets` before t (the counter restarted from zero just after it).
     """
 
     labels: dict[str, str]
@@ -40,6 +48,7 @@ class Series:
     end: int
     pieces: tuple[tuple[int, float], ...] = ()
     rate: float | None = None
+    resets: tuple[int, ...] = ()
 
 
 def write_openmetrics(scenario: dict[str, Any], path: Path) -> int:
@@ -52,36 +61,76 @@ def write_openmetrics(scenario: dict[str, Any], path: Path) -> int:
             out.write(f"# TYPE {family} {kind}\n")
             sample_name = f"{family}_total" if kind == "counter" else family
             for cluster in scenario["clusters"]:
-                tenant = {"tenant_id": cluster["tenant_id"]}
-                for series in series_of(cluster):
-                    head = f"{sample_name}{{{_label_text({**tenant, **series.labels})}}} "
-                    written += _write_samples(out, head, series, window, step)
+                gaps = [tuple(gap) for gap in cluster.get("gaps", [])]
+                for copy_labels in _copies(cluster, family):
+                    for series in series_of(cluster):
+                        labels = _label_text({**copy_labels, **series.labels})
+                        head = f"{sample_name}{{{labels}}} "
+                        written += _write_samples(out, head, series, window, step, gaps)
         out.write("# EOF\n")
     return written
 
 
+def _copies(cluster: dict[str, Any], family: str) -> list[dict[str, str]]:
+    """The labels telling apart the copies of one series: HA replicas and kube_* emitters."""
+    copies = [{"tenant_id": cluster["tenant_id"]}]
+    if family.startswith("kube_") and cluster.get("emitters"):
+        copies = [{**labels, "job": job} for labels in copies for job in cluster["emitters"]]
+    if cluster.get("replicas"):
+        copies = [
+            {**labels, "prometheus_replica": replica}
+            for labels in copies
+            for replica in cluster["replicas"]
+        ]
+    return copies
+
+
+def _ticks(start: int, end: int, step: int, gaps: Sequence[tuple[int, int]]) -> range | list[int]:
+    """Ticks t = k*step with start <= t < end, outside every gap [from, to)."""
+    ticks = range(_ceil_tick(start, step), end, step)
+    if not gaps:
+        return ticks
+    return [t for t in ticks if not any(lo <= t < hi for lo, hi in gaps)]
+
+
 def _write_samples(
-    out: IO[str], head: str, series: Series, window: tuple[int, int], step: int
+    out: IO[str],
+    head: str,
+    series: Series,
+    window: tuple[int, int],
+    step: int,
+    gaps: Sequence[tuple[int, int]] = (),
 ) -> int:
-    """Samples at ticks t = k*step with start <= t < end inside the window."""
-    first = _ceil_tick(max(series.start, window[0]), step)
+    """Samples at ticks t = k*step with start <= t < end inside the window, outside gaps."""
+    first = max(series.start, window[0])
     last = min(series.end, window[1])
     if series.rate is not None:
-        ticks = range(first, last, step)
-        rate, origin = _number(series.rate), series.start
-        if isinstance(rate, int):
-            out.write("".join([f"{head}{rate * (t - origin)} {t}\n" for t in ticks]))
-        else:
-            out.write("".join([f"{head}{_number(rate * (t - origin))} {t}\n" for t in ticks]))
+        ticks = _ticks(first, last, step, gaps)
+        out.write("".join(_counter_lines(head, series, ticks)))
         return len(ticks)
     written = 0
     untils = [at for at, _ in series.pieces[1:]] + [last]
     for (at, value), until in zip(series.pieces, untils, strict=True):
-        ticks = range(max(first, _ceil_tick(at, step)), min(last, until), step)
+        ticks = _ticks(max(first, at), min(last, until), step, gaps)
         prefix = f"{head}{_number(value)} "
         out.write("".join([f"{prefix}{t}\n" for t in ticks]))
         written += len(ticks)
     return written
+
+
+def _counter_lines(head: str, series: Series, ticks: range | list[int]) -> list[str]:
+    """`rate * (t - origin)` per tick; integers stay integers (the common, fast case)."""
+    rate = _number(series.rate)
+    show = str if isinstance(rate, int) else lambda value: str(_number(value))
+    if not series.resets:
+        origin = series.start
+        return [f"{head}{show(rate * (t - origin))} {t}\n" for t in ticks]
+    lines, origin, upcoming = [], series.start, sorted(series.resets)
+    for t in ticks:
+        while upcoming and upcoming[0] < t:
+            origin = upcoming.pop(0)
+        lines.append(f"{head}{show(rate * (t - origin))} {t}\n")
+    return lines
 
 
 def _ceil_tick(instant: int, step: int) -> int:
@@ -128,9 +177,13 @@ def _node_labels(node: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _priced(cluster: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node for node in cluster["nodes"] if node.get("priced", True)]
+
+
 def _node_prices(resource: str) -> Callable[[dict[str, Any]], Iterator[Series]]:
     def series(cluster: dict[str, Any]) -> Iterator[Series]:
-        for node in cluster["nodes"]:
+        for node in _priced(cluster):
             pieces = tuple((at, price) for at, price in node["prices"][resource])
             yield Series(_node_labels(node), node["start"], node["end"], pieces)
 
@@ -138,7 +191,7 @@ def _node_prices(resource: str) -> Callable[[dict[str, Any]], Iterator[Series]]:
 
 
 def _node_total(cluster: dict[str, Any]) -> Iterator[Series]:
-    for node in cluster["nodes"]:
+    for node in _priced(cluster):
         prices = node["prices"]
         changes = sorted({at for pieces in prices.values() for at, _ in pieces})
         pieces = tuple(
@@ -204,6 +257,11 @@ def _containers(
     return series
 
 
+def _until_deleted(pod: dict[str, Any], labels: dict[str, str], value: float) -> Series:
+    """A kube-state-metrics series: it lasts while the pod object exists."""
+    return Series(labels, pod["start"], pod.get("deleted", pod["end"]), ((pod["start"], value),))
+
+
 def _container_running(cluster: dict[str, Any]) -> Iterator[Series]:
     for pod in cluster["pods"]:
         for container in pod["containers"]:
@@ -213,7 +271,8 @@ def _container_running(cluster: dict[str, Any]) -> Iterator[Series]:
                 "container": container["name"],
                 "uid": pod["uid"],
             }
-            yield _constant(pod, labels, 1)
+            pieces = ((pod["start"], 1), (pod["end"], 0))
+            yield Series(labels, pod["start"], pod.get("deleted", pod["end"]), pieces)
 
 
 def _container_requests(cluster: dict[str, Any]) -> Iterator[Series]:
@@ -233,13 +292,13 @@ def _container_requests(cluster: dict[str, Any]) -> Iterator[Series]:
             ]:
                 if container[key]:
                     labels = {**base, "resource": resource, "unit": unit}
-                    yield _constant(pod, labels, container[key])
+                    yield _until_deleted(pod, labels, container[key])
 
 
 def _pod_labels(cluster: dict[str, Any]) -> Iterator[Series]:
     for pod in cluster["pods"]:
         labels = {"namespace": pod["namespace"], "pod": pod["name"], "uid": pod["uid"]}
-        yield _constant(pod, {**labels, **_label_names("label_", pod["labels"])}, 1)
+        yield _until_deleted(pod, {**labels, **_label_names("label_", pod["labels"])}, 1)
 
 
 def _pod_owner(cluster: dict[str, Any]) -> Iterator[Series]:
@@ -252,7 +311,7 @@ def _pod_owner(cluster: dict[str, Any]) -> Iterator[Series]:
             "owner_name": pod["owner"]["name"],
             "owner_is_controller": "true",
         }
-        yield _constant(pod, labels, 1)
+        yield _until_deleted(pod, labels, 1)
 
 
 def _namespace_labels(cluster: dict[str, Any]) -> Iterator[Series]:
@@ -300,14 +359,14 @@ def _pvc_info(cluster: dict[str, Any]) -> Iterator[Series]:
 
 
 def _pod_pvc_allocation(cluster: dict[str, Any]) -> Iterator[Series]:
-    pods = {(pod["namespace"], pod["name"]): pod for pod in cluster["pods"]}
+    pods = {pod["uid"]: pod for pod in cluster["pods"]}
     for pv in cluster["pvs"]:
         claim = pv["pvc"]
-        for name in pv["mounted_by"]:
-            pod = pods[(claim["namespace"], name)]
+        for uid in pv["mounted_by"]:
+            pod = pods[uid]
             labels = {
                 "namespace": claim["namespace"],
-                "pod": name,
+                "pod": pod["name"],
                 "persistentvolumeclaim": claim["name"],
                 "persistentvolume": pv["name"],
             }
@@ -353,6 +412,11 @@ def _cluster_info(cluster: dict[str, Any]) -> Iterator[Series]:
 
 def _egress_bytes(cluster: dict[str, Any]) -> Iterator[Series]:
     for pod in cluster["pods"]:
+        resets = tuple(
+            reset["at"]
+            for reset in cluster.get("network_resets", [])
+            if reset["node"] == pod["node"] and pod["start"] < reset["at"] < pod["end"]
+        )
         for egress_class, rate in pod["egress_bytes_per_s"].items():
             if rate:
                 internet, same_zone, same_region, service = EGRESS_CLASSES[egress_class]
@@ -364,7 +428,7 @@ def _egress_bytes(cluster: dict[str, Any]) -> Iterator[Series]:
                     "same_region": same_region,
                     "service": service,
                 }
-                yield Series(labels, pod["start"], pod["end"], rate=rate)
+                yield Series(labels, pod["start"], pod["end"], rate=rate, resets=resets)
 
 
 # (family name, OpenMetrics type, the series one cluster has in that family)

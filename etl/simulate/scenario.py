@@ -6,34 +6,45 @@ choice comes from a `random.Random` seeded per cluster, so one seed gives one sc
 Each cluster carries the awkward cases the pipeline has to get right: a node replaced
 mid-history, a spot node whose price changes mid-day, a GPU node, pods that start and
 stop mid-day, a completed Job, a PV mounted by several pods, an unmounted PV, and a load
-balancer created mid-history.
+balancer created mid-history. The field's other pitfalls (duplicate emitters, an HA pair,
+scrape gaps, ...) are opt-in, one flag each (`pitfalls`, see pitfalls.py), so a test can
+produce exactly the one it is about.
 
 Shape (times are Unix seconds, every entity lives over [start, end)):
     {format, seed, scrape_interval_s, days: [YYYY-MM-DD...], start, end (the history window),
-     clusters: [{tenant_id, name, organization_id, info: {id, name, provider, provisioner,
-       region}, start, end, management_fee_per_hour, network_prices: {zone, region, internet},
+     pitfalls: [names], clusters: [{tenant_id, name, organization_id, info: {id, name,
+       provider, provisioner, region}, start, end, management_fee_per_hour,
+       network_prices: {zone, region, internet}, cost_model: {cpu_hourly_cost,
+       memory_hourly_cost, gpu_hourly_cost} (the account's prices for unpriced nodes),
+       emitters: [job names of duplicate kube_* emitters], replicas: [prometheus_replica
+       values of an HA pair], gaps: [[from, to] with no samples], network_resets:
+       [{node, at}],
        namespaces: [{name, labels, start, end}],
        nodes: [{name, uid, provider_id, instance_type, region, zone, arch, cpu_cores,
-         ram_bytes, gpu_count, spot, prices: {cpu|ram|gpu: [[from, $/unit-hour], ...]},
-         start, end}],
+         ram_bytes, gpu_count, spot, priced, prices: {cpu|ram|gpu: [[from, $/unit-hour],
+         ...]}, start, end}],
        replicasets: [{namespace, name, owner_kind, owner_name, start, end}],
        pods: [{namespace, name, uid, node, owner: {kind, name}, workload: {kind, name},
          labels, containers: [{name, cpu_request, cpu_usage, ram_request_bytes,
-         ram_usage_bytes, gpu}], start, end, egress_bytes_per_s: {zone, region, internet}}],
+         ram_usage_bytes, gpu}], start, end (it runs over [start, end)), deleted (its
+         kube-state-metrics series last until then), egress_bytes_per_s: {zone, region,
+         internet}}],
        pvs: [{name, uid, provider_id, storage_class, capacity_bytes, price_per_gib_hour,
-         start, end, pvc: {namespace, name, request_bytes}, mounted_by: [pod names]}],
+         start, end, pvc: {namespace, name, request_bytes}, mounted_by: [pod uids]}],
        load_balancers: [{namespace, service_name, ingress_ip, rate_per_hour, start, end,
-         selector, pods: [pod names]}]}]}
+         selector, pods: [uids of the pods it selects]}]}]}
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
 from etl.days import day_start_epoch
+from etl.simulate.pitfalls import PITFALLS, apply_pitfalls
 
 DAY_S = 86400
 GIB = 2**30
@@ -41,6 +52,8 @@ MIB = 2**20
 ORGANIZATION_ID = "sim-org"
 MANAGEMENT_FEE_PER_HOUR = 0.10
 NETWORK_PRICES = {"zone": 0.01, "region": 0.02, "internet": 0.09}
+# The account's cost model (config.cost_model): what a node without a price costs.
+COST_MODEL = {"cpu_hourly_cost": 0.028, "memory_hourly_cost": 0.0038, "gpu_hourly_cost": 0.6}
 # Fixed namespace so tenant ids and uids are the same on every run and machine.
 SIM_NAMESPACE = uuid.UUID("8d4a6f1e-2b7c-4e59-a3d0-9c1f5e7b2a64")
 # Pods that stop inside the history get at most this egress rate: Prometheus' increase()
@@ -92,13 +105,19 @@ def build_scenario(
     scrape_interval_s: int = 60,
     nodes: int = 4,
     pods: int = 24,
+    pitfalls: Iterable[str] = (),
 ) -> dict[str, Any]:
     """A deterministic scenario of `clusters` clusters over the UTC days ending `end_day`.
 
     `nodes` counts node slots (one slot is replaced mid-history, so there is one node
     more); `pods` counts every pod that lives at some point, and must leave room for the
     fixed cast of `nodes + 12` pods (DaemonSet, StatefulSet, Deployments, Job, GPU pod).
+    `pitfalls` (names from `PITFALLS`) are applied to every cluster, on its last day.
     """
+    chosen = [name for name in PITFALLS if name in set(pitfalls)]
+    unknown = set(pitfalls) - set(PITFALLS)
+    if unknown:
+        raise ValueError(f"unknown pitfalls {sorted(unknown)}: choose from {list(PITFALLS)}")
     if clusters < 1 or days < 1:
         raise ValueError("clusters and days must be at least 1")
     if scrape_interval_s <= 0 or DAY_S % scrape_interval_s:
@@ -116,8 +135,9 @@ def build_scenario(
         "days": [(first_day + timedelta(days=n)).isoformat() for n in range(days)],
         "start": clock.w0,
         "end": clock.w1,
+        "pitfalls": chosen,
         "clusters": [
-            _ClusterBuilder(seed, index, clock).build(nodes, pods)
+            _ClusterBuilder(seed, index, clock).build(nodes, pods, chosen)
             for index in range(1, clusters + 1)
         ],
     }
@@ -130,6 +150,7 @@ class _Clock:
         self.w0, self.w1, self.step = w0, w1, step
         self.before = w0 - 3 * DAY_S  # long-lived entities were created before the history
         self.after = w1 + DAY_S  # and outlive it
+        self.last_day = w1 - DAY_S  # where the pitfalls happen
 
     def align(self, seconds: float) -> int:
         """`seconds` rounded to a whole number of scrape intervals (at least one)."""
@@ -154,7 +175,13 @@ class _ClusterBuilder:
         self.pods: list[dict[str, Any]] = []
         self.replicasets: list[dict[str, Any]] = []
 
-    def build(self, node_slots: int, pod_count: int) -> dict[str, Any]:
+    def build(self, node_slots: int, pod_count: int, pitfalls: list[str]) -> dict[str, Any]:
+        cluster = self.cast(node_slots, pod_count)
+        apply_pitfalls(self, cluster, pitfalls)
+        return cluster
+
+    def cast(self, node_slots: int, pod_count: int) -> dict[str, Any]:
+        """The default cast, the same whatever the pitfalls (they draw after it)."""
         clock, rng = self.clock, self.rng
         arm = self.node("arm", clock.before, clock.after)
         spot = self.node("spot", clock.before, clock.after, price_change=clock.at(0.55))
@@ -264,6 +291,11 @@ class _ClusterBuilder:
             "end": clock.after,
             "management_fee_per_hour": MANAGEMENT_FEE_PER_HOUR,
             "network_prices": dict(NETWORK_PRICES),
+            "cost_model": dict(COST_MODEL),
+            "emitters": [],
+            "replicas": [],
+            "gaps": [],
+            "network_resets": [],
             "namespaces": [
                 {"name": ns, "labels": {"team": team}, "start": clock.before, "end": clock.after}
                 for ns, team in [
@@ -308,12 +340,17 @@ class _ClusterBuilder:
     def node(self, role: str, start: int, end: int, price_change: int | None = None) -> dict:
         instance_type, cores, ram_gib, gpus, arch = self.profile["types"][role]
         zone = self.profile["zones"][len(self.nodes) % 2]
-        if self.provider == "AWS":
-            name = f"ip-10-0-{self.rng.randrange(1, 255)}-{self.rng.randrange(1, 255)}.ec2.internal"
-            provider_id = f"aws:///{zone}/i-0{self.rng.getrandbits(64):016x}"
-        else:
-            name = f"gke-{self.name}-default-pool-{self.rng.getrandbits(32):08x}-{self.token(4)}"
-            provider_id = f"gce://sim-project/{zone}/{name}"
+        taken = {node["name"] for node in self.nodes}
+        name = ""
+        while not name or name in taken:  # node names are unique in a cluster
+            if self.provider == "AWS":
+                octets = self.rng.randrange(1, 255), self.rng.randrange(1, 255)
+                name = f"ip-10-0-{octets[0]}-{octets[1]}.ec2.internal"
+                provider_id = f"aws:///{zone}/i-0{self.rng.getrandbits(64):016x}"
+            else:
+                pool = f"gke-{self.name}-default-pool"
+                name = f"{pool}-{self.rng.getrandbits(32):08x}-{self.token(4)}"
+                provider_id = f"gce://sim-project/{zone}/{name}"
         discount = 0.35 if role == "spot" else 1.0
         prices = {
             resource: [[start, round(self.price(resource) * discount, 6) if used else 0.0]]
@@ -334,6 +371,7 @@ class _ClusterBuilder:
             "ram_bytes": ram_gib * GIB,
             "gpu_count": gpus,
             "spot": role == "spot",
+            "priced": True,
             "prices": prices,
             "start": start,
             "end": end,
@@ -366,14 +404,16 @@ class _ClusterBuilder:
         replicaset: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Add a pod; its name, owner and egress follow from its controller and lifetime."""
-        if replicaset is not None:
-            owner = ("ReplicaSet", replicaset["name"])
-            name = f"{replicaset['name']}-{self.token(5)}"
-        elif kind == "StatefulSet":
+        taken = {p["name"] for p in self.pods if p["namespace"] == namespace}
+        if kind == "StatefulSet":
             siblings = sum(p["workload"]["name"] == workload for p in self.pods)
             name, owner = f"{workload}-{siblings}", (kind, workload)
         else:
-            name, owner = f"{workload}-{self.token(5)}", (kind, workload)
+            prefix = replicaset["name"] if replicaset is not None else workload
+            owner = ("ReplicaSet", prefix) if replicaset is not None else (kind, workload)
+            name = f"{prefix}-{self.token(5)}"
+            while name in taken:  # two live pods never share a name
+                name = f"{prefix}-{self.token(5)}"
         pod = {
             "namespace": namespace,
             "name": name,
@@ -385,6 +425,7 @@ class _ClusterBuilder:
             "containers": containers,
             "start": start,
             "end": end,
+            "deleted": end,
             "egress_bytes_per_s": self.egress(kind, end),
         }
         self.pods.append(pod)
@@ -458,7 +499,7 @@ class _ClusterBuilder:
             "start": start,
             "end": end,
             "pvc": {"namespace": namespace, "name": claim, "request_bytes": gib * GIB},
-            "mounted_by": [pod["name"] for pod in mounted_by],
+            "mounted_by": [pod["uid"] for pod in mounted_by],
         }
 
     def load_balancer(
@@ -472,7 +513,7 @@ class _ClusterBuilder:
             "start": start,
             "end": self.clock.after,
             "selector": {"app": selected[0]["labels"]["app"]},
-            "pods": [pod["name"] for pod in selected],
+            "pods": [pod["uid"] for pod in selected],
         }
 
 

@@ -35,4 +35,7 @@ def test_aggregations_deduplicate_with_max_before_any_sum():
             inner = query.template.split("sum by", 1)[1]
             assert "max by" in inner, query.name
         else:
-            assert query.template.startswith(("max by", "label_replace(max(")), query.name
+            # min (first sample times) and max without (info series) deduplicate too.
+            assert query.template.startswith(
+                ("max by", "min by", "max without", "label_replace(max(")
+            ), query.name

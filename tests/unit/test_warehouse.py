@@ -36,7 +36,11 @@ def expense(**costs: float) -> pd.DataFrame:
 
 
 def test_schema_is_idempotent(client):
-    assert warehouse.init_schema(client) == ["001_expenses.sql", "002_k8s_cost_breakdown.sql"]
+    assert warehouse.init_schema(client) == [
+        "001_expenses.sql",
+        "002_k8s_cost_breakdown.sql",
+        "003_k8s_allocation.sql",
+    ]
 
 
 def test_restating_replaces_values_and_cancels_vanished_resources(client):

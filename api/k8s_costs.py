@@ -1,0 +1,179 @@
+"""`GET /restapi/v2/organizations/<organization_id>/k8s_costs`: the allocation, grouped.
+
+Which team and which workload spends what: the organization's cluster-days over a
+period, grouped by namespace, controller, pod, node or a label (`label:<key>`, the
+pod's label, else its namespace's), optionally filtered on cloud accounts,
+namespaces, nodes, controllers (`Kind/name`) and labels (`key:value`, all must
+match). Each group has its cost and every component, most expensive first, and the
+totals cover every group (before `limit`). `__idle__` (node capacity no pod used)
+and `__unmounted__` (PVs and load balancers no pod used) stay visible, so that
+without filters the totals are the clusters' costs in `clean_expenses`.
+The schemas validate the query string (unknown parameters are a 400 problem),
+serialize the answer and document both in /openapi.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Float, Integer, List, Nested, String
+from apiflask.validators import Range
+from marshmallow import RAISE, ValidationError, validates, validates_schema
+
+from api.context import current_settings
+from etl import sqlfiles
+from etl.clickhouse import connect
+from etl.costs import COMPONENTS
+from etl.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+
+bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
+
+GROUPS = ("namespace", "controller", "pod", "node")
+LABEL_GROUP = "label:"
+# ClickHouse `DateTime` holds Unix seconds as UInt32.
+UNIX_SECONDS = Range(min=0, max=2**32 - 1)
+
+
+def _label_filter(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition(":")
+    if not separator or not key:
+        raise ValidationError(f"label filter {text!r} must be key:value")
+    return key, value
+
+
+class K8sCostsQuery(Schema):
+    """Query string of k8s_costs."""
+
+    class Meta:
+        unknown = RAISE
+
+    start_date = Integer(
+        required=True, validate=UNIX_SECONDS, metadata={"description": "Start, Unix seconds"}
+    )
+    end_date = Integer(
+        required=True,
+        validate=UNIX_SECONDS,
+        metadata={"description": "End, Unix seconds; days whose midnight UTC is <= it count"},
+    )
+    group_by = String(
+        load_default="namespace",
+        metadata={"description": "namespace | controller | pod | node | label:<key>"},
+    )
+    cloud_account_id = List(String(), metadata={"description": "Only these clusters"})
+    namespace = List(String(), metadata={"description": "Only these namespaces"})
+    node = List(String(), metadata={"description": "Only these nodes"})
+    controller = List(String(), metadata={"description": "Only these controllers (Kind/name)"})
+    label = List(String(), metadata={"description": "Only pods with these labels (key:value)"})
+    limit = Integer(
+        validate=Range(min=1), metadata={"description": "Keep the most expensive groups"}
+    )
+
+    @validates("group_by")
+    def _known_group(self, value: str, **_: Any) -> None:
+        if value not in GROUPS and not (
+            value.startswith(LABEL_GROUP) and value[len(LABEL_GROUP) :]
+        ):
+            raise ValidationError(f"group_by must be one of {', '.join(GROUPS)} or label:<key>")
+
+    @validates("label")
+    def _labels_are_pairs(self, value: list[str], **_: Any) -> None:
+        for text in value:
+            _label_filter(text)
+
+    @validates_schema
+    def _end_not_before_start(self, data: dict[str, Any], **_: Any) -> None:
+        if data["end_date"] < data["start_date"]:
+            raise ValidationError(
+                "end_date must be greater than or equal to start_date", "end_date"
+            )
+
+
+_COSTS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
+K8sCostTotalsSchema = Schema.from_dict(_COSTS, name="K8sCostTotalsSchema")
+K8sCostGroupSchema = Schema.from_dict(
+    {
+        "key": String(required=True, metadata={"description": "the group's name"}),
+        "pod_uid": String(metadata={"description": "with group_by=pod: the pod's uid"}),
+        **_COSTS,
+    },
+    name="K8sCostGroupSchema",
+)
+
+
+class K8sCostGroupsSchema(Schema):
+    """The response of k8s_costs."""
+
+    start_date = Integer(required=True)
+    end_date = Integer(required=True)
+    group_by = String(required=True)
+    total_count = Integer(required=True, metadata={"description": "groups, before limit"})
+    total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
+    totals = Nested(K8sCostTotalsSchema, required=True)
+    groups = List(Nested(K8sCostGroupSchema), required=True)
+    limit = Integer(metadata={"description": "the limit applied, when one was given"})
+
+
+def _parameters(account_ids: list[str], query: dict[str, Any]) -> dict[str, Any]:
+    group_by = query["group_by"]
+    labels = [_label_filter(text) for text in query.get("label", [])]
+    return {
+        "cloud_account_ids": account_ids,
+        "start_date": query["start_date"],
+        "end_date": query["end_date"],
+        "group_by": "label" if group_by.startswith(LABEL_GROUP) else group_by,
+        "label_key": group_by.removeprefix(LABEL_GROUP),
+        "namespaces": query.get("namespace", []),
+        "nodes": query.get("node", []),
+        "controllers": query.get("controller", []),
+        "label_keys": [key for key, _ in labels],
+        "label_values": [value for _, value in labels],
+    }
+
+
+def find_groups(organization_id: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """The groups of the organization's allocation for `query`, most expensive first."""
+    settings = current_settings()
+    database = open_database(settings.mongo_uri, settings.mongo_db)
+    wanted = set(query.get("cloud_account_id") or [])
+    account_ids = [
+        account["_id"]
+        for account in list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
+        if not wanted or account["_id"] in wanted
+    ]
+    if not account_ids:
+        return []
+    with connect(settings.clickhouse_dsn) as client:
+        rows = client.query(
+            sqlfiles.query("k8s_costs_groups"), parameters=_parameters(account_ids, query)
+        ).named_results()
+        groups = []
+        for row in rows:
+            group = {"key": row["group_key"], **{c: row[c] for c in _COSTS}}
+            if row["group_pod_uid"]:
+                group["pod_uid"] = row["group_pod_uid"]
+            groups.append(group)
+    return groups
+
+
+@bp.get("/organizations/<organization_id>/k8s_costs")
+@bp.input(K8sCostsQuery, location="query", arg_name="query", unknown=RAISE)
+@bp.output(K8sCostGroupsSchema)
+def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
+    """The organization's K8s costs over the period per group, most expensive first."""
+    groups = find_groups(organization_id, query)
+    totals = {column: sum(group[column] for group in groups) for column in _COSTS}
+    body: dict[str, Any] = {
+        "start_date": query["start_date"],
+        "end_date": query["end_date"],
+        "group_by": query["group_by"],
+        "total_count": len(groups),
+        "total_cost": totals["cost"],
+        "totals": totals,
+    }
+    limit = query.get("limit")
+    if limit is not None:
+        groups = groups[:limit]
+        body["limit"] = limit
+    body["groups"] = groups
+    return body

@@ -1,0 +1,202 @@
+"""The allocation of a cluster-day: its cost split down to the pod, plus idle and unmounted.
+
+One row per pod uid (cpu, ram, gpu, pv, load balancer, network and its share of the
+management fee), one `__idle__` row per node (what its pods did not use), one
+`__unmounted__` row per PV or load balancer (what no pod used), so that the rows add
+up to the cluster's asset cost (etl/costs.py), component by component. The formulas
+and the running-time convention are in docs/allocation.md; `reconcile` checks the sum
+every day. All of it is computed from the same PromQL answers as the asset view
+(etl/queries.py), a fixed set of queries whatever the number of pods.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from etl.allocation.pods import containers, pods
+from etl.allocation.shared import (
+    idle_costs,
+    load_balancer_shares,
+    management_shares,
+    network_costs,
+    volume_shares,
+)
+from etl.costs import COMPONENTS, RESOURCES, DayCosts
+from etl.days import day_start_epoch
+from etl.queries import Answers
+
+IDLE = "__idle__"
+UNMOUNTED = "__unmounted__"
+# Fixed namespace so a row's key is the same on every run and machine.
+ROW_ID_NAMESPACE = uuid.UUID("0f6c1d5e-7a2b-4c3d-9e8f-1a2b3c4d5e6f")
+ATTRIBUTES = [
+    "namespace",
+    "controller_kind",
+    "controller",
+    "pod",
+    "pod_uid",
+    "node",
+    "labels",
+    "namespace_labels",
+    "price_flag",
+]
+AMOUNTS = ["running_hours", "cpu_core_hours", "ram_gib_hours", "gpu_hours"]
+ROW_COLUMNS = ["resource_id", *ATTRIBUTES, *AMOUNTS, *COMPONENTS, "cost"]
+NEGATIVE_TOLERANCE = 1e-9
+
+
+@dataclass
+class Allocation:
+    """A cluster-day's allocation rows (ROW_COLUMNS) and what looked wrong in the data."""
+
+    rows: pd.DataFrame
+    issues: list[str] = field(default_factory=list)
+
+    @property
+    def breakdown(self) -> dict[str, float]:
+        """Each component summed over every row: the cluster-day's breakdown."""
+        return {column: float(self.rows[column].sum()) for column in COMPONENTS}
+
+    @property
+    def total(self) -> float:
+        """The cluster-day's cost: the sum of every row."""
+        return sum(self.breakdown.values())
+
+
+def _special(kind: str, namespace: str, pod: str, node: str = "") -> dict[str, object]:
+    return {
+        "kind": kind,
+        "namespace": namespace,
+        "controller_kind": "",
+        "controller": namespace,
+        "pod": pod,
+        "pod_uid": "",
+        "node": node,
+        "labels": {},
+        "namespace_labels": {},
+        "price_flag": "",
+    }
+
+
+def _row_id(row: Mapping[str, object]) -> str:
+    """A key per row and content: a rerun that changes a row's attributes replaces it."""
+    identity = json.dumps([row["kind"], *(row[a] for a in ATTRIBUTES)], sort_keys=True)
+    return str(uuid.uuid5(ROW_ID_NAMESPACE, identity))
+
+
+def _pod_rows(
+    pod_frame: pd.DataFrame,
+    volumes: dict[str, float],
+    balancers: dict[str, float],
+    network: dict[str, float],
+) -> pd.DataFrame:
+    frame = pod_frame.rename(
+        columns={
+            "uid": "pod_uid",
+            "cpu_amount_hours": "cpu_core_hours",
+            "ram_amount_hours": "ram_gib_hours",
+            "gpu_amount_hours": "gpu_hours",
+        }
+    ).assign(kind="pod")
+    for column, shares in (
+        ("pv_cost", volumes),
+        ("load_balancer_cost", balancers),
+        ("network_cost", network),
+    ):
+        frame[column] = frame["pod_uid"].map(shares).fillna(0.0)
+    return frame
+
+
+def _idle_rows(idle: pd.DataFrame) -> pd.DataFrame:
+    rows = pd.DataFrame([_special("idle", IDLE, IDLE, node) for node in idle["node"]])
+    if rows.empty:
+        return rows
+    rows["price_flag"] = idle["price_flag"].to_numpy()
+    rows["running_hours"] = idle["running_hours"].to_numpy()
+    for r, amount in (("cpu", "cpu_core_hours"), ("ram", "ram_gib_hours"), ("gpu", "gpu_hours")):
+        rows[f"{r}_cost"] = idle[f"{r}_cost"].to_numpy()
+        rows[amount] = idle[f"{r}_amount_hours"].to_numpy()
+    return rows
+
+
+def _unmounted_rows(
+    volumes: pd.Series, balancers: dict[str, float], orphans: pd.DataFrame
+) -> pd.DataFrame:
+    rows = [
+        {**_special("pv", UNMOUNTED, f"persistentvolume/{pv}"), "pv_cost": cost}
+        for pv, cost in volumes.items()
+    ] + [
+        {**_special("lb", UNMOUNTED, f"service/{service}"), "load_balancer_cost": cost}
+        for service, cost in balancers.items()
+    ]
+    # Egress of a pod name no running pod had today: kept in its namespace, unowned.
+    rows += [
+        {**_special("network", namespace, pod), "controller": "", "network_cost": cost}
+        for namespace, pod, cost in orphans.itertuples(index=False)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _issues(rows: pd.DataFrame, containers_frame: pd.DataFrame, nodes: pd.DataFrame) -> list[str]:
+    issues = [
+        f"pod {namespace}/{pod} ran on {node or 'an unknown node'} without a capacity series: "
+        "priced with the account's cost model (flagged)"
+        for namespace, pod, node in containers_frame.loc[
+            ~containers_frame["node"].isin(nodes["node"]), ["namespace", "pod", "node"]
+        ]
+        .drop_duplicates()
+        .itertuples(index=False)
+    ]
+    for column in ("cpu_cost", "ram_cost", "gpu_cost", "pv_cost"):
+        negative = rows[
+            (rows["namespace"].isin([IDLE, UNMOUNTED])) & (rows[column] < -NEGATIVE_TOLERANCE)
+        ]
+        issues += [
+            f"{row.namespace} {row.node or row.pod}: pods were allocated {-row[column]:.6f} USD "
+            f"more {column.removesuffix('_cost')} than it costs"
+            for _, row in negative.iterrows()
+        ]
+    return issues
+
+
+def allocate(
+    answers: Answers,
+    day: date,
+    step_s: int,
+    assets: DayCosts,
+    model: Mapping[str, float],
+) -> Allocation:
+    """The cluster-day's allocation from the PromQL answers and its asset view `assets`.
+
+    `step_s` is the cluster's scrape interval, `model` the account's cost model.
+    """
+    step_h = step_s / 3600
+    nodes = assets.nodes.assign(life_hours=assets.nodes["life_steps"] * step_h)
+    running = containers(answers, day, step_s, nodes, model)
+    pod_frame = pods(answers, running)
+    volumes, unmounted_volumes = volume_shares(answers, pod_frame, assets.volumes, step_s)
+    balancers, unmounted_balancers = load_balancer_shares(
+        answers, pod_frame, step_s, day_start_epoch(day)
+    )
+    network, orphans = network_costs(answers, pod_frame)
+    frames = [
+        _pod_rows(pod_frame, volumes, balancers, network),
+        _idle_rows(idle_costs(nodes, pod_frame)),
+        _unmounted_rows(unmounted_volumes, unmounted_balancers, orphans),
+    ]
+    rows = pd.concat([frame for frame in frames if not frame.empty], ignore_index=True)
+    rows = rows.reindex(columns=["kind", *ROW_COLUMNS])
+    for column in [*AMOUNTS, *COMPONENTS]:
+        rows[column] = rows[column].astype("float64").fillna(0.0)
+    compute = rows[[f"{r}_cost" for r in RESOURCES]].sum(axis=1)
+    rows["management_cost"] = management_shares(assets.breakdown["management_cost"], compute)
+    rows["cost"] = rows[list(COMPONENTS)].sum(axis=1)
+    rows["resource_id"] = [_row_id(row) for row in rows.to_dict("records")]
+    issues = _issues(rows, running, assets.nodes)
+    return Allocation(rows=rows[ROW_COLUMNS], issues=issues)
