@@ -3,14 +3,17 @@
 `create_app` builds a fresh app bound to one Settings object, so tests (and
 several configurations in one process) never share state. Resources live in
 blueprints (`api/expenses.py`, `api/health.py`); the OpenAPI document is
-generated from their schemas at /openapi.json, with a docs page at /docs.
+generated from their schemas at /openapi.json, with a self-contained docs page
+at /docs (api/docs.py: no CDN, so it works offline). Every route needs an
+organization's bearer token except the probes and the docs (api/auth.py).
 """
 
 from __future__ import annotations
 
 from apiflask import APIFlask
 
-from api import expenses, health
+from api import docs, expenses, health, import_status, ingest_status, k8s_costs, server
+from api.auth import protect
 from api.context import attach_settings
 from api.problems import ProblemSchema, problem_response
 from etl.config import Settings
@@ -21,7 +24,8 @@ API_VERSION = "0.1.0"
 
 def create_app(settings: Settings | None = None) -> APIFlask:
     """A new app serving clean_expenses and the health probes for `settings`."""
-    app = APIFlask(__name__, title=API_TITLE, version=API_VERSION)
+    # APIFlask's own docs pages load their scripts from a CDN: api/docs.py serves one instead.
+    app = APIFlask(__name__, title=API_TITLE, version=API_VERSION, docs_path=None)
     app.config.update(
         # The platform answers invalid parameters with 400, not APIFlask's default 422.
         VALIDATION_ERROR_STATUS_CODE=400,
@@ -32,11 +36,22 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     )
     app.error_processor(problem_response)
     attach_settings(app, settings or Settings.from_env())
+    protect(app)
+    app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(expenses.bp)
+    app.register_blueprint(ingest_status.bp)
+    app.register_blueprint(k8s_costs.bp)
+    app.register_blueprint(import_status.bp)
     return app
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API with Flask's threaded server until interrupted."""
-    create_app(settings).run(host=host, port=port)
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int = server.DEFAULT_WORKERS,
+    threads: int = server.DEFAULT_THREADS,
+) -> None:
+    """Serve the API under gunicorn (with request logging) until SIGTERM/SIGINT."""
+    server.spawn(settings, host, port, workers, threads)

@@ -9,21 +9,29 @@ rejected, as the platform does), serializes the response, and documents both in
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
-from apiflask.validators import Range
-from marshmallow import RAISE, ValidationError, validates_schema
+from apiflask.validators import OneOf, Range
+from flask import current_app
+from marshmallow import RAISE, ValidationError, validates, validates_schema
 
-from api.clean_expenses import Period, find_clean_expenses
+from api.catalog import CatalogCache
+from api.clean_expenses import Filters, Period, find_clean_expenses
 from api.context import current_settings
+from api.export import csv_response
 from etl.costs import COMPONENTS
 
 bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
 
 # ClickHouse `DateTime` holds Unix seconds as UInt32.
 MAX_UNIX_SECONDS = 2**32 - 1
+CATALOG_EXTENSION = "k8scost_catalogs"
+# How long an API process trusts its copy of an organization's resource documents.
+CATALOG_TTL_S = 300.0
+FORMATS = ("advanced_json", "json", "csv")
 
 
 def _unix_seconds(description: str) -> Integer:
@@ -32,6 +40,10 @@ def _unix_seconds(description: str) -> Integer:
         validate=Range(min=0, max=MAX_UNIX_SECONDS),
         metadata={"description": description, "example": 1643673600},
     )
+
+
+def _filter(description: str) -> List:
+    return List(String(), metadata={"description": f"{description} (repeatable)"})
 
 
 class CleanExpensesQuery(Schema):
@@ -44,13 +56,31 @@ class CleanExpensesQuery(Schema):
     end_date = _unix_seconds(
         "End of the period, Unix seconds; days whose midnight UTC is <= end_date are included"
     )
-    cloud_account_id = List(
-        String(), metadata={"description": "Only these cloud accounts (repeatable)"}
-    )
+    cloud_account_id = _filter("Only these cloud accounts")
+    region = _filter("Only resources in these regions")
+    service_name = _filter("Only resources of these services (e.g. AmazonEC2, Kubernetes)")
+    resource_type = _filter("Only resources of these types (e.g. Instance, K8s Cluster)")
+    k8s_namespace = _filter("Only these namespaces: clusters costed from their allocation")
+    k8s_node = _filter("Only these nodes (by name): clusters costed from their allocation")
+    k8s_service = _filter("Not available: the allocation does not record pods' services")
+    tag = _filter("Only resources that carry at least one of these tag keys")
+    without_tag = _filter("Only resources that carry none of these tag keys")
     limit = Integer(
         validate=Range(min=1),
         metadata={"description": "Sort by cost (desc), then keep this many; must be > 0"},
     )
+    format = String(
+        load_default="advanced_json",
+        validate=OneOf(FORMATS),
+        metadata={"description": "advanced_json or json: this document; csv: the same rows"},
+    )
+
+    @validates("k8s_service")
+    def _service_unavailable(self, value: list[str], **_: Any) -> None:
+        raise ValidationError(
+            "k8s_service is not available: the K8s allocation does not record which "
+            "service a pod belongs to"
+        )
 
     @validates_schema
     def _end_not_before_start(self, data: dict[str, Any], **_: Any) -> None:
@@ -61,9 +91,26 @@ class CleanExpensesQuery(Schema):
 
 
 # The breakdown's fields are the table's value columns, named once in etl.costs.COMPONENTS.
-K8sCostsSchema = Schema.from_dict(
-    {column: Float(required=True) for column in COMPONENTS}, name="K8sCostsSchema"
+CleanExpenseK8sCostsSchema = Schema.from_dict(
+    {column: Float(required=True) for column in COMPONENTS}, name="CleanExpenseK8sCostsSchema"
 )
+
+
+def _text(description: str) -> String:
+    return String(allow_none=True, metadata={"description": description})
+
+
+class BilledNodeSchema(Schema):
+    """A cloud-bill resource that is a node of the cluster, with its bill cost folded in."""
+
+    resource_id = String(required=True, metadata={"description": "the node VM's resource id"})
+    cloud_resource_id = _text("the bill's resource id (instance id or ARN)")
+    cloud_account_id = String(required=True, metadata={"description": "its cloud account"})
+    name = _text("its name in the bill")
+    cost = Float(
+        required=True,
+        metadata={"description": "its bill cost on days the cluster has K8s costs (not in totals)"},
+    )
 
 
 class CleanExpenseSchema(Schema):
@@ -71,10 +118,10 @@ class CleanExpenseSchema(Schema):
 
     id = String(required=True, metadata={"description": "id of resource"})
     resource_id = String(required=True, metadata={"description": "resource id"})
-    cloud_resource_id = String(metadata={"description": "cloud-native resource id"})
-    resource_type = String(metadata={"description": "resource type"})
-    service_name = String(metadata={"description": "resource service name"})
-    region = String(allow_none=True, metadata={"description": "resource region"})
+    cloud_resource_id = _text("cloud-native resource id")
+    resource_type = _text("resource type")
+    service_name = _text("resource service name")
+    region = _text("resource region")
     first_seen = Integer(metadata={"description": "first appearance timestamp"})
     last_seen = Integer(metadata={"description": "last appearance timestamp"})
     created_at = Integer(metadata={"description": "discovered timestamp"})
@@ -83,11 +130,19 @@ class CleanExpenseSchema(Schema):
     meta = Dict(keys=String(), values=Raw(), metadata={"description": "resource metadata"})
     cost = Float(required=True, metadata={"description": "cost for the period"})
     cloud_account_id = String(required=True, metadata={"description": "cloud account id"})
-    cloud_account_name = String(metadata={"description": "cloud account name"})
-    cloud_account_type = String(metadata={"description": "cloud account type"})
-    resource_name = String(allow_none=True, metadata={"description": "resource name"})
-    name = String(allow_none=True, metadata={"description": "resource name"})
-    k8s_costs = Nested(K8sCostsSchema, metadata={"description": "breakdown, for K8s clusters only"})
+    cloud_account_name = _text("cloud account name")
+    cloud_account_type = _text("cloud account type")
+    resource_name = _text("resource name")
+    name = _text("resource name")
+    k8s_costs = Nested(
+        CleanExpenseK8sCostsSchema, metadata={"description": "breakdown, for K8s clusters only"}
+    )
+    billed_nodes = List(
+        Nested(BilledNodeSchema),
+        metadata={"description": "K8s clusters only: node VMs of the bill counted in the cluster"},
+    )
+    k8s_cluster_id = _text("bill resources only: the K8s cluster this VM is a node of")
+    k8s_cluster_name = _text("bill resources only: that cluster's name")
 
 
 class CleanExpensesSchema(Schema):
@@ -103,26 +158,48 @@ class CleanExpensesSchema(Schema):
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
 
 
+CSV_RESPONSE = {
+    "content": {
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "format=csv: one line per item; totals in X-Total-Count/Cost",
+            }
+        }
+    }
+}
+
+
+def catalogs() -> CatalogCache:
+    """The app's cache of organization catalogs (created on first use)."""
+    return current_app.extensions.setdefault(CATALOG_EXTENSION, CatalogCache(CATALOG_TTL_S))
+
+
 @bp.get("/organizations/<organization_id>/clean_expenses")
 @bp.input(CleanExpensesQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(CleanExpensesSchema)
-def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
+@bp.doc(responses={200: CSV_RESPONSE})
+def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     """Resources of the organization with their cost over the period, most expensive first."""
-    items = find_clean_expenses(
+    filters = Filters(**{field.name: tuple(query.get(field.name, ())) for field in fields(Filters)})
+    limit = query.get("limit")
+    answer = find_clean_expenses(
         current_settings(),
+        catalogs(),
         organization_id,
         Period(query["start_date"], query["end_date"]),
-        query.get("cloud_account_id"),
+        filters,
+        limit,
     )
     body: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
-        "total_count": len(items),
-        "total_cost": sum(item["cost"] for item in items),
+        "total_count": answer.total_count,
+        "total_cost": answer.total_cost,
+        "clean_expenses": answer.items,
     }
-    limit = query.get("limit")
     if limit is not None:
-        items = items[:limit]
         body["limit"] = limit
-    body["clean_expenses"] = items
+    if query["format"] == "csv":
+        return csv_response(body, f"clean_expenses_{organization_id}.csv")
     return body

@@ -1,0 +1,107 @@
+"""Bearer tokens bound to one organization, checked for every route of the app.
+
+The check is a `before_request` hook rather than a decorator per view, so a
+blueprint added later is protected without doing anything; only the endpoints in
+`PUBLIC_ENDPOINTS` (probes, the OpenAPI document and its page) are open. A route
+with an `<organization_id>` answers 403 to a token of another organization
+before its view runs, so no handler can leak another organization's data.
+Tokens are stored as digests only (`etl.tokens`, collection `api_tokens`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from apiflask import APIFlask, HTTPError
+from flask import g, request
+from pymongo.database import Database
+
+from api.context import current_settings
+from etl import tokens
+from etl.registry import open_database
+
+COLLECTION = "api_tokens"
+SUBJECT_FIELD = "organization_id"
+SCHEME_NAME = "BearerToken"
+PUBLIC_ENDPOINTS = frozenset(
+    {"health.livez", "health.readyz", "openapi.spec", "docs.page", "static"}
+)
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="k8scost"'}
+
+
+def issue_token(db: Database, organization_id: str) -> str:
+    """A new API token for the organization (the plain token is returned once)."""
+    return tokens.issue(db, COLLECTION, SUBJECT_FIELD, organization_id)
+
+
+def revoke_organization_tokens(db: Database, organization_id: str) -> int:
+    """Revoke every live token of the organization; how many were revoked."""
+    return tokens.revoke(db, COLLECTION, SUBJECT_FIELD, organization_id)
+
+
+def revoke_token(db: Database, token: str) -> bool:
+    """Revoke one token given in plain; False when it was unknown or already revoked."""
+    found = tokens.lookup(db, COLLECTION, token)
+    if found is None:
+        return False
+    db[COLLECTION].update_one({"_id": found["_id"]}, {"$set": {"revoked_at": int(time.time())}})
+    return True
+
+
+def _presented_token() -> str:
+    credentials = request.authorization
+    if credentials is None or credentials.type != "bearer" or not credentials.token:
+        raise HTTPError(
+            401, detail="missing bearer token (Authorization: Bearer <token>)", headers=CHALLENGE
+        )
+    return credentials.token
+
+
+def _authenticate() -> None:
+    """before_request: 401 without a live token, 403 for another organization's route."""
+    if request.routing_exception is not None or request.endpoint in PUBLIC_ENDPOINTS:
+        return  # unknown routes get their 404/405; open endpoints need no token
+    settings = current_settings()
+    found = tokens.lookup(
+        open_database(settings.mongo_uri, settings.mongo_db), COLLECTION, _presented_token()
+    )
+    if found is None:
+        raise HTTPError(401, detail="invalid or revoked token", headers=CHALLENGE)
+    g.organization_id = found[SUBJECT_FIELD]
+    wanted = (request.view_args or {}).get("organization_id")
+    if wanted is not None and wanted != g.organization_id:
+        raise HTTPError(403, detail=f"the token does not grant access to organization {wanted}")
+
+
+def _document_security(spec: dict[str, Any]) -> dict[str, Any]:
+    """Declare the bearer scheme app-wide, open endpoints excepted, with 401/403 answers."""
+    spec.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME_NAME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An organization token from `k8scost tokens create`",
+    }
+    spec["security"] = [{SCHEME_NAME: []}]
+    problem = {"$ref": "#/components/schemas/ProblemSchema"}
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            if _is_public_path(path):
+                operation["security"] = []
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, text in (("401", "No valid token"), ("403", "Another organization")):
+                responses.setdefault(
+                    status,
+                    {"description": text, "content": {"application/json": {"schema": problem}}},
+                )
+    return spec
+
+
+def _is_public_path(path: str) -> bool:
+    return path in {"/livez", "/readyz"}
+
+
+def protect(app: APIFlask) -> None:
+    """Require a token on every route of `app` except the public endpoints."""
+    app.before_request(_authenticate)
+    app.spec_processor(_document_security)

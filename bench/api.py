@@ -1,0 +1,266 @@
+"""Benchmark of a 30-day `clean_expenses` on 10M expense rows (not part of the test suite).
+
+Loads embedded ClickHouse (chdb) with about 10M `expenses` rows: 1,000 clusters
+costed every day of a year plus 100k cloud-bill resources living ~96 days each,
+all in one organization (the worst case: every row is that organization's); 5,000
+of the bill's VMs are nodes of the clusters, so the double-counting fold has work.
+MongoDB (montydb, the embedded stand-in) gets the matching 101k resource documents.
+
+Then prints, for several requests: p50/p99 of the API (in-process WSGI calls with
+a token, Flask + auth + catalog + ClickHouse + JSON) next to p50/p99 of the bare
+ClickHouse query it runs (same SQL, same parameters, on an open, warm client) and
+of that query as a unit of work (open a client, query, close), which is what every
+request pays on chdb: etl/clickhouse.py opens a client per unit of work, and the
+embedded engine stops when its last client closes, so each request starts it
+again with cold caches. Also: the MongoDB side (the organization's catalog, built
+once per API process and TTL). Ratios are API p99 / SQL p99.
+
+    .venv/bin/python -m bench.api [--data-dir DIR] [--requests N]   (from the repository root;
+    `python bench/api.py` would import this file as the `api` package)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from api import clean_expenses as join
+from api.app import create_app
+from api.auth import issue_token
+from api.catalog import Catalog, build_catalog
+from api.expenses import CATALOG_EXTENSION
+from etl import registry, sqlfiles, warehouse
+from etl.clickhouse import connect
+from etl.config import Settings
+from etl.days import day_start_epoch
+
+ORG = "org-bench"
+CLUSTERS = 1000
+CLOUD_ACCOUNTS = 30
+RESOURCES = 100_000
+LIFETIME_DAYS = 96
+NODES = 5000
+YEAR_START = date(2025, 1, 1)
+PERIOD = (day_start_epoch(date(2025, 6, 1)), day_start_epoch(date(2025, 6, 30)))
+
+LOAD_CLUSTERS = """
+INSERT INTO {table}
+SELECT concat('k8s-', toString(number % {clusters})), concat('cl-', toString(number % {clusters})),
+       toDateTime('2025-01-01 00:00:00', 'UTC') + toIntervalDay(intDiv(number, {clusters})),
+       {values}, 1
+FROM numbers({clusters} * 365)
+"""
+LOAD_RESOURCES = """
+INSERT INTO expenses
+SELECT concat('aws-', toString(r % {accounts})), concat('res-', toString(r)),
+       toDateTime('2025-01-01 00:00:00', 'UTC') + toIntervalDay((r * 7919) % 270 + d),
+       0.5 + (r % 113) / 10.0, 1
+FROM (SELECT intDiv(number, {lifetime}) AS r, number % {lifetime} AS d
+      FROM numbers({resources} * {lifetime}))
+"""
+
+
+def load_clickhouse(settings: Settings) -> int:
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.init_schema(client)
+        client.command(
+            LOAD_CLUSTERS.format(table="expenses", clusters=CLUSTERS, values="50 + (number % 97)")
+        )
+        client.command(
+            LOAD_CLUSTERS.format(
+                table="k8s_cost_breakdown",
+                clusters=CLUSTERS,
+                values="30 + (number % 97), 15, 0, 3, 1, 0.5, 0.5 + (number % 97) * 0",
+            )
+        )
+        client.command(
+            LOAD_RESOURCES.format(
+                accounts=CLOUD_ACCOUNTS, lifetime=LIFETIME_DAYS, resources=RESOURCES
+            )
+        )
+        return client.query("SELECT count() FROM expenses").result_rows[0][0]
+
+
+def instance(number: int) -> str:
+    return f"i-{number:08x}"
+
+
+def load_mongo(settings: Settings) -> None:
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    accounts = [
+        {"_id": f"k8s-{i}", "type": registry.K8S_ACCOUNT_TYPE, "name": f"cluster-{i}"}
+        for i in range(CLUSTERS)
+    ] + [{"_id": f"aws-{i}", "type": "aws_cnr", "name": f"aws-{i}"} for i in range(CLOUD_ACCOUNTS)]
+    db.cloud_accounts.insert_many(
+        [{**account, "organization_id": ORG, "deleted_at": 0, "config": {}} for account in accounts]
+    )
+    common = {"organization_id": ORG, "first_seen": 0, "last_seen": 0, "deleted_at": 0}
+    clusters = [
+        {
+            "_id": f"cl-{i}",
+            "cloud_account_id": f"k8s-{i}",
+            "cloud_resource_id": f"cluster-{i}",
+            "resource_type": registry.K8S_CLUSTER_RESOURCE_TYPE,
+            "service_name": registry.K8S_SERVICE_NAME,
+            "name": f"cluster-{i}",
+            "region": "us-east-1",
+            "tags": {},
+            "meta": {
+                "node_provider_ids": sorted(
+                    f"aws:///us-east-1a/{instance(node)}" for node in range(i, NODES, CLUSTERS)
+                )
+            },
+            **common,
+        }
+        for i in range(CLUSTERS)
+    ]
+    resources = [
+        {
+            "_id": f"res-{r}",
+            "cloud_account_id": f"aws-{r % CLOUD_ACCOUNTS}",
+            "cloud_resource_id": f"arn:aws:ec2:us-east-1:1:instance/{instance(r)}",
+            "resource_type": "Instance" if r % 3 else "Volume",
+            "service_name": "AmazonEC2",
+            "name": f"vm-{r}",
+            "region": ("us-east-1", "eu-west-1", "ap-south-1")[r % 3],
+            "tags": {"team": f"team-{r % 20}"} if r % 2 else {},
+            "meta": {},
+            **common,
+        }
+        for r in range(RESOURCES)
+    ]
+    db.resources.insert_many(clusters + resources)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def timed(action: Callable[[], Any], times: int) -> list[float]:
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def bare_parameters(catalog: Catalog, filters: join.Filters, limit: int | None) -> dict:
+    """The parameters the API passes for this request (same helpers, same catalog)."""
+    accounts = join._accounts(catalog, filters)
+    candidates = join._candidates(catalog, accounts, filters)
+    nodes = join._node_pairs(catalog, accounts, candidates)
+    return {
+        "cloud_account_ids": accounts,
+        "start_date": PERIOD[0],
+        "end_date": PERIOD[1],
+        "all_resources": candidates is None,
+        "resource_ids": sorted(candidates or ()),
+        "node_ids": list(nodes),
+        "node_clusters": list(nodes.values()),
+        "cluster_account_ids": accounts if nodes else [],
+        "limit": join.NO_LIMIT if limit is None else limit,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
+    parser.add_argument("--requests", type=int, default=50)
+    arguments = parser.parse_args()
+    data_dir = arguments.data_dir or Path(tempfile.mkdtemp(prefix="k8scost-bench-"))
+    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(data_dir)})
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    if db.cloud_accounts.find_one({"organization_id": ORG}) is None:
+        started = time.perf_counter()
+        rows = load_clickhouse(settings)
+        print(f"loaded {rows:,} expense rows into chdb in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        load_mongo(settings)
+        print(
+            f"loaded {CLUSTERS + RESOURCES:,} resource documents into montydb "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+    started = time.perf_counter()
+    catalog = build_catalog(settings, ORG)
+    print(
+        f"MongoDB side: building the organization's catalog ({len(catalog.resources):,} "
+        f"documents, montydb) takes {time.perf_counter() - started:.1f} s, once per API "
+        f"process per TTL (or when an import adds resources); steady-state requests skip it"
+    )
+    app = create_app(settings)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {issue_token(db, ORG)}"}
+    url = f"/restapi/v2/organizations/{ORG}/clean_expenses"
+    sql = sqlfiles.query("clean_expenses_costs")
+    cases = [
+        ("limit=100", join.Filters(), {"limit": 100}),
+        ("limit=5000", join.Filters(), {"limit": 5000}),
+        (
+            "region=eu-west-1 tag=team limit=100",
+            join.Filters(region=("eu-west-1",), tag=("team",)),
+            {"region": "eu-west-1", "tag": "team", "limit": 100},
+        ),
+        ("no limit (every item)", join.Filters(), {}),
+    ]
+
+    def open_and_close() -> None:
+        with connect(settings.clickhouse_dsn):
+            pass
+
+    open_and_close()  # the first open loads the tables' metadata
+    open_close = timed(open_and_close, 10)
+    print(
+        f"opening + closing an embedded ClickHouse client: p50 {percentiles(open_close)[0]:.0f} ms"
+    )
+    print(f"\n30-day clean_expenses, {arguments.requests} requests each (ms):")
+    columns = (
+        "API p50",
+        "API p99",
+        "SQL p50",
+        "SQL p99",
+        "ratio",
+        "+open p50",
+        "+open p99",
+        "ratio",
+    )
+    print(f"{'request':40s} " + " ".join(f"{column:>9s}" for column in columns))
+    for name, filters, extra in cases:
+        query = {"start_date": PERIOD[0], "end_date": PERIOD[1], **extra}
+        client.get(url, query_string=query, headers=headers)  # builds the catalog once
+        times = arguments.requests if extra.get("limit") else max(3, arguments.requests // 10)
+
+        def request(query: dict = query) -> None:
+            response = client.get(url, query_string=query, headers=headers)
+            assert response.status_code == 200, response.get_json()
+
+        api_p50, api_p99 = percentiles(timed(request, times))
+        catalog = app.extensions[CATALOG_EXTENSION].get(settings, ORG)
+        parameters = bare_parameters(catalog, filters, extra.get("limit"))
+        with connect(settings.clickhouse_dsn) as bare:
+            sql_p50, sql_p99 = percentiles(
+                timed(lambda parameters=parameters: bare.query(sql, parameters=parameters), times)
+            )
+
+        def open_query_close(parameters: dict = parameters) -> None:
+            with connect(settings.clickhouse_dsn) as client:
+                client.query(sql, parameters=parameters)
+
+        cold_p50, cold_p99 = percentiles(timed(open_query_close, times))
+        print(
+            f"{name:40s} {api_p50:9.0f} {api_p99:9.0f} {sql_p50:9.0f} {sql_p99:9.0f} "
+            f"{api_p99 / sql_p99:9.2f} {cold_p50:9.0f} {cold_p99:9.0f} {api_p99 / cold_p99:9.2f}"
+        )
+    print(f"\ndata: {data_dir}")
+
+
+if __name__ == "__main__":
+    main()
