@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint airflow
 
 setup:
 	VENV=$(VENV) scripts/setup.sh
@@ -10,6 +10,10 @@ setup:
 ## Simulate 3 clusters into a local Prometheus, cost their days, serve the API.
 demo: setup
 	$(BIN)/k8scost demo
+
+## Airflow standalone (UI on :8080) with the project's DAGs, and the API (:8000) beside it.
+airflow: setup
+	$(BIN)/python scripts/airflow_local.py
 
 ## Lint, then every test tier (unit, DAG, end-to-end with real Prometheus/chdb/Airflow).
 test: setup lint

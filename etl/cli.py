@@ -14,13 +14,21 @@ from pathlib import Path
 import click
 
 from api.app import serve
+from api.auth import issue_token
+from api.cli import tokens_command
+from api.server import DEFAULT_THREADS, DEFAULT_WORKERS
+from diproxy.cli import diproxy_command, token_command
 from etl import demo, registry, warehouse
 from etl.clickhouse import ClickHouseBusyError, connect
+from etl.cloud_import import cloud_command
+from etl.clusterddl import ddl as db_ddl
 from etl.config import Settings
 from etl.days import day_start_epoch, parse_day
 from etl.localprom import LocalPrometheusError
 from etl.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.promql import PromQLError, PromQLUnavailableError
+from etl.replay import replay_command
+from etl.simexporter import simulate_serve
 from etl.simulate import simulate_to_dir
 
 EXPECTED_ERRORS = (
@@ -179,10 +187,12 @@ def simulate(
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=DEFAULT_WORKERS, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=DEFAULT_THREADS, show_default=True)
 @click.pass_obj
-def api(settings: Settings, host: str, port: int) -> None:
-    """Serve the REST API (clean_expenses)."""
-    serve(settings, host, port)
+def api(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the REST API (clean_expenses) under gunicorn, logging every request."""
+    serve(settings, host, port, workers, threads)
 
 
 @cli.command("demo")
@@ -221,11 +231,22 @@ def demo_command(
             day_start_epoch(date.fromisoformat(day))
             for day in (scenario["days"][0], scenario["days"][-1])
         )
+        token = issue_token(_database(local), organization)
         click.echo(
-            f"\ntry:\n  curl -s 'http://{host}:{port}/restapi/v2/organizations/"
-            f"{organization}/clean_expenses?start_date={first}&end_date={last}'\n"
+            f"\ntry:\n  curl -s -H 'Authorization: Bearer {token}' 'http://{host}:{port}"
+            f"/restapi/v2/organizations/{organization}/clean_expenses"
+            f"?start_date={first}&end_date={last}'\n"
         )
         serve(local, host, port)
+
+
+cli.add_command(diproxy_command)
+accounts.add_command(token_command)
+db.add_command(db_ddl)
+cli.add_command(simulate_serve)
+cli.add_command(cloud_command)
+cli.add_command(tokens_command)
+cli.add_command(replay_command)
 
 
 def main() -> None:

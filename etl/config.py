@@ -13,6 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_THANOS_URL = "http://127.0.0.1:9090"
+# Thanos Receive's remote-write endpoint and tenant header, as Thanos defaults them.
+DEFAULT_THANOS_RECEIVE_URL = "http://127.0.0.1:19291/api/v1/receive"
+DEFAULT_THANOS_TENANT_HEADER = "THANOS-TENANT"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,14 @@ class Settings:
     promql_timeout_s: float = 60.0
     promql_retries: int = 3
     default_scrape_interval_s: int = 60
+    thanos_receive_url: str = DEFAULT_THANOS_RECEIVE_URL
+    thanos_tenant_header: str = DEFAULT_THANOS_TENANT_HEADER
+    # The raw archive's S3 client. None = boto3's own resolution (AWS_ENDPOINT_URL,
+    # AWS_ACCESS_KEY_ID..., profiles, instance roles); an Airflow Connection sets them.
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +55,8 @@ class Settings:
             promql_timeout_s=float(env.get("PROMQL_TIMEOUT_S", "60")),
             promql_retries=int(env.get("PROMQL_RETRIES", "3")),
             default_scrape_interval_s=int(env.get("K8SCOST_SCRAPE_INTERVAL_S", "60")),
+            thanos_receive_url=env.get("THANOS_RECEIVE_URL", DEFAULT_THANOS_RECEIVE_URL),
+            thanos_tenant_header=env.get("THANOS_TENANT_HEADER", DEFAULT_THANOS_TENANT_HEADER),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -1,19 +1,38 @@
-"""What the Airflow tasks call: plain functions, unit-tested without Airflow.
+"""What the Airflow tasks (and `k8scost replay`) call: plain functions, tested without Airflow.
 
 Which day a DAG run processes is decided here and only here: the trigger form's
 `date` param when given (a manual rerun), else the start of the run's data
 interval (a scheduled or backfill run of interval [D, D+1) processes day D).
+
+A tenant-day goes through four steps, each one Airflow task, each recorded in the
+ledger (a failure with its stage and error, then re-raised so Airflow retries):
+extract (PromQL -> a new Parquet extract in the archive), archive (read it back,
+check it against its manifest, publish it as the day's current extract), load
+(the extract -> costs -> ClickHouse, under the tenant-day's lease) and check
+(ClickHouse holds what the load wrote). Steps hand each other archive URIs only.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from etl import registry
+from pymongo.database import Database
+
+from etl import archive, ledger, quality, registry
 from etl.config import Settings
 from etl.days import parse_day
-from etl.pipeline import run_tenant_day
+from etl.pipeline import (
+    NoDataError,
+    extract_day,
+    promql_client,
+    scrape_interval_s,
+    transform_and_load,
+)
+from etl.queries import QUERIES
 
 
 def resolve_day(date_param: str | None, data_interval_start: datetime | None) -> date:
@@ -25,26 +44,118 @@ def resolve_day(date_param: str | None, data_interval_start: datetime | None) ->
     return parse_day(data_interval_start.date().isoformat())
 
 
+def _database(settings: Settings) -> Database:
+    return registry.open_database(settings.mongo_uri, settings.mongo_db)
+
+
+def _account(db: Database, tenant_id: str) -> dict[str, Any]:
+    (account,) = registry.k8s_accounts(db, [tenant_id])
+    return account
+
+
 def tenants_for_run(settings: Settings, tenant_ids: list[str] | None) -> list[dict[str, str]]:
     """The accounts a run maps over, as small XCom-friendly dicts (id and display name)."""
-    database = registry.open_database(settings.mongo_uri, settings.mongo_db)
     return [
         {"tenant_id": account["_id"], "name": account["name"]}
-        for account in registry.k8s_accounts(database, tenant_ids)
+        for account in registry.k8s_accounts(_database(settings), tenant_ids)
     ]
 
 
-def cost_tenant_day(settings: Settings, tenant_id: str, day: date) -> dict[str, Any]:
-    """Run one tenant-day; returns a JSON-able summary for XCom and the task log."""
-    database = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    (account,) = registry.k8s_accounts(database, [tenant_id])
-    result = run_tenant_day(settings, database, account, day)
-    return {
-        "tenant_id": result.tenant_id,
-        "day": result.day.isoformat(),
-        "cost": result.cost,
-        "breakdown": result.breakdown,
-        "rows_written": result.rows_written,
-        "promql_queries": result.promql_queries,
-        "issues": result.issues,
-    }
+@contextmanager
+def _stage(db: Database, account: dict[str, Any], day: date, stage: str) -> Iterator[None]:
+    """Record a failure of `stage` in the ledger, then let it propagate.
+
+    BaseException, because Airflow's execution timeout is one.
+    """
+    try:
+        yield
+    except NoDataError as error:
+        ledger.record_no_data(db, account, day, error)
+        raise
+    except BaseException as error:
+        ledger.record_failed(db, account, day, stage, error)
+        raise
+
+
+def extract(settings: Settings, tenant_id: str, day: date, run_id: str) -> str:
+    """Query Thanos for the tenant-day and write a new extract; returns its URI."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    ledger.start_attempt(db, account, day, run_id)
+    with _stage(db, account, day, "extract"):
+        client = promql_client(settings)
+        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
+        by_metric = ledger.count_source_samples(client, tenant_id, day)
+        source = {"samples": sum(by_metric.values()), "samples_by_metric": by_metric}
+        return archive.write_extract(settings, tenant_id, day, answers, source, run_id)
+
+
+def archive_extract(settings: Settings, tenant_id: str, day: date, extract_url: str) -> None:
+    """Check the extract against its manifest and publish it as the day's current one."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    with _stage(db, account, day, "archive"):
+        manifest = archive.verify_extract(settings, extract_url, [query.name for query in QUERIES])
+        archive.publish(settings, extract_url)
+        ledger.record_archived(db, account, day, extract_url, manifest)
+
+
+def load(settings: Settings, tenant_id: str, day: date, extract_url: str) -> dict[str, Any]:
+    """Cost the archived extract and restate the day in ClickHouse; returns what was loaded."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    with _stage(db, account, day, "load"):
+        answers = archive.read_extract(settings, extract_url)
+        costs, rows_written, _ = transform_and_load(settings, db, account, day, answers)
+    return {"cost": costs.total, "rows_written": rows_written}
+
+
+def check(settings: Settings, tenant_id: str, day: date) -> dict[str, float]:
+    """The quality check of the loaded day; returns the totals it confirmed."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    with _stage(db, account, day, "check"):
+        return quality.check_day(settings, db, account, day)
+
+
+def replay(settings: Settings, tenant_id: str, day: date) -> tuple[str, dict[str, float]]:
+    """Re-cost a tenant-day from its current archived extract, without Thanos.
+
+    Returns (extract URI, totals). Raises ArchiveError when the day was never archived.
+    """
+    extract_url = archive.current_extract(settings, tenant_id, day)
+    db = _database(settings)
+    ledger.start_attempt(db, _account(db, tenant_id), day, "replay")
+    load(settings, tenant_id, day, extract_url)
+    return extract_url, check(settings, tenant_id, day)
+
+
+def find_repairs(
+    settings: Settings, last_day: date, window_days: int, now: float | None = None
+) -> list[dict[str, Any]]:
+    """The tenant-days to re-run, one entry per day: {date, tenants, reasons}.
+
+    Missing, failed or stuck days of [last_day - window_days + 1, last_day], and
+    `last_day` itself (normally yesterday) when Thanos now holds more samples for
+    it than its last extract saw.
+    """
+    now = time.time() if now is None else now
+    db = _database(settings)
+    tenants = [account["_id"] for account in registry.k8s_accounts(db)]
+    first_day = last_day - timedelta(days=window_days - 1)
+    gaps = ledger.find_gaps(db, tenants, first_day, last_day, now)
+    gapped = {(gap.tenant_id, gap.day) for gap in gaps}
+    client = promql_client(settings)
+    for (tenant, _), record in ledger.find_records(db, tenants, last_day, last_day).items():
+        if (tenant, last_day) in gapped or record["status"] not in ledger.SETTLED:
+            continue
+        samples_now = sum(ledger.count_source_samples(client, tenant, last_day).values())
+        if ledger.has_late_data(record, samples_now):
+            gaps.append(ledger.Gap(tenant, last_day, "late_data"))
+    by_day: dict[date, dict[str, str]] = {}
+    for gap in gaps:
+        by_day.setdefault(gap.day, {})[gap.tenant_id] = gap.reason
+    return [
+        {"date": day.isoformat(), "tenants": sorted(reasons), "reasons": reasons}
+        for day, reasons in sorted(by_day.items())
+    ]

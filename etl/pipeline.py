@@ -3,12 +3,17 @@
 Everything that can fail on bad input (Thanos down, a PromQL error, a day with
 no data) fails before ClickHouse is touched, so the previous good data of the
 day stays in place; the load itself is one restatement per table.
+
+The day is costed twice from the same answers: the asset view (etl/costs.py) and
+the allocation down to the pod (etl/allocation). What is loaded is the allocation:
+its rows go to `k8s_allocation`, their sums to `k8s_cost_breakdown` and `expenses`,
+and the daily reconciliation against the asset view is stored beside (MongoDB).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -16,10 +21,11 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 from pymongo.database import Database
 
-from etl import queries, registry, warehouse
+from etl import lease, ledger, queries, registry, warehouse
+from etl.allocation import Allocation, allocate, reconcile
 from etl.clickhouse import connect
 from etl.config import Settings
-from etl.costs import COMPONENTS, DayCosts, day_costs
+from etl.costs import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.promql import PromQLClient
 from etl.queries import Answers
 
@@ -58,9 +64,12 @@ def scrape_interval_s(settings: Settings, account: dict[str, Any]) -> int:
     )
 
 
-def extract_day(client: PromQLClient, account: dict[str, Any], day: date) -> Answers:
-    """Run the tenant-day's PromQL queries; raises NoDataError when the cluster sent nothing."""
-    answers = queries.extract(client, account["_id"], day)
+def extract_day(client: PromQLClient, account: dict[str, Any], day: date, step_s: int) -> Answers:
+    """Run the tenant-day's PromQL queries; raises NoDataError when the cluster sent nothing.
+
+    `step_s` is the cluster's scrape interval (`scrape_interval_s`).
+    """
+    answers = queries.extract(client, account["_id"], day, step_s)
     if all(frame.empty for name, frame in answers.items() if name != "network_class_price"):
         raise NoDataError(
             f"tenant {account['_id']} ({account['name']}) has no cost metrics on {day}: "
@@ -72,22 +81,44 @@ def extract_day(client: PromQLClient, account: dict[str, Any], day: date) -> Ans
 def transform_and_load(
     settings: Settings, db: Database, account: dict[str, Any], day: date, answers: Answers
 ) -> tuple[DayCosts, int, dict[str, Any]]:
-    """Cost the answers and restate the day: (costs, rows written, cluster resource)."""
-    costs = day_costs(answers, scrape_interval_s(settings, account))
+    """Cost the answers and restate the day: (costs, rows written, cluster resource).
+
+    The costs returned are what was loaded: the allocation's sums.
+    """
+    step_s = scrape_interval_s(settings, account)
+    model = cost_model(account.get("config"))
+    assets = day_costs(answers, step_s, model)
+    allocation = allocate(answers, day, step_s, assets, model)
+    check = reconcile.reconcile(assets, allocation.rows)
+    costs = replace(
+        assets,
+        breakdown=allocation.breakdown,
+        issues=[*assets.issues, *allocation.issues, *check.problems()],
+    )
     for issue in costs.issues:
         log.warning("tenant %s %s: %s", account["_id"], day, issue)
-    with connect(settings.clickhouse_dsn) as clickhouse:
-        rows_written = load_day(clickhouse, account, day, costs)
-    resource = registry.record_cluster_seen(db, account, day, costs.cluster_info)
+    # One restatement of a tenant-day at a time, whatever runs it (etl/lease.py);
+    # the ledger is written under the same lease so it always matches ClickHouse.
+    with lease.hold(db, account["_id"], day):
+        with connect(settings.clickhouse_dsn) as clickhouse:
+            rows_written = load_day(clickhouse, account, day, allocation)
+        resource = registry.record_cluster_seen(
+            db, account, day, costs.cluster_info, costs.node_provider_ids
+        )
+        reconcile.record(db, account, day, check)
+        totals = {"cost": costs.total, **costs.breakdown}
+        ledger.record_loaded(db, account, day, totals, rows_written)
     return costs, rows_written, resource
 
 
-def load_day(client: Client, account: dict[str, Any], day: date, costs: DayCosts) -> int:
-    """Restate the cluster's expense row and breakdown for the day; returns rows inserted."""
+def load_day(client: Client, account: dict[str, Any], day: date, allocation: Allocation) -> int:
+    """Restate the day's allocation rows, and the cluster's breakdown and expense row (their
+    sums); returns rows inserted."""
     resource_id = registry.cluster_resource_id(account["_id"])
-    breakdown = pd.DataFrame([{"resource_id": resource_id, **costs.breakdown}])
-    expense = pd.DataFrame([{"resource_id": resource_id, "cost": costs.total}])
-    written = warehouse.restate_day(
+    breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
+    expense = pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}])
+    written = warehouse.restate_day(client, "k8s_allocation", account["_id"], day, allocation.rows)
+    written += warehouse.restate_day(
         client, "k8s_cost_breakdown", account["_id"], day, breakdown[["resource_id", *COMPONENTS]]
     )
     written += warehouse.restate_day(client, "expenses", account["_id"], day, expense)
@@ -104,7 +135,7 @@ def run_tenant_day(
     """Cost one cluster-day and load it; idempotent (a rerun replaces the day exactly)."""
     client = client or promql_client(settings)
     queries_before = client.counter.queries
-    answers = extract_day(client, account, day)
+    answers = extract_day(client, account, day, scrape_interval_s(settings, account))
     costs, rows_written, resource = transform_and_load(settings, db, account, day, answers)
     return DayResult(
         tenant_id=account["_id"],

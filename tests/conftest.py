@@ -40,23 +40,32 @@ class SimulatedPrometheus:
     scenario_path: Path
 
 
-@pytest.fixture(scope="session")
-def simulated_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedPrometheus]:
-    """Prometheus serving 2 simulated clusters over 2026-06-01..02 (seed 7, 60 s scrape)."""
-    root = tmp_path_factory.mktemp("simulated-prometheus")
+def simulated_history(
+    root: Path, clusters: int, days: int, scrape_interval_s: int
+) -> tuple[Path, Path, dict[str, Any]]:
+    """Simulate clusters up to SIM_END_DAY into TSDB blocks: (tsdb dir, scenario path, scenario)."""
     scenario_path = simulate_to_dir(
         root / "sim",
-        SIM_CLUSTERS,
-        SIM_DAYS,
+        clusters,
+        days,
         SIM_END_DAY,
         seed=SIM_SEED,
-        scrape_interval_s=SIM_SCRAPE_INTERVAL_S,
+        scrape_interval_s=scrape_interval_s,
     )
     metrics = scenario_path.with_name("metrics.om")
     backfill(metrics, root / "tsdb")
     metrics.unlink()  # hundreds of MB, no longer needed once the blocks exist
-    scenario = json.loads(scenario_path.read_text(encoding="utf-8"))
-    with PrometheusServer(root / "tsdb") as server:
+    return root / "tsdb", scenario_path, json.loads(scenario_path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def simulated_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedPrometheus]:
+    """Prometheus serving 2 simulated clusters over 2026-06-01..02 (seed 7, 60 s scrape)."""
+    root = tmp_path_factory.mktemp("simulated-prometheus")
+    tsdb, scenario_path, scenario = simulated_history(
+        root, SIM_CLUSTERS, SIM_DAYS, SIM_SCRAPE_INTERVAL_S
+    )
+    with PrometheusServer(tsdb) as server:
         yield SimulatedPrometheus(
             url=server.url,
             scenario=scenario,

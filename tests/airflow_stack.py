@@ -1,0 +1,150 @@
+"""A real Airflow for end-to-end tests: api-server, dag-processor and scheduler (LocalExecutor).
+
+Airflow 3 tasks talk to the api-server (the execution API), and only the
+dag-processor puts DAG files into the metadata database, so all three run, as
+separate processes on a private AIRFLOW_HOME with SQLite, exactly as
+`airflow standalone` runs them. Scheduled runs are off
+(`use_job_schedule=False`) so only the runs a test creates (backfill, trigger)
+happen, and the retry delay is 1 s so a failing task exhausts its retries fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from etl.localprom import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+POOLS_FILE = REPO / "deploy" / "airflow" / "pools.json"  # what every deployment imports
+AIRFLOW = Path(sys.executable).with_name("airflow")
+PARTS = ("api-server", "dag-processor", "scheduler")
+FINISHED = ("success", "failed")
+# Hang guards only (the whole 3-day backfill takes about a minute).
+READY_TIMEOUT_S = 180
+RUN_TIMEOUT_S = 300
+
+
+class AirflowStack:
+    """Airflow's parts over one home directory; `extra_env` reaches every task."""
+
+    def __init__(self, home: Path, extra_env: Mapping[str, str]) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))},
+            "PATH": f"{AIRFLOW.parent}:{os.environ['PATH']}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            **extra_env,
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def cli(self, *args: str) -> str:
+        """Run an `airflow` command (as an operator would); returns its output."""
+        done = subprocess.run(
+            [str(AIRFLOW), *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def start(self) -> AirflowStack:
+        self.cli("db", "migrate")
+        logs = self.home / "process-logs"
+        logs.mkdir()
+        for part in PARTS:
+            with (logs / f"{part}.log").open("wb") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        [str(AIRFLOW), part],
+                        env=self.env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,  # so stop() reaches the task processes too
+                    )
+                )
+        self._wait_for_dags("k8s_costs_daily", "k8s_costs_repair")
+        for name, pool in json.loads(POOLS_FILE.read_text()).items():
+            self.api("post", "/pools", json={"name": name, "slots": pool["slots"]})
+        return self
+
+    def _wait_for_dags(self, *dag_ids: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for dag_id in dag_ids:
+            while True:
+                try:
+                    if requests.get(f"{self.url}/api/v2/dags/{dag_id}", timeout=5).ok:
+                        break
+                except requests.ConnectionError:
+                    pass
+                dead = [p.args[1] for p in self.processes if p.poll() is not None]
+                assert not dead and time.monotonic() < deadline, (dag_id, dead, self.home)
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A call to Airflow's REST API (v2); returns the decoded body."""
+        response = requests.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+        assert response.ok, (response.status_code, response.text)
+        return response.json()
+
+    def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
+        """Trigger a run with params, as the UI's trigger form does; returns its run id."""
+        body = {"logical_date": None, "conf": conf}
+        return self.api("post", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.api("get", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def wait(self, dag_id: str, run_ids: list[str]) -> dict[str, str]:
+        """Wait until the runs finish; returns run id -> final state."""
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while True:
+            states = {run["dag_run_id"]: run["state"] for run in self.runs(dag_id)}
+            if all(states.get(run_id) in FINISHED for run_id in run_ids):
+                return {run_id: states[run_id] for run_id in run_ids}
+            assert time.monotonic() < deadline, (states, self.home)
+            time.sleep(1)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, str], str]:
+        """(task id, rendered map index) -> state for one run."""
+        found = self.api("get", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return {
+            (ti["task_id"], ti.get("rendered_map_index") or str(ti["map_index"])): ti["state"]
+            for ti in found["task_instances"]
+        }

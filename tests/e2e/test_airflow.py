@@ -1,0 +1,259 @@
+"""The DAGs under a real scheduler (LocalExecutor), against a real Prometheus and a real S3 API.
+
+One Airflow (tests/airflow_stack.py) serves every test of this module, in order:
+a 3-day backfill through `airflow backfill create`; a rerun of one day through a
+triggered run with params, and two at once; a failed extract while Prometheus is
+stopped, then the repair DAG healing it; and `k8scost replay` from the archive.
+
+Thanos and S3 reach the tasks as Airflow Connections (AIRFLOW_CONN_*), the archive
+is a bucket on moto's S3 server on loopback, ClickHouse and MongoDB are the
+embedded defaults under one data directory shared by the tasks and this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+from moto.server import ThreadedMotoServer
+
+from etl import demo, ledger, registry, warehouse
+from etl.clickhouse import connect
+from etl.config import Settings
+from etl.localprom import PrometheusServer, free_port
+from tests.airflow_stack import AirflowStack
+from tests.conftest import SIM_END_DAY, simulated_history
+from tests.stored import stored_day
+from tests.truth import COST_KEYS, expected_day_costs
+
+pytestmark = pytest.mark.e2e
+
+DAILY, REPAIR = "k8s_costs_daily", "k8s_costs_repair"
+DAYS = [date(2026, 5, 31), date(2026, 6, 1), SIM_END_DAY]
+SCRAPE_INTERVAL_S = 300  # 5x fewer samples than the 60 s history: a faster backfill
+BUCKET = "k8scost-raw"
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+NETWORK = 1e-4  # Prometheus' `increase` (see tests/e2e/test_pipeline.py); the rest is exact
+EXACT = 1e-9
+
+
+@dataclass
+class Stack:
+    airflow: AirflowStack
+    prometheus: PrometheusServer
+    settings: Settings  # what this process uses to read the stores the tasks write
+    scenario: dict[str, Any]
+    tenants: list[str]
+    names: dict[str, str]
+
+    def ledger(self, tenant: str, day: date) -> dict[str, Any]:
+        db = registry.open_database(self.settings.mongo_uri, self.settings.mongo_db)
+        return db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("airflow-e2e")
+    tsdb, _, scenario = simulated_history(root, 2, len(DAYS), SCRAPE_INTERVAL_S)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
+    s3_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port)
+    moto.start()
+    s3_url = f"http://127.0.0.1:{s3_port}"
+    _s3(s3_url).create_bucket(Bucket=BUCKET)
+    archive_url = f"s3://{BUCKET}/raw"
+    settings = Settings.from_env(
+        {"K8SCOST_DATA_DIR": str(root / "data"), "RAW_ARCHIVE_URL": archive_url}
+    ).with_overrides(
+        s3_endpoint_url=s3_url,
+        s3_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+        s3_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+    )
+    demo.register_clusters(settings, scenario)
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.init_schema(client)
+    prometheus = PrometheusServer(tsdb).start()
+    connections = {
+        "AIRFLOW_CONN_K8SCOST_THANOS": json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": prometheus.port}
+        ),
+        "AIRFLOW_CONN_K8SCOST_S3": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": S3_KEYS["AWS_ACCESS_KEY_ID"],
+                "password": S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+                "extra": {"endpoint_url": s3_url, "region_name": "us-east-1"},
+            }
+        ),
+    }
+    airflow = AirflowStack(
+        root / "airflow",
+        {
+            "K8SCOST_DATA_DIR": str(settings.data_dir),
+            "RAW_ARCHIVE_URL": archive_url,
+            # Nothing listens here: the tasks must take Thanos from the Connection.
+            "THANOS_URL": f"http://127.0.0.1:{free_port()}",
+            "PROMQL_RETRIES": "0",
+            **connections,
+        },
+    )
+    try:
+        airflow.start()
+        yield Stack(
+            airflow=airflow,
+            prometheus=prometheus,
+            settings=settings,
+            scenario=scenario,
+            tenants=[c["tenant_id"] for c in scenario["clusters"]],
+            names={c["tenant_id"]: c["name"] for c in scenario["clusters"]},
+        )
+    finally:
+        airflow.stop()
+        prometheus.stop()
+        moto.stop()
+
+
+def _s3(endpoint_url: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _totals(stack: Stack, day: date) -> dict[str, dict[str, float]]:
+    return {tenant: stored_day(stack.settings, tenant, day) for tenant in stack.tenants}
+
+
+@pytest.fixture(scope="module")
+def backfilled(stack: Stack) -> dict[date, dict[str, dict[str, float]]]:
+    """`airflow backfill create` over the 3 days, run to the end by the scheduler."""
+    stack.airflow.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAILY,
+        "--from-date",
+        DAYS[0].isoformat(),
+        "--to-date",
+        DAYS[-1].isoformat(),
+    )
+    runs = [run["dag_run_id"] for run in stack.airflow.runs(DAILY)]
+    assert len(runs) == len(DAYS)
+    assert set(stack.airflow.wait(DAILY, runs).values()) == {"success"}
+    return {day: _totals(stack, day) for day in DAYS}
+
+
+def test_a_backfill_costs_records_and_archives_every_tenant_day(stack, backfilled):
+    listed = _s3(stack.settings.s3_endpoint_url).list_objects_v2(Bucket=BUCKET)
+    keys = [item["Key"] for item in listed["Contents"]]
+    for day in DAYS:
+        for tenant in stack.tenants:
+            expected = expected_day_costs(stack.scenario, tenant, day)
+            stored = backfilled[day][tenant]
+            for component in COST_KEYS:
+                tolerance = NETWORK if component == "network_cost" else EXACT
+                assert stored[component] == pytest.approx(expected[component], rel=tolerance)
+            assert stored["expense_rows"] == 1
+            record = stack.ledger(tenant, day)
+            assert record["status"] == ledger.SUCCEEDED and record["attempts"] == 1
+            assert record["totals"]["cost"] == pytest.approx(stored["cost"], rel=EXACT)
+            assert record["source"]["samples"] > 0
+            assert record["extract_url"].startswith(f"s3://{BUCKET}/raw/tenant={tenant}/")
+            prefix = f"raw/tenant={tenant}/date={day.isoformat()}/"
+            assert f"{prefix}current.json" in keys
+            assert any(key.startswith(prefix) and key.endswith("/manifest.json") for key in keys)
+    run = stack.airflow.runs(DAILY)[0]["dag_run_id"]
+    names = {index for (task, index) in stack.airflow.task_states(DAILY, run) if "." in task}
+    assert names == set(stack.names.values())  # map index = account name
+    events = stack.airflow.api("get", "/assets/events")["asset_events"]
+    assert {event["extra"].get("date") for event in events} == {day.isoformat() for day in DAYS}
+
+
+def test_rerunning_a_day_through_a_triggered_run_changes_nothing(stack, backfilled):
+    day, tenant = DAYS[1], stack.tenants[0]
+    single = stack.airflow.trigger(DAILY, {"date": day.isoformat(), "tenants": [tenant]})
+    assert stack.airflow.wait(DAILY, [single]) == {single: "success"}
+    assert _totals(stack, day) == backfilled[day]
+    # A backfill and a manual rerun of one day at once: the lease serializes the loads.
+    both = [stack.airflow.trigger(DAILY, {"date": day.isoformat()}) for _ in range(2)]
+    assert set(stack.airflow.wait(DAILY, both).values()) == {"success"}
+    assert _totals(stack, day) == backfilled[day]
+    assert stack.ledger(tenant, day)["attempts"] == 4
+
+
+def test_a_failed_extract_keeps_the_day_and_the_repair_dag_heals_it(stack, backfilled):
+    day, tenant = DAYS[2], stack.tenants[1]
+    stack.prometheus.stop()
+    try:
+        failed = stack.airflow.trigger(DAILY, {"date": day.isoformat(), "tenants": [tenant]})
+        assert stack.airflow.wait(DAILY, [failed]) == {failed: "failed"}
+        states = stack.airflow.task_states(DAILY, failed)
+        assert states[("tenant_day.extract", stack.names[tenant])] == "failed"
+        record = stack.ledger(tenant, day)
+        assert record["status"] == ledger.FAILED and record["stage"] == "extract"
+        assert "unreachable" in record["last_error"]
+        assert record["attempts"] == 1 + 4  # the backfill, then 1 try + 3 retries
+        assert _totals(stack, day) == backfilled[day]
+    finally:
+        stack.prometheus.start()
+    repair = stack.airflow.trigger(REPAIR, {"last_date": day.isoformat(), "window_days": 3})
+    assert stack.airflow.wait(REPAIR, [repair]) == {repair: "success"}
+    healed = [run["dag_run_id"] for run in stack.airflow.runs(DAILY)]
+    healed = [run for run in healed if run.startswith(f"repair__{day.isoformat()}__")]
+    assert len(healed) == 1  # only the failed tenant-day was missing
+    assert stack.airflow.wait(DAILY, healed) == {healed[0]: "success"}
+    assert stack.ledger(tenant, day)["status"] == ledger.SUCCEEDED
+    assert _totals(stack, day) == backfilled[day]
+
+
+def test_replaying_a_day_from_the_archive_gives_the_same_totals(stack, backfilled):
+    day = DAYS[0]
+    with connect(stack.settings.clickhouse_dsn) as client:  # a wrong day to be replaced
+        for tenant in stack.tenants:
+            warehouse.restate_day(
+                client,
+                "expenses",
+                tenant,
+                day,
+                pd.DataFrame(
+                    {"resource_id": [registry.cluster_resource_id(tenant)], "cost": [1.0]}
+                ),
+            )
+    assert _totals(stack, day) != backfilled[day]
+    stack.prometheus.stop()  # replay never asks Thanos
+    try:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **S3_KEYS,
+            "AWS_ENDPOINT_URL": stack.settings.s3_endpoint_url,
+            "K8SCOST_DATA_DIR": str(stack.settings.data_dir),
+            "RAW_ARCHIVE_URL": stack.settings.raw_archive_url,
+        }
+        k8scost = Path(sys.executable).with_name("k8scost")
+        done = subprocess.run(
+            [str(k8scost), "replay", "--date", day.isoformat()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        stack.prometheus.start()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("replayed from s3://") == len(stack.tenants)
+    assert _totals(stack, day) == backfilled[day]
+    assert {stack.ledger(t, day)["run_id"] for t in stack.tenants} == {"replay"}

@@ -1,0 +1,99 @@
+"""The four steps of a tenant-day, the repair finder and replay, without Airflow.
+
+Against the session's real Prometheus (tests/conftest.py) with the archive in a
+local directory; the Airflow end-to-end test runs the same steps under a scheduler.
+"""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from etl import ledger, orchestration, registry
+from etl.cli import cli
+from etl.pipeline import promql_client
+from tests.stored import stored_day
+from tests.truth import day_bounds, overlap_s
+
+pytestmark = pytest.mark.e2e
+
+
+def run_steps(settings, tenant: str, day) -> None:
+    url = orchestration.extract(settings, tenant, day, "test-run")
+    orchestration.archive_extract(settings, tenant, day, url)
+    orchestration.load(settings, tenant, day, url)
+    orchestration.check(settings, tenant, day)
+
+
+def test_source_samples_are_counted_per_metric(pipeline_settings, simulated_prometheus):
+    scenario, (tenant, _), day = (
+        simulated_prometheus.scenario,
+        simulated_prometheus.tenant_ids,
+        simulated_prometheus.days[0],
+    )
+    counts = ledger.count_source_samples(promql_client(pipeline_settings), tenant, day)
+    (cluster,) = [c for c in scenario["clusters"] if c["tenant_id"] == tenant]
+    lo, hi = day_bounds(day)
+    # One price sample per node per scrape while the node lived (the simulator's contract).
+    expected = (
+        sum(overlap_s(node, lo, hi) for node in cluster["nodes"]) // scenario["scrape_interval_s"]
+    )
+    assert counts["node_cpu_hourly_cost"] == expected
+    assert set(counts) <= set(ledger.source_metrics())
+
+
+def test_the_finder_sees_gaps_failures_and_late_data(pipeline_settings, simulated_prometheus):
+    settings, (a, b), (day1, day2) = (
+        pipeline_settings,
+        simulated_prometheus.tenant_ids,
+        simulated_prometheus.days,
+    )
+    for tenant, day in ((a, day1), (a, day2), (b, day1)):
+        run_steps(settings, tenant, day)
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    assert orchestration.find_repairs(settings, day2, window_days=2) == [
+        {"date": day2.isoformat(), "tenants": [b], "reasons": {b: "missing"}}
+    ]
+    # The extract of (a, day2) saw fewer samples than Thanos holds now: late data.
+    db[ledger.COLLECTION].update_one(
+        {"_id": ledger.record_id(a, day2)}, {"$inc": {"source.samples": -10}}
+    )
+    (account,) = registry.k8s_accounts(db, [b])
+    ledger.record_failed(db, account, day1, "load", RuntimeError("boom"))
+    assert orchestration.find_repairs(settings, day2, window_days=2) == [
+        {"date": day1.isoformat(), "tenants": [b], "reasons": {b: "failed"}},
+        {
+            "date": day2.isoformat(),
+            "tenants": sorted([a, b]),
+            "reasons": {a: "late_data", b: "missing"},
+        },
+    ]
+
+
+def test_replay_restores_the_day_from_the_archive(pipeline_settings, simulated_prometheus):
+    settings, tenant, day = (
+        pipeline_settings,
+        simulated_prometheus.tenant_ids[0],
+        simulated_prometheus.days[1],
+    )
+    run_steps(settings, tenant, day)
+    original = stored_day(settings, tenant, day)
+    unreachable = settings.with_overrides(thanos_url="http://127.0.0.1:9")
+    extract_url, totals = orchestration.replay(unreachable, tenant, day)
+    assert extract_url == ledger_record(settings, tenant, day)["extract_url"]
+    assert totals["cost"] == original["cost"] and stored_day(settings, tenant, day) == original
+
+
+def ledger_record(settings, tenant, day) -> dict:
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    return db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
+
+
+def test_replay_of_a_day_never_archived_is_a_one_line_error(
+    pipeline_settings, simulated_prometheus, monkeypatch
+):
+    monkeypatch.setenv("K8SCOST_DATA_DIR", str(pipeline_settings.data_dir))
+    tenant, day = simulated_prometheus.tenant_ids[1], simulated_prometheus.days[0]
+    result = CliRunner().invoke(cli, ["replay", "--date", day.isoformat(), "--tenant", tenant])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: no archived extract for tenant {tenant} on {day}")
