@@ -15,8 +15,6 @@ check it against its manifest, publish it as the day's current extract), load
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -26,8 +24,8 @@ from etl import archive, ledger, quality, registry
 from etl.config import Settings
 from etl.days import parse_day
 from etl.pipeline import (
-    NoDataError,
     extract_day,
+    ledger_stage,
     promql_client,
     scrape_interval_s,
     transform_and_load,
@@ -61,28 +59,12 @@ def tenants_for_run(settings: Settings, tenant_ids: list[str] | None) -> list[di
     ]
 
 
-@contextmanager
-def _stage(db: Database, account: dict[str, Any], day: date, stage: str) -> Iterator[None]:
-    """Record a failure of `stage` in the ledger, then let it propagate.
-
-    BaseException, because Airflow's execution timeout is one.
-    """
-    try:
-        yield
-    except NoDataError as error:
-        ledger.record_no_data(db, account, day, error)
-        raise
-    except BaseException as error:
-        ledger.record_failed(db, account, day, stage, error)
-        raise
-
-
 def extract(settings: Settings, tenant_id: str, day: date, run_id: str) -> str:
     """Query Thanos for the tenant-day and write a new extract; returns its URI."""
     db = _database(settings)
     account = _account(db, tenant_id)
     ledger.start_attempt(db, account, day, run_id)
-    with _stage(db, account, day, "extract"):
+    with ledger_stage(db, account, day, "extract"):
         client = promql_client(settings)
         answers = extract_day(client, account, day, scrape_interval_s(settings, account))
         by_metric = ledger.count_source_samples(client, tenant_id, day)
@@ -94,7 +76,7 @@ def archive_extract(settings: Settings, tenant_id: str, day: date, extract_url: 
     """Check the extract against its manifest and publish it as the day's current one."""
     db = _database(settings)
     account = _account(db, tenant_id)
-    with _stage(db, account, day, "archive"):
+    with ledger_stage(db, account, day, "archive"):
         manifest = archive.verify_extract(settings, extract_url, [query.name for query in QUERIES])
         archive.publish(settings, extract_url)
         ledger.record_archived(db, account, day, extract_url, manifest)
@@ -104,7 +86,7 @@ def load(settings: Settings, tenant_id: str, day: date, extract_url: str) -> dic
     """Cost the archived extract and restate the day in ClickHouse; returns what was loaded."""
     db = _database(settings)
     account = _account(db, tenant_id)
-    with _stage(db, account, day, "load"):
+    with ledger_stage(db, account, day, "load"):
         answers = archive.read_extract(settings, extract_url)
         costs, rows_written, _ = transform_and_load(settings, db, account, day, answers)
     return {"cost": costs.total, "rows_written": rows_written}
@@ -114,7 +96,7 @@ def check(settings: Settings, tenant_id: str, day: date) -> dict[str, float]:
     """The quality check of the loaded day; returns the totals it confirmed."""
     db = _database(settings)
     account = _account(db, tenant_id)
-    with _stage(db, account, day, "check"):
+    with ledger_stage(db, account, day, "check"):
         return quality.check_day(settings, db, account, day)
 
 

@@ -13,6 +13,8 @@ and the daily reconciliation against the asset view is stored beside (MongoDB).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -78,6 +80,22 @@ def extract_day(client: PromQLClient, account: dict[str, Any], day: date, step_s
     return answers
 
 
+@contextmanager
+def ledger_stage(db: Database, account: dict[str, Any], day: date, stage: str) -> Iterator[None]:
+    """Record a failure of `stage` of a tenant-day in the ledger, then let it propagate.
+
+    BaseException, because Airflow's execution timeout is one.
+    """
+    try:
+        yield
+    except NoDataError as error:
+        ledger.record_no_data(db, account, day, error)
+        raise
+    except BaseException as error:
+        ledger.record_failed(db, account, day, stage, error)
+        raise
+
+
 def transform_and_load(
     settings: Settings, db: Database, account: dict[str, Any], day: date, answers: Answers
 ) -> tuple[DayCosts, int, dict[str, Any]]:
@@ -131,12 +149,19 @@ def run_tenant_day(
     account: dict[str, Any],
     day: date,
     client: PromQLClient | None = None,
+    run_id: str = "k8scost-run",
 ) -> DayResult:
-    """Cost one cluster-day and load it; idempotent (a rerun replaces the day exactly)."""
+    """Cost one cluster-day and load it; idempotent (a rerun replaces the day exactly).
+
+    The ledger sees every attempt and its outcome, as it does for the Airflow tasks.
+    """
     client = client or promql_client(settings)
     queries_before = client.counter.queries
-    answers = extract_day(client, account, day, scrape_interval_s(settings, account))
-    costs, rows_written, resource = transform_and_load(settings, db, account, day, answers)
+    ledger.start_attempt(db, account, day, run_id)
+    with ledger_stage(db, account, day, "extract"):
+        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
+    with ledger_stage(db, account, day, "load"):
+        costs, rows_written, resource = transform_and_load(settings, db, account, day, answers)
     return DayResult(
         tenant_id=account["_id"],
         account_name=account["name"],

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from etl import registry, warehouse
+from etl import ledger, registry, warehouse
 from etl.clickhouse import connect
 from etl.config import Settings
 from etl.pipeline import NoDataError, run_tenant_day
@@ -113,6 +113,16 @@ def test_a_failed_day_keeps_the_previous_good_data(pipeline_settings, simulated_
     with pytest.raises(PromQLUnavailableError, match=tenant):
         _run(down, tenant, day)
     assert stored_day(pipeline_settings, tenant, day) == good
+    record = _ledger(pipeline_settings, tenant, day)
+    assert (record["status"], record["stage"], record["attempts"]) == ("failed", "extract", 2)
+    assert "PromQLUnavailableError" in record["last_error"]
+    _run(pipeline_settings, tenant, day)
+    assert _ledger(pipeline_settings, tenant, day)["status"] == "loaded"
+
+
+def _ledger(settings: Settings, tenant: str, day: date) -> dict:
+    database = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    return ledger.find_records(database, [tenant], day, day)[(tenant, day.isoformat())]
 
 
 def test_a_day_without_metrics_loads_nothing(pipeline_settings, simulated_prometheus):
@@ -121,6 +131,7 @@ def test_a_day_without_metrics_loads_nothing(pipeline_settings, simulated_promet
     with pytest.raises(NoDataError, match="no cost metrics"):
         _run(pipeline_settings, tenant, before_history)
     assert stored_day(pipeline_settings, tenant, before_history) == {}
+    assert _ledger(pipeline_settings, tenant, before_history)["status"] == "no_data"
 
 
 def test_the_cluster_resource_document(pipeline_settings, simulated_prometheus):
