@@ -14,6 +14,12 @@ needs `distributed_foreground_insert = 1` (deploy/clickhouse/users.d/k8scost.xml
 sets it; with several replicas also `insert_quorum` and
 `select_sequential_consistency`, see docs/production.md).
 
+A schema file may also change an existing table (`ALTER TABLE <name> ADD COLUMN
+...`, `ADD INDEX ...`), since `CREATE TABLE IF NOT EXISTS` never changes a table that
+exists. On a cluster a column is added to both tables, `ON CLUSTER` (the Distributed
+table must know the columns of its local table); an index only to `<name>_local`
+(a Distributed table stores nothing to index).
+
 Generating instead of keeping a second copy means a new schema file cannot be
 forgotten: a statement the rewrite does not understand is an error, not a skip.
 """
@@ -44,6 +50,12 @@ _CREATE_TABLE = re.compile(
         (?P<rest>.*?)\s*;?\s*$""",
     re.DOTALL | re.IGNORECASE | re.VERBOSE,
 )
+_ALTER_TABLE = re.compile(
+    r"^\s*ALTER\s+TABLE\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+(?P<actions>.*?)\s*;?\s*$",
+    re.DOTALL | re.IGNORECASE,
+)
+_COLUMN_ACTION = re.compile(r"ADD\s+COLUMN\b", re.IGNORECASE)
+_INDEX_ACTION = re.compile(r"ADD\s+INDEX\b", re.IGNORECASE)
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -56,16 +68,29 @@ def _quoted(value: str) -> str:
 
 
 def rewrite_statement(statement: str, cluster: str) -> list[str]:
-    """One `CREATE TABLE ... ENGINE = *MergeTree` -> [replicated local table, Distributed table]."""
+    """One schema statement -> its cluster statements.
+
+    `CREATE TABLE ... ENGINE = *MergeTree` -> [replicated local table, Distributed table];
+    `ALTER TABLE ... ADD COLUMN / ADD INDEX` -> [the local table's ALTER, and the
+    Distributed table's when columns are added].
+    """
     if not _CLUSTER_NAME.fullmatch(cluster):
         raise ValueError(f"cluster name {cluster!r} is not a plain identifier")
-    match = _CREATE_TABLE.match(_COMMENT.sub("", statement))
-    if match is None:
-        first_line = statement.strip().splitlines()[0] if statement.strip() else ""
-        raise UnsupportedStatementError(
-            "only `CREATE TABLE <name> (...) ENGINE = <X>MergeTree(...)` statements have a "
-            f"cluster rewrite (etl/clusterddl.py); got: {first_line[:80]!r}"
-        )
+    text = _COMMENT.sub("", statement)
+    create, alter = _CREATE_TABLE.match(text), _ALTER_TABLE.match(text)
+    if create is not None:
+        return _rewrite_create(create, cluster)
+    if alter is not None:
+        return _rewrite_alter(alter, cluster)
+    first_line = text.strip().splitlines()[0] if text.strip() else ""
+    raise UnsupportedStatementError(
+        "only `CREATE TABLE <name> (...) ENGINE = <X>MergeTree(...)` and `ALTER TABLE <name> "
+        "ADD COLUMN ... / ADD INDEX ...` statements have a cluster rewrite "
+        f"(etl/clusterddl.py); got: {first_line[:80]!r}"
+    )
+
+
+def _rewrite_create(match: re.Match[str], cluster: str) -> list[str]:
     if match["engine"].lower().startswith("replicated"):
         raise UnsupportedStatementError(f"{match['name']} is already replicated")
     name, local = match["name"], match["name"] + LOCAL_SUFFIX
@@ -91,6 +116,37 @@ def rewrite_statement(statement: str, cluster: str) -> list[str]:
         f"{shard_by})"
     )
     return [local_table, distributed]
+
+
+def _actions(text: str) -> list[str]:
+    """An ALTER's actions: `text` split at its commas outside parentheses and quotes."""
+    actions, depth, quoted, start = [], 0, False, 0
+    for position, char in enumerate(text):
+        if char == "'" and text[position - 1 : position] != "\\":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+        elif not quoted and not depth and char == ",":
+            actions.append(text[start:position].strip())
+            start = position + 1
+    return [*actions, text[start:].strip()]
+
+
+def _rewrite_alter(match: re.Match[str], cluster: str) -> list[str]:
+    name, actions = match["name"], _actions(match["actions"])
+    for action in actions:
+        if not (_COLUMN_ACTION.match(action) or _INDEX_ACTION.match(action)):
+            raise UnsupportedStatementError(
+                f"ALTER TABLE {name}: only ADD COLUMN and ADD INDEX have a cluster rewrite "
+                f"(etl/clusterddl.py); got: {action[:80]!r}"
+            )
+    columns = [action for action in actions if _COLUMN_ACTION.match(action)]
+    on_cluster = f"ON CLUSTER {_quoted(cluster)}"
+    targets = [(name + LOCAL_SUFFIX, actions)] + ([(name, columns)] if columns else [])
+    return [
+        f"ALTER TABLE {table} {on_cluster}\n    " + ",\n    ".join(changes)
+        for table, changes in targets
+    ]
 
 
 def cluster_statements(cluster: str) -> list[tuple[str, str]]:

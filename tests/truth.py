@@ -15,7 +15,8 @@ A node without prices, or with an implausible one (over 1,000 $ per unit-hour), 
 priced with the cluster's cost model instead.
 
 Allocation view (see `expected_allocation`): the same day split into rows per pod uid,
-per node (`__idle__`) and per unmounted PV or load balancer (`__unmounted__`).
+per node (`__idle__`) and per unmounted PV or load balancer (`__unmounted__`), each with
+the Services it belongs to.
 """
 
 from __future__ import annotations
@@ -132,20 +133,38 @@ def expected_day_costs(scenario: dict[str, Any], tenant_id: str, day: date) -> d
 #   proportion to each pod's growth;
 # - `__idle__` per node = its cost minus what its pods cost;
 # - the management fee is split in proportion to each row's cpu + ram + gpu cost
-#   (idle included, negative ones counted as zero).
+#   (idle included, negative ones counted as zero);
+# - a pod's `services` are the sorted names of the Services (in the simulator: its load
+#   balancers) alive that day in its namespace whose non-empty selector is a subset of
+#   its labels; a load balancer's `__unmounted__` row has its own name; other rows none.
 
 IDLE = "__idle__"
 UNMOUNTED = "__unmounted__"
 RESOURCES = ("cpu", "ram", "gpu")
 
 
-def _row(namespace: str, controller: str, pod: str, node: str) -> dict[str, Any]:
+def _row(
+    namespace: str, controller: str, pod: str, node: str, services: Sequence[str] = ()
+) -> dict[str, Any]:
     return {
         "namespace": namespace,
         "controller": controller,
         "pod": pod,
         "node": node,
+        "services": sorted(services),
     } | dict.fromkeys(COST_KEYS, 0.0)
+
+
+def _services(cluster: dict[str, Any], pod: dict[str, Any], lo: int, hi: int) -> list[str]:
+    """The Services of the day that select the pod, by Kubernetes' selector rule."""
+    return [
+        lb["service_name"]
+        for lb in cluster["load_balancers"]
+        if lb["namespace"] == pod["namespace"]
+        and overlap_s(lb, lo, hi)
+        and lb["selector"]
+        and all(pod["labels"].get(key) == value for key, value in lb["selector"].items())
+    ]
 
 
 def _pod_compute(cluster: dict[str, Any], pod: dict[str, Any], lo: int, hi: int) -> dict:
@@ -252,7 +271,11 @@ def expected_allocation(
         if overlap_s(pod, lo, hi):
             workload = pod["workload"]
             row = _row(
-                pod["namespace"], f"{workload['kind']}/{workload['name']}", pod["uid"], pod["node"]
+                pod["namespace"],
+                f"{workload['kind']}/{workload['name']}",
+                pod["uid"],
+                pod["node"],
+                _services(cluster, pod, lo, hi),
             )
             for resource, cost in _pod_compute(cluster, pod, lo, hi).items():
                 row[f"{resource}_cost"] = cost
@@ -295,9 +318,8 @@ def expected_allocation(
             for uid, dollars in shares.items():
                 rows[uid]["load_balancer_cost"] += dollars
             key = f"lb:{lb['namespace']}/{lb['service_name']}"
-            rows.setdefault(key, _row(UNMOUNTED, UNMOUNTED, UNMOUNTED, ""))[
-                "load_balancer_cost"
-            ] += alone
+            unmounted = _row(UNMOUNTED, UNMOUNTED, UNMOUNTED, "", [lb["service_name"]])
+            rows.setdefault(key, unmounted)["load_balancer_cost"] += alone
     for uid, by_class in _egress_by_pod(scenario, cluster, lo, hi).items():
         rows[uid]["network_cost"] += sum(
             octets / GIB * cluster["network_prices"][klass] for klass, octets in by_class.items()

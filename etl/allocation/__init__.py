@@ -1,8 +1,9 @@
 """The allocation of a cluster-day: its cost split down to the pod, plus idle and unmounted.
 
 One row per pod uid (cpu, ram, gpu, pv, load balancer, network and its share of the
-management fee), one `__idle__` row per node (what its pods did not use), one
-`__unmounted__` row per PV or load balancer (what no pod used), so that the rows add
+management fee, and the Services that select it), one `__idle__` row per node (what its
+pods did not use), one `__unmounted__` row per PV or load balancer (what no pod used;
+a load balancer's row names its Service), so that the rows add
 up to the cluster's asset cost (etl/costs.py), component by component. The formulas
 and the running-time convention are in docs/allocation.md; `reconcile` checks the sum
 every day. All of it is computed from the same PromQL answers as the asset view
@@ -25,6 +26,7 @@ from etl.allocation.shared import (
     load_balancer_shares,
     management_shares,
     network_costs,
+    pod_services,
     volume_shares,
 )
 from etl.costs import COMPONENTS, RESOURCES, DayCosts
@@ -44,6 +46,7 @@ ATTRIBUTES = [
     "node",
     "labels",
     "namespace_labels",
+    "services",
     "price_flag",
 ]
 AMOUNTS = ["running_hours", "cpu_core_hours", "ram_gib_hours", "gpu_hours"]
@@ -80,12 +83,17 @@ def _special(kind: str, namespace: str, pod: str, node: str = "") -> dict[str, o
         "node": node,
         "labels": {},
         "namespace_labels": {},
+        "services": [],
         "price_flag": "",
     }
 
 
 def _row_id(row: Mapping[str, object]) -> str:
-    """A key per row and content: a rerun that changes a row's attributes replaces it."""
+    """A key per row and content: a rerun that changes a row's attributes replaces it.
+
+    Services are part of it: a pod whose Services changed is a new key, so every copy of
+    a key (cancel rows included) carries the same names.
+    """
     identity = json.dumps([row["kind"], *(row[a] for a in ATTRIBUTES)], sort_keys=True)
     return str(uuid.uuid5(ROW_ID_NAMESPACE, identity))
 
@@ -126,14 +134,18 @@ def _idle_rows(idle: pd.DataFrame) -> pd.DataFrame:
 
 
 def _unmounted_rows(
-    volumes: pd.Series, balancers: dict[str, float], orphans: pd.DataFrame
+    volumes: pd.Series, balancers: dict[tuple[str, str], float], orphans: pd.DataFrame
 ) -> pd.DataFrame:
     rows = [
         {**_special("pv", UNMOUNTED, f"persistentvolume/{pv}"), "pv_cost": cost}
         for pv, cost in volumes.items()
     ] + [
-        {**_special("lb", UNMOUNTED, f"service/{service}"), "load_balancer_cost": cost}
-        for service, cost in balancers.items()
+        {
+            **_special("lb", UNMOUNTED, f"service/{namespace}/{service}"),
+            "services": [service],
+            "load_balancer_cost": cost,
+        }
+        for (namespace, service), cost in balancers.items()
     ]
     # Egress of a pod name no running pod had today: kept in its namespace, unowned.
     rows += [
@@ -180,6 +192,7 @@ def allocate(
     nodes = assets.nodes.assign(life_hours=assets.nodes["life_steps"] * step_h)
     running = containers(answers, day, step_s, nodes, model)
     pod_frame = pods(answers, running)
+    pod_frame["services"] = pod_services(answers, pod_frame)
     volumes, unmounted_volumes = volume_shares(answers, pod_frame, assets.volumes, step_s)
     balancers, unmounted_balancers = load_balancer_shares(
         answers, pod_frame, step_s, day_start_epoch(day)

@@ -7,6 +7,9 @@
 - Load balancer: its cost (rate x hours) is split equally between the pods its
   selector matches that run at each instant (a sweep over their running intervals);
   while none runs, it is unmounted.
+- Services: a pod belongs to the Services of its namespace whose selector matches its
+  labels (any Service, load balancer or not; an empty selector selects nothing), by
+  the same matching as the load balancer split.
 - Network: each egress counter series (namespace, pod name, class) priced per class;
   a name several pods used in the day (a recreated pod) is split in proportion to
   their running hours, since the counter has no uid.
@@ -93,24 +96,50 @@ def _selector(text: str) -> dict[str, str]:
     }
 
 
+def _service_selectors(answers: Answers) -> dict[tuple[str, str], dict[str, str]]:
+    """(namespace, service) -> its selector (pod label -> value) from `service_selectors`."""
+    return {
+        (namespace, service): _selector(text)
+        for namespace, service, text in answers["service_selectors"][
+            ["namespace", "service", "labels"]
+        ].itertuples(index=False)
+    }
+
+
+def _selects(selector: dict[str, str] | None, labels: dict[str, str]) -> bool:
+    """Kubernetes' rule: every pair of a non-empty selector is among the pod's labels."""
+    return bool(selector) and selector.items() <= labels.items()
+
+
+def pod_services(answers: Answers, pods: pd.DataFrame) -> list[list[str]]:
+    """Per pod (row of `pods`): the sorted names of the Services of its namespace that
+    select it, so that a name filter finds the pods a Service sends traffic to."""
+    by_namespace: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for (namespace, service), selector in sorted(_service_selectors(answers).items()):
+        by_namespace.setdefault(namespace, []).append((service, selector))
+    return [
+        [
+            service
+            for service, selector in by_namespace.get(namespace, [])
+            if _selects(selector, labels)
+        ]
+        for namespace, labels in zip(pods["namespace"], pods["labels"], strict=True)
+    ]
+
+
 def load_balancer_shares(
     answers: Answers, pods: pd.DataFrame, step_s: int, day_lo: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """(load balancer cost per pod uid, unmounted cost per `namespace/service`)."""
+) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
+    """(load balancer cost per pod uid, unmounted cost per (namespace, service))."""
     rates = answers["load_balancer_rate_samples"]
     lives = answers["load_balancer_first_seen"].merge(
         answers["load_balancer_last_seen"],
         on=["namespace", "service_name"],
         suffixes=("_first", "_last"),
     )
-    selectors = {
-        (namespace, service): _selector(text)
-        for namespace, service, text in answers["service_selectors"][
-            ["namespace", "service", "labels"]
-        ].itertuples(index=False)
-    }
+    selectors = _service_selectors(answers)
     shares: dict[str, float] = {}
-    unmounted: dict[str, float] = {}
+    unmounted: dict[tuple[str, str], float] = {}
     for namespace, service, samples in rates[["namespace", "service_name", "value"]].itertuples(
         index=False
     ):
@@ -121,16 +150,10 @@ def load_balancer_shares(
         selector = selectors.get((namespace, service))
         members = pods[
             (pods["namespace"] == namespace)
-            & np.array(
-                [
-                    bool(selector) and selector.items() <= labels.items()
-                    for labels in pods["labels"]
-                ],
-                dtype=bool,
-            )
+            & np.array([_selects(selector, labels) for labels in pods["labels"]], dtype=bool)
         ]
         if end <= start:
-            unmounted[f"{namespace}/{service}"] = dollars
+            unmounted[namespace, service] = dollars
             continue
         rate = dollars / ((end - start) / 3600)
         split, alone = _sweep(
@@ -138,7 +161,7 @@ def load_balancer_shares(
         )
         for uid, share in split.items():
             shares[uid] = shares.get(uid, 0.0) + share
-        unmounted[f"{namespace}/{service}"] = alone
+        unmounted[namespace, service] = alone
     return shares, unmounted
 
 

@@ -1,9 +1,12 @@
 -- Cost and breakdown of each cluster over a period, restricted to the allocation rows
--- (sql/schema/003_k8s_allocation.sql) of some namespaces and/or nodes: what
--- clean_expenses answers when k8s_namespace or k8s_node is given. A node's
--- `__idle__` row carries the node's name, so a node filter keeps it. Each row key is
--- collapsed the way every reader must (HAVING SUM(sign) > 0, no FINAL); an empty
--- array means "no filter on that name".
+-- (sql/schema/003_k8s_allocation.sql, 004 for `services`) of some namespaces, nodes
+-- and/or Services: what clean_expenses answers when k8s_namespace, k8s_node or
+-- k8s_service is given. A node's `__idle__` row carries the node's name, so a node
+-- filter keeps it; a load balancer's `__unmounted__` row names its Service, so a
+-- Service filter keeps it. Each row key is collapsed the way every reader must
+-- (HAVING SUM(sign) > 0, no FINAL); all copies of a key carry the same names, so
+-- filtering them before the collapse is exact. An empty array means "no filter on
+-- that name".
 SELECT
     cloud_account_id,
     sum(row_cost) AS cost,
@@ -32,6 +35,7 @@ FROM
       AND date <= toDateTime({end_date:UInt32})
       AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
       AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
+      AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
     GROUP BY cloud_account_id, date, resource_id
     HAVING sum(sign) > 0
 )

@@ -12,6 +12,7 @@ SELECT
     any(node) AS node,
     any(labels) AS labels,
     any(namespace_labels) AS namespace_labels,
+    any(services) AS services,
     any(price_flag) AS price_flag,
     sum(running_hours * sign) AS running_hours,
     sum(cpu_core_hours * sign) AS cpu_core_hours,

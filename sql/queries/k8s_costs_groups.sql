@@ -8,7 +8,8 @@
 -- and `__unmounted__` rows keep those names in every grouping (a node's idle row
 -- under its node); a pod without controller, or without the label, is
 -- `__unallocated__`. Filters: an empty array means no filter; labels match the pod's
--- label, else its namespace's.
+-- label, else its namespace's; services match any of the row's Services (a pod's, or
+-- a load balancer's `__unmounted__` row).
 WITH
     multiIf(
         controller_kind != '', concat(controller_kind, '/', controller),
@@ -64,6 +65,7 @@ FROM
       AND date <= toDateTime({end_date:UInt32})
       AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
       AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
+      AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))
     GROUP BY cloud_account_id, date, resource_id
     HAVING sum(sign) > 0
 )

@@ -12,6 +12,8 @@
 -- namespace's rows together; node and label filters use the skip indexes. Names that
 -- repeat across rows are LowCardinality; labels are maps of the pod's and the
 -- namespace's Kubernetes labels (kube-state-metrics' sanitized names, no `label_`).
+-- The `services` column and its index are added by 004_k8s_allocation_services.sql
+-- (an ALTER, so that tables created by this file gain them too).
 CREATE TABLE IF NOT EXISTS k8s_allocation
 (
     cloud_account_id String,

@@ -7,8 +7,9 @@ with a cluster per pitfall of the field (each alone, one day, 5 min scrape), and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def stored_allocation(settings: Settings, tenant: str, day: date) -> pd.DataFram
             "any(controller_kind) AS controller_kind, any(controller) AS controller, "
             "any(pod) AS pod, any(pod_uid) AS pod_uid, any(node) AS node, "
             "any(price_flag) AS price_flag, sum(running_hours * sign) AS running_hours, "
-            f"any(labels) AS labels, {sums}, sum(sign) AS live_rows FROM k8s_allocation "
+            f"any(labels) AS labels, any(services) AS services, {sums}, "
+            "sum(sign) AS live_rows FROM k8s_allocation "
             "WHERE cloud_account_id = {tenant:String} AND toDate(date) = {day:Date} "
             "GROUP BY cloud_account_id, date, resource_id HAVING sum(sign) > 0",
             parameters={"tenant": tenant, "day": day},
@@ -68,12 +70,21 @@ def stored_allocation(settings: Settings, tenant: str, day: date) -> pd.DataFram
 
 
 def assert_matches_truth(rows: pd.DataFrame, scenario: dict, tenant: str, day: date) -> None:
-    """Every component of every namespace, controller and node within REL of the truth.
+    """Every component of every namespace, controller and node within REL of the truth,
+    and the Services of every pod and load balancer row exactly.
 
     Except network per node: egress counters have no uid, so a name two pods used in
     the day is split by running hours (the pods' namespace and controller are one).
     """
     truth = expected_allocation(scenario, tenant, day)
+    pods = rows[rows["pod_uid"] != ""]
+    assert dict(zip(pods["pod_uid"], map(list, pods["services"]), strict=True)) == {
+        row["pod"]: row["services"] for row in truth if row["namespace"] not in (IDLE, UNMOUNTED)
+    }
+    unmounted = rows[rows["namespace"] == UNMOUNTED]
+    assert sorted(map(list, unmounted["services"])) == sorted(
+        row["services"] for row in truth if row["namespace"] == UNMOUNTED
+    )
     for ours, theirs in (
         ("namespace", "namespace"),
         ("controller_key", "controller"),
@@ -247,28 +258,35 @@ def test_node_provider_ids_accumulate_on_the_cluster_document(
     assert len(seen) == 5
 
 
+def api_over_every_day(settings: Settings, sim: Any) -> Callable[..., dict[str, Any]]:
+    """Run every tenant-day of the history; then `get(route, status=200, **query)` is the
+    JSON answer of the organization's `route` over the whole history."""
+    for tenant in sim.tenant_ids:
+        for day in sim.days:
+            run(settings, tenant, day)
+    organization = sim.scenario["clusters"][0]["organization_id"]
+    start, end = day_bounds(sim.days[0])[0], day_bounds(sim.days[-1])[0]
+    client = create_app(settings).test_client()
+    database = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    bearer = {"Authorization": f"Bearer {auth.issue_token(database, organization)}"}
+
+    def get(route: str, status: int = 200, **query: Any) -> dict[str, Any]:
+        response = client.get(
+            f"/restapi/v2/organizations/{organization}/{route}",
+            query_string={"start_date": start, "end_date": end, **query},
+            headers=bearer,
+        )
+        assert response.status_code == status, response.get_json()
+        return response.get_json()
+
+    return get
+
+
 def test_the_api_groups_filters_and_totals_the_allocation(
     allocation_settings, simulated_prometheus
 ):
     sim = simulated_prometheus
-    for tenant in sim.tenant_ids:
-        for day in sim.days:
-            run(allocation_settings, tenant, day)
-    organization = sim.scenario["clusters"][0]["organization_id"]
-    start, end = day_bounds(sim.days[0])[0], day_bounds(sim.days[-1])[0]
-    client = create_app(allocation_settings).test_client()
-    database = registry.open_database(allocation_settings.mongo_uri, allocation_settings.mongo_db)
-    bearer = {"Authorization": f"Bearer {auth.issue_token(database, organization)}"}
-
-    def get(**query: Any) -> dict[str, Any]:
-        response = client.get(
-            f"/restapi/v2/organizations/{organization}/k8s_costs",
-            query_string={"start_date": start, "end_date": end, **query},
-            headers=bearer,
-        )
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
+    get = partial(api_over_every_day(allocation_settings, sim), "k8s_costs")
     truth = [
         row
         for t in sim.tenant_ids
@@ -300,12 +318,57 @@ def test_the_api_groups_filters_and_totals_the_allocation(
     node = next(row["node"] for row in truth if row["namespace"] == IDLE)
     on_node = get(group_by="namespace", node=[node])
     assert IDLE in {g["key"] for g in on_node["groups"]}
-    bad = client.get(
-        f"/restapi/v2/organizations/{organization}/k8s_costs",
-        query_string={"start_date": start, "end_date": end, "group_by": "team"},
-        headers=bearer,
+    assert "group_by" in get(status=400, group_by="team")["detail"]
+
+
+def test_the_k8s_service_filters_cost_the_rows_of_the_selected_pods(
+    allocation_settings, simulated_prometheus
+):
+    """clean_expenses?k8s_service= and k8s_costs?service= against the truth's rows."""
+    sim = simulated_prometheus
+    get = api_over_every_day(allocation_settings, sim)
+    truth = {
+        tenant: [row for day in sim.days for row in expected_allocation(sim.scenario, tenant, day)]
+        for tenant in sim.tenant_ids
+    }
+
+    def expected(services: list[str], namespaces: tuple[str, ...] = ()) -> dict[str, dict]:
+        """Per tenant with matching rows: every component summed over those rows."""
+        found = {}
+        for tenant, rows in truth.items():
+            kept = [
+                row
+                for row in rows
+                if set(row["services"]) & set(services)
+                and (not namespaces or row["namespace"] in namespaces)
+            ]
+            if kept:
+                found[tenant] = {key: sum(row[key] for row in kept) for key in COST_KEYS}
+        return found
+
+    for services in (["web-lb"], ["api-lb", "web-lb"], ["web-lb", "no-such-service"]):
+        wanted = expected(services)
+        assert len(wanted) == len(sim.tenant_ids)
+        body = get("clean_expenses", k8s_service=services)
+        got = {item["cloud_account_id"]: item for item in body["clean_expenses"]}
+        assert set(got) == set(wanted), services
+        for tenant, parts in wanted.items():
+            assert got[tenant]["k8s_costs"] == pytest.approx(parts, rel=REL, abs=ABS)
+            assert got[tenant]["cost"] == pytest.approx(sum(parts.values()), rel=REL)
+        assert body["total_count"] == len(wanted)
+        total = sum(sum(parts.values()) for parts in wanted.values())
+        assert body["total_cost"] == pytest.approx(total, rel=REL)
+        grouped = get("k8s_costs", group_by="namespace", service=services)
+        assert grouped["total_cost"] == pytest.approx(total, rel=REL)
+        assert {group["key"] for group in grouped["groups"]} <= {"web", "api", UNMOUNTED}
+    narrowed = get("clean_expenses", k8s_service=["web-lb"], k8s_namespace=["web"], limit=1)
+    wanted = expected(["web-lb"], ("web",))
+    assert narrowed["total_cost"] == pytest.approx(
+        sum(sum(parts.values()) for parts in wanted.values()), rel=REL
     )
-    assert bad.status_code == 400 and "group_by" in bad.get_json()["detail"]
+    assert narrowed["total_count"] == len(wanted) and len(narrowed["clean_expenses"]) == 1
+    unknown = get("clean_expenses", k8s_service=["no-such-service"])
+    assert (unknown["total_count"], unknown["total_cost"], unknown["clean_expenses"]) == (0, 0, [])
 
 
 @pytest.mark.parametrize("pitfall", PITFALLS)

@@ -20,7 +20,13 @@ from etl.days import day_start_epoch
 from etl.queries import QUERIES
 from etl.simulate import build_scenario
 from etl.simulate.pitfalls import PITFALLS
-from tests.truth import COST_KEYS, expected_allocation, expected_day_costs
+from tests.truth import (
+    COST_KEYS,
+    day_bounds,
+    expected_allocation,
+    expected_day_costs,
+    overlap_s,
+)
 
 DAY = date(2026, 6, 1)
 LO = day_start_epoch(DAY)
@@ -205,6 +211,63 @@ def test_a_load_balancer_is_split_between_the_selected_pods_running_at_each_inst
     assert unmounted["load_balancer_cost"] == pytest.approx(3)
 
 
+def test_a_pod_names_the_services_of_its_namespace_whose_selector_matches_it():
+    cluster = Cluster()
+    cluster.node("n1", 24, 4, 16, PRICES)
+    front = {"app": "web", "tier": "front"}
+    cluster.pod("a", "n1", 0, 24, namespace="web", labels=front)
+    cluster.pod("b", "n1", 0, 24, namespace="web", labels={"app": "web"})
+    cluster.pod("c", "n1", 0, 24, namespace="shop", labels=front)
+    cluster.pod("d", "n1", 0, 24, namespace="web")
+    for namespace, service, selector in (
+        ("web", "web-lb", {"app": "web"}),  # a load balancer, below
+        ("web", "front", front),
+        ("web", "headless", {}),  # no selector: selects nothing
+        ("web", "db", {"app": "db"}),
+        ("shop", "shop-front", {"tier": "front"}),
+        ("web", "gone-lb", {"app": "gone"}),
+    ):
+        labels = {"namespace": namespace, "service": service}
+        labels |= {f"label_{key}": value for key, value in selector.items()}
+        cluster.add(
+            "service_selectors", 1, namespace=namespace, service=service, labels=json.dumps(labels)
+        )
+    for service, rate in (("web-lb", 1.0), ("gone-lb", 0.5)):
+        lb = {"namespace": "web", "service_name": service}
+        cluster.add("load_balancer_rate_samples", rate * 24, **lb)
+        cluster.add("load_balancer_first_seen", LO, **lb)
+        cluster.add("load_balancer_last_seen", LO + 23 * STEP, **lb)
+    cluster.add("pv_bytes", GIB, persistentvolume="pv1")
+    cluster.add("pv_price_samples", 0.001 * 24, persistentvolume="pv1")
+    cluster.change("pv_price_changes", 0, 0.001, persistentvolume="pv1")
+    _, allocation = cluster.allocate()
+    assert row(allocation, pod_uid="a")["services"] == ["front", "web-lb"]
+    assert row(allocation, pod_uid="b")["services"] == ["web-lb"]
+    assert row(allocation, pod_uid="c")["services"] == ["shop-front"]
+    assert row(allocation, pod_uid="d")["services"] == []
+    gone = row(allocation, pod="service/web/gone-lb")
+    assert gone["services"] == ["gone-lb"] and gone["load_balancer_cost"] == pytest.approx(12)
+    assert row(allocation, pod="service/web/web-lb")["services"] == ["web-lb"]
+    assert row(allocation, namespace=IDLE)["services"] == []
+    assert row(allocation, pod="persistentvolume/pv1")["services"] == []
+
+
+def test_a_pod_whose_services_change_is_a_new_row_key():
+    def keys(selected: bool) -> dict[str, str]:
+        cluster = Cluster()
+        cluster.node("n1", 24, 4, 16, PRICES)
+        cluster.pod("a", "n1", 0, 24, labels={"app": "web"})
+        cluster.pod("b", "n1", 0, 24, labels={"app": "db"})
+        selector = json.dumps({"label_app": "web" if selected else "other"})
+        cluster.add("service_selectors", 1, namespace="ns", service="s", labels=selector)
+        rows = cluster.allocate()[1].rows
+        return dict(zip(rows["pod"], rows["resource_id"], strict=True))
+
+    assert keys(True) == keys(True)
+    assert keys(True)["pod-a"] != keys(False)["pod-a"]
+    assert keys(True)["pod-b"] == keys(False)["pod-b"]
+
+
 def test_egress_of_a_reused_name_is_split_by_hours_and_an_unknown_name_kept():
     cluster = Cluster()
     cluster.node("n1", 24, 4, 16, PRICES)
@@ -314,3 +377,20 @@ def test_the_truth_allocation_adds_up_to_the_truth_asset_view(pitfalls):
             total = sum(r[component] for r in rows)
             tolerance = 1e-3 if component == "network_cost" else 1e-9
             assert total == pytest.approx(asset[component], rel=tolerance), component
+
+
+def test_the_truth_services_are_the_pods_each_load_balancer_is_built_with():
+    """The truth's selector rule agrees with the simulator's list of selected pods."""
+    scenario = build_scenario(2, 2, date(2026, 6, 2), seed=3, scrape_interval_s=900)
+    checked = 0
+    for cluster in scenario["clusters"]:
+        for day in map(date.fromisoformat, scenario["days"]):
+            rows = expected_allocation(scenario, cluster["tenant_id"], day)
+            pods = {row["pod"] for row in rows if row["namespace"] != UNMOUNTED}
+            lo, hi = day_bounds(day)
+            for lb in cluster["load_balancers"]:
+                named = {row["pod"] for row in rows if lb["service_name"] in row["services"]}
+                expected = set(lb["pods"]) & pods if overlap_s(lb, lo, hi) else set()
+                assert named - {UNMOUNTED} == expected
+                checked += len(expected)
+    assert checked > 0

@@ -2,9 +2,9 @@
 
 No ClickHouse cluster (nor Keeper) runs here, so the checks are what one engine can do:
 every generated statement goes through ClickHouse's own parser (`formatQuery` on chdb),
-and each replicated local table, with its cluster-only parts taken off by this test,
-is created on chdb next to the original table and must have the same columns, keys
-and partitioning.
+and each replicated local table, created and altered by the generated statements with
+their cluster-only parts taken off by this test, is created on chdb next to the
+original table and must have the same columns, keys, partitioning and skip indexes.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from etl.clickhouse import connect
 
 CLUSTER = "k8scost"
 SCHEMA = sqlfiles.schema_statements()
-TABLES = [re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", text)[1] for _, text in SCHEMA]
-ENGINES = [re.search(r"ENGINE = (\w+)\((.*?)\)", text).groups() for _, text in SCHEMA]
+CREATES = [(name, text) for name, text in SCHEMA if "CREATE TABLE" in text]
+TABLES = [re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", text)[1] for _, text in CREATES]
+ENGINES = [re.search(r"ENGINE = (\w+)\((.*?)\)", text).groups() for _, text in CREATES]
+TARGET = re.compile(r"^(?:CREATE|ALTER) TABLE (?:IF NOT EXISTS )?(\w+)")
 
 
 @pytest.fixture
@@ -30,9 +32,24 @@ def client(tmp_path):
         yield client
 
 
-def test_every_schema_file_becomes_a_local_and_a_distributed_table():
-    generated = clusterddl.cluster_statements(CLUSTER)
-    assert [name for name, _ in generated] == [name for name, _ in SCHEMA for _twice in (1, 2)]
+def is_local(statement: str) -> bool:
+    """Whether a generated statement creates or alters a `<name>_local` table."""
+    return TARGET.match(statement)[1].endswith(clusterddl.LOCAL_SUFFIX)
+
+
+def test_every_schema_file_has_cluster_statements_in_file_order():
+    generated = [name for name, _ in clusterddl.cluster_statements(CLUSTER)]
+    assert sorted(set(generated)) == [name for name, _ in SCHEMA]
+    assert generated == sorted(generated)
+
+
+def test_every_create_table_becomes_a_local_and_a_distributed_table():
+    generated = [
+        (name, text)
+        for name, text in clusterddl.cluster_statements(CLUSTER)
+        if text.startswith("CREATE")
+    ]
+    assert [name for name, _ in generated] == [name for name, _ in CREATES for _twice in (1, 2)]
     pairs = zip(generated[::2], generated[1::2], strict=True)
     for table, (engine, arguments), (local, distributed) in zip(
         TABLES, ENGINES, pairs, strict=True
@@ -66,7 +83,7 @@ def _without_cluster_parts(local_statement: str) -> str:
     return re.sub(r"Replicated(\w+MergeTree)\('[^']*', '[^']*', ", r"\1(", plain)
 
 
-def _structure(client, table: str) -> tuple[list, list]:
+def _structure(client, table: str) -> tuple[list, list, list]:
     columns = client.query(
         "SELECT name, type, position FROM system.columns "
         "WHERE database = currentDatabase() AND table = {table:String} ORDER BY position",
@@ -77,35 +94,67 @@ def _structure(client, table: str) -> tuple[list, list]:
         "WHERE database = currentDatabase() AND name = {table:String}",
         parameters={"table": table},
     ).result_rows
-    return columns, keys
+    indexes = client.query(
+        "SELECT name, type_full, expr, granularity FROM system.data_skipping_indices "
+        "WHERE database = currentDatabase() AND table = {table:String} ORDER BY name",
+        parameters={"table": table},
+    ).result_rows
+    return columns, keys, indexes
 
 
-def test_local_tables_keep_the_columns_keys_and_partitions_of_the_source(client):
+def test_local_tables_keep_the_columns_keys_partitions_and_indexes_of_the_source(client):
     warehouse.init_schema(client)
-    locals_ = clusterddl.cluster_statements(CLUSTER)[::2]
-    for table, (_name, statement) in zip(TABLES, locals_, strict=True):
-        client.command(_without_cluster_parts(statement))
+    for _name, statement in clusterddl.cluster_statements(CLUSTER):
+        if is_local(statement):
+            client.command(_without_cluster_parts(statement))
+    for table in TABLES:
         assert _structure(client, f"{table}_local") == _structure(client, table)
+    assert _structure(client, "k8s_allocation_local")[2], "the allocation has skip indexes"
 
 
 def test_distributed_tables_take_the_structure_of_their_local_table(client):
     """No cluster here, so a Merge table stands in for Distributed: both copy `AS` the same
     way (columns kept, skip indexes dropped), which checks the AS clause of every table."""
-    statements = clusterddl.cluster_statements(CLUSTER)
-    for table, local, distributed in zip(TABLES, statements[::2], statements[1::2], strict=True):
-        client.command(_without_cluster_parts(local[1]))
+    for _name, statement in clusterddl.cluster_statements(CLUSTER):
+        table = TARGET.match(statement)[1]
         proxy = re.sub(
             r"ENGINE = Distributed\(.*\)$",
             f"ENGINE = Merge(currentDatabase(), '^{table}_local$')",
-            distributed[1].replace(f" ON CLUSTER '{CLUSTER}'", ""),
+            statement.replace(f" ON CLUSTER '{CLUSTER}'", ""),
         )
-        client.command(proxy)
+        client.command(_without_cluster_parts(statement) if is_local(statement) else proxy)
+    for table in TABLES:
         assert _structure(client, table)[0] == _structure(client, f"{table}_local")[0]
 
 
+def test_an_alter_adds_columns_to_both_tables_and_indexes_to_the_local_one():
+    statement = """-- a comment, with a comma
+ALTER TABLE t
+    ADD COLUMN IF NOT EXISTS m Map(String, String) DEFAULT map('a,b', ')') AFTER a,
+    ADD INDEX IF NOT EXISTS m_index mapKeys(m) TYPE bloom_filter GRANULARITY 4,
+    add column n Int8;"""
+    column = "ADD COLUMN IF NOT EXISTS m Map(String, String) DEFAULT map('a,b', ')') AFTER a"
+    index = "ADD INDEX IF NOT EXISTS m_index mapKeys(m) TYPE bloom_filter GRANULARITY 4"
+    assert clusterddl.rewrite_statement(statement, CLUSTER) == [
+        f"ALTER TABLE t_local ON CLUSTER '{CLUSTER}'\n    {column},\n    {index},\n    "
+        "add column n Int8",
+        f"ALTER TABLE t ON CLUSTER '{CLUSTER}'\n    {column},\n    add column n Int8",
+    ]
+    assert clusterddl.rewrite_statement(f"ALTER TABLE t {index}", CLUSTER) == [
+        f"ALTER TABLE t_local ON CLUSTER '{CLUSTER}'\n    {index}"
+    ]
+
+
 def test_statements_without_a_rule_are_refused_not_skipped():
-    with pytest.raises(clusterddl.UnsupportedStatementError, match="ALTER TABLE expenses"):
-        clusterddl.rewrite_statement("ALTER TABLE expenses ADD COLUMN x Int8", CLUSTER)
+    for statement in (
+        "ALTER TABLE expenses DROP COLUMN x",
+        "ALTER TABLE expenses ADD COLUMN x Int8, MODIFY TTL date + INTERVAL 1 YEAR",
+        "ALTER TABLE expenses ON CLUSTER c ADD COLUMN x Int8",
+    ):
+        with pytest.raises(clusterddl.UnsupportedStatementError, match="ALTER TABLE expenses"):
+            clusterddl.rewrite_statement(statement, CLUSTER)
+    with pytest.raises(clusterddl.UnsupportedStatementError, match="DROP TABLE"):
+        clusterddl.rewrite_statement("DROP TABLE expenses", CLUSTER)
     with pytest.raises(clusterddl.UnsupportedStatementError, match="already replicated"):
         clusterddl.rewrite_statement(
             "CREATE TABLE t (a Int8) ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY a", CLUSTER
@@ -129,7 +178,9 @@ def test_the_cli_prints_the_cluster_ddl_and_the_plain_ddl():
     runner = CliRunner()
     clustered = runner.invoke(cli, ["db", "ddl", "--cluster", CLUSTER])
     assert clustered.exit_code == 0, clustered.output
-    assert clustered.output.count("ON CLUSTER 'k8scost'") == 2 * len(SCHEMA)
+    assert clustered.output.count("ON CLUSTER 'k8scost'") == len(
+        clusterddl.cluster_statements(CLUSTER)
+    )
     plain = runner.invoke(cli, ["db", "ddl"])
     assert plain.exit_code == 0, plain.output
     assert plain.output == "".join(

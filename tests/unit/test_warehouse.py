@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from etl import warehouse
+from etl import sqlfiles, warehouse
 from etl.clickhouse import connect
 from tests.truth import COST_KEYS
 
@@ -40,6 +40,7 @@ def test_schema_is_idempotent(client):
         "001_expenses.sql",
         "002_k8s_cost_breakdown.sql",
         "003_k8s_allocation.sql",
+        "004_k8s_allocation_services.sql",
     ]
 
 
@@ -84,3 +85,35 @@ def test_the_breakdown_table_restates_every_component(client):
     sums = ", ".join(f"sum({c} * sign)" for c in columns)
     (row,) = client.query(f"SELECT {sums} FROM k8s_cost_breakdown").result_rows
     assert list(row) == [float(i) for i in range(len(columns))]
+
+
+def test_an_allocation_table_from_before_services_gains_them_and_restates_cleanly(tmp_path):
+    """A deployment whose `k8s_allocation` was created by 003 alone: applying the schema
+    adds `services`, old rows read as no Service, and the next run cancels them exactly."""
+    created = dict(sqlfiles.schema_statements())["003_k8s_allocation.sql"]
+    live_rows = (
+        "SELECT resource_id, any(services), sum(cost * sign), sum(sign) FROM k8s_allocation "
+        "GROUP BY cloud_account_id, date, resource_id HAVING sum(sign) > 0 ORDER BY resource_id"
+    )
+    with connect(f"chdb://{tmp_path / 'ch'}") as client:
+        client.command(created)
+        old = pd.DataFrame({"resource_id": ["pod", "lb"], "pod": ["web-1", "service/web/lb"]})
+        client.insert_df(  # what the code before 004 wrote
+            "k8s_allocation",
+            old.assign(cloud_account_id="acc", date=warehouse.day_start(DAY), cost=[1.0, 2.0])
+            .assign(sign=1)
+            .astype({"sign": "int8"}),
+        )
+        warehouse.init_schema(client)
+        assert client.query(live_rows).result_rows == [("lb", [], 2.0, 1), ("pod", [], 1.0, 1)]
+        new = old.assign(resource_id=["pod-2", "lb-2"], services=[["a", "web"], ["lb"]])
+        for _run in range(2):
+            warehouse.restate_day(client, "k8s_allocation", "acc", DAY, new.assign(cost=[3.0, 4.0]))
+        assert client.query(live_rows).result_rows == [
+            ("lb-2", ["lb"], 4.0, 1),
+            ("pod-2", ["a", "web"], 3.0, 1),
+        ]
+        (cancelled,) = client.query(
+            "SELECT count() FROM k8s_allocation WHERE sign = -1 AND services = ['a', 'web']"
+        ).result_rows[0]
+        assert cancelled == 1  # the second run cancelled the first run's row with its list
