@@ -20,10 +20,12 @@ import gc
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from etl.config import Settings
 from etl.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE, open_database
@@ -43,6 +45,11 @@ RESOURCE_FIELDS = (
     "meta",
 )
 ACCOUNT_FIELDS = ("name", "type")
+# Document values JSON has no type for (an ObjectId in `meta`) are written as text.
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
+# Filter combinations whose scope a catalog keeps.
+MEMO_SIZE = 64
+T = TypeVar("T")
 
 
 def instance_key(identifier: str) -> str:
@@ -71,6 +78,26 @@ class Catalog:
     built_at: float
     orphans: set[str] = field(default_factory=set)
     _indexes: dict[str, dict[Any, set[str]]] = field(default_factory=dict)
+    _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _json_prefixes: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, kept with this catalog (the MEMO_SIZE most recent keys).
+
+        For what depends on the catalog alone (a request's scope for given filters):
+        it is dropped with the catalog, so it is never older than the documents.
+        """
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()  # outside the lock: two threads may both compute, harmlessly
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return value
 
     def ids_where(self, attribute: str, values: Iterable[str]) -> set[str]:
         """Ids of the resources whose `attribute` is one of `values`."""
@@ -119,6 +146,52 @@ class Catalog:
             if cluster_id:
                 matches[resource_id] = cluster_id
         return matches
+
+    def item_base(self, resource_id: str, cloud_account_id: str) -> dict[str, Any]:
+        """The resource as a clean_expenses item shows it, but for its cost.
+
+        A resource the catalog does not know (an orphan cost row) keeps its ids only.
+        """
+        if resource_id not in self.resources:
+            return {
+                "id": resource_id,
+                "resource_id": resource_id,
+                "cloud_account_id": cloud_account_id,
+            }
+        resource = self.resources[resource_id]
+        account = self.accounts.get(resource["cloud_account_id"], {})
+        base = {
+            **resource,
+            "id": resource_id,
+            "resource_id": resource_id,
+            "resource_name": resource.get("name"),
+            "cloud_account_name": account.get("name"),
+            "cloud_account_type": account.get("type"),
+        }
+        cluster_id = self.node_clusters.get(resource_id)
+        if cluster_id:
+            base["k8s_cluster_id"] = cluster_id
+            base["k8s_cluster_name"] = self.resources[cluster_id].get("name")
+        return base
+
+    def json_prefixes(
+        self, resource_ids: Sequence[str], cloud_account_ids: Sequence[str]
+    ) -> list[bytes]:
+        """Each `item_base` as JSON without its closing brace, encoded once per catalog.
+
+        An answer of 50k items then costs a concatenation per item instead of a dict
+        built and encoded (~7 us per item); bytes hold no references, so the garbage
+        collector never walks them. Orphans are encoded each time (never kept).
+        """
+        prefixes = list(map(self._json_prefixes.get, resource_ids))
+        for index, prefix in enumerate(prefixes):
+            if prefix is None:
+                resource_id = resource_ids[index]
+                item = self.item_base(resource_id, cloud_account_ids[index])
+                prefixes[index] = _ENCODER.encode(item)[:-1]
+                if resource_id in self.resources:
+                    self._json_prefixes[resource_id] = prefixes[index]
+        return prefixes
 
 
 def build_catalog(settings: Settings, organization_id: str) -> Catalog:

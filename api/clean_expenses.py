@@ -4,25 +4,30 @@ The organization's catalog (api/catalog.py: its live accounts and resource
 documents) decides which resources may be seen and applies the attribute filters;
 ClickHouse sums, ranks and cuts the costs of those accounts (and, with filters,
 of those resource ids), folding cluster nodes into their cluster; the documents
-of the returned rows are joined here. With `k8s_namespace` or `k8s_node`, the
-answer is the organization's clusters, costed from the matching allocation rows.
+of the returned rows are joined here. With `k8s_namespace`, `k8s_node` or
+`k8s_service`, the answer is the organization's clusters, costed from the matching
+allocation rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
+import msgspec
 
 from api.catalog import Catalog, CatalogCache
+from api.context import clickhouse
 from etl import sqlfiles
-from etl.clickhouse import connect
+from etl.clickhouse import StringArray
 from etl.config import Settings
 from etl.costs import COMPONENTS
 
-# ClickHouse's LIMIT is a UInt64; "no limit" is its largest value.
-NO_LIMIT = 2**64 - 1
+# The most items one answer holds (groupArraySorted's largest size, see the SQL):
+# "no limit" means this many.
+MAX_ITEMS = 16_777_215
 
 
 @dataclass(frozen=True)
@@ -45,20 +50,83 @@ class Filters:
     without_tag: tuple[str, ...] = ()
     k8s_namespace: tuple[str, ...] = ()
     k8s_node: tuple[str, ...] = ()
+    k8s_service: tuple[str, ...] = ()
 
     @property
     def narrows_resources(self) -> bool:
         """Whether a filter on resource attributes is given (accounts aside)."""
         return any((self.region, self.service_name, self.resource_type, self.tag, self.without_tag))
 
+    @property
+    def narrows_allocation(self) -> bool:
+        """Whether a filter only the allocation rows can answer is given."""
+        return any((self.k8s_namespace, self.k8s_node, self.k8s_service))
+
 
 @dataclass
 class CleanExpenses:
-    """The items (most expensive first, after `limit`) and the totals before the limit."""
+    """The items (most expensive first, after `limit`) and the totals before the limit.
 
-    items: list[dict[str, Any]]
+    An item is a resource, its account and cost, plus, for a K8s cluster, its
+    breakdown and billed nodes (`clusters`). Items are kept as columns and rendered
+    from the catalog's per-resource parts on demand: as dicts (CSV, tests) or as JSON
+    fragments, which skip building and encoding a dict per item (an answer can hold
+    50k items; docs/api.md).
+    """
+
+    resource_ids: Sequence[str]
+    cloud_account_ids: Sequence[str]
+    costs: Sequence[float]
     total_count: int
     total_cost: float
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    catalog: Catalog | None = None
+
+    @classmethod
+    def empty(cls) -> CleanExpenses:
+        """No item at all."""
+        return cls([], [], [], 0, 0.0)
+
+    def _parts(self) -> Iterator[tuple[str, str, float, dict[str, Any] | None]]:
+        return zip(
+            self.resource_ids,
+            self.cloud_account_ids,
+            self.costs,
+            map(self.clusters.get, self.resource_ids),
+            strict=True,
+        )
+
+    def items(self) -> list[dict[str, Any]]:
+        """Each item as a dict with CleanExpenseSchema's fields."""
+        if self.catalog is None:
+            return []
+        base = self.catalog.item_base
+        return [
+            {**base(resource_id, account_id), "cost": cost, **(cluster or {})}
+            for resource_id, account_id, cost, cluster in self._parts()
+        ]
+
+    def json_items(self) -> msgspec.Raw:
+        """The items as one JSON array, assembled from bytes by C-level iteration.
+
+        Per item: the catalog's encoded prefix (`Catalog.json_prefixes`), the cost,
+        then either `}` or the cluster's breakdown and billed nodes.
+        """
+        if self.catalog is None or not self.resource_ids:
+            return msgspec.Raw(b"[]")
+        encode = msgspec.json.encode
+        prefixes = self.catalog.json_prefixes(self.resource_ids, self.cloud_account_ids)
+        ends = {cluster_id: b"," + encode(extra)[1:] for cluster_id, extra in self.clusters.items()}
+        parts = chain.from_iterable(
+            zip(
+                chain((b"[",), repeat(b",")),
+                prefixes,
+                repeat(b',"cost":'),
+                map(encode, self.costs),
+                map(ends.get, self.resource_ids, repeat(b"}")),
+            )
+        )
+        return msgspec.Raw(b"".join(chain(parts, (b"]",))))
 
 
 def _accounts(catalog: Catalog, filters: Filters) -> list[str]:
@@ -103,78 +171,60 @@ def _node_pairs(
     }
 
 
-def _ranked_costs(
-    client: Client,
-    accounts: list[str],
-    candidates: set[str] | None,
-    nodes: dict[str, str],
-    period: Period,
-    limit: int | None,
-) -> list[dict[str, Any]]:
-    clusters = sorted(set(nodes.values()))
-    parameters = {
-        "cloud_account_ids": accounts,
-        "start_date": period.start,
-        "end_date": period.end,
-        "all_resources": candidates is None,
-        "resource_ids": sorted(candidates or ()),
-        "node_ids": list(nodes),
-        "node_clusters": list(nodes.values()),
-        "cluster_account_ids": accounts if clusters else [],
-        "limit": NO_LIMIT if limit is None else limit,
-    }
-    return list(
-        client.query(sqlfiles.query("clean_expenses_costs"), parameters=parameters).named_results()
+@dataclass(frozen=True)
+class Scope:
+    """What one organization's request may see, as ClickHouse parameters.
+
+    It depends on the catalog and the filters only, so the catalog keeps it
+    (`Catalog.memo`) and a repeated request skips both the set algebra and the
+    formatting of thousands of ids.
+    """
+
+    cloud_account_ids: StringArray
+    resource_ids: StringArray | None  # None: every resource of the accounts
+    node_ids: StringArray
+    node_clusters: StringArray
+
+
+def scope(catalog: Catalog, filters: Filters) -> Scope | None:
+    """The request's scope; None when it sees no account at all."""
+    accounts = _accounts(catalog, filters)
+    if not accounts:
+        return None
+    candidates = _candidates(catalog, accounts, filters)
+    nodes = _node_pairs(catalog, accounts, candidates)
+    return Scope(
+        StringArray(accounts),
+        None if candidates is None else StringArray(sorted(candidates)),
+        StringArray(nodes),
+        StringArray(nodes.values()),
     )
 
 
-def _breakdowns(
-    client: Client, catalog: Catalog, cluster_ids: list[str], period: Period
-) -> dict[str, dict[str, float]]:
-    if not cluster_ids:
-        return {}
-    parameters = {
-        "cloud_account_ids": sorted(
-            {catalog.resources[cluster]["cloud_account_id"] for cluster in cluster_ids}
-        ),
-        "resource_ids": cluster_ids,
+def cost_parameters(request_scope: Scope, period: Period, limit: int | None) -> dict[str, Any]:
+    """The parameters of sql/queries/clean_expenses_costs.sql."""
+    return {
+        "cloud_account_ids": request_scope.cloud_account_ids,
         "start_date": period.start,
         "end_date": period.end,
+        "all_resources": request_scope.resource_ids is None,
+        "resource_ids": request_scope.resource_ids or StringArray(()),
+        "node_ids": request_scope.node_ids,
+        "node_clusters": request_scope.node_clusters,
+        "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
     }
-    rows = client.query(
-        sqlfiles.query("clean_expenses_k8s_costs"), parameters=parameters
-    ).named_results()
-    return {row["resource_id"]: {column: row[column] for column in COMPONENTS} for row in rows}
 
 
-def _item(catalog: Catalog, resource_id: str, cloud_account_id: str, cost: float) -> dict[str, Any]:
-    """The resource document with its cost and account; an orphan row keeps only its ids."""
-    resource = catalog.resources.get(resource_id, {"cloud_account_id": cloud_account_id})
-    account = catalog.accounts.get(resource["cloud_account_id"], {})
-    item = {
-        **resource,
-        "id": resource_id,
-        "resource_id": resource_id,
-        "resource_name": resource.get("name"),
-        "cost": cost,
-        "cloud_account_name": account.get("name"),
-        "cloud_account_type": account.get("type"),
-    }
-    cluster_id = catalog.node_clusters.get(resource_id)
-    if cluster_id:
-        item["k8s_cluster_id"] = cluster_id
-        item["k8s_cluster_name"] = catalog.resources[cluster_id].get("name")
-    return item
-
-
-def _billed_node(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
-    node = catalog.resources.get(row["resource_id"], {})
+def _billed_node(
+    catalog: Catalog, resource_id: str, account_id: str, cost: float
+) -> dict[str, Any]:
+    node = catalog.resources.get(resource_id, {})
     return {
-        "resource_id": row["resource_id"],
+        "resource_id": resource_id,
         "cloud_resource_id": node.get("cloud_resource_id"),
-        "cloud_account_id": row["cloud_account_id"],
+        "cloud_account_id": account_id,
         "name": node.get("name"),
-        "cost": row["cost"],
+        "cost": cost,
     }
 
 
@@ -187,43 +237,56 @@ def _expenses_answer(
     filters: Filters,
     limit: int | None,
 ) -> CleanExpenses:
-    accounts = _accounts(catalog, filters)
-    if not accounts:
-        return CleanExpenses([], 0, 0.0)
-    candidates = _candidates(catalog, accounts, filters)
-    nodes = _node_pairs(catalog, accounts, candidates)
-    # One client for both queries: opening an embedded ClickHouse costs ~0.1 s.
-    with connect(settings.clickhouse_dsn) as client:
-        rows = _ranked_costs(client, accounts, candidates, nodes, period, limit)
-        ranked = [row for row in rows if not row["folded_into"]]
-        unknown = {row["resource_id"] for row in ranked} - catalog.resources.keys()
-        if unknown:
-            catalog = cache.refresh(settings, organization_id, unknown)
-        items = [
-            _item(catalog, row["resource_id"], row["cloud_account_id"], row["cost"])
-            for row in ranked
-        ]
-        cluster_ids = [item["id"] for item in items if item["id"] in catalog.clusters]
-        breakdowns = _breakdowns(client, catalog, cluster_ids, period)
-    billed: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row["folded_into"]:
-            billed.setdefault(row["folded_into"], []).append(_billed_node(catalog, row))
-    for item in items:
-        if item["id"] in catalog.clusters:
-            item["k8s_costs"] = breakdowns.get(item["id"], dict.fromkeys(COMPONENTS, 0.0))
-            item["billed_nodes"] = billed.get(item["id"], [])
+    request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
+    if request_scope is None:
+        return CleanExpenses.empty()
+    with clickhouse() as client:
+        result = client.query(
+            sqlfiles.query("clean_expenses_costs"),
+            parameters=cost_parameters(request_scope, period, limit),
+        )
+    # Columns, not rows: no tuple per row. Items come first, then folded node rows.
+    if not result.result_columns or not result.result_columns[0]:
+        return CleanExpenses.empty()
+    column = dict(zip(result.column_names, result.result_columns, strict=True))
+    folded_into, resource_ids, account_ids, costs = (
+        column[name] for name in ("folded_into", "resource_id", "cloud_account_id", "cost")
+    )
+    items = folded_into.count("")
+    listed = resource_ids[:items]
+    unknown = set(listed).difference(catalog.resources)
+    if unknown:
+        catalog = cache.refresh(settings, organization_id, unknown)
+    position = dict(zip(listed, range(items), strict=True))
+    clusters = {
+        cluster_id: {
+            "k8s_costs": {name: column[name][position[cluster_id]] for name in COMPONENTS},
+            "billed_nodes": [],
+        }
+        for cluster_id in catalog.clusters.keys() & position.keys()
+    }
+    for index in range(items, len(resource_ids)):
+        if folded_into[index] in clusters:
+            clusters[folded_into[index]]["billed_nodes"].append(
+                _billed_node(catalog, resource_ids[index], account_ids[index], costs[index])
+            )
+    for cluster in clusters.values():
+        cluster["billed_nodes"].sort(key=lambda node: (-node["cost"], node["resource_id"]))
     return CleanExpenses(
-        items,
-        rows[0]["total_count"] if rows else 0,
-        rows[0]["total_cost"] if rows else 0.0,
+        listed,
+        account_ids[:items],
+        costs[:items],
+        column["total_count"][0],
+        column["total_cost"][0],
+        clusters,
+        catalog,
     )
 
 
 def _allocation_answer(
-    settings: Settings, catalog: Catalog, period: Period, filters: Filters, limit: int | None
+    catalog: Catalog, period: Period, filters: Filters, limit: int | None
 ) -> CleanExpenses:
-    """Clusters costed from their allocation rows in the given namespaces and nodes."""
+    """Clusters costed from their allocation rows in the given namespaces, nodes, Services."""
     accounts = _accounts(catalog, filters)
     candidates = _candidates(catalog, accounts, filters)
     clusters = {
@@ -233,31 +296,37 @@ def _allocation_answer(
         and (candidates is None or cluster_id in candidates)
     }
     if not clusters:
-        return CleanExpenses([], 0, 0.0)
+        return CleanExpenses.empty()
     parameters = {
         "cloud_account_ids": sorted(clusters),
         "start_date": period.start,
         "end_date": period.end,
         "namespaces": list(filters.k8s_namespace),
         "nodes": list(filters.k8s_node),
+        "services": list(filters.k8s_service),
     }
-    with connect(settings.clickhouse_dsn) as client:
+    with clickhouse() as client:
         rows = list(
             client.query(
                 sqlfiles.query("clean_expenses_k8s_allocation"), parameters=parameters
             ).named_results()
         )
-    items = []
-    for row in rows:
-        item = _item(
-            catalog, clusters[row["cloud_account_id"]], row["cloud_account_id"], row["cost"]
-        )
-        item["k8s_costs"] = {column: row[column] for column in COMPONENTS}
-        item["billed_nodes"] = []
-        items.append(item)
-    items.sort(key=lambda item: (-item["cost"], item["id"]))
+    rows.sort(key=lambda row: (-row["cost"], clusters[row["cloud_account_id"]]))
+    kept = rows[:limit] if limit else rows
     return CleanExpenses(
-        items[:limit] if limit else items, len(items), sum(item["cost"] for item in items)
+        [clusters[row["cloud_account_id"]] for row in kept],
+        [row["cloud_account_id"] for row in kept],
+        [row["cost"] for row in kept],
+        len(rows),
+        sum(row["cost"] for row in rows),
+        {
+            clusters[row["cloud_account_id"]]: {
+                "k8s_costs": {column: row[column] for column in COMPONENTS},
+                "billed_nodes": [],
+            }
+            for row in kept
+        },
+        catalog,
     )
 
 
@@ -271,6 +340,6 @@ def find_clean_expenses(
 ) -> CleanExpenses:
     """The organization's resources with cost in the period, most expensive first."""
     catalog = cache.get(settings, organization_id)
-    if filters.k8s_namespace or filters.k8s_node:
-        return _allocation_answer(settings, catalog, period, filters, limit)
+    if filters.narrows_allocation:
+        return _allocation_answer(catalog, period, filters, limit)
     return _expenses_answer(settings, cache, organization_id, catalog, period, filters, limit)

@@ -1,19 +1,30 @@
-"""Where a request finds the app's Settings, without importing the app factory."""
+"""Where a request finds the app's Settings and ClickHouse pool, without the app factory."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
+from clickhouse_connect.driver.client import Client
 from flask import Flask, current_app
 
+from etl.clickhouse import ClientPool
 from etl.config import Settings
 
 SETTINGS_EXTENSION = "k8scost_settings"
+CLICKHOUSE_EXTENSION = "k8scost_clickhouse"
 
 
 def attach_settings(app: Flask, settings: Settings) -> None:
-    """Bind `settings` to `app`; each app (and each test) carries its own."""
+    """Bind `settings`, and a ClickHouse pool for them, to `app`; each app carries its own."""
     app.extensions[SETTINGS_EXTENSION] = settings
+    app.extensions[CLICKHOUSE_EXTENSION] = ClientPool(settings.clickhouse_dsn)
 
 
 def current_settings() -> Settings:
     """The Settings of the app handling the current request."""
     return current_app.extensions[SETTINGS_EXTENSION]
+
+
+def clickhouse(lock_wait_s: float | None = None) -> AbstractContextManager[Client]:
+    """A client of the app's pool for a block: kept open between requests (etl/clickhouse.py)."""
+    return current_app.extensions[CLICKHOUSE_EXTENSION].client(lock_wait_s)

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from apiflask import APIBlueprint, HTTPError, Schema
 from apiflask.fields import Boolean, Dict, String
 
-from api.context import current_settings
-from etl.clickhouse import connect
-from etl.config import Settings
+from api.context import clickhouse, current_settings
 from etl.registry import open_database
 
 bp = APIBlueprint("health", __name__, tag="health")
@@ -33,17 +31,18 @@ class ReadySchema(Schema):
     checks = Dict(keys=String(), values=String(), required=True)
 
 
-def _check_clickhouse(settings: Settings) -> None:
-    with connect(settings.clickhouse_dsn, lock_wait_s=READY_LOCK_WAIT_S) as client:
+def _check_clickhouse() -> None:
+    with clickhouse(lock_wait_s=READY_LOCK_WAIT_S) as client:
         client.query("SELECT 1")
 
 
-def _check_mongodb(settings: Settings) -> None:
+def _check_mongodb() -> None:
+    settings = current_settings()
     # find_one works on pymongo and montydb alike (montydb has no "ping" command).
     open_database(settings.mongo_uri, settings.mongo_db).cloud_accounts.find_one({}, {"_id": 1})
 
 
-CHECKS: dict[str, Callable[[Settings], None]] = {
+CHECKS: dict[str, Callable[[], None]] = {
     "clickhouse": _check_clickhouse,
     "mongodb": _check_mongodb,
 }
@@ -61,11 +60,10 @@ def livez() -> dict[str, bool]:
 @bp.doc(responses={200: "ClickHouse and MongoDB answer", 503: "A backing store does not answer"})
 def readyz() -> dict[str, object]:
     """ClickHouse answers `SELECT 1` and MongoDB answers a query."""
-    settings = current_settings()
     failures: dict[str, list[str]] = {}
     for name, check in CHECKS.items():
         try:
-            check(settings)
+            check()
         except Exception as error:  # any failure, whatever its type, means "not ready"
             failures[name] = [f"{type(error).__name__}: {error}"]
     if failures:

@@ -3,7 +3,8 @@
 Which team and which workload spends what: the organization's cluster-days over a
 period, grouped by namespace, controller, pod, node or a label (`label:<key>`, the
 pod's label, else its namespace's), optionally filtered on cloud accounts,
-namespaces, nodes, controllers (`Kind/name`) and labels (`key:value`, all must
+namespaces, nodes, controllers (`Kind/name`), Services (the pods they select and
+their load balancer's `__unmounted__` row) and labels (`key:value`, all must
 match). Each group has its cost and every component, most expensive first, and the
 totals cover every group (before `limit`). `__idle__` (node capacity no pod used)
 and `__unmounted__` (PVs and load balancers no pod used) stay visible, so that
@@ -21,9 +22,8 @@ from apiflask.fields import Float, Integer, List, Nested, String
 from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError, validates, validates_schema
 
-from api.context import current_settings
+from api.context import clickhouse, current_settings
 from etl import sqlfiles
-from etl.clickhouse import connect
 from etl.costs import COMPONENTS
 from etl.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
 
@@ -64,6 +64,9 @@ class K8sCostsQuery(Schema):
     namespace = List(String(), metadata={"description": "Only these namespaces"})
     node = List(String(), metadata={"description": "Only these nodes"})
     controller = List(String(), metadata={"description": "Only these controllers (Kind/name)"})
+    service = List(
+        String(), metadata={"description": "Only the pods these Services select (by name)"}
+    )
     label = List(String(), metadata={"description": "Only pods with these labels (key:value)"})
     limit = Integer(
         validate=Range(min=1), metadata={"description": "Keep the most expensive groups"}
@@ -126,6 +129,7 @@ def _parameters(account_ids: list[str], query: dict[str, Any]) -> dict[str, Any]
         "namespaces": query.get("namespace", []),
         "nodes": query.get("node", []),
         "controllers": query.get("controller", []),
+        "services": query.get("service", []),
         "label_keys": [key for key, _ in labels],
         "label_values": [value for _, value in labels],
     }
@@ -143,7 +147,7 @@ def find_groups(organization_id: str, query: dict[str, Any]) -> list[dict[str, A
     ]
     if not account_ids:
         return []
-    with connect(settings.clickhouse_dsn) as client:
+    with clickhouse() as client:
         rows = client.query(
             sqlfiles.query("k8s_costs_groups"), parameters=_parameters(account_ids, query)
         ).named_results()

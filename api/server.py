@@ -8,8 +8,9 @@ stores' settings in its environment, and waits for it, passing SIGTERM on.
 
 Threaded workers (gthread): a request mostly waits on ClickHouse and MongoDB. The
 default is one worker process because an embedded ClickHouse (chdb) directory can
-be open in one process at a time: more workers would queue on its lock. With a
-ClickHouse server, raise `--workers`. Each worker builds its own app after the
+be open in one process at a time: more workers would pass it back and forth (each
+worker's pool yields it to a waiting process, etl/clickhouse.py). With a ClickHouse
+server, raise `--workers`. Each worker builds its own app after the
 fork, so no database client crosses a process boundary. Every request is logged
 (gunicorn's access log on stdout: address, request line, status, size, duration).
 """

@@ -1,112 +1,125 @@
--- The ranked costs behind clean_expenses: per resource over a period, most expensive
--- first, cut at {limit}, with the count and cost of every item before the cut, plus
--- the bill costs of cluster nodes folded into their cluster (docs/api.md).
+-- Everything ClickHouse answers for clean_expenses (docs/api.md), in one query: the
+-- organization's resources costed over a period, the {limit} most expensive first
+-- (ties by resource_id), the count and cost of every item before the cut, the K8s
+-- breakdown of the clusters, and the bill costs of cluster nodes folded into them.
 --
--- Collapsing: every reader counts a (cloud_account_id, date, resource_id) key only
--- when SUM(sign) > 0 (no FINAL). A key without any cancel row (sign < 0) in the
--- period has only +1 rows, so it is live and its rows can be summed straight per
--- resource (branch 1, one hash table of resources); the keys that have a cancel
--- row are collapsed one by one (branch 2). Same answer as collapsing every key,
--- about 3x faster, since only freshly restated keys (before ClickHouse merges
--- them away) take the slow path.
+-- Collapsing, without FINAL: a restatement (etl/warehouse.py) leaves the signs of
+-- each key (cloud_account_id, date, resource_id) summing to 1 (live) or 0 (dead),
+-- and a cancel row repeats the value it cancels, so a dead key adds 0 to both
+-- SUM(cost * sign) and SUM(sign). Summed over any set of keys, SUM(cost * sign) is
+-- then the cost of the live ones and SUM(sign) their number: one GROUP BY resource
+-- (HAVING SUM(sign) > 0, i.e. at least one live day) gives what collapsing key by
+-- key gives, for a fraction of the work.
 --
--- Folding: the keys of cloud-bill resources that are nodes of a cluster
--- ({node_ids} -> {node_clusters}) also take branch 2; a node's day goes to its
--- cluster (folded_into) when that cluster has a live row on the same day, since
--- the cluster's K8s cost already covers the node. Folded rows are returned apart
--- and count in neither the items nor the totals.
+-- Folding: the rows of bill resources that are nodes of a cluster ({node_ids} ->
+-- {node_clusters}) are summed per day instead (node_day); a node's day goes to its
+-- cluster (folded_into) when that cluster has a live row on the same day, since the
+-- cluster's K8s cost already covers the node. Folded rows are returned after the
+-- items (all of them: the caller keeps those of the returned clusters) and count in
+-- neither the items nor the totals.
 --
+-- Ranking: one aggregate keeps the {limit} smallest (-cost, resource_id) in a heap
+-- (groupArraySorted; its limit is at most 16777215) instead of sorting every item.
 -- {all_resources}: no attribute filter; else only {resource_ids} count.
-WITH touched AS
-(
-    -- The keys that have a cancel row in the period.
-    SELECT cloud_account_id, date, resource_id
-    FROM expenses
-    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-      AND date >= toDateTime({start_date:UInt32})
-      AND date <= toDateTime({end_date:UInt32})
-      AND sign < 0
-)
 SELECT
-    resource_id,
-    cloud_account_id,
-    folded_into,
-    cost,
+    row.1 AS folded_into,
+    row.2 AS resource_id,
+    row.3 AS cloud_account_id,
+    row.4 AS cost,
     total_count,
-    total_cost
+    total_cost,
+    breakdown.cpu_cost AS cpu_cost,
+    breakdown.ram_cost AS ram_cost,
+    breakdown.gpu_cost AS gpu_cost,
+    breakdown.pv_cost AS pv_cost,
+    breakdown.load_balancer_cost AS load_balancer_cost,
+    breakdown.network_cost AS network_cost,
+    breakdown.management_cost AS management_cost
 FROM
 (
     SELECT
-        resource_id,
-        any(account_id) AS cloud_account_id,
-        folded_into,
-        sum(part_cost) AS cost,
-        countIf(folded_into = '') OVER () AS total_count,
-        sumIf(cost, folded_into = '') OVER () AS total_cost,
-        row_number() OVER (
-            PARTITION BY folded_into = '' ORDER BY cost DESC, resource_id
-        ) AS position
+        countIf(folded_into = '') AS total_count,
+        sumIf(cost, folded_into = '') AS total_cost,
+        arrayConcat(
+            arrayMap(
+                item -> ('', item.2, item.3, -item.1),
+                groupArraySortedIf({limit:UInt64})(
+                    (-cost, resource_id, cloud_account_id), folded_into = ''
+                )
+            ),
+            groupArrayIf((folded_into, resource_id, cloud_account_id, cost), folded_into != '')
+        ) AS rows
     FROM
     (
         SELECT
             resource_id,
-            any(cloud_account_id) AS account_id,
-            '' AS folded_into,
-            sum(cost * sign) AS part_cost
-        FROM expenses
-        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-          AND date >= toDateTime({start_date:UInt32})
-          AND date <= toDateTime({end_date:UInt32})
-          AND ({all_resources:Bool} OR resource_id IN {resource_ids:Array(String)})
-          AND resource_id NOT IN {node_ids:Array(String)}
-          AND (cloud_account_id, date, resource_id) NOT IN touched
-        GROUP BY resource_id
-
-        UNION ALL
-
-        SELECT
-            resource_id,
-            account_id,
-            if(
-                cluster_id != '' AND (cluster_id, date) IN
-                (
-                    SELECT resource_id, date
-                    FROM expenses
-                    WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
-                      AND resource_id IN {node_clusters:Array(String)}
-                      AND date >= toDateTime({start_date:UInt32})
-                      AND date <= toDateTime({end_date:UInt32})
-                    GROUP BY cloud_account_id, date, resource_id
-                    HAVING sum(sign) > 0
-                ),
-                cluster_id,
-                ''
-            ) AS folded_into,
-            day_cost AS part_cost
+            any(account_id) AS cloud_account_id,
+            folded_into,
+            sum(part_cost) AS cost
         FROM
         (
             SELECT
-                cloud_account_id AS account_id,
-                date,
                 resource_id,
+                account_id,
                 transform(
                     resource_id, {node_ids:Array(String)}, {node_clusters:Array(String)}, ''
                 ) AS cluster_id,
-                sum(cost * sign) AS day_cost
-            FROM expenses
-            WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-              AND date >= toDateTime({start_date:UInt32})
-              AND date <= toDateTime({end_date:UInt32})
-              AND ({all_resources:Bool} OR resource_id IN {resource_ids:Array(String)})
-              AND (
-                  resource_id IN {node_ids:Array(String)}
-                  OR (cloud_account_id, date, resource_id) IN touched
-              )
-            GROUP BY cloud_account_id, date, resource_id
-            HAVING sum(sign) > 0
+                if(
+                    node_day != 0 AND (cluster_id, node_day) IN
+                    (
+                        -- the live days of the clusters
+                        SELECT resource_id, date
+                        FROM expenses
+                        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+                          AND resource_id IN {node_clusters:Array(String)}
+                          AND date >= toDateTime({start_date:UInt32})
+                          AND date <= toDateTime({end_date:UInt32})
+                        GROUP BY resource_id, date
+                        HAVING sum(sign) > 0
+                    ),
+                    cluster_id,
+                    ''
+                ) AS folded_into,
+                part_cost
+            FROM
+            (
+                SELECT
+                    resource_id,
+                    any(cloud_account_id) AS account_id,
+                    if(resource_id IN {node_ids:Array(String)}, date, toDateTime(0)) AS node_day,
+                    sum(cost * sign) AS part_cost
+                FROM expenses
+                WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+                  AND date >= toDateTime({start_date:UInt32})
+                  AND date <= toDateTime({end_date:UInt32})
+                  AND ({all_resources:Bool} OR resource_id IN {resource_ids:Array(String)})
+                GROUP BY resource_id, node_day
+                HAVING sum(sign) > 0
+            )
         )
+        GROUP BY resource_id, folded_into
     )
-    GROUP BY resource_id, folded_into
 )
-WHERE folded_into != '' OR position <= {limit:UInt64}
-ORDER BY folded_into, position
+ARRAY JOIN rows AS row, arrayEnumerate(rows) AS position
+LEFT JOIN
+(
+    -- the breakdown of the clusters, collapsed the same way over the same days
+    SELECT
+        resource_id,
+        sum(cpu_cost * sign) AS cpu_cost,
+        sum(ram_cost * sign) AS ram_cost,
+        sum(gpu_cost * sign) AS gpu_cost,
+        sum(pv_cost * sign) AS pv_cost,
+        sum(load_balancer_cost * sign) AS load_balancer_cost,
+        sum(network_cost * sign) AS network_cost,
+        sum(management_cost * sign) AS management_cost
+    FROM k8s_cost_breakdown
+    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+      AND date >= toDateTime({start_date:UInt32})
+      AND date <= toDateTime({end_date:UInt32})
+      AND ({all_resources:Bool} OR resource_id IN {resource_ids:Array(String)})
+    GROUP BY resource_id
+    HAVING sum(sign) > 0
+) AS breakdown
+ON breakdown.resource_id = row.2 AND row.1 = ''
+ORDER BY position

@@ -449,11 +449,23 @@ def write_allocation(settings: Settings, account_id: str, n: int, rows: list[dic
         warehouse.restate_day(client, "k8s_allocation", account_id, day(n), frame)
 
 
+def pod_row(resource_id: str, namespace: str, node: str, services: list[str], **cost: float):
+    return {
+        "resource_id": resource_id,
+        "namespace": namespace,
+        "pod": f"pod-{resource_id}",
+        "node": node,
+        "services": services,
+        **cost,
+    }
+
+
 ALLOCATION = [
-    {"resource_id": "r1", "namespace": "shop", "pod": "web-1", "node": "n1", "cpu_cost": 1.0},
-    {"resource_id": "r2", "namespace": "shop", "pod": "web-2", "node": "n2", "ram_cost": 2.0},
-    {"resource_id": "r3", "namespace": "data", "pod": "db-0", "node": "n1", "pv_cost": 4.0},
-    {"resource_id": "r4", "namespace": "__idle__", "pod": "", "node": "n1", "cpu_cost": 8.0},
+    pod_row("r1", "shop", "n1", ["checkout", "web"], cpu_cost=1.0),
+    pod_row("r2", "shop", "n2", ["web"], ram_cost=2.0),
+    pod_row("r3", "data", "n1", ["db"], pv_cost=4.0),
+    pod_row("r4", "__idle__", "n1", [], cpu_cost=8.0),
+    pod_row("r5", "__unmounted__", "", ["web"], load_balancer_cost=16.0),
 ]
 
 
@@ -463,10 +475,16 @@ ALLOCATION_CASES = [
     ({"k8s_node": "n1"}, ["r1", "r3", "r4"]),
     ({"k8s_namespace": "shop", "k8s_node": "n1"}, ["r1"]),
     ({"k8s_namespace": "nothing"}, []),
+    ({"k8s_service": "web"}, ["r1", "r2", "r5"]),
+    ({"k8s_service": "checkout"}, ["r1"]),
+    ({"k8s_service": ["checkout", "db"]}, ["r1", "r3"]),
+    ({"k8s_service": "web", "k8s_namespace": "shop"}, ["r1", "r2"]),
+    ({"k8s_service": "web", "k8s_node": "n2"}, ["r2"]),
+    ({"k8s_service": "nothing"}, []),
 ]
 
 
-def test_k8s_namespace_and_node_filters_cost_clusters_from_their_allocation(
+def test_k8s_namespace_node_and_service_filters_cost_clusters_from_their_allocation(
     settings: Settings, db: Any, api: Api
 ) -> None:
     add_cloud_account(db, "org-1", "aws-1")
@@ -476,7 +494,7 @@ def test_k8s_namespace_and_node_filters_cost_clusters_from_their_allocation(
     second = add_cluster(db, "org-1", "acc-2", [1])
     write_allocation(settings, "acc-1", 1, ALLOCATION)
     write_allocation(settings, "acc-1", 2, ALLOCATION)
-    write_allocation(settings, "acc-1", 2, ALLOCATION[:2])  # day 2 restated: r3, r4 gone
+    write_allocation(settings, "acc-1", 2, ALLOCATION[:2])  # day 2 restated: r3 to r5 gone
     write_allocation(settings, "acc-2", 1, ALLOCATION[:1])
     by_id = {row["resource_id"]: row for row in ALLOCATION}
 
@@ -508,11 +526,22 @@ def test_k8s_namespace_and_node_filters_cost_clusters_from_their_allocation(
         )
 
 
-def test_k8s_service_filter_is_a_400_saying_why(api: Api) -> None:
-    response = api.get("org-1", {"start_date": 0, "end_date": 1, "k8s_service": "web"})
-    body = assert_problem(response, 400)
-    assert list(body["errors"]) == ["k8s_service"]
-    assert "service" in body["detail"]
+def test_an_unknown_k8s_service_is_an_empty_answer_and_a_limit_cuts_after_totals(
+    settings: Settings, db: Any, api: Api
+) -> None:
+    first = add_cluster(db, "org-1", "acc-1", [1])
+    add_cluster(db, "org-1", "acc-2", [1])
+    write_allocation(settings, "acc-1", 1, ALLOCATION)
+    write_allocation(settings, "acc-2", 1, ALLOCATION[1:2])
+
+    unknown = api.expenses("org-1", 0, day_start_epoch(day(1)), k8s_service="no-such")
+    assert (unknown["total_count"], unknown["total_cost"], unknown["clean_expenses"]) == (0, 0, [])
+    limited = api.expenses("org-1", 0, day_start_epoch(day(1)), k8s_service="web", limit=1)
+    assert ids(limited) == [first]
+    assert limited["total_count"] == 2
+    assert limited["total_cost"] == pytest.approx(1.0 + 2.0 + 16.0 + 2.0)
+    other = api.expenses("org-2", 0, day_start_epoch(day(1)), k8s_service="web")
+    assert other["total_count"] == 0  # another organization's token sees none of it
 
 
 @pytest.mark.parametrize(

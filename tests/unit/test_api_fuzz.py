@@ -70,7 +70,13 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         breakdown = pd.DataFrame({"resource_id": [cluster], "cpu_cost": [1.0], "ram_cost": [0.5]})
         warehouse.restate_day(client, "k8s_cost_breakdown", "acc-k8s", day, breakdown)
         allocation = pd.DataFrame(
-            {"resource_id": ["r"], "namespace": ["ns"], "node": ["n"], "cost": [1.5]}
+            {
+                "resource_id": ["r"],
+                "namespace": ["ns"],
+                "node": ["n"],
+                "services": [["svc"]],
+                "cost": [1.5],
+            }
         )
         warehouse.restate_day(client, "k8s_allocation", "acc-k8s", day, allocation)
     app = create_app(config)

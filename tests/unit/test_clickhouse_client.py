@@ -1,0 +1,114 @@
+"""etl/clickhouse.py: the API's pool (kept open, yielded to a waiting process) and StringArray."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from etl.clickhouse import ClientPool, StringArray, connect, wanted_marker
+
+CREATE = "CREATE TABLE IF NOT EXISTS marks (value UInt32) ENGINE = MergeTree ORDER BY value"
+
+
+@pytest.fixture
+def dsn(tmp_path: Path) -> str:
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
+    with connect(dsn) as client:
+        client.command(CREATE)
+    return dsn
+
+
+def count(pool: ClientPool) -> int:
+    with pool.client() as client:
+        return client.query("SELECT count() FROM marks").result_rows[0][0]
+
+
+def test_a_pool_reuses_its_client_between_uses(dsn: str) -> None:
+    pool = ClientPool(dsn)
+    assert [count(pool) for _ in range(3)] == [0, 0, 0]
+    assert pool.opens == 1
+    pool.close()
+
+
+def test_concurrent_uses_get_their_own_client(dsn: str) -> None:
+    pool = ClientPool(dsn)
+    with pool.client() as first, pool.client() as second:
+        assert first is not second
+        assert second.query("SELECT 1").result_rows == [(1,)]
+    with pool.client() as again:
+        assert again in (first, second)
+    pool.close()
+
+
+def test_another_process_gets_the_directory_the_pool_holds(dsn: str) -> None:
+    pool = ClientPool(dsn)
+    assert count(pool) == 0  # the pool now holds the directory's lock
+    writer = textwrap.dedent(
+        f"""
+        from etl.clickhouse import connect
+        with connect({dsn!r}, lock_wait_s=30) as client:
+            client.command("INSERT INTO marks VALUES (1)")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", writer], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert wanted_marker(Path(dsn.removeprefix("chdb://"))).exists()
+    assert count(pool) == 1  # reopened after the writer, and sees its row
+    assert pool.opens == 2
+    pool.close()
+
+
+def test_opening_another_path_closes_the_idle_pool_of_the_first(dsn: str, tmp_path: Path) -> None:
+    pool = ClientPool(dsn)
+    assert count(pool) == 0
+    with connect(f"chdb://{tmp_path / 'other'}") as client:
+        assert client.query("SELECT 1").result_rows == [(1,)]
+    assert count(pool) == 0
+    assert pool.opens == 2
+    pool.close()
+
+
+AWKWARD_IDS = [
+    "i-0abc",
+    "arn:aws:ec2:us-east-1:1:instance/i-0abc",
+    "it's",
+    "back\\slash\\",
+    "tab\there",
+    "new\nline",
+    "`tick`",
+    "{curly:String}",
+    "%s %(name)s",
+    "$heredoc$",
+    "üñí ✓",
+    "",
+]
+
+
+@pytest.mark.parametrize("ids", [AWKWARD_IDS, ["plain-1", "plain-2"], []])
+def test_a_string_array_reaches_clickhouse_unchanged(dsn: str, ids: list[str]) -> None:
+    with connect(dsn) as client:
+        bound = client.query(
+            "SELECT {ids:Array(String)}, length({ids:Array(String)})",
+            parameters={"ids": StringArray(ids)},
+        ).result_rows
+        assert bound == [(ids, len(ids))]
+        # the same as clickhouse-connect's own formatting of the list
+        assert client.query("SELECT {ids:Array(String)}", parameters={"ids": ids}).result_rows == [
+            (ids,)
+        ]
+
+
+def test_a_string_array_serves_in_and_has(dsn: str) -> None:
+    with connect(dsn) as client:
+        found = client.query(
+            "SELECT 'it''s' IN {ids:Array(String)}, has({ids:Array(String)}, 'new\\nline'),"
+            " 'nowhere' IN {ids:Array(String)}",
+            parameters={"ids": StringArray(AWKWARD_IDS)},
+        ).result_rows
+    assert found == [(1, 1, 0)]
