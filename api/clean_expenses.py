@@ -184,6 +184,7 @@ class Scope:
     resource_ids: StringArray | None  # None: every resource of the accounts
     node_ids: StringArray
     node_clusters: StringArray
+    cluster_account_ids: StringArray  # the accounts of node_clusters
 
 
 def scope(catalog: Catalog, filters: Filters) -> Scope | None:
@@ -198,6 +199,9 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
         None if candidates is None else StringArray(sorted(candidates)),
         StringArray(nodes),
         StringArray(nodes.values()),
+        StringArray(
+            sorted({catalog.resources[cluster]["cloud_account_id"] for cluster in nodes.values()})
+        ),
     )
 
 
@@ -211,6 +215,7 @@ def cost_parameters(request_scope: Scope, period: Period, limit: int | None) -> 
         "resource_ids": request_scope.resource_ids or StringArray(()),
         "node_ids": request_scope.node_ids,
         "node_clusters": request_scope.node_clusters,
+        "cluster_account_ids": request_scope.cluster_account_ids,
         "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
     }
 

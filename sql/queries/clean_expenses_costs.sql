@@ -67,10 +67,10 @@ FROM
                 if(
                     node_day != 0 AND (cluster_id, node_day) IN
                     (
-                        -- the live days of the clusters
+                        -- the live days of the clusters ({cluster_account_ids}: theirs)
                         SELECT resource_id, date
                         FROM expenses
-                        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+                        WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
                           AND resource_id IN {node_clusters:Array(String)}
                           AND date >= toDateTime({start_date:UInt32})
                           AND date <= toDateTime({end_date:UInt32})

@@ -249,7 +249,7 @@ def test_cluster_costs_and_breakdown_sum_over_days_with_restated_day_counted_onc
 def test_restated_and_untouched_days_of_many_resources_add_up(
     settings: Settings, db: Any, api: Api
 ) -> None:
-    """Keys with cancel rows and keys without take different paths in the SQL."""
+    """Summing a resource's rows at once (live and dead keys) equals collapsing key by key."""
     add_cloud_account(db, "org-1", "aws-1")
     for name in ("a", "b", "c"):
         add_resource(db, "org-1", "aws-1", name)
