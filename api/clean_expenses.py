@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from typing import Any
 
 import msgspec
@@ -259,16 +259,14 @@ def _expenses_answer(
     )
     items = folded_into.count("")
     listed = resource_ids[:items]
-    unknown = set(listed).difference(catalog.resources)
-    if unknown:
-        catalog = cache.refresh(settings, organization_id, unknown)
-    position = dict(zip(listed, range(items), strict=True))
+    if not all(map(catalog.resources.__contains__, listed)):
+        catalog = cache.refresh(settings, organization_id, set(listed) - catalog.resources.keys())
     clusters = {
-        cluster_id: {
-            "k8s_costs": {name: column[name][position[cluster_id]] for name in COMPONENTS},
+        listed[index]: {
+            "k8s_costs": {name: column[name][index] for name in COMPONENTS},
             "billed_nodes": [],
         }
-        for cluster_id in catalog.clusters.keys() & position.keys()
+        for index in compress(range(items), map(catalog.clusters.__contains__, listed))
     }
     for index in range(items, len(resource_ids)):
         if folded_into[index] in clusters:
