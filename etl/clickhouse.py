@@ -102,9 +102,10 @@ def connect(dsn: str, lock_wait_s: float = 60.0) -> Iterator[Client]:
 class ClientPool:
     """Clients of one DSN kept open across requests, one per concurrent user.
 
-    For a chdb DSN, a watcher thread closes every client when none is in use and
-    another process has marked the directory wanted since the pool opened it; the
-    next use reopens once that process is through.
+    For a chdb DSN, once another process has marked the directory wanted since the
+    pool opened it, no new query starts, a watcher thread closes every client as
+    soon as the running ones end, and the next use reopens once that process is
+    through: a busy API cannot starve an Airflow task.
     """
 
     _pools: ClassVar[weakref.WeakSet[ClientPool]] = weakref.WeakSet()
@@ -147,13 +148,23 @@ class ClientPool:
                 pool.close()
 
     def _take(self, lock_wait_s: float) -> Client:
-        with self._lock:
-            if self._idle:
-                self._in_use += 1
-                return self._idle.pop()
-        if self.path is not None:
-            self._wait_while_wanted(lock_wait_s)
-        client = _open(self.dsn, lock_wait_s)
+        deadline = time.monotonic() + lock_wait_s
+        while True:
+            with self._lock:
+                held = bool(self._idle or self._in_use)
+                if not (held and self._wanted()):
+                    if self._idle:
+                        self._in_use += 1
+                        return self._idle.pop()
+                    break
+            # Another process waits: no query starts here until the running ones have
+            # ended and the watcher has closed every client, or it would never get in.
+            if time.monotonic() >= deadline:
+                raise ClickHouseBusyError(f"{self.dsn} stayed wanted by another process")
+            time.sleep(YIELD_POLL_S)
+        if not held and self.path is not None:
+            self._wait_while_wanted(deadline)
+        client = _open(self.dsn, max(0.0, deadline - time.monotonic()))
         with self._lock:
             if not self._idle and not self._in_use:
                 self._opened_at = time.time()
@@ -162,14 +173,18 @@ class ClientPool:
             self._start_watcher()
         return client
 
-    def _wait_while_wanted(self, lock_wait_s: float) -> None:
+    def _wait_while_wanted(self, deadline: float) -> None:
         """Let a process that marked the directory wanted get in before reopening it."""
-        deadline = time.monotonic() + lock_wait_s
         while time.monotonic() < deadline and time.time() - self._wanted_at() < WANTED_QUIET_S:
             time.sleep(LOCK_RETRY_SLEEP_S)
 
+    def _wanted(self) -> bool:
+        """Another process marked the directory wanted since this pool opened it."""
+        return self.path is not None and self._wanted_at() > self._opened_at
+
     def _wanted_at(self) -> float:
-        assert self.path is not None
+        if self.path is None:
+            return 0.0
         try:
             return wanted_marker(self.path).stat().st_mtime
         except FileNotFoundError:
@@ -187,7 +202,7 @@ class ClientPool:
     def _yield_if_wanted(self) -> bool:
         """Close the clients if another process waits and none is in use; False once empty."""
         with self._lock:
-            if self._idle and not self._in_use and self._wanted_at() > self._opened_at:
+            if self._idle and not self._in_use and self._wanted():
                 _close_all(self._idle)
             if not self._idle and not self._in_use:
                 self._watching = False

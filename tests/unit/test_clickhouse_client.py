@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,40 @@ def test_another_process_gets_the_directory_the_pool_holds(dsn: str) -> None:
     assert wanted_marker(Path(dsn.removeprefix("chdb://"))).exists()
     assert count(pool) == 1  # reopened after the writer, and sees its row
     assert pool.opens == 2
+    pool.close()
+
+
+def test_a_busy_pool_still_lets_a_waiting_process_in(dsn: str) -> None:
+    """Queries back to back from several threads: the pool stops starting them."""
+    pool = ClientPool(dsn)
+    stop = threading.Event()
+    counts: list[int] = []
+
+    def hammer() -> None:
+        while not stop.is_set():
+            counts.append(count(pool))
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        writer = textwrap.dedent(
+            f"""
+            from etl.clickhouse import connect
+            with connect({dsn!r}, lock_wait_s=60) as client:
+                client.command("INSERT INTO marks VALUES (1)")
+            """
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", writer], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert done.returncode == 0, done.stderr
+    assert count(pool) == 1
+    assert pool.opens >= 2 and set(counts) <= {0, 1}
     pool.close()
 
 
