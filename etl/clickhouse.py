@@ -10,10 +10,11 @@ CLI) opens a client per unit of work with `connect` and closes it right after;
 a process that finds the directory locked waits and retries, and while it waits
 it touches `<path>.wanted`. A server process (the API) keeps its clients open
 in a `ClientPool`, since opening an embedded engine costs ~0.1 s and starts with
-cold caches, and yields the directory as soon as no query runs and a newer
-`.wanted` says another process waits. So Airflow and the API can share one
-directory without either starving. One process embeds one path at a time:
-opening another path first closes the idle pools of the previous one.
+cold caches; once a newer `.wanted` says another process waits, the pool starts
+no new query and yields the directory when the running ones end. So Airflow and
+the API can share one directory without either starving. One process embeds one
+path at a time: opening another path first closes the idle pools of the previous
+one.
 """
 
 from __future__ import annotations
