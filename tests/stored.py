@@ -8,6 +8,9 @@ keeps the keys whose SUM(sign) > 0, as every platform reader does.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+
+import pytest
 
 from etl.clickhouse import connect
 from etl.config import Settings
@@ -35,3 +38,13 @@ def stored_day(settings: Settings, tenant: str, day: date) -> dict[str, float]:
     ((cost, expense_rows),) = expense
     record = breakdown.iloc[0].to_dict()
     return {"cost": cost, "expense_rows": expense_rows, **record}
+
+
+def same_day(stored: dict[str, float]) -> Any:
+    """`stored`, to compare a later read with `==`: equal up to float rounding.
+
+    A rerun adds a cancel row and a new row with the same value to the key, and
+    ClickHouse adds a key's rows in no fixed order: (x + x + x) - x - x can differ
+    from x in the last bit. 1e-12 relative is that bit, far below any cost error.
+    """
+    return pytest.approx(stored, rel=1e-12, abs=1e-12)

@@ -34,7 +34,7 @@ from etl.config import Settings
 from etl.localprom import PrometheusServer, free_port
 from tests.airflow_stack import AirflowStack
 from tests.conftest import SIM_END_DAY, simulated_history
-from tests.stored import stored_day
+from tests.stored import same_day, stored_day
 from tests.truth import COST_KEYS, expected_day_costs
 
 pytestmark = pytest.mark.e2e
@@ -138,6 +138,11 @@ def _totals(stack: Stack, day: date) -> dict[str, dict[str, float]]:
     return {tenant: stored_day(stack.settings, tenant, day) for tenant in stack.tenants}
 
 
+def _same(totals: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """`totals` to compare with `==` after reruns (see tests/stored.py same_day)."""
+    return {tenant: same_day(day) for tenant, day in totals.items()}
+
+
 @pytest.fixture(scope="module")
 def backfilled(stack: Stack) -> dict[date, dict[str, dict[str, float]]]:
     """`airflow backfill create` over the 3 days, run to the end by the scheduler."""
@@ -187,11 +192,11 @@ def test_rerunning_a_day_through_a_triggered_run_changes_nothing(stack, backfill
     day, tenant = DAYS[1], stack.tenants[0]
     single = stack.airflow.trigger(DAILY, {"date": day.isoformat(), "tenants": [tenant]})
     assert stack.airflow.wait(DAILY, [single]) == {single: "success"}
-    assert _totals(stack, day) == backfilled[day]
+    assert _totals(stack, day) == _same(backfilled[day])
     # A backfill and a manual rerun of one day at once: the lease serializes the loads.
     both = [stack.airflow.trigger(DAILY, {"date": day.isoformat()}) for _ in range(2)]
     assert set(stack.airflow.wait(DAILY, both).values()) == {"success"}
-    assert _totals(stack, day) == backfilled[day]
+    assert _totals(stack, day) == _same(backfilled[day])
     assert stack.ledger(tenant, day)["attempts"] == 4
 
 
@@ -207,7 +212,7 @@ def test_a_failed_extract_keeps_the_day_and_the_repair_dag_heals_it(stack, backf
         assert record["status"] == ledger.FAILED and record["stage"] == "extract"
         assert "unreachable" in record["last_error"]
         assert record["attempts"] == 1 + 4  # the backfill, then 1 try + 3 retries
-        assert _totals(stack, day) == backfilled[day]
+        assert _totals(stack, day) == _same(backfilled[day])
     finally:
         stack.prometheus.start()
     repair = stack.airflow.trigger(REPAIR, {"last_date": day.isoformat(), "window_days": 3})
@@ -217,7 +222,7 @@ def test_a_failed_extract_keeps_the_day_and_the_repair_dag_heals_it(stack, backf
     assert len(healed) == 1  # only the failed tenant-day was missing
     assert stack.airflow.wait(DAILY, healed) == {healed[0]: "success"}
     assert stack.ledger(tenant, day)["status"] == ledger.SUCCEEDED
-    assert _totals(stack, day) == backfilled[day]
+    assert _totals(stack, day) == _same(backfilled[day])
 
 
 def test_replaying_a_day_from_the_archive_gives_the_same_totals(stack, backfilled):
@@ -255,5 +260,5 @@ def test_replaying_a_day_from_the_archive_gives_the_same_totals(stack, backfille
         stack.prometheus.start()
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("replayed from s3://") == len(stack.tenants)
-    assert _totals(stack, day) == backfilled[day]
+    assert _totals(stack, day) == _same(backfilled[day])
     assert {stack.ledger(t, day)["run_id"] for t in stack.tenants} == {"replay"}
