@@ -11,6 +11,7 @@ does not hide a cluster that went silent afterwards.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ from typing import Any
 from pymongo.database import Database
 
 COLLECTION = "ingest_status"
+LOG = logging.getLogger(__name__)
 
 
 class IngestRecorder:
@@ -51,7 +53,20 @@ class IngestRecorder:
         fields: dict[str, Any] = {"last_received_at": int(now)}
         if pending is not None:
             fields["last_sample_at"] = pending // 1000
-        self._database()[COLLECTION].update_one({"_id": tenant_id}, {"$set": fields}, upsert=True)
+        try:
+            self._database()[COLLECTION].update_one(
+                {"_id": tenant_id}, {"$set": fields}, upsert=True
+            )
+        except Exception:  # any store failure: the write was forwarded, only this is lost
+            # Not written, so not throttled: the tenant's next write retries at once and
+            # still carries this newest sample (a throttled failure hid a tenant for
+            # interval_s; montydb can fail a first concurrent upsert with "no such table").
+            with self._lock:
+                _, newer = self._state.get(tenant_id, (None, None))
+                kept = [sample for sample in (pending, newer) if sample is not None]
+                self._state[tenant_id] = (None, max(kept) if kept else None)
+            LOG.exception("ingest status of %s not recorded; its next write retries", tenant_id)
+            return False
         return True
 
 

@@ -36,6 +36,41 @@ class Clock:
         return self.now
 
 
+class BrokenCollection:
+    def update_one(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("no such table: documents")
+
+
+class FailingOnce:
+    """A database whose first upsert fails, as montydb's can under concurrent creation."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.failed = False
+
+    def __getitem__(self, name: str):
+        if not self.failed:
+            self.failed = True
+            return BrokenCollection()
+        return self.db[name]
+
+
+def test_a_failed_status_write_is_retried_by_the_next_write_not_throttled(db, caplog):
+    clock = Clock(1000.0)
+    flaky = FailingOnce(db)
+    recorder = IngestRecorder(lambda: flaky, interval_s=30, clock=clock)
+    assert recorder.record("t1", 900_000) is False  # failed, logged, not raised
+    assert "not recorded" in caplog.text
+    assert read_status(db, ["t1"]) == {}
+    clock.now = 1001.0
+    assert recorder.record("t1", 800_000) is True  # not throttled: retried at once
+    assert read_status(db, ["t1"])["t1"] == {
+        "_id": "t1",
+        "last_sample_at": 900,  # the failed write's newer sample was kept
+        "last_received_at": 1001,
+    }
+
+
 def test_recorder_writes_at_most_once_per_interval_and_keeps_the_newest_sample(db):
     clock = Clock(1000.0)
     recorder = IngestRecorder(lambda: db, interval_s=30, clock=clock)
