@@ -19,7 +19,6 @@ one.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -63,10 +62,8 @@ def wanted_marker(path: Path) -> Path:
 
 
 def _mark_wanted(path: Path) -> None:
-    marker = wanted_marker(path)
-    with suppress(OSError):
-        marker.touch()
-        os.utime(marker)
+    with suppress(OSError):  # touch() also renews the time of an existing marker
+        wanted_marker(path).touch()
 
 
 def _open(dsn: str, lock_wait_s: float) -> Client:
