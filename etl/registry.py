@@ -45,13 +45,9 @@ def _monty_client(uri: str) -> Any:
     """montydb's SQLite connection only works in the thread that opened it: one per thread."""
     clients = _THREAD_LOCAL.__dict__.setdefault("monty_clients", {})
     if uri not in clients:
-        from montydb import MontyClient, set_storage
+        from etl import montystore
 
-        repository = Path(uri.removeprefix("montydb://"))
-        if not (repository / "monty.storage.cfg").exists():
-            repository.mkdir(parents=True, exist_ok=True)
-            set_storage(str(repository), storage="sqlite")
-        clients[uri] = MontyClient(str(repository))
+        clients[uri] = montystore.open_client(Path(uri.removeprefix("montydb://")))
     return clients[uri]
 
 
