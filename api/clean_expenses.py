@@ -25,9 +25,9 @@ from etl.clickhouse import StringArray
 from etl.config import Settings
 from etl.costs import COMPONENTS
 
-# The most items one answer holds (groupArraySorted's largest size, see the SQL):
-# "no limit" means this many.
-MAX_ITEMS = 16_777_215
+# "No limit" means this many items: more than any organization has. ClickHouse's
+# arraySlice reads its length as signed, so a larger limit must not reach it.
+MAX_ITEMS = 2**31 - 1
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@
 -- items (all of them: the caller keeps those of the returned clusters) and count in
 -- neither the items nor the totals.
 --
--- Ranking: one aggregate keeps the {limit} smallest (-cost, resource_id) in a heap
--- (groupArraySorted; its limit is at most 16777215) instead of sorting every item.
+-- Ranking: the items are gathered in one array and only its first {limit} places are
+-- sorted (arrayPartialSort on (-cost, resource_id)). groupArraySorted, a heap of
+-- {limit}, was as fast for 100 items but 2.5 times slower for 45,000.
 -- {all_resources}: no attribute filter; else only {resource_ids} count.
 --
 -- Big arrays: ClickHouse analyses an array parameter at every place it is used, and
@@ -49,8 +50,13 @@ FROM
         arrayConcat(
             arrayMap(
                 item -> ('', item.2, item.3, -item.1),
-                groupArraySortedIf({limit:UInt64})(
-                    (-cost, resource_id, cloud_account_id), folded_into = ''
+                arraySlice(
+                    arrayPartialSort(
+                        {limit:UInt64},
+                        groupArrayIf((-cost, resource_id, cloud_account_id), folded_into = '')
+                    ),
+                    1,
+                    {limit:UInt64}
                 )
             ),
             groupArrayIf((folded_into, resource_id, cloud_account_id, cost), folded_into != '')
