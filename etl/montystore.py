@@ -38,9 +38,13 @@ class _AtomicCollectionDatabase(SQLiteDatabase):
             os.unlink(aside)
 
 
+# montydb picks the database class of its SQLite storage from this attribute (its
+# extension point); set once, when the embedded stand-in is first used.
+SQLiteStorage.contractor_cls = _AtomicCollectionDatabase
+
+
 def open_client(repository: Path) -> Any:
     """A MontyClient on the SQLite repository, created if missing."""
-    SQLiteStorage.contractor_cls = _AtomicCollectionDatabase
     if not (repository / "monty.storage.cfg").exists():
         repository.mkdir(parents=True, exist_ok=True)
         set_storage(str(repository), storage="sqlite")
