@@ -17,12 +17,14 @@ K8s clusters (`node_clusters`), for the double-counting rule of docs/api.md.
 from __future__ import annotations
 
 import gc
+import operator
 import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import compress
 from typing import Any, TypeVar
 
 import msgspec
@@ -47,6 +49,8 @@ RESOURCE_FIELDS = (
 ACCOUNT_FIELDS = ("name", "type")
 # Document values JSON has no type for (an ObjectId in `meta`) are written as text.
 _ENCODER = msgspec.json.Encoder(enc_hook=str)
+# What follows an item's fields in its JSON: the cost (then `}` or a cluster's breakdown).
+COST_KEY = b',"cost":'
 # Filter combinations whose scope a catalog keeps.
 MEMO_SIZE = 64
 T = TypeVar("T")
@@ -67,6 +71,11 @@ def instance_key(identifier: str) -> str:
     if parts[-1].isdigit() and len(parts) >= 3:
         return "/".join(parts[-3:]).lower()
     return parts[-1].rsplit(":", 1)[-1].lower()
+
+
+def json_prefix(item_base: dict[str, Any]) -> bytes:
+    """An item's fields as JSON, open for its cost: `{...,"cost":`."""
+    return _ENCODER.encode(item_base)[:-1] + COST_KEY
 
 
 @dataclass
@@ -174,23 +183,23 @@ class Catalog:
             base["k8s_cluster_name"] = self.resources[cluster_id].get("name")
         return base
 
-    def json_prefixes(
-        self, resource_ids: Sequence[str], cloud_account_ids: Sequence[str]
-    ) -> list[bytes]:
-        """Each `item_base` as JSON without its closing brace, encoded once per catalog.
+    def json_prefixes(self, resource_ids: Sequence[str]) -> list[bytes | None]:
+        """Each resource's item as JSON up to its cost (`json_prefix`), encoded once per catalog.
 
-        An answer of 50k items then costs a concatenation per item instead of a dict
-        built and encoded (~7 us per item); bytes hold no references, so the garbage
-        collector never walks them. Orphans are encoded each time (never kept).
+        None for an id the catalog does not know: this one lookup per item also tells
+        the caller whether to rebuild (an import added resources). An answer of 50k
+        items then costs a concatenation per item instead of a dict built and encoded
+        (~7 us per item); bytes hold no references, so the garbage collector never
+        walks them.
         """
         prefixes = list(map(self._json_prefixes.get, resource_ids))
-        for index, prefix in enumerate(prefixes):
-            if prefix is None:
+        if not all(prefixes):
+            for index in compress(range(len(prefixes)), map(operator.not_, prefixes)):
                 resource_id = resource_ids[index]
-                item = self.item_base(resource_id, cloud_account_ids[index])
-                prefixes[index] = _ENCODER.encode(item)[:-1]
-                if resource_id in self.resources:
-                    self._json_prefixes[resource_id] = prefixes[index]
+                resource = self.resources.get(resource_id)
+                if resource is not None:
+                    item = self.item_base(resource_id, resource["cloud_account_id"])
+                    prefixes[index] = self._json_prefixes[resource_id] = json_prefix(item)
         return prefixes
 
 

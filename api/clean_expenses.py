@@ -11,14 +11,15 @@ allocation rows.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 from typing import Any
 
 import msgspec
 
-from api.catalog import Catalog, CatalogCache
+from api.catalog import Catalog, CatalogCache, json_prefix
 from api.context import clickhouse
 from etl import sqlfiles
 from etl.clickhouse import StringArray
@@ -81,6 +82,7 @@ class CleanExpenses:
     total_cost: float
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     catalog: Catalog | None = None
+    prefixes: Sequence[bytes | None] | None = None  # catalog.json_prefixes of resource_ids
 
     @classmethod
     def empty(cls) -> CleanExpenses:
@@ -106,27 +108,42 @@ class CleanExpenses:
             for resource_id, account_id, cost, cluster in self._parts()
         ]
 
-    def json_items(self) -> msgspec.Raw:
-        """The items as one JSON array, assembled from bytes by C-level iteration.
+    def json_body(self, fields: dict[str, Any]) -> bytes:
+        """`fields`, then the items as `clean_expenses`: one JSON object, in one join.
 
-        Per item: the catalog's encoded prefix (`Catalog.json_prefixes`), the cost,
-        then either `}` or the cluster's breakdown and billed nodes.
+        Per item: the catalog's encoded prefix (`Catalog.json_prefixes`, which ends
+        with the cost's key), the cost (all costs are encoded in one call and split),
+        then `}` or the cluster's breakdown and billed nodes. The parts are laid out by
+        slice assignment, without a loop in Python, and joined once with the head.
         """
-        if self.catalog is None or not self.resource_ids:
-            return msgspec.Raw(b"[]")
         encode = msgspec.json.encode
-        prefixes = self.catalog.json_prefixes(self.resource_ids, self.cloud_account_ids)
-        ends = {cluster_id: b"," + encode(extra)[1:] for cluster_id, extra in self.clusters.items()}
-        parts = chain.from_iterable(
-            zip(
-                chain((b"[",), repeat(b",")),
-                prefixes,
-                repeat(b',"cost":'),
-                map(encode, self.costs),
-                map(ends.get, self.resource_ids, repeat(b"}")),
-            )
-        )
-        return msgspec.Raw(b"".join(chain(parts, (b"]",))))
+        head = encode(fields)[:-1] + (b',"clean_expenses":[' if fields else b'"clean_expenses":[')
+        if self.catalog is None or not self.resource_ids:
+            return head + b"]}"
+        count = len(self.resource_ids)
+        prefixes = self.prefixes
+        if prefixes is None:
+            prefixes = self.catalog.json_prefixes(self.resource_ids)
+        if not all(prefixes):  # orphan cost rows: encoded each time, never kept
+            base = self.catalog.item_base
+            prefixes = [
+                prefix or json_prefix(base(resource_id, account_id))
+                for prefix, resource_id, account_id in zip(
+                    prefixes, self.resource_ids, self.cloud_account_ids, strict=True
+                )
+            ]
+        cluster_ends = {
+            cluster_id: b"," + encode(extra)[1:] + b","
+            for cluster_id, extra in self.clusters.items()
+        }
+        ends = list(map(cluster_ends.get, self.resource_ids, repeat(b"},")))
+        ends[-1] = ends[-1][:-1]
+        parts = [head] * (3 * count + 2)
+        parts[1:-1:3] = prefixes
+        parts[2:-1:3] = encode(list(self.costs))[1:-1].split(b",")
+        parts[3:-1:3] = ends
+        parts[-1] = b"]}"
+        return b"".join(parts)
 
 
 def _accounts(catalog: Catalog, filters: Filters) -> list[str]:
@@ -259,8 +276,12 @@ def _expenses_answer(
     )
     items = folded_into.count("")
     listed = resource_ids[:items]
-    if not all(map(catalog.resources.__contains__, listed)):
-        catalog = cache.refresh(settings, organization_id, set(listed) - catalog.resources.keys())
+    prefixes = catalog.json_prefixes(listed)
+    if not all(prefixes):
+        unknown = set(compress(listed, map(operator.not_, prefixes)))
+        refreshed = cache.refresh(settings, organization_id, unknown)
+        if refreshed is not catalog:
+            catalog, prefixes = refreshed, refreshed.json_prefixes(listed)
     clusters = {
         listed[index]: {
             "k8s_costs": {name: column[name][index] for name in COMPONENTS},
@@ -268,13 +289,11 @@ def _expenses_answer(
         }
         for index in compress(range(items), map(catalog.clusters.__contains__, listed))
     }
-    for index in range(items, len(resource_ids)):
+    for index in range(items, len(resource_ids)):  # in order: by cluster, costliest first
         if folded_into[index] in clusters:
             clusters[folded_into[index]]["billed_nodes"].append(
                 _billed_node(catalog, resource_ids[index], account_ids[index], costs[index])
             )
-    for cluster in clusters.values():
-        cluster["billed_nodes"].sort(key=lambda node: (-node["cost"], node["resource_id"]))
     return CleanExpenses(
         listed,
         account_ids[:items],
@@ -283,6 +302,7 @@ def _expenses_answer(
         column["total_cost"][0],
         clusters,
         catalog,
+        prefixes,
     )
 
 

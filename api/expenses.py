@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-import msgspec
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf, Range
@@ -188,19 +187,20 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
         limit,
     )
     csv = query["format"] == "csv"
-    body: dict[str, Any] = {
+    totals: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
         "total_count": answer.total_count,
         "total_cost": answer.total_cost,
-        "clean_expenses": answer.items() if csv else answer.json_items(),
     }
     if limit is not None:
-        body["limit"] = limit
+        totals["limit"] = limit
     if csv:
-        return csv_response(body, f"clean_expenses_{organization_id}.csv")
-    # The items are JSON already, with CleanExpenseSchema's fields and types (built in
-    # api/catalog.py and api/clean_expenses.py; the schemathesis test checks every
+        return csv_response(
+            {**totals, "clean_expenses": answer.items()}, f"clean_expenses_{organization_id}.csv"
+        )
+    # The items are encoded from bytes with CleanExpenseSchema's fields and types (built
+    # in api/catalog.py and api/clean_expenses.py; the schemathesis test checks every
     # answer against the schema), so they skip marshmallow's field-by-field dump, which
     # takes longer than the ClickHouse query for thousands of items.
-    return Response(msgspec.json.encode(body), mimetype="application/json")
+    return Response(answer.json_body(totals), mimetype="application/json")

@@ -15,8 +15,8 @@
 -- {node_clusters}) are summed per day instead (node_day); a node's day goes to its
 -- cluster (folded_into) when that cluster has a live row on the same day, since the
 -- cluster's K8s cost already covers the node. Folded rows are returned after the
--- items (all of them: the caller keeps those of the returned clusters) and count in
--- neither the items nor the totals.
+-- items (all of them: the caller keeps those of the returned clusters), by cluster,
+-- then cost descending and resource_id, and count in neither the items nor the totals.
 --
 -- Ranking: the items are gathered in one array and only its first {limit} places are
 -- sorted (arrayPartialSort on (-cost, resource_id)). groupArraySorted, a heap of
@@ -59,7 +59,10 @@ FROM
                     {limit:UInt64}
                 )
             ),
-            groupArrayIf((folded_into, resource_id, cloud_account_id, cost), folded_into != '')
+            arraySort(
+                node -> (node.1, -node.4, node.2),
+                groupArrayIf((folded_into, resource_id, cloud_account_id, cost), folded_into != '')
+            )
         ) AS rows
     FROM
     (
