@@ -624,6 +624,25 @@ def test_billed_node_is_counted_once_in_its_cluster_on_days_the_cluster_has_cost
     assert body["total_cost"] == pytest.approx(30.0 + 4.0 + 300.0)
 
 
+def test_restated_node_and_cluster_days_fold_by_their_live_rows_only(
+    settings: Settings, api: Api, node_org: dict[str, str]
+) -> None:
+    cluster = node_org["cluster"]
+    write_costs(settings, "aws-1", 1, {"node-vm": 5.0, "other-vm": 100.0})  # folded day, new value
+    write_costs(settings, "aws-1", 3, {"other-vm": 100.0})  # the node's own day, now dead
+    write_costs(settings, "acc-k8s", 2, {})  # the cluster's day 2, dead: day 2 is the node's
+
+    body = api.expenses("org-1", 0, day_start_epoch(day(3)))
+
+    items = {item["resource_id"]: item for item in body["clean_expenses"]}
+    assert ids(body) == ["other-vm", cluster, "node-vm"]
+    assert items[cluster]["cost"] == pytest.approx(10.0)
+    assert [node["cost"] for node in items[cluster]["billed_nodes"]] == [pytest.approx(5.0)]
+    assert items["node-vm"]["cost"] == pytest.approx(2.0)
+    assert body["total_count"] == 3
+    assert body["total_cost"] == pytest.approx(10.0 + 2.0 + 300.0)
+
+
 def test_billed_node_within_the_cluster_days_is_no_item_of_its_own(
     api: Api, node_org: dict[str, str]
 ) -> None:
