@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import compress
 from typing import Any
 
 import msgspec
@@ -25,6 +25,7 @@ from etl import sqlfiles
 from etl.clickhouse import StringArray
 from etl.config import Settings
 from etl.costs import COMPONENTS
+from etl.registry import K8S_ACCOUNT_TYPE
 
 # "No limit" means this many items: more than any organization has. ClickHouse's
 # arraySlice reads its length as signed, so a larger limit must not reach it.
@@ -69,10 +70,10 @@ class CleanExpenses:
     """The items (most expensive first, after `limit`) and the totals before the limit.
 
     An item is a resource, its account and cost, plus, for a K8s cluster, its
-    breakdown and billed nodes (`clusters`). Items are kept as columns and rendered
-    from the catalog's per-resource parts on demand: as dicts (CSV, tests) or as JSON
-    fragments, which skip building and encoding a dict per item (an answer can hold
-    50k items; docs/api.md).
+    breakdown and billed nodes (`clusters`, by the item's position). Items are kept
+    as columns and rendered from the catalog's per-resource parts on demand: as dicts
+    (CSV, tests) or as JSON fragments, which skip building and encoding a dict per
+    item (an answer can hold 50k items; docs/api.md).
     """
 
     resource_ids: Sequence[str]
@@ -80,7 +81,7 @@ class CleanExpenses:
     costs: Sequence[float]
     total_count: int
     total_cost: float
-    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clusters: dict[int, dict[str, Any]] = field(default_factory=dict)
     catalog: Catalog | None = None
     prefixes: Sequence[bytes | None] | None = None  # catalog.json_prefixes of resource_ids
 
@@ -94,7 +95,7 @@ class CleanExpenses:
             self.resource_ids,
             self.cloud_account_ids,
             self.costs,
-            map(self.clusters.get, self.resource_ids),
+            map(self.clusters.get, range(len(self.resource_ids))),
             strict=True,
         )
 
@@ -112,9 +113,10 @@ class CleanExpenses:
         """`fields`, then the items as `clean_expenses`: one JSON object, in one join.
 
         Per item: the catalog's encoded prefix (`Catalog.json_prefixes`, which ends
-        with the cost's key), the cost (all costs are encoded in one call and split),
-        then `}` or the cluster's breakdown and billed nodes. The parts are laid out by
-        slice assignment, without a loop in Python, and joined once with the head.
+        with the cost's key), then its tail: the cost, for a cluster its breakdown and
+        billed nodes, `}` and the separator. All costs are encoded in one call and cut
+        into tails; prefixes and tails are laid out by slice assignment, without a loop
+        over items in Python, and joined once with the head.
         """
         encode = msgspec.json.encode
         head = encode(fields)[:-1] + (b',"clean_expenses":[' if fields else b'"clean_expenses":[')
@@ -132,16 +134,14 @@ class CleanExpenses:
                     prefixes, self.resource_ids, self.cloud_account_ids, strict=True
                 )
             ]
-        cluster_ends = {
-            cluster_id: b"," + encode(extra)[1:] + b","
-            for cluster_id, extra in self.clusters.items()
-        }
-        ends = list(map(cluster_ends.get, self.resource_ids, repeat(b"},")))
-        ends[-1] = ends[-1][:-1]
-        parts = [head] * (3 * count + 2)
-        parts[1:-1:3] = prefixes
-        parts[2:-1:3] = encode(list(self.costs))[1:-1].split(b",")
-        parts[3:-1:3] = ends
+        # `c0},`, `c1},`...: JSON numbers hold neither a comma nor a newline.
+        tails = (encode(list(self.costs))[1:-1] + b",").replace(b",", b"},\n").split(b"\n")
+        for position, extra in self.clusters.items():  # `c,"k8s_costs":...},`
+            tails[position] = tails[position][:-2] + b"," + encode(extra)[1:] + b","
+        tails[count - 1] = tails[count - 1][:-1]
+        parts = [head] * (2 * count + 2)
+        parts[1:-1:2] = prefixes
+        parts[2:-1:2] = tails[:count]
         parts[-1] = b"]}"
         return b"".join(parts)
 
@@ -202,6 +202,7 @@ class Scope:
     node_ids: StringArray
     node_clusters: StringArray
     cluster_account_ids: StringArray  # the accounts of node_clusters
+    k8s_account_ids: StringArray  # the kubernetes_cnr accounts: the only ones holding clusters
 
 
 def scope(catalog: Catalog, filters: Filters) -> Scope | None:
@@ -219,6 +220,11 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
         StringArray(
             sorted({catalog.resources[cluster]["cloud_account_id"] for cluster in nodes.values()})
         ),
+        StringArray(
+            account
+            for account in accounts
+            if catalog.accounts[account].get("type") == K8S_ACCOUNT_TYPE
+        ),
     )
 
 
@@ -233,6 +239,7 @@ def cost_parameters(request_scope: Scope, period: Period, limit: int | None) -> 
         "node_ids": request_scope.node_ids,
         "node_clusters": request_scope.node_clusters,
         "cluster_account_ids": request_scope.cluster_account_ids,
+        "k8s_account_ids": request_scope.k8s_account_ids,
         "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
     }
 
@@ -282,16 +289,19 @@ def _expenses_answer(
         refreshed = cache.refresh(settings, organization_id, unknown)
         if refreshed is not catalog:
             catalog, prefixes = refreshed, refreshed.json_prefixes(listed)
-    clusters = {
-        listed[index]: {
-            "k8s_costs": {name: column[name][index] for name in COMPONENTS},
-            "billed_nodes": [],
-        }
-        for index in compress(range(items), map(catalog.clusters.__contains__, listed))
+    positions = {
+        listed[index]: index
+        for index in compress(range(items), column["in_k8s_account"])
+        if listed[index] in catalog.clusters
+    }
+    clusters: dict[int, dict[str, Any]] = {
+        index: {"k8s_costs": {name: column[name][index] for name in COMPONENTS}, "billed_nodes": []}
+        for index in positions.values()
     }
     for index in range(items, len(resource_ids)):  # in order: by cluster, costliest first
-        if folded_into[index] in clusters:
-            clusters[folded_into[index]]["billed_nodes"].append(
+        position = positions.get(folded_into[index])
+        if position is not None:
+            clusters[position]["billed_nodes"].append(
                 _billed_node(catalog, resource_ids[index], account_ids[index], costs[index])
             )
     return CleanExpenses(
@@ -343,11 +353,11 @@ def _allocation_answer(
         len(rows),
         sum(row["cost"] for row in rows),
         {
-            clusters[row["cloud_account_id"]]: {
+            position: {
                 "k8s_costs": {column: row[column] for column in COMPONENTS},
                 "billed_nodes": [],
             }
-            for row in kept
+            for position, row in enumerate(kept)
         },
         catalog,
     )
