@@ -90,6 +90,7 @@ class Catalog:
     _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _json_prefixes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _billed_node_prefixes: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()`, kept with this catalog (the MEMO_SIZE most recent keys).
@@ -182,6 +183,25 @@ class Catalog:
             base["k8s_cluster_id"] = cluster_id
             base["k8s_cluster_name"] = self.resources[cluster_id].get("name")
         return base
+
+    def billed_node(self, resource_id: str, cloud_account_id: str) -> dict[str, Any]:
+        """A cloud-bill node as its cluster's `billed_nodes` lists it, but for its cost."""
+        node = self.resources.get(resource_id, {})
+        return {
+            "resource_id": resource_id,
+            "cloud_resource_id": node.get("cloud_resource_id"),
+            "cloud_account_id": cloud_account_id,
+            "name": node.get("name"),
+        }
+
+    def billed_node_prefix(self, resource_id: str, cloud_account_id: str) -> bytes:
+        """`billed_node` as JSON up to its cost, encoded once per catalog."""
+        key = (resource_id, cloud_account_id)
+        prefix = self._billed_node_prefixes.get(key)
+        if prefix is None:
+            prefix = json_prefix(self.billed_node(resource_id, cloud_account_id))
+            self._billed_node_prefixes[key] = prefix
+        return prefix
 
     def json_prefixes(self, resource_ids: Sequence[str]) -> list[bytes | None]:
         """Each resource's item as JSON up to its cost (`json_prefix`), encoded once per catalog.

@@ -66,6 +66,36 @@ class Filters:
 
 
 @dataclass
+class ClusterPart:
+    """What a K8s cluster item adds: its breakdown and the bill rows folded into it."""
+
+    k8s_costs: dict[str, float]
+    billed_nodes: list[tuple[str, str, float]] = field(default_factory=list)  # node, account, cost
+
+    def as_dict(self, catalog: Catalog) -> dict[str, Any]:
+        """The item's `k8s_costs` and `billed_nodes` fields."""
+        return {
+            "k8s_costs": self.k8s_costs,
+            "billed_nodes": [
+                {**catalog.billed_node(node_id, account_id), "cost": cost}
+                for node_id, account_id, cost in self.billed_nodes
+            ],
+        }
+
+    def json_fields(self, catalog: Catalog) -> bytes:
+        """The same fields as JSON members (`,"k8s_costs":{...},"billed_nodes":[...]`).
+
+        Each billed node is its catalog prefix (encoded once per catalog) and its cost.
+        """
+        encode = msgspec.json.encode
+        nodes = b",".join(
+            catalog.billed_node_prefix(node_id, account_id) + encode(cost) + b"}"
+            for node_id, account_id, cost in self.billed_nodes
+        )
+        return b',"k8s_costs":' + encode(self.k8s_costs) + b',"billed_nodes":[' + nodes + b"]"
+
+
+@dataclass
 class CleanExpenses:
     """The items (most expensive first, after `limit`) and the totals before the limit.
 
@@ -81,7 +111,7 @@ class CleanExpenses:
     costs: Sequence[float]
     total_count: int
     total_cost: float
-    clusters: dict[int, dict[str, Any]] = field(default_factory=dict)
+    clusters: dict[int, ClusterPart] = field(default_factory=dict)
     catalog: Catalog | None = None
     prefixes: Sequence[bytes | None] | None = None  # catalog.json_prefixes of resource_ids
 
@@ -90,7 +120,7 @@ class CleanExpenses:
         """No item at all."""
         return cls([], [], [], 0, 0.0)
 
-    def _parts(self) -> Iterator[tuple[str, str, float, dict[str, Any] | None]]:
+    def _parts(self) -> Iterator[tuple[str, str, float, ClusterPart | None]]:
         return zip(
             self.resource_ids,
             self.cloud_account_ids,
@@ -103,9 +133,13 @@ class CleanExpenses:
         """Each item as a dict with CleanExpenseSchema's fields."""
         if self.catalog is None:
             return []
-        base = self.catalog.item_base
+        catalog = self.catalog
         return [
-            {**base(resource_id, account_id), "cost": cost, **(cluster or {})}
+            {
+                **catalog.item_base(resource_id, account_id),
+                "cost": cost,
+                **(cluster.as_dict(catalog) if cluster else {}),
+            }
             for resource_id, account_id, cost, cluster in self._parts()
         ]
 
@@ -136,8 +170,8 @@ class CleanExpenses:
             ]
         # `c0},`, `c1},`...: JSON numbers hold neither a comma nor a newline.
         tails = (encode(list(self.costs))[1:-1] + b",").replace(b",", b"},\n").split(b"\n")
-        for position, extra in self.clusters.items():  # `c,"k8s_costs":...},`
-            tails[position] = tails[position][:-2] + b"," + encode(extra)[1:] + b","
+        for position, cluster in self.clusters.items():  # `c,"k8s_costs":...},`
+            tails[position] = tails[position][:-2] + cluster.json_fields(self.catalog) + b"},"
         tails[count - 1] = tails[count - 1][:-1]
         parts = [head] * (2 * count + 2)
         parts[1:-1:2] = prefixes
@@ -244,19 +278,6 @@ def cost_parameters(request_scope: Scope, period: Period, limit: int | None) -> 
     }
 
 
-def _billed_node(
-    catalog: Catalog, resource_id: str, account_id: str, cost: float
-) -> dict[str, Any]:
-    node = catalog.resources.get(resource_id, {})
-    return {
-        "resource_id": resource_id,
-        "cloud_resource_id": node.get("cloud_resource_id"),
-        "cloud_account_id": account_id,
-        "name": node.get("name"),
-        "cost": cost,
-    }
-
-
 def _expenses_answer(
     settings: Settings,
     cache: CatalogCache,
@@ -294,15 +315,15 @@ def _expenses_answer(
         for index in compress(range(items), column["in_k8s_account"])
         if listed[index] in catalog.clusters
     }
-    clusters: dict[int, dict[str, Any]] = {
-        index: {"k8s_costs": {name: column[name][index] for name in COMPONENTS}, "billed_nodes": []}
+    clusters = {
+        index: ClusterPart({name: column[name][index] for name in COMPONENTS})
         for index in positions.values()
     }
     for index in range(items, len(resource_ids)):  # in order: by cluster, costliest first
         position = positions.get(folded_into[index])
         if position is not None:
-            clusters[position]["billed_nodes"].append(
-                _billed_node(catalog, resource_ids[index], account_ids[index], costs[index])
+            clusters[position].billed_nodes.append(
+                (resource_ids[index], account_ids[index], costs[index])
             )
     return CleanExpenses(
         listed,
@@ -353,10 +374,7 @@ def _allocation_answer(
         len(rows),
         sum(row["cost"] for row in rows),
         {
-            position: {
-                "k8s_costs": {column: row[column] for column in COMPONENTS},
-                "billed_nodes": [],
-            }
+            position: ClusterPart({column: row[column] for column in COMPONENTS})
             for position, row in enumerate(kept)
         },
         catalog,

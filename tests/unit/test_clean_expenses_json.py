@@ -12,7 +12,7 @@ import json
 import pytest
 
 from api.catalog import Catalog
-from api.clean_expenses import CleanExpenses
+from api.clean_expenses import CleanExpenses, ClusterPart
 from etl.costs import COMPONENTS
 from etl.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
 
@@ -38,19 +38,11 @@ RESOURCES = {
 }
 
 
-def cluster_part(cost: float) -> dict:
-    return {
-        "k8s_costs": {name: cost / len(COMPONENTS) for name in COMPONENTS},
-        "billed_nodes": [
-            {
-                "resource_id": "vm-1",
-                "cloud_resource_id": RESOURCES["vm-1"]["cloud_resource_id"],
-                "cloud_account_id": "aws-1",
-                "name": RESOURCES["vm-1"]["name"],
-                "cost": 0.1,
-            }
-        ],
-    }
+def cluster_part(cost: float) -> ClusterPart:
+    return ClusterPart(
+        {name: cost / len(COMPONENTS) for name in COMPONENTS},
+        [("vm-1", "aws-1", 0.1), ("unknown-node", "aws-1", 0.2)],
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,7 +78,22 @@ def test_json_body_holds_the_same_items_as_the_dicts(
 
     assert body == {**totals, "clean_expenses": answer.items()}
     assert [item["cost"] for item in body["clean_expenses"]] == costs
-    assert body["clean_expenses"][position]["billed_nodes"][0]["name"] == RESOURCES["vm-1"]["name"]
+    assert body["clean_expenses"][position]["billed_nodes"] == [
+        {
+            "resource_id": "vm-1",
+            "cloud_resource_id": RESOURCES["vm-1"]["cloud_resource_id"],
+            "cloud_account_id": "aws-1",
+            "name": RESOURCES["vm-1"]["name"],
+            "cost": 0.1,
+        },
+        {
+            "resource_id": "unknown-node",
+            "cloud_resource_id": None,
+            "cloud_account_id": "aws-1",
+            "name": None,
+            "cost": 0.2,
+        },
+    ]
 
 
 def test_an_empty_answer_is_its_totals_and_no_item() -> None:
