@@ -290,11 +290,9 @@ def _expenses_answer(
     request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
     if request_scope is None:
         return CleanExpenses.empty()
+    parameters = cost_parameters(request_scope, period, limit)
     with clickhouse() as client:
-        result = client.query(
-            sqlfiles.query("clean_expenses_costs"),
-            parameters=cost_parameters(request_scope, period, limit),
-        )
+        result = client.query(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
     # Columns, not rows: no tuple per row. Items come first, then folded node rows.
     if not result.result_columns or not result.result_columns[0]:
         return CleanExpenses.empty()
@@ -302,7 +300,7 @@ def _expenses_answer(
     folded_into, resource_ids, account_ids, costs = (
         column[name] for name in ("folded_into", "resource_id", "cloud_account_id", "cost")
     )
-    items = folded_into.count("")
+    items = min(column["total_count"][0], parameters["limit"])  # the rest are folded rows
     listed = resource_ids[:items]
     prefixes = catalog.json_prefixes(listed)
     if not all(prefixes):
