@@ -203,24 +203,30 @@ class Catalog:
             self._billed_node_prefixes[key] = prefix
         return prefix
 
-    def json_prefixes(self, resource_ids: Sequence[str]) -> list[bytes | None]:
-        """Each resource's item as JSON up to its cost (`json_prefix`), encoded once per catalog.
+    def json_prefixes(
+        self, resource_ids: Sequence[str], cloud_account_ids: Sequence[str]
+    ) -> tuple[list[bytes], list[int]]:
+        """Each item as JSON up to its cost (`json_prefix`), and where the unknown ids are.
 
-        None for an id the catalog does not know: this one lookup per item also tells
-        the caller whether to rebuild (an import added resources). An answer of 50k
-        items then costs a concatenation per item instead of a dict built and encoded
-        (~7 us per item); bytes hold no references, so the garbage collector never
-        walks them.
+        A resource's prefix is encoded once per catalog. An id the catalog does not know
+        (an orphan cost row, or a resource imported since the catalog was built) gets
+        its ids only, encoded each time; its position tells the caller to rebuild. One
+        lookup per item, then: an answer of 50k items costs a concatenation per item
+        instead of a dict built and encoded (~7 us per item), and bytes hold no
+        references, so the garbage collector never walks them.
         """
-        prefixes = list(map(self._json_prefixes.get, resource_ids))
+        prefixes: list[Any] = list(map(self._json_prefixes.get, resource_ids))  # None: not yet
+        unknown = []
         if not all(prefixes):
             for index in compress(range(len(prefixes)), map(operator.not_, prefixes)):
                 resource_id = resource_ids[index]
-                resource = self.resources.get(resource_id)
-                if resource is not None:
-                    item = self.item_base(resource_id, resource["cloud_account_id"])
-                    prefixes[index] = self._json_prefixes[resource_id] = json_prefix(item)
-        return prefixes
+                item = self.item_base(resource_id, cloud_account_ids[index])
+                prefixes[index] = json_prefix(item)
+                if resource_id in self.resources:
+                    self._json_prefixes[resource_id] = prefixes[index]
+                else:
+                    unknown.append(index)
+        return prefixes, unknown
 
 
 def build_catalog(settings: Settings, organization_id: str) -> Catalog:

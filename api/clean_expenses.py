@@ -11,7 +11,6 @@ allocation rows.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -19,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from api.catalog import Catalog, CatalogCache, json_prefix
+from api.catalog import Catalog, CatalogCache
 from api.context import clickhouse
 from etl import sqlfiles
 from etl.clickhouse import StringArray
@@ -113,7 +112,7 @@ class CleanExpenses:
     total_cost: float
     clusters: dict[int, ClusterPart] = field(default_factory=dict)
     catalog: Catalog | None = None
-    prefixes: Sequence[bytes | None] | None = None  # catalog.json_prefixes of resource_ids
+    prefixes: Sequence[bytes] | None = None  # catalog.json_prefixes of the items
 
     @classmethod
     def empty(cls) -> CleanExpenses:
@@ -159,15 +158,7 @@ class CleanExpenses:
         count = len(self.resource_ids)
         prefixes = self.prefixes
         if prefixes is None:
-            prefixes = self.catalog.json_prefixes(self.resource_ids)
-        if not all(prefixes):  # orphan cost rows: encoded each time, never kept
-            base = self.catalog.item_base
-            prefixes = [
-                prefix or json_prefix(base(resource_id, account_id))
-                for prefix, resource_id, account_id in zip(
-                    prefixes, self.resource_ids, self.cloud_account_ids, strict=True
-                )
-            ]
+            prefixes, _ = self.catalog.json_prefixes(self.resource_ids, self.cloud_account_ids)
         # `c0},`, `c1},`...: JSON numbers hold neither a comma nor a newline.
         tails = (encode(list(self.costs))[1:-1] + b",").replace(b",", b"},\n").split(b"\n")
         for position, cluster in self.clusters.items():  # `c,"k8s_costs":...},`
@@ -302,12 +293,13 @@ def _expenses_answer(
     )
     items = min(column["total_count"][0], parameters["limit"])  # the rest are folded rows
     listed = resource_ids[:items]
-    prefixes = catalog.json_prefixes(listed)
-    if not all(prefixes):
-        unknown = set(compress(listed, map(operator.not_, prefixes)))
-        refreshed = cache.refresh(settings, organization_id, unknown)
+    listed_accounts = account_ids[:items]
+    prefixes, unknown = catalog.json_prefixes(listed, listed_accounts)
+    if unknown:
+        refreshed = cache.refresh(settings, organization_id, {listed[i] for i in unknown})
         if refreshed is not catalog:
-            catalog, prefixes = refreshed, refreshed.json_prefixes(listed)
+            catalog = refreshed
+            prefixes, _ = catalog.json_prefixes(listed, listed_accounts)
     positions = {
         listed[index]: index
         for index in compress(range(items), column["in_k8s_account"])
@@ -325,7 +317,7 @@ def _expenses_answer(
             )
     return CleanExpenses(
         listed,
-        account_ids[:items],
+        listed_accounts,
         costs[:items],
         column["total_count"][0],
         column["total_cost"][0],
