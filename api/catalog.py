@@ -49,7 +49,7 @@ RESOURCE_FIELDS = (
 ACCOUNT_FIELDS = ("name", "type")
 # Document values JSON has no type for (an ObjectId in `meta`) are written as text.
 _ENCODER = msgspec.json.Encoder(enc_hook=str)
-# What follows an item's fields in its JSON: the cost (then `}` or a cluster's breakdown).
+# What follows the fields of an item or a billed node in its JSON: the cost.
 COST_KEY = b',"cost":'
 # Filter combinations whose scope a catalog keeps.
 MEMO_SIZE = 64
@@ -73,9 +73,9 @@ def instance_key(identifier: str) -> str:
     return parts[-1].rsplit(":", 1)[-1].lower()
 
 
-def json_prefix(item_base: dict[str, Any]) -> bytes:
-    """An item's fields as JSON, open for its cost: `{...,"cost":`."""
-    return _ENCODER.encode(item_base)[:-1] + COST_KEY
+def json_prefix(fields: dict[str, Any]) -> bytes:
+    """An item's (or a billed node's) fields as JSON, open for its cost: `{...,"cost":`."""
+    return _ENCODER.encode(fields)[:-1] + COST_KEY
 
 
 @dataclass
