@@ -17,18 +17,21 @@ K8s clusters (`node_clusters`), for the double-counting rule of docs/api.md.
 from __future__ import annotations
 
 import gc
-import operator
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import compress
 from typing import Any, TypeVar
 
 import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from api.arrowbytes import bytes_array
+from api.itemindex import NOT_FOUND, ItemIndex, resource_keys
 from etl.config import Settings
 from etl.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE, open_database
 
@@ -89,8 +92,6 @@ class Catalog:
     _indexes: dict[str, dict[Any, set[str]]] = field(default_factory=dict)
     _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _json_prefixes: dict[str, bytes] = field(default_factory=dict, repr=False)
-    _billed_node_prefixes: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()`, kept with this catalog (the MEMO_SIZE most recent keys).
@@ -190,43 +191,73 @@ class Catalog:
         return {
             "resource_id": resource_id,
             "cloud_resource_id": node.get("cloud_resource_id"),
-            "cloud_account_id": cloud_account_id,
+            "cloud_account_id": node.get("cloud_account_id", cloud_account_id),
             "name": node.get("name"),
         }
 
-    def billed_node_prefix(self, resource_id: str, cloud_account_id: str) -> bytes:
-        """`billed_node` as JSON up to its cost, encoded once per catalog."""
-        key = (resource_id, cloud_account_id)
-        prefix = self._billed_node_prefixes.get(key)
-        if prefix is None:
-            prefix = json_prefix(self.billed_node(resource_id, cloud_account_id))
-            self._billed_node_prefixes[key] = prefix
-        return prefix
+    @cached_property
+    def item_index(self) -> ItemIndex:
+        """Every resource's item as JSON up to its cost (`json_prefix`), by id.
+
+        Encoded once per catalog (~3 us per resource), so that a request finds its
+        items and lays them out with Arrow compute rather than item by item.
+        """
+        ids = list(self.resources)
+        return ItemIndex.build(ids, [json_prefix(self.item_base(id_, "")) for id_ in ids])
+
+    @cached_property
+    def node_index(self) -> ItemIndex:
+        """Every cluster node's `billed_node` as JSON up to its cost, by id."""
+        ids = list(self.node_clusters)
+        return ItemIndex.build(ids, [json_prefix(self.billed_node(id_, "")) for id_ in ids])
 
     def json_prefixes(
-        self, resource_ids: Sequence[str], cloud_account_ids: Sequence[str]
-    ) -> tuple[list[bytes], list[int]]:
-        """Each item as JSON up to its cost (`json_prefix`), and where the unknown ids are.
+        self,
+        resource_ids: pa.StringArray,
+        cloud_account_ids: pa.StringArray,
+        keys: np.ndarray | None = None,
+    ) -> tuple[pa.LargeBinaryArray, list[int]]:
+        """Each item's `json_prefix`, and the positions of the ids the catalog does not know.
 
-        A resource's prefix is encoded once per catalog. An id the catalog does not know
-        (an orphan cost row, or a resource imported since the catalog was built) gets
-        its ids only, encoded each time; its position tells the caller to rebuild. One
-        lookup per item, then: an answer of 50k items costs a concatenation per item
-        instead of a dict built and encoded (~7 us per item), and bytes hold no
-        references, so the garbage collector never walks them.
+        `keys` are the ids' `resource_key`s when the query gave them. An unknown id (an
+        orphan cost row, or a resource imported since the catalog was built) gets its
+        ids only, encoded each time; its position tells the caller to rebuild.
         """
-        prefixes: list[Any] = list(map(self._json_prefixes.get, resource_ids))  # None: not yet
-        unknown = []
-        if not all(prefixes):
-            for index in compress(range(len(prefixes)), map(operator.not_, prefixes)):
-                resource_id = resource_ids[index]
-                item = self.item_base(resource_id, cloud_account_ids[index])
-                prefixes[index] = json_prefix(item)
-                if resource_id in self.resources:
-                    self._json_prefixes[resource_id] = prefixes[index]
-                else:
-                    unknown.append(index)
-        return prefixes, unknown
+        return self._prefixes(
+            self.item_index, self.item_base, resource_ids, cloud_account_ids, keys
+        )
+
+    def billed_node_prefixes(
+        self,
+        resource_ids: pa.StringArray,
+        cloud_account_ids: pa.StringArray,
+        keys: np.ndarray | None = None,
+    ) -> tuple[pa.LargeBinaryArray, list[int]]:
+        """`json_prefixes` for billed nodes (`billed_node` up to its cost)."""
+        return self._prefixes(
+            self.node_index, self.billed_node, resource_ids, cloud_account_ids, keys
+        )
+
+    @staticmethod
+    def _prefixes(
+        index: ItemIndex,
+        describe: Callable[[str, str], dict[str, Any]],
+        resource_ids: pa.StringArray,
+        cloud_account_ids: pa.StringArray,
+        keys: np.ndarray | None,
+    ) -> tuple[pa.LargeBinaryArray, list[int]]:
+        if keys is None:
+            keys = resource_keys(resource_ids.to_pylist())
+        places = index.positions(resource_ids, keys)
+        prefixes = index.take(places)
+        unknown = np.flatnonzero(places == NOT_FOUND).tolist()
+        if not unknown:
+            return prefixes, unknown
+        orphans = [
+            json_prefix(describe(resource_ids[at].as_py(), cloud_account_ids[at].as_py()))
+            for at in unknown
+        ]
+        return pc.replace_with_mask(prefixes, prefixes.is_null(), bytes_array(orphans)), unknown
 
 
 def build_catalog(settings: Settings, organization_id: str) -> Catalog:

@@ -11,14 +11,19 @@ allocation rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress
 from typing import Any
 
 import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from api import clusterparts
+from api.arrowbytes import BYTES, NOTHING, joined_values, json_numbers
 from api.catalog import Catalog, CatalogCache
+from api.clusterparts import Clusters
 from api.context import clickhouse
 from etl import sqlfiles
 from etl.clickhouse import StringArray
@@ -26,6 +31,7 @@ from etl.config import Settings
 from etl.costs import COMPONENTS
 from etl.registry import K8S_ACCOUNT_TYPE
 
+PLAIN_TAIL = pa.array([b"},"], BYTES)  # what follows the cost of an item but a cluster
 # "No limit" means this many items: more than any organization has. ClickHouse's
 # arraySlice reads its length as signed, so a larger limit must not reach it.
 MAX_ITEMS = 2**31 - 1
@@ -65,110 +71,81 @@ class Filters:
 
 
 @dataclass
-class ClusterPart:
-    """What a K8s cluster item adds: its breakdown and the bill rows folded into it."""
-
-    k8s_costs: dict[str, float]
-    billed_nodes: list[tuple[str, str, float]] = field(default_factory=list)  # node, account, cost
-
-    def as_dict(self, catalog: Catalog) -> dict[str, Any]:
-        """The item's `k8s_costs` and `billed_nodes` fields."""
-        return {
-            "k8s_costs": self.k8s_costs,
-            "billed_nodes": [
-                {**catalog.billed_node(node_id, account_id), "cost": cost}
-                for node_id, account_id, cost in self.billed_nodes
-            ],
-        }
-
-    def json_fields(self, catalog: Catalog) -> bytes:
-        """The same fields as JSON members (`,"k8s_costs":{...},"billed_nodes":[...]`).
-
-        Each billed node is its catalog prefix (encoded once per catalog) and its cost.
-        """
-        encode = msgspec.json.encode
-        nodes = b",".join(
-            catalog.billed_node_prefix(node_id, account_id) + encode(cost) + b"}"
-            for node_id, account_id, cost in self.billed_nodes
-        )
-        return b',"k8s_costs":' + encode(self.k8s_costs) + b',"billed_nodes":[' + nodes + b"]"
-
-
-@dataclass
 class CleanExpenses:
     """The items (most expensive first, after `limit`) and the totals before the limit.
 
     An item is a resource, its account and cost, plus, for a K8s cluster, its
     breakdown and billed nodes (`clusters`, by the item's position). Items are kept
-    as columns and rendered from the catalog's per-resource parts on demand: as dicts
-    (CSV, tests) or as JSON fragments, which skip building and encoding a dict per
-    item (an answer can hold 50k items; docs/api.md).
+    as Arrow columns (lists are converted) and rendered from the catalog on demand:
+    as dicts (CSV, tests) or as JSON laid out by Arrow compute, which skips building
+    and encoding a dict per item (an answer can hold 50k items; docs/api.md).
     """
 
-    resource_ids: Sequence[str]
-    cloud_account_ids: Sequence[str]
-    costs: Sequence[float]
+    resource_ids: pa.StringArray
+    cloud_account_ids: pa.StringArray
+    costs: pa.DoubleArray
     total_count: int
     total_cost: float
-    clusters: dict[int, ClusterPart] = field(default_factory=dict)
+    clusters: Clusters = field(default_factory=Clusters.none)
     catalog: Catalog | None = None
-    prefixes: Sequence[bytes] | None = None  # catalog.json_prefixes of the items
+    prefixes: pa.LargeBinaryArray | None = None  # catalog.json_prefixes of the items
+
+    def __post_init__(self) -> None:
+        self.resource_ids = _arrow(self.resource_ids, pa.string())
+        self.cloud_account_ids = _arrow(self.cloud_account_ids, pa.string())
+        self.costs = _arrow(self.costs, pa.float64())
 
     @classmethod
     def empty(cls) -> CleanExpenses:
         """No item at all."""
         return cls([], [], [], 0, 0.0)
 
-    def _parts(self) -> Iterator[tuple[str, str, float, ClusterPart | None]]:
-        return zip(
-            self.resource_ids,
-            self.cloud_account_ids,
-            self.costs,
-            map(self.clusters.get, range(len(self.resource_ids))),
-            strict=True,
-        )
-
     def items(self) -> list[dict[str, Any]]:
         """Each item as a dict with CleanExpenseSchema's fields."""
         if self.catalog is None:
             return []
         catalog = self.catalog
+        clusters = self.clusters.as_dicts(catalog)
         return [
-            {
-                **catalog.item_base(resource_id, account_id),
-                "cost": cost,
-                **(cluster.as_dict(catalog) if cluster else {}),
-            }
-            for resource_id, account_id, cost, cluster in self._parts()
+            {**catalog.item_base(resource_id, account_id), "cost": cost, **clusters.get(at, {})}
+            for at, (resource_id, account_id, cost) in enumerate(
+                zip(
+                    self.resource_ids.to_pylist(),
+                    self.cloud_account_ids.to_pylist(),
+                    self.costs.to_pylist(),
+                    strict=True,
+                )
+            )
         ]
 
     def json_body(self, fields: dict[str, Any]) -> bytes:
-        """`fields`, then the items as `clean_expenses`: one JSON object, in one join.
+        """`fields`, then the items as `clean_expenses`: one JSON object.
 
         Per item: the catalog's encoded prefix (`Catalog.json_prefixes`, which ends
-        with the cost's key), then its tail: the cost, for a cluster its breakdown and
-        billed nodes, `}` and the separator. All costs are encoded in one call and cut
-        into tails; prefixes and tails are laid out by slice assignment, without a loop
-        over items in Python, and joined once with the head.
+        with the cost's key), its cost, then its tail: `},`, or for a cluster its
+        breakdown and billed nodes first (`Clusters.json_tails`). Arrow joins the three
+        columns item by item into one buffer, which is copied once, between the head
+        and the end.
         """
-        encode = msgspec.json.encode
-        head = encode(fields)[:-1] + (b',"clean_expenses":[' if fields else b'"clean_expenses":[')
-        if self.catalog is None or not self.resource_ids:
-            return head + b"]}"
+        head = msgspec.json.encode(fields)[:-1]
+        head += b',"clean_expenses":[' if fields else b'"clean_expenses":['
         count = len(self.resource_ids)
+        if self.catalog is None or not count:
+            return head + b"]}"
         prefixes = self.prefixes
         if prefixes is None:
             prefixes, _ = self.catalog.json_prefixes(self.resource_ids, self.cloud_account_ids)
-        # `c0},`, `c1},`...: JSON numbers hold neither a comma nor a newline.
-        tails = (encode(list(self.costs))[1:-1] + b",").replace(b",", b"},\n").split(b"\n")
-        for position, cluster in self.clusters.items():  # `c,"k8s_costs":...},`
-            tails[position] = tails[position][:-2] + cluster.json_fields(self.catalog) + b"},"
-        tails[count - 1] = tails[count - 1][:-1]
-        parts = [head] * (2 * count + 2)
-        parts[1:-1:2] = prefixes
-        parts[2:-1:2] = tails[:count]
-        parts[-1] = b"]}"
-        return b"".join(parts)
+        tails = pa.concat_arrays([PLAIN_TAIL, self.clusters.json_tails(self.catalog)])
+        tail_of = np.zeros(count, np.int64)
+        tail_of[self.clusters.positions] = np.arange(1, len(tails))
+        items = pc.binary_join_element_wise(
+            prefixes, json_numbers(self.costs), tails.take(tail_of), NOTHING
+        )
+        return b"".join((head, joined_values(items)[:-1], b"]}"))  # [:-1]: the last comma
+
+
+def _arrow(values: Sequence[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
+    return values if isinstance(values, pa.Array) else pa.array(values, kind)
 
 
 def _accounts(catalog: Catalog, filters: Filters) -> list[str]:
@@ -283,45 +260,30 @@ def _expenses_answer(
         return CleanExpenses.empty()
     parameters = cost_parameters(request_scope, period, limit)
     with clickhouse() as client:
-        result = client.query(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
-    # Columns, not rows: no tuple per row. Items come first, then folded node rows.
-    if not result.result_columns or not result.result_columns[0]:
+        table = client.query_arrow(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
+    # Arrow columns: no Python object per row. Items come first, then folded node rows.
+    if not table.num_rows:
         return CleanExpenses.empty()
-    column = dict(zip(result.column_names, result.result_columns, strict=True))
-    folded_into, resource_ids, account_ids, costs = (
-        column[name] for name in ("folded_into", "resource_id", "cloud_account_id", "cost")
-    )
-    items = min(column["total_count"][0], parameters["limit"])  # the rest are folded rows
-    listed = resource_ids[:items]
-    listed_accounts = account_ids[:items]
-    prefixes, unknown = catalog.json_prefixes(listed, listed_accounts)
+    table = table.combine_chunks()  # one chunk per column: free when the answer is one batch
+    column = {name: table.column(name).chunk(0) for name in table.column_names}
+    total_count = column["total_count"][0].as_py()
+    items = min(total_count, parameters["limit"])
+    listed = column["resource_id"].slice(0, items)
+    listed_accounts = column["cloud_account_id"].slice(0, items)
+    keys = column["resource_key"].slice(0, items).to_numpy()
+    prefixes, unknown = catalog.json_prefixes(listed, listed_accounts, keys)
     if unknown:
-        refreshed = cache.refresh(settings, organization_id, {listed[i] for i in unknown})
+        refreshed = cache.refresh(settings, organization_id, {listed[i].as_py() for i in unknown})
         if refreshed is not catalog:
             catalog = refreshed
-            prefixes, _ = catalog.json_prefixes(listed, listed_accounts)
-    positions = {
-        listed[index]: index
-        for index in compress(range(items), column["in_k8s_account"])
-        if listed[index] in catalog.clusters
-    }
-    clusters = {
-        index: ClusterPart({name: column[name][index] for name in COMPONENTS})
-        for index in positions.values()
-    }
-    for index in range(items, len(resource_ids)):  # in order: by cluster, costliest first
-        position = positions.get(folded_into[index])
-        if position is not None:
-            clusters[position].billed_nodes.append(
-                (resource_ids[index], account_ids[index], costs[index])
-            )
+            prefixes, _ = catalog.json_prefixes(listed, listed_accounts, keys)
     return CleanExpenses(
         listed,
         listed_accounts,
-        costs[:items],
-        column["total_count"][0],
-        column["total_cost"][0],
-        clusters,
+        column["cost"].slice(0, items),
+        total_count,
+        column["total_cost"][0].as_py(),
+        clusterparts.from_answer(catalog, column, items),
         catalog,
         prefixes,
     )
@@ -363,10 +325,9 @@ def _allocation_answer(
         [row["cost"] for row in kept],
         len(rows),
         sum(row["cost"] for row in rows),
-        {
-            position: ClusterPart({column: row[column] for column in COMPONENTS})
-            for position, row in enumerate(kept)
-        },
+        Clusters.from_lists(
+            range(len(kept)), [{column: row[column] for column in COMPONENTS} for row in kept]
+        ),
         catalog,
     )
 

@@ -25,6 +25,8 @@
 --
 -- in_k8s_account marks the rows of kubernetes_cnr accounts, which hold clusters only:
 -- the caller then checks a thousand rows for clusters rather than every item.
+-- resource_key (xxHash64 of the id) lets the caller find each item's document by a
+-- binary search on integers (api/itemindex.py).
 --
 -- Ranking: the items are gathered in one array and only its first {limit} places are
 -- sorted (arrayPartialSort on (-cost, resource_id)). groupArraySorted, a heap of
@@ -50,7 +52,8 @@ SELECT
     breakdown.load_balancer_cost AS load_balancer_cost,
     breakdown.network_cost AS network_cost,
     breakdown.management_cost AS management_cost,
-    row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account
+    row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account,
+    xxHash64(row.2) AS resource_key
 FROM
 (
     SELECT

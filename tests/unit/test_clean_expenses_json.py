@@ -12,7 +12,8 @@ import json
 import pytest
 
 from api.catalog import Catalog
-from api.clean_expenses import CleanExpenses, ClusterPart
+from api.clean_expenses import CleanExpenses
+from api.clusterparts import Clusters
 from etl.costs import COMPONENTS
 from etl.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
 
@@ -35,13 +36,22 @@ RESOURCES = {
         "name": "prod",
         "meta": {"node_provider_ids": ["aws:///us-east-1a/i-01"]},
     },
+    "cl-2": {
+        "cloud_account_id": "k8s-1",
+        "resource_type": K8S_CLUSTER_RESOURCE_TYPE,
+        "name": "dev",
+    },
 }
+NODES = [("vm-1", "aws-1", 0.1), ("unknown-node", "aws-1", 0.2)]
 
 
-def cluster_part(cost: float) -> ClusterPart:
-    return ClusterPart(
-        {name: cost / len(COMPONENTS) for name in COMPONENTS},
-        [("vm-1", "aws-1", 0.1), ("unknown-node", "aws-1", 0.2)],
+def clusters_of(resource_ids: list[str], costs: list[float]) -> Clusters:
+    """The clusters among the items: cl-1 with two billed nodes, cl-2 with none."""
+    positions = [at for at, rid in enumerate(resource_ids) if rid.startswith("cl-")]
+    return Clusters.from_lists(
+        positions,
+        [{name: costs[at] / len(COMPONENTS) for name in COMPONENTS} for at in positions],
+        [NODES if resource_ids[at] == "cl-1" else [] for at in positions],
     )
 
 
@@ -52,6 +62,7 @@ def cluster_part(cost: float) -> ClusterPart:
         (["cl-1", "vm-1", "orphan", "vm-2"], [30.0, 2.5, 1e-7, -0.5]),
         (["vm-1", "cl-1", "vm-2"], [40.0, 30.0, 0.1]),
         (["orphan", "vm-2", "cl-1"], [99.0, 31.0, 30.0]),
+        (["cl-2", "vm-1", "cl-1"], [50.0, 40.0, 30.0]),
     ],
 )
 def test_json_body_holds_the_same_items_as_the_dicts(
@@ -69,7 +80,7 @@ def test_json_body_holds_the_same_items_as_the_dicts(
         costs,
         total_count=len(costs),
         total_cost=sum(costs),
-        clusters={position: cluster_part(costs[position])},
+        clusters=clusters_of(resource_ids, costs),
         catalog=catalog,
     )
     totals = {"total_count": len(costs), "total_cost": sum(costs)}
@@ -94,6 +105,10 @@ def test_json_body_holds_the_same_items_as_the_dicts(
             "cost": 0.2,
         },
     ]
+    if "cl-2" in resource_ids:
+        dev = body["clean_expenses"][resource_ids.index("cl-2")]
+        assert dev["billed_nodes"] == []
+        assert sum(dev["k8s_costs"].values()) == pytest.approx(dev["cost"])
 
 
 def test_an_empty_answer_is_its_totals_and_no_item() -> None:

@@ -1,0 +1,168 @@
+"""The K8s clusters among clean_expenses items: their breakdowns and billed nodes, as columns.
+
+A cluster item adds `k8s_costs` (its breakdown) and `billed_nodes` (the bill's
+node VMs folded into it, docs/api.md) to the fields every item has. An answer can
+hold thousands of clusters and their nodes; kept as Arrow columns, their JSON is
+laid out by Arrow compute as the items' is (api/arrowbytes.py), and dicts are
+built for CSV only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from api.arrowbytes import BYTES, NOTHING, json_numbers
+from api.catalog import Catalog
+from api.itemindex import resource_keys
+from etl.costs import COMPONENTS
+
+NODE_COLUMNS = ("resource_id", "cloud_account_id", "cost")
+NODE_TYPES = (pa.string(), pa.string(), pa.float64())
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value.encode(), BYTES)
+
+
+# `,"k8s_costs":{"cpu_cost":` before the first component, `,"ram_cost":` before the next...
+COMPONENT_KEYS = [
+    _text((',"k8s_costs":{' if index == 0 else ",") + f'"{name}":')
+    for index, name in enumerate(COMPONENTS)
+]
+NODES_START, NODE_END, NODE_SEPARATOR, CLUSTER_END = (
+    _text('},"billed_nodes":['),
+    _text("}"),
+    _text(","),
+    _text("]},"),
+)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Which items are clusters (`positions`), their breakdowns and their billed nodes.
+
+    Cluster `i` is item `positions[i]`; its breakdown is row `i` of `breakdown` and
+    its billed nodes rows `node_offsets[i]` to `node_offsets[i + 1]` of `nodes`
+    (costliest first). `node_keys` are the nodes' `resource_key`s.
+    """
+
+    positions: np.ndarray
+    breakdown: pa.Table
+    nodes: pa.Table
+    node_keys: np.ndarray
+    node_offsets: np.ndarray
+
+    @classmethod
+    def grouped(
+        cls,
+        positions: Sequence[int],
+        breakdown: pa.Table,
+        cluster_of: np.ndarray,
+        nodes: pa.Table,
+        node_keys: np.ndarray,
+    ) -> Clusters:
+        """Nodes `nodes[j]` go to cluster `cluster_of[j]` (none when negative), order kept."""
+        kept = np.flatnonzero(cluster_of >= 0)
+        order = kept[np.argsort(cluster_of[kept], kind="stable")]
+        offsets = np.searchsorted(cluster_of[order], np.arange(len(positions) + 1))
+        return cls(
+            np.asarray(positions, np.int64),
+            breakdown,
+            nodes.take(order),
+            node_keys[order],
+            offsets.astype(np.int64),
+        )
+
+    @classmethod
+    def from_lists(
+        cls,
+        positions: Sequence[int],
+        breakdowns: Sequence[dict[str, float]],
+        billed_nodes: Sequence[Sequence[tuple[str, str, float]]] = (),
+    ) -> Clusters:
+        """Clusters from Python values: a breakdown per cluster, (node, account, cost)s."""
+        node_rows = [row for rows in billed_nodes for row in rows]
+        nodes = pa.table(
+            {
+                name: pa.array([row[index] for row in node_rows], kind)
+                for index, (name, kind) in enumerate(zip(NODE_COLUMNS, NODE_TYPES, strict=True))
+            }
+        )
+        table = pa.table(
+            {
+                name: pa.array([costs[name] for costs in breakdowns], pa.float64())
+                for name in COMPONENTS
+            }
+        )
+        cluster_of = np.repeat(np.arange(len(billed_nodes)), [len(rows) for rows in billed_nodes])
+        keys = resource_keys(nodes["resource_id"].to_pylist())
+        return cls.grouped(positions, table, cluster_of.astype(np.int64), nodes, keys)
+
+    @classmethod
+    def none(cls) -> Clusters:
+        """No cluster at all."""
+        return cls.from_lists([], [])
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def as_dicts(self, catalog: Catalog) -> dict[int, dict[str, Any]]:
+        """Each cluster's `k8s_costs` and `billed_nodes` fields, by its item's position."""
+        nodes = [
+            {**catalog.billed_node(node_id, account_id), "cost": cost}
+            for node_id, account_id, cost in zip(
+                *(self.nodes[name].to_pylist() for name in NODE_COLUMNS), strict=True
+            )
+        ]
+        offsets = self.node_offsets.tolist()
+        return {
+            int(position): {
+                "k8s_costs": costs,
+                "billed_nodes": nodes[offsets[index] : offsets[index + 1]],
+            }
+            for index, (position, costs) in enumerate(
+                zip(self.positions, self.breakdown.to_pylist(), strict=True)
+            )
+        }
+
+    def json_tails(self, catalog: Catalog) -> pa.LargeBinaryArray:
+        """Per cluster, what follows its cost: `,"k8s_costs":{...},"billed_nodes":[...]},`."""
+        prefixes, _ = catalog.billed_node_prefixes(
+            self.nodes["resource_id"].combine_chunks(),
+            self.nodes["cloud_account_id"].combine_chunks(),
+            self.node_keys,
+        )
+        costs = self.nodes["cost"].combine_chunks()
+        node_json = pc.binary_join_element_wise(prefixes, json_numbers(costs), NODE_END, NOTHING)
+        listed = pa.LargeListArray.from_arrays(pa.array(self.node_offsets, pa.int64()), node_json)
+        pieces: list[Any] = []
+        for key, name in zip(COMPONENT_KEYS, COMPONENTS, strict=True):
+            pieces += [key, json_numbers(self.breakdown[name].combine_chunks())]
+        pieces += [NODES_START, pc.binary_join(listed, NODE_SEPARATOR), CLUSTER_END]
+        return pc.binary_join_element_wise(*pieces, NOTHING)
+
+
+def from_answer(catalog: Catalog, column: dict[str, pa.Array], items: int) -> Clusters:
+    """The clusters among the first `items` rows of the costs query, and their folded nodes.
+
+    Only rows of kubernetes_cnr accounts (`in_k8s_account`) can be clusters; the rows
+    after the items are the folded nodes, by cluster, costliest first.
+    """
+    k8s_rows = pc.indices_nonzero(column["in_k8s_account"].slice(0, items)).to_pylist()
+    k8s_ids = column["resource_id"].take(pa.array(k8s_rows, pa.uint64())).to_pylist()
+    found = [
+        (row, id_) for row, id_ in zip(k8s_rows, k8s_ids, strict=True) if id_ in catalog.clusters
+    ]
+    positions = np.array([row for row, _ in found], np.int64)
+    breakdown = pa.table({name: column[name].take(positions) for name in COMPONENTS})
+    cluster_ids = pa.array([id_ for _, id_ in found], pa.string())
+    cluster_of = pc.index_in(column["folded_into"].slice(items), value_set=cluster_ids)
+    nodes = pa.table({name: column[name].slice(items) for name in NODE_COLUMNS})
+    keys = column["resource_key"].slice(items).to_numpy()
+    return Clusters.grouped(positions, breakdown, cluster_of.fill_null(-1).to_numpy(), nodes, keys)

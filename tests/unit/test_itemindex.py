@@ -1,0 +1,81 @@
+"""Finding encoded items by key (api/itemindex.py) and writing them as Arrow bytes.
+
+The index trusts no key on its own: every find is checked against the id, so ids
+sharing a key, and unknown ids whose key another id has, are still told apart.
+The keys ClickHouse computes must be the ones Python computes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from api import itemindex
+from api.arrowbytes import bytes_array, joined_values, json_numbers
+from api.itemindex import NOT_FOUND, ItemIndex, resource_keys
+from etl.clickhouse import connect
+
+IDS = ["res-1", "cl-0", "", "ünïcode/ids", "arn:aws:ec2:us-east-1:1:instance/i-0abc"]
+
+
+def test_clickhouse_computes_the_same_keys_as_python(tmp_path: Path) -> None:
+    with connect(f"chdb://{tmp_path / 'ch'}") as client:
+        result = client.query(
+            "SELECT xxHash64(id) FROM (SELECT arrayJoin({ids:Array(String)}) AS id)",
+            parameters={"ids": IDS},
+        )
+    assert [row[0] for row in result.result_rows] == resource_keys(IDS).tolist()
+
+
+def positions(index: ItemIndex, wanted: list[str]) -> list[int]:
+    return index.positions(pa.array(wanted, pa.string()), resource_keys(wanted)).tolist()
+
+
+@pytest.mark.parametrize("shared_keys", [False, True])
+def test_every_id_is_found_where_it_is_and_no_other(
+    shared_keys: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shared_keys:  # every id, known or not, has one key
+        monkeypatch.setattr(itemindex, "resource_key", lambda resource_id: 7)
+    index = ItemIndex.build(IDS, [identifier.encode() for identifier in IDS])
+    wanted = ["cl-0", "unknown", "res-1", "ünïcode/ids", "cl-0", ""]
+
+    found = positions(index, wanted)
+
+    assert found == [IDS.index(w) if w in IDS else NOT_FOUND for w in wanted]
+    assert index.take(np.array(found)).to_pylist() == [
+        w.encode() if w in IDS else None for w in wanted
+    ]
+
+
+def test_an_empty_index_finds_nothing() -> None:
+    index = ItemIndex.build([], [])
+
+    assert positions(index, ["res-1"]) == [NOT_FOUND]
+
+
+def test_numbers_read_back_to_the_same_doubles_and_nan_is_null() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate(
+        [rng.random(2000) * 10.0 ** rng.integers(-12, 18, 2000), [0.0, -0.0, 0.1 + 0.2, 5e-324]]
+    )
+
+    texts = json_numbers(pa.array(values)).to_pylist()
+
+    assert [json.loads(text) for text in texts] == values.tolist()
+    assert json_numbers(pa.array([1.5, math.nan, math.inf])).to_pylist() == [
+        b"1.5",
+        b"null",
+        b"null",
+    ]
+
+
+def test_joined_values_are_the_values_back_to_back() -> None:
+    array = bytes_array([b"ab", b"", b"cde", b"f"]).slice(1, 2)
+
+    assert bytes(joined_values(array)) == b"cde"
