@@ -23,10 +23,11 @@ from etl.config import Settings
 API_TITLE = "k8scost API"
 API_VERSION = "0.1.0"
 # Allocations of containers (net of frees) between two young-generation collections.
-# An answer of 45k items holds lists of 45k values that every young collection walks
-# (~1.5 ms each), and at CPython's default of 700 a request paid ~7 of them and an
-# older-generation one: ~17 ms. A request allocates a few thousand containers and frees
-# them, so above that peak collections come from lasting growth only (docs/api.md).
+# An answer built as Python objects (CSV: a dict per item, up to ~50k) is walked by
+# every young collection, and at CPython's default of 700 the dict-based answer paid
+# ~7 of them and an older-generation one: ~17 ms. The JSON path, laid out by Arrow,
+# allocates few containers. Above a request's peak, collections come from lasting
+# growth only (docs/api.md).
 GC_YOUNG_THRESHOLD = 20_000
 
 

@@ -57,6 +57,7 @@ def test_an_empty_index_finds_nothing() -> None:
     index = ItemIndex.build([], [])
 
     assert positions(index, ["res-1"]) == [NOT_FOUND]
+    assert index.take(np.array([NOT_FOUND])).to_pylist() == [None]
 
 
 def test_numbers_read_back_to_the_same_doubles_and_nan_is_null() -> None:
