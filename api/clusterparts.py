@@ -109,9 +109,6 @@ class Clusters:
         """No cluster at all."""
         return cls.from_lists([], [])
 
-    def __len__(self) -> int:
-        return len(self.positions)
-
     def as_dicts(self, catalog: Catalog) -> dict[int, dict[str, Any]]:
         """Each cluster's `k8s_costs` and `billed_nodes` fields, by its item's position."""
         nodes = [
@@ -154,10 +151,12 @@ def from_answer(catalog: Catalog, column: dict[str, pa.Array], items: int) -> Cl
     Only rows of kubernetes_cnr accounts (`in_k8s_account`) can be clusters; the rows
     after the items are the folded nodes, by cluster, costliest first.
     """
-    k8s_rows = pc.indices_nonzero(column["in_k8s_account"].slice(0, items)).to_pylist()
-    k8s_ids = column["resource_id"].take(pa.array(k8s_rows, pa.uint64())).to_pylist()
+    k8s_rows = pc.indices_nonzero(column["in_k8s_account"].slice(0, items))
+    k8s_ids = column["resource_id"].take(k8s_rows).to_pylist()
     found = [
-        (row, id_) for row, id_ in zip(k8s_rows, k8s_ids, strict=True) if id_ in catalog.clusters
+        (row, id_)
+        for row, id_ in zip(k8s_rows.to_pylist(), k8s_ids, strict=True)
+        if id_ in catalog.clusters
     ]
     positions = np.array([row for row, _ in found], np.int64)
     breakdown = pa.table({name: column[name].take(positions) for name in COMPONENTS})
