@@ -22,16 +22,26 @@ from typing import Any
 import click
 
 from etl.simulate import build_scenario
-from etl.simulate.openmetrics import FAMILIES, _label_text, _number, _price_at
+from etl.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
+from etl.simulate.openmetrics import _label_text, _number, _price_at, shaped_families
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+# `--exporter` of `simulate-serve` and `simulate`: the label shape to emit.
+exporter_option = click.option(
+    "--exporter",
+    type=click.Choice(sorted(SHAPES)),
+    default=DEFAULT_EXPORTER,
+    show_default=True,
+    help="Which exporter's label shape to emit (docs/exporters.md).",
+)
 
 
-def render(cluster: dict[str, Any], at: int) -> str:
-    """The cluster's OpenMetrics exposition at Unix second `at` (samples without timestamps)."""
+def render(cluster: dict[str, Any], at: int, exporter: str = DEFAULT_EXPORTER) -> str:
+    """The cluster's exposition at Unix second `at` (no timestamps), in the `exporter` shape."""
     lines = []
-    for family, kind, series_of in FAMILIES:
-        lines.append(f"# TYPE {family} {kind}")
+    for family, kind, series_of, first in shaped_families(shape_named(exporter)):
+        if first:
+            lines.append(f"# TYPE {family} {kind}")
         sample_name = f"{family}_total" if kind == "counter" else family
         for series in series_of(cluster):
             if not series.start <= at < series.end:
@@ -51,8 +61,8 @@ def render(cluster: dict[str, Any], at: int) -> str:
 class LiveCluster:
     """Cluster `index` (1-based) of the scenario for `seed`, rebuilt for each UTC day."""
 
-    def __init__(self, index: int, seed: int) -> None:
-        self.index, self.seed = index, seed
+    def __init__(self, index: int, seed: int, exporter: str = DEFAULT_EXPORTER) -> None:
+        self.index, self.seed, self.exporter = index, seed, exporter
         self._lock = threading.Lock()
         self._day: str | None = None
         self._cluster: dict[str, Any] = {}
@@ -62,7 +72,7 @@ class LiveCluster:
         day = datetime.fromtimestamp(instant, UTC).date()
         with self._lock:
             if self._day != day.isoformat():
-                scenario = build_scenario(self.index, 1, day, seed=self.seed)
+                scenario = build_scenario(self.index, 1, day, self.seed, exporter=self.exporter)
                 self._day, self._cluster = day.isoformat(), scenario["clusters"][-1]
             return self._cluster
 
@@ -76,7 +86,7 @@ def make_server(live: LiveCluster, host: str, port: int) -> ThreadingHTTPServer:
                 self.send_error(404, "only /metrics is served")
                 return
             now = int(time.time())
-            body = render(live.at(now), now).encode()
+            body = render(live.at(now), now, live.exporter).encode()
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPE)
             self.send_header("Content-Length", str(len(body)))
@@ -101,8 +111,9 @@ def make_server(live: LiveCluster, host: str, port: int) -> ThreadingHTTPServer:
     help="Which simulated cluster of the seed to expose (one exporter = one tenant).",
 )
 @click.option("--seed", type=int, default=1, show_default=True)
-def simulate_serve(host: str, port: int, index: int, seed: int) -> None:
+@exporter_option
+def simulate_serve(host: str, port: int, index: int, seed: int, exporter: str) -> None:
     """Expose one simulated cluster's live metrics at /metrics for a Prometheus to scrape."""
-    server = make_server(LiveCluster(index, seed), host, port)
+    server = make_server(LiveCluster(index, seed, exporter), host, port)
     click.echo(f"serving simulated cluster {index} (seed {seed}) at http://{host}:{port}/metrics")
     server.serve_forever()

@@ -22,6 +22,8 @@ Sampling semantics (the pipeline and the truth calculator rely on them):
   long-running pods' bytes), because Prometheus' `increase` cannot see the last scrape
   interval of a stopped series (it extrapolates only half of it).
 - Every series carries `tenant_id="<cluster's tenant>"`, as Thanos Receive would add it.
+- The label names of each family follow the scenario's `exporter` shape (exporters.py,
+  docs/exporters.md): the default is OpenCost without `uid` on cost-model series.
 - Opt-in pitfalls (`build_scenario(..., pitfalls=[...])`, pitfalls.py) bend these rules
   the way real clusters do: a cluster's `gaps` have no samples at all, HA replicas and
   duplicate emitters write series twice, a network-costs restart resets counters, and
@@ -39,10 +41,11 @@ import json
 from datetime import date
 from pathlib import Path
 
+from etl.simulate.exporters import DEFAULT_EXPORTER, SHAPES
 from etl.simulate.openmetrics import write_openmetrics
 from etl.simulate.scenario import build_scenario
 
-__all__ = ["build_scenario", "simulate_to_dir", "write_openmetrics"]
+__all__ = ["DEFAULT_EXPORTER", "SHAPES", "build_scenario", "simulate_to_dir", "write_openmetrics"]
 
 
 def simulate_to_dir(
@@ -52,11 +55,12 @@ def simulate_to_dir(
     end_day: date,
     seed: int = 1,
     scrape_interval_s: int = 60,
+    exporter: str = DEFAULT_EXPORTER,
 ) -> Path:
     """Write `metrics.om` and `scenario.json` into `out_dir`; returns the scenario's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     scenario = build_scenario(
-        clusters, days, end_day, seed=seed, scrape_interval_s=scrape_interval_s
+        clusters, days, end_day, seed=seed, scrape_interval_s=scrape_interval_s, exporter=exporter
     )
     write_openmetrics(scenario, out_dir / "metrics.om")
     scenario_path = out_dir / "scenario.json"

@@ -14,17 +14,21 @@ each of its `emitters` writes every `kube_*` series (label `job`), and a network
 restart (`network_resets`) restarts the counters of the pods on that node. A pod's
 kube-state-metrics series last until it is deleted, reporting it not running (0) after
 it completed; a node that is not `priced` has no price series.
+
+Which labels each family carries, and under which name, is the scenario's `exporter`
+shape (exporters.py): series are built here with every label a shape may keep.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from etl.simulate.scenario import GIB
+from etl.simulate.exporters import DEFAULT_EXPORTER, Family, Shape, shape_named
+from etl.simulate.scenario import GIB, entity_uid
 
 # Class -> (internet, same_zone, same_region, service) labels, per the metric contract.
 EGRESS_CLASSES = {
@@ -55,10 +59,12 @@ def write_openmetrics(scenario: dict[str, Any], path: Path) -> int:
     """Write every series of `scenario` to `path`; returns the number of samples."""
     step = scenario["scrape_interval_s"]
     window = (scenario["start"], scenario["end"])
+    shape = shape_named(scenario.get("exporter", DEFAULT_EXPORTER))
     written = 0
     with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
-        for family, kind, series_of in FAMILIES:
-            out.write(f"# TYPE {family} {kind}\n")
+        for family, kind, series_of, first in shaped_families(shape):
+            if first:
+                out.write(f"# TYPE {family} {kind}\n")
             sample_name = f"{family}_total" if kind == "counter" else family
             for cluster in scenario["clusters"]:
                 gaps = [tuple(gap) for gap in cluster.get("gaps", [])]
@@ -69,6 +75,30 @@ def write_openmetrics(scenario: dict[str, Any], path: Path) -> int:
                         written += _write_samples(out, head, series, window, step, gaps)
         out.write("# EOF\n")
     return written
+
+
+SeriesOf = Callable[[dict[str, Any]], Iterator[Series]]
+
+
+def shaped_families(shape: Shape) -> Iterator[tuple[str, str, SeriesOf, bool]]:
+    """(emitted name, type, series with the shape's labels, first of its name) per family.
+
+    Two contract families may share an emitted name (KSM v2's `kube_node_status_capacity`);
+    they are adjacent in FAMILIES, so the name's series stay contiguous under one TYPE.
+    """
+    previous = None
+    for family, kind, series_of in FAMILIES:
+        spec = shape.families[family]
+        yield spec.name, kind, _relabelled(series_of, spec), spec.name != previous
+        previous = spec.name
+
+
+def _relabelled(series_of: SeriesOf, spec: Family) -> SeriesOf:
+    def series(cluster: dict[str, Any]) -> Iterator[Series]:
+        for one in series_of(cluster):
+            yield replace(one, labels=spec.apply(one.labels))
+
+    return series
 
 
 def _copies(cluster: dict[str, Any], family: str) -> list[dict[str, str]]:
@@ -217,7 +247,7 @@ def _node_value(key: str) -> Callable[[dict[str, Any]], Iterator[Series]]:
 def _node_state(key: str) -> Callable[[dict[str, Any]], Iterator[Series]]:
     def series(cluster: dict[str, Any]) -> Iterator[Series]:
         for node in cluster["nodes"]:
-            yield _constant(node, {"node": node["name"]}, node[key])
+            yield _constant(node, {"node": node["name"], "uid": node["uid"]}, node[key])
 
     return series
 
@@ -233,7 +263,7 @@ def _node_k8s_labels(cluster: dict[str, Any]) -> Iterator[Series]:
                 "topology.kubernetes.io/zone": node["zone"],
             },
         )
-        yield _constant(node, {"node": node["name"], **labels}, 1)
+        yield _constant(node, {"node": node["name"], "uid": node["uid"], **labels}, 1)
 
 
 def _containers(
@@ -316,7 +346,11 @@ def _pod_owner(cluster: dict[str, Any]) -> Iterator[Series]:
 
 def _namespace_labels(cluster: dict[str, Any]) -> Iterator[Series]:
     for namespace in cluster["namespaces"]:
-        labels = {"namespace": namespace["name"], **_label_names("label_", namespace["labels"])}
+        labels = {
+            "namespace": namespace["name"],
+            "uid": entity_uid(cluster["tenant_id"], "namespace", namespace["name"]),
+            **_label_names("label_", namespace["labels"]),
+        }
         yield _constant(namespace, labels, 1)
 
 
@@ -338,6 +372,7 @@ def _pv_cost(cluster: dict[str, Any]) -> Iterator[Series]:
             "persistentvolume": pv["name"],
             "volumename": pv["name"],
             "provider_id": pv["provider_id"],
+            "uid": pv["uid"],
         }
         yield _constant(pv, labels, pv["price_per_gib_hour"])
 
@@ -349,11 +384,14 @@ def _pv_capacity(cluster: dict[str, Any]) -> Iterator[Series]:
 
 def _pvc_info(cluster: dict[str, Any]) -> Iterator[Series]:
     for pv in cluster["pvs"]:
+        claim = pv["pvc"]
         labels = {
-            "namespace": pv["pvc"]["namespace"],
-            "persistentvolumeclaim": pv["pvc"]["name"],
+            "namespace": claim["namespace"],
+            "persistentvolumeclaim": claim["name"],
             "storageclass": pv["storage_class"],
             "volumename": pv["name"],
+            "volumemode": "Filesystem",
+            "uid": entity_uid(cluster["tenant_id"], "pvc", f"{claim['namespace']}/{claim['name']}"),
         }
         yield _constant(pv, labels, 1)
 
@@ -369,9 +407,14 @@ def _pod_pvc_allocation(cluster: dict[str, Any]) -> Iterator[Series]:
                 "pod": pod["name"],
                 "persistentvolumeclaim": claim["name"],
                 "persistentvolume": pv["name"],
+                "uid": uid,
             }
             start, end = max(pod["start"], pv["start"]), min(pod["end"], pv["end"])
             yield Series(labels, start, end, ((start, claim["request_bytes"]),))
+
+
+def _service_uid(cluster: dict[str, Any], lb: dict[str, Any]) -> str:
+    return entity_uid(cluster["tenant_id"], "service", f"{lb['namespace']}/{lb['service_name']}")
 
 
 def _load_balancers(cluster: dict[str, Any]) -> Iterator[Series]:
@@ -380,6 +423,7 @@ def _load_balancers(cluster: dict[str, Any]) -> Iterator[Series]:
             "namespace": lb["namespace"],
             "service_name": lb["service_name"],
             "ingress_ip": lb["ingress_ip"],
+            "uid": _service_uid(cluster, lb),
         }
         yield _constant(lb, labels, lb["rate_per_hour"])
 
@@ -389,6 +433,7 @@ def _service_selectors(cluster: dict[str, Any]) -> Iterator[Series]:
         labels = {
             "namespace": lb["namespace"],
             "service": lb["service_name"],
+            "uid": _service_uid(cluster, lb),
             **_label_names("label_", lb["selector"]),
         }
         yield _constant(lb, labels, 1)
@@ -432,7 +477,7 @@ def _egress_bytes(cluster: dict[str, Any]) -> Iterator[Series]:
 
 
 # (family name, OpenMetrics type, the series one cluster has in that family)
-FAMILIES: list[tuple[str, str, Callable[[dict[str, Any]], Iterator[Series]]]] = [
+FAMILIES: list[tuple[str, str, SeriesOf]] = [
     ("node_cpu_hourly_cost", "gauge", _node_prices("cpu")),
     ("node_ram_hourly_cost", "gauge", _node_prices("ram")),
     ("node_gpu_hourly_cost", "gauge", _node_prices("gpu")),

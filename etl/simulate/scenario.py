@@ -12,7 +12,8 @@ produce exactly the one it is about.
 
 Shape (times are Unix seconds, every entity lives over [start, end)):
     {format, seed, scrape_interval_s, days: [YYYY-MM-DD...], start, end (the history window),
-     pitfalls: [names], clusters: [{tenant_id, name, organization_id, info: {id, name,
+     pitfalls: [names], exporter: the shape rendered (exporters.py),
+     clusters: [{tenant_id, name, organization_id, info: {id, name,
        provider, provisioner, region}, start, end, management_fee_per_hour,
        network_prices: {zone, region, internet}, cost_model: {cpu_hourly_cost,
        memory_hourly_cost, gpu_hourly_cost} (the account's prices for unpriced nodes),
@@ -44,6 +45,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from etl.days import day_start_epoch
+from etl.simulate.exporters import DEFAULT_EXPORTER, shape_named
 from etl.simulate.pitfalls import PITFALLS, apply_pitfalls
 
 DAY_S = 86400
@@ -92,6 +94,11 @@ PROVIDERS: dict[str, dict[str, Any]] = {
 }
 
 
+def entity_uid(tenant_id: str, kind: str, name: str) -> str:
+    """The Kubernetes uid of a cluster's object: stable, so renders and reruns agree."""
+    return str(uuid.uuid5(SIM_NAMESPACE, f"{tenant_id}/{kind}/{name}"))
+
+
 def tenant_id_for(seed: int, index: int) -> str:
     """The tenant (cloud account) id of cluster `index` (1-based) for `seed`."""
     return str(uuid.uuid5(SIM_NAMESPACE, f"tenant:{seed}:{index}"))
@@ -106,6 +113,7 @@ def build_scenario(
     nodes: int = 4,
     pods: int = 24,
     pitfalls: Iterable[str] = (),
+    exporter: str = DEFAULT_EXPORTER,
 ) -> dict[str, Any]:
     """A deterministic scenario of `clusters` clusters over the UTC days ending `end_day`.
 
@@ -113,7 +121,9 @@ def build_scenario(
     more); `pods` counts every pod that lives at some point, and must leave room for the
     fixed cast of `nodes + 12` pods (DaemonSet, StatefulSet, Deployments, Job, GPU pod).
     `pitfalls` (names from `PITFALLS`) are applied to every cluster, on its last day.
+    `exporter` (a shape of exporters.py) is recorded: it decides the rendering only.
     """
+    shape_named(exporter)
     chosen = [name for name in PITFALLS if name in set(pitfalls)]
     unknown = set(pitfalls) - set(PITFALLS)
     if unknown:
@@ -136,6 +146,7 @@ def build_scenario(
         "start": clock.w0,
         "end": clock.w1,
         "pitfalls": chosen,
+        "exporter": exporter,
         "clusters": [
             _ClusterBuilder(seed, index, clock).build(nodes, pods, chosen)
             for index in range(1, clusters + 1)
@@ -328,7 +339,7 @@ class _ClusterBuilder:
         }
 
     def uid(self, kind: str, name: str) -> str:
-        return str(uuid.uuid5(SIM_NAMESPACE, f"{self.tenant_id}/{kind}/{name}"))
+        return entity_uid(self.tenant_id, kind, name)
 
     def token(self, length: int) -> str:
         return "".join(self.rng.choice(POD_SUFFIX_ALPHABET) for _ in range(length))

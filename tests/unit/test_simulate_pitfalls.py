@@ -116,7 +116,7 @@ def test_a_completed_job_lingers_in_kube_state_metrics_not_running(tmp_path):
     for name in ("kube_pod_container_resource_requests", "kube_pod_labels", "kube_pod_owner"):
         for points in matching(samples, name, uid=job["uid"]).values():
             assert points[-1][0] == job["deleted"] - STEP
-    (allocation,) = matching(samples, "container_cpu_allocation", uid=job["uid"]).values()
+    (allocation,) = matching(samples, "container_cpu_allocation", pod=job["name"]).values()
     assert allocation[-1][0] == job["end"] - STEP
 
 
