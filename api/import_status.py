@@ -86,6 +86,16 @@ class ClusterDaySchema(Schema):
     source_series = Dict(
         keys=String(), values=Integer(), metadata={"description": "rows per PromQL query"}
     )
+    issues = List(
+        String(), metadata={"description": "what looked wrong in the data but was costed anyway"}
+    )
+    quality_failures = List(
+        String(),
+        metadata={
+            "description": "what loaded but cannot be right, e.g. containers ran and were "
+            "allocated $0 (their series could not be joined)"
+        },
+    )
     last_error = String(allow_none=True)
     last_error_at = Integer(allow_none=True)
     run_id = String(allow_none=True, metadata={"description": "the Airflow run (or replay)"})
@@ -130,6 +140,8 @@ def _item(account: dict[str, Any], day: date, record: dict[str, Any] | None) -> 
         "k8s_costs": {c: totals[c] for c in COMPONENTS if c in totals} or None,
         "source_samples": source.get("samples"),
         "source_series": source.get("series", {}),
+        "issues": record.get("issues", []),
+        "quality_failures": record.get("quality_failures", []),
         **{
             key: record.get(key)
             for key in (

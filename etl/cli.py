@@ -28,7 +28,7 @@ from etl.localprom import LocalPrometheusError
 from etl.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.promql import PromQLError, PromQLUnavailableError
 from etl.replay import replay_command
-from etl.simexporter import simulate_serve
+from etl.simexporter import exporter_option, simulate_serve
 from etl.simulate import simulate_to_dir
 
 EXPECTED_ERRORS = (
@@ -156,6 +156,13 @@ def _echo_result(result: DayResult) -> None:
         f"{result.day} {result.account_name} ({result.tenant_id}): cost {result.cost:.6f}"
         f" USD [{parts}] rows={result.rows_written} queries={result.promql_queries}"
     )
+    # The day loaded; what looked wrong in its data goes to stderr.
+    for issue in result.issues:
+        click.echo(f"warning: {result.account_name} {result.day}: {issue}", err=True)
+    for failure in result.quality_failures:
+        click.echo(
+            f"warning: quality failure: {result.account_name} {result.day}: {failure}", err=True
+        )
 
 
 @cli.command()
@@ -171,12 +178,21 @@ def _echo_result(result: DayResult) -> None:
     required=True,
     help="Directory for metrics.om and scenario.json.",
 )
+@exporter_option
 def simulate(
-    clusters: int, days: int, end_text: str | None, seed: int, scrape_interval: int, out_dir: Path
+    clusters: int,
+    days: int,
+    end_text: str | None,
+    seed: int,
+    scrape_interval: int,
+    out_dir: Path,
+    exporter: str,
 ) -> None:
     """Write OpenMetrics history of simulated clusters (for promtool create-blocks-from)."""
     end_day = parse_day(end_text) if end_text else demo.yesterday()
-    scenario_path = simulate_to_dir(out_dir, clusters, days, end_day, seed, scrape_interval)
+    scenario_path = simulate_to_dir(
+        out_dir, clusters, days, end_day, seed, scrape_interval, exporter=exporter
+    )
     click.echo(f"wrote {scenario_path.with_name('metrics.om')} and {scenario_path}")
     click.echo(
         f"next: promtool tsdb create-blocks-from openmetrics "

@@ -67,6 +67,9 @@ class DayCosts:
     cluster_info: dict[str, str]
     issues: list[str] = field(default_factory=list)
     node_provider_ids: list[str] = field(default_factory=list)
+    # What loads but is wrong on its face (etl/allocation: containers allocated $0).
+    quality_failures: list[str] = field(default_factory=list)
+    region: str = ""
 
     @property
     def total(self) -> float:
@@ -216,6 +219,7 @@ def day_costs(
     volumes = volume_costs(answers, sample_hours)
     network = network_costs(answers)
     info = answers["cluster_info"]
+    cluster_info = info.drop(columns="value").iloc[0].to_dict() if len(info) else {}
     breakdown = {
         "cpu_cost": float(nodes["cpu_cost"].sum()),
         "ram_cost": float(nodes["ram_cost"].sum()),
@@ -231,7 +235,17 @@ def day_costs(
         nodes=nodes,
         volumes=volumes,
         network=network,
-        cluster_info=info.drop(columns="value").iloc[0].to_dict() if len(info) else {},
+        cluster_info=cluster_info,
         issues=issues,
         node_provider_ids=sorted(set(answers["node_provider_ids"]["provider_id"]) - {""}),
+        region=cluster_region(cluster_info, answers["node_provider_ids"]),
     )
+
+
+def cluster_region(cluster_info: Mapping[str, str], nodes: pd.DataFrame) -> str:
+    """kubecost_cluster_info's region, else the one region all its nodes' price series
+    name, else "" (unknown: a multi-region cluster, or no labels)."""
+    if cluster_info.get("region"):
+        return cluster_info["region"]
+    regions = set(nodes["region"]) - {""} if "region" in nodes else set()
+    return regions.pop() if len(regions) == 1 else ""

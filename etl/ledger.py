@@ -105,8 +105,15 @@ def record_loaded(
     day: date,
     totals: dict[str, float],
     rows_written: int,
+    issues: Iterable[str] = (),
+    quality_failures: Iterable[str] = (),
 ) -> None:
-    """ClickHouse now holds `totals` for the tenant-day (called under its lease)."""
+    """ClickHouse now holds `totals` for the tenant-day (called under its lease).
+
+    `issues` are what looked wrong in the data but was costed anyway (warnings);
+    `quality_failures` what loaded yet cannot be right (containers allocated $0).
+    Both are replaced by every load, so a fixed day clears them.
+    """
     _write(
         db,
         account,
@@ -117,6 +124,8 @@ def record_loaded(
             "totals": totals,
             "rows": rows_written,
             "loaded_at": int(time.time()),
+            "issues": [issue[:ERROR_CHARS] for issue in issues],
+            "quality_failures": [failure[:ERROR_CHARS] for failure in quality_failures],
         },
     )
 
@@ -228,7 +237,7 @@ def has_late_data(record: dict[str, Any], samples_now: int) -> bool:
     return seen is None or samples_now > seen
 
 
-_METRIC = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{sel\}")
+_METRIC = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{sel[},]")
 
 
 def source_metrics() -> list[str]:

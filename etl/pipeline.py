@@ -51,6 +51,7 @@ class DayResult:
     rows_written: int
     promql_queries: int
     issues: list[str] = field(default_factory=list)
+    quality_failures: list[str] = field(default_factory=list)
 
 
 def promql_client(settings: Settings) -> PromQLClient:
@@ -112,20 +113,25 @@ def transform_and_load(
         assets,
         breakdown=allocation.breakdown,
         issues=[*assets.issues, *allocation.issues, *check.problems()],
+        quality_failures=allocation.quality_failures,
     )
     for issue in costs.issues:
         log.warning("tenant %s %s: %s", account["_id"], day, issue)
+    for failure in costs.quality_failures:
+        log.error("tenant %s %s: quality failure: %s", account["_id"], day, failure)
     # One restatement of a tenant-day at a time, whatever runs it (etl/lease.py);
     # the ledger is written under the same lease so it always matches ClickHouse.
     with lease.hold(db, account["_id"], day):
         with connect(settings.clickhouse_dsn) as clickhouse:
             rows_written = load_day(clickhouse, account, day, allocation)
         resource = registry.record_cluster_seen(
-            db, account, day, costs.cluster_info, costs.node_provider_ids
+            db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
         )
         reconcile.record(db, account, day, check)
         totals = {"cost": costs.total, **costs.breakdown}
-        ledger.record_loaded(db, account, day, totals, rows_written)
+        ledger.record_loaded(
+            db, account, day, totals, rows_written, costs.issues, costs.quality_failures
+        )
     return costs, rows_written, resource
 
 
@@ -172,4 +178,5 @@ def run_tenant_day(
         rows_written=rows_written,
         promql_queries=client.counter.queries - queries_before,
         issues=costs.issues,
+        quality_failures=costs.quality_failures,
     )

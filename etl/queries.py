@@ -50,7 +50,8 @@ SCRAPE_GAP_TOLERANCE_S = 900
 
 @dataclass(frozen=True)
 class TenantDayQuery:
-    """A named PromQL template; `{sel}` becomes the tenant's label matcher, `{step}` the
+    """A named PromQL template; `{sel}` becomes the tenant's label matcher (`{sel,x="y"}`
+    the tenant's and more), `{step}` the
     cluster's scrape interval and `{gap}` the scrape-gap tolerance.
 
     `labels` are the columns of its answer, so an empty answer still has them; with
@@ -66,8 +67,10 @@ class TenantDayQuery:
 
     def render(self, tenant: str, step_s: int = DEFAULT_STEP_S) -> str:
         gap_s = max(SCRAPE_GAP_TOLERANCE_S, 2 * step_s)
+        matcher = tenant_selector(tenant)
         return (
-            self.template.replace("{sel}", tenant_selector(tenant))
+            self.template.replace("{sel}", matcher)
+            .replace("{sel,", matcher.removesuffix("}") + ",")
             .replace("{step}", f"{step_s}s")
             .replace("{window}", f"{step_s * 1000 - 1}ms")
             .replace("{gap}", f"{gap_s}s")
@@ -87,7 +90,12 @@ def _per(name: str, labels: tuple[str, ...], function: str, metric: str) -> Tena
 NODE = ("node",)
 PV = ("persistentvolume",)
 LOAD_BALANCER = ("namespace", "service_name")
-CONTAINER = ("uid", "container")
+# A container is named by (namespace, pod, container); `uid` tells apart two pods of one
+# name within a day, but only where the exporter sends it (docs/exporters.md): OpenCost's
+# container_*_allocation series carry no uid, so an absent label is an empty column.
+CONTAINER = ("namespace", "pod", "container", "uid")
+ALLOCATION_SERIES = (*CONTAINER, "node")
+POD = ("namespace", "pod", "uid")
 RUNNING = "kube_pod_container_status_running{sel}"
 
 
@@ -116,9 +124,10 @@ def _edge(agg: str, timestamps: str, labels: tuple[str, ...]) -> str:
     return f"{agg} by ({_by(labels)}) ({agg}_over_time({timestamps}[1d:{{step}}] @ end()))"
 
 
-def _held(metric: str, labels: tuple[str, ...]) -> str:
-    """At a step: the entity's last value within the gap tolerance, until its last sample."""
-    series = f"{metric}{{sel}}"
+def _held(series: str, labels: tuple[str, ...]) -> str:
+    """At a step: the entity's last value within the gap tolerance, until its last sample.
+
+    `series` is a selector (`metric{sel}`)."""
     return (
         f"(max by ({_by(labels)}) (last_over_time({series}[{{gap}}]))"
         f" and on({_by(labels)}) ({_edge('max', _seen(series), labels)} >= time()))"
@@ -130,7 +139,7 @@ def _held_steps(name: str, labels: tuple[str, ...], metric: str) -> TenantDayQue
     return TenantDayQuery(
         name,
         labels,
-        f"sum by ({_by(labels)}) (sum_over_time({_held(metric, labels)}[1d:{{step}}]))",
+        f"sum by ({_by(labels)}) (sum_over_time({_held(f'{metric}{{sel}}', labels)}[1d:{{step}}]))",
     )
 
 
@@ -148,7 +157,7 @@ def _price_changes(name: str, labels: tuple[str, ...], metric: str) -> TenantDay
     """One row per change of the held price during the day (and one at 00:00): labels
     `price` (the new value) and `at` (Unix seconds), the entity's own labels besides."""
     by = _by(labels)
-    price = _held(metric, labels)
+    price = _held(f"{metric}{{sel}}", labels)
     before = f"last_over_time({price}[{{step}}:{{step}}] offset {{step}})"
     changed = (
         f"(({price} != {before}) or ({price} unless {before})"
@@ -163,6 +172,41 @@ def _price_changes(name: str, labels: tuple[str, ...], metric: str) -> TenantDay
 
 
 _CLAIM = ("namespace", "pod", "persistentvolume")
+# Node capacity: kube-state-metrics v1 (and OpenCost's own emitter) name a family per
+# resource; kube-state-metrics v2 has one family with `resource` and `unit`.
+CAPACITY_V1 = {
+    "cpu": "kube_node_status_capacity_cpu_cores{sel}",
+    "memory": "kube_node_status_capacity_memory_bytes{sel}",
+}
+
+
+def _either_capacity(resource: str, function: str) -> str:
+    """`max by (node) (function)` over the v1 family, or over the v2 one for the nodes
+    v1 does not describe. `function` holds `{}` (the selector) or `{held}` (its held
+    value at a step, see `_held`)."""
+    v2 = f'kube_node_status_capacity{{sel,resource="{resource}"}}'
+    return " or ".join(
+        f"(max by (node) ({function.format(series, held=_held(series, NODE))}))"
+        for series in (CAPACITY_V1[resource], v2)
+    )
+
+
+def _lives(prefix: str, labels: tuple[str, ...], series: str) -> tuple[TenantDayQuery, ...]:
+    """`<prefix>_first_seen` and `<prefix>_last_seen`: the first and last step of the day
+    at which each entity of `series` has a sample."""
+    return tuple(
+        TenantDayQuery(f"{prefix}_{edge}_seen", labels, _edge(agg, _seen(series), labels))
+        for edge, agg in (("first", "min"), ("last", "max"))
+    )
+
+
+# The network-costs DaemonSet's counter, per series, its older camelCase spelling
+# (`sameZone`, `sameRegion`) copied to the current one.
+EGRESS = (
+    "label_replace(label_replace(increase(kubecost_pod_network_egress_bytes_total{sel}[86400001ms]),"
+    ' "same_zone", "$1", "sameZone", "(.+)"), "same_region", "$1", "sameRegion", "(.+)")'
+)
+POD_EGRESS = f"max by (namespace, pod_name, internet, same_zone, same_region, service) ({EGRESS})"
 
 
 QUERIES: tuple[TenantDayQuery, ...] = (
@@ -172,8 +216,8 @@ QUERIES: tuple[TenantDayQuery, ...] = (
         "last_over_time",
         "kubecost_cluster_info",
     ),
-    _per("node_cpu_cores", NODE, "avg_over_time", "kube_node_status_capacity_cpu_cores"),
-    _per("node_ram_bytes", NODE, "avg_over_time", "kube_node_status_capacity_memory_bytes"),
+    TenantDayQuery("node_cpu_cores", NODE, _either_capacity("cpu", "avg_over_time({}[1d])")),
+    TenantDayQuery("node_ram_bytes", NODE, _either_capacity("memory", "avg_over_time({}[1d])")),
     _per("node_gpu_count", NODE, "avg_over_time", "node_gpu_count"),
     _held_steps("node_cpu_price_samples", NODE, "node_cpu_hourly_cost"),
     _held_steps("node_ram_price_samples", NODE, "node_ram_hourly_cost"),
@@ -196,90 +240,79 @@ QUERIES: tuple[TenantDayQuery, ...] = (
     TenantDayQuery(
         "network_egress_bytes",
         NETWORK_CLASS_LABELS,
-        "sum by (internet, same_zone, same_region) ("
-        "max by (namespace, pod_name, internet, same_zone, same_region, service) "
-        "(increase(kubecost_pod_network_egress_bytes_total{sel}[86400001ms])))",
+        f"sum by (internet, same_zone, same_region) ({POD_EGRESS})",
         evaluated=COUNTER,
     ),
     # The allocation (etl/allocation.py): nodes, containers, pods, claims, services.
     TenantDayQuery(
         "node_life_steps",
         NODE,
-        "max by (node) (count_over_time("
-        + _held("kube_node_status_capacity_cpu_cores", NODE)
-        + "[1d:{step}]))",
+        _either_capacity("cpu", "count_over_time({held}[1d:{{step}}])"),
     ),
-    _per("node_provider_ids", ("node", "provider_id"), "present_over_time", "node_cpu_hourly_cost"),
+    _per(
+        "node_provider_ids",
+        ("node", "provider_id", "region"),
+        "present_over_time",
+        "node_cpu_hourly_cost",
+    ),
     TenantDayQuery(
         "container_first_seen",
-        (*CONTAINER, "namespace", "pod"),
-        "min by (uid, container, namespace, pod) (min_over_time(" + RUNNING_SEEN + "[1d:{step}]))",
+        CONTAINER,
+        f"min by ({_by(CONTAINER)}) (min_over_time({RUNNING_SEEN}[1d:{{step}}]))",
     ),
     TenantDayQuery(
         "container_last_seen",
-        (*CONTAINER, "namespace", "pod"),
-        "max by (uid, container, namespace, pod) (max_over_time(" + RUNNING_SEEN + "[1d:{step}]))",
+        CONTAINER,
+        f"max by ({_by(CONTAINER)}) (max_over_time({RUNNING_SEEN}[1d:{{step}}]))",
     ),
     _per(
         "container_cpu_allocation",
-        (*CONTAINER, "node"),
+        ALLOCATION_SERIES,
         "avg_over_time",
         "container_cpu_allocation",
     ),
     _per(
         "container_ram_allocation",
-        (*CONTAINER, "node"),
+        ALLOCATION_SERIES,
         "avg_over_time",
         "container_memory_allocation_bytes",
     ),
     _per(
         "container_gpu_allocation",
-        (*CONTAINER, "node"),
+        ALLOCATION_SERIES,
         "avg_over_time",
         "container_gpu_allocation",
     ),
+    # The life of each allocation series: which of two same-named pods it belongs to
+    # (etl/allocation/pods.py).
+    *_lives("container_allocation", ALLOCATION_SERIES, "container_cpu_allocation{sel}"),
     _per(
         "container_requests",
-        (*CONTAINER, "resource"),
+        (*CONTAINER, "node", "resource"),
         "avg_over_time",
         "kube_pod_container_resource_requests",
     ),
     _price_changes("node_cpu_price_changes", NODE, "node_cpu_hourly_cost"),
     _price_changes("node_ram_price_changes", NODE, "node_ram_hourly_cost"),
     _price_changes("node_gpu_price_changes", NODE, "node_gpu_hourly_cost"),
-    _per("pod_owners", ("uid", "owner_kind", "owner_name"), "max_over_time", "kube_pod_owner"),
+    _per("pod_owners", (*POD, "owner_kind", "owner_name"), "max_over_time", "kube_pod_owner"),
     _per(
         "replicaset_owners",
         ("namespace", "replicaset", "owner_kind", "owner_name"),
         "max_over_time",
         "kube_replicaset_owner",
     ),
-    _labels("pod_labels", ("uid",), "kube_pod_labels"),
+    _labels("pod_labels", POD, "kube_pod_labels"),
     _labels("namespace_labels", ("namespace",), "kube_namespace_labels"),
     _labels("service_selectors", ("namespace", "service"), "service_selector_labels"),
     _per("claim_bytes", _CLAIM, "avg_over_time", "pod_pvc_allocation"),
-    TenantDayQuery(
-        "claim_first_seen", _CLAIM, _edge("min", _seen("pod_pvc_allocation{sel}"), _CLAIM)
-    ),
-    TenantDayQuery(
-        "claim_last_seen", _CLAIM, _edge("max", _seen("pod_pvc_allocation{sel}"), _CLAIM)
-    ),
+    *_lives("claim", _CLAIM, "pod_pvc_allocation{sel}"),
     _price_changes("pv_price_changes", PV, "pv_hourly_cost"),
-    TenantDayQuery(
-        "load_balancer_first_seen",
-        LOAD_BALANCER,
-        _edge("min", _seen("kubecost_load_balancer_cost{sel}"), LOAD_BALANCER),
-    ),
-    TenantDayQuery(
-        "load_balancer_last_seen",
-        LOAD_BALANCER,
-        _edge("max", _seen("kubecost_load_balancer_cost{sel}"), LOAD_BALANCER),
-    ),
+    *_lives("load_balancer", LOAD_BALANCER, "kubecost_load_balancer_cost{sel}"),
     TenantDayQuery(
         "pod_network_egress_bytes",
         ("namespace", "pod_name", *NETWORK_CLASS_LABELS, "service"),
-        "max by (namespace, pod_name, internet, same_zone, same_region, service) "
-        "(increase(kubecost_pod_network_egress_bytes_total{sel}[86400001ms]))",
+        POD_EGRESS,
         evaluated=COUNTER,
     ),
 )

@@ -116,8 +116,13 @@ def record_cluster_seen(
     day: date,
     cluster_info: dict[str, str],
     node_provider_ids: Iterable[str] = (),
+    region: str = "",
 ) -> dict[str, Any]:
     """Create or update the cluster's resource document, widening first_seen/last_seen.
+
+    `region` is the cluster's (etl.costs.cluster_region); an unknown one keeps what the
+    document had, and a document that never had one has no `region` key (the
+    platform's schema types it as a string, never null).
 
     `meta.node_provider_ids` accumulates (sorted) the provider ids of the cluster's
     nodes, so that a node VM that also appears in a cloud bill is counted once.
@@ -133,7 +138,6 @@ def record_cluster_seen(
         "resource_type": K8S_CLUSTER_RESOURCE_TYPE,
         "service_name": K8S_SERVICE_NAME,
         "name": cluster_info.get("name") or account["name"],
-        "region": cluster_info.get("region") or existing.get("region"),
         "first_seen": min(existing.get("first_seen", first), first),
         "last_seen": max(existing.get("last_seen", last), last),
         "tags": existing.get("tags", {}),
@@ -147,10 +151,15 @@ def record_cluster_seen(
         },
         "deleted_at": 0,
     }
+    if region or existing.get("region"):
+        document["region"] = region or existing["region"]
     if not existing:
         document["created_at"] = int(time.time())
-    db.resources.update_one({"_id": resource_id}, {"$set": document}, upsert=True)
+    update: dict[str, Any] = {"$set": document}
+    if "region" not in document and "region" in existing:
+        update["$unset"] = {"region": ""}  # a null written by an earlier version
+    db.resources.update_one({"_id": resource_id}, update, upsert=True)
     db.cloud_accounts.update_one(
         {"_id": account["_id"]}, {"$set": {"last_import_at": int(time.time())}}
     )
-    return {"_id": resource_id, **existing, **document}
+    return {"_id": resource_id, **{k: v for k, v in existing.items() if k != "region"}, **document}

@@ -60,6 +60,8 @@ class Allocation:
 
     rows: pd.DataFrame
     issues: list[str] = field(default_factory=list)
+    # Data that loads but must not pass unseen: containers ran and were allocated nothing.
+    quality_failures: list[str] = field(default_factory=list)
 
     @property
     def breakdown(self) -> dict[str, float]:
@@ -155,12 +157,47 @@ def _unmounted_rows(
     return pd.DataFrame(rows)
 
 
+SHOWN = 5
+
+
+def _unjoined(containers_frame: pd.DataFrame) -> list[str]:
+    """The containers that ran on no known node: no allocation series matched them."""
+    lost = containers_frame[containers_frame["node"] == ""]
+    if lost.empty:
+        return []
+    names = [
+        f"{n}/{p}/{c}"
+        for n, p, c in lost[["namespace", "pod", "container"]].itertuples(index=False)
+    ]
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return [
+        f"{len(names)} of {len(containers_frame)} running containers matched no "
+        "container_*_allocation series by (namespace, pod, container) and no node in "
+        "kube_pod_container_resource_requests, so their cost stays in __idle__: "
+        f"{', '.join(names[:SHOWN])}{more}"
+    ]
+
+
+def _quality_failures(rows: pd.DataFrame, containers_frame: pd.DataFrame) -> list[str]:
+    """Containers ran on priced nodes, yet the pods were allocated no compute at all."""
+    compute = [f"{r}_cost" for r in RESOURCES]
+    pods_cost = float(rows.loc[rows["kind"] == "pod", compute].to_numpy().sum())
+    nodes_cost = float(rows[compute].to_numpy().sum())
+    if containers_frame.empty or pods_cost != 0 or nodes_cost <= 0:
+        return []
+    return [
+        f"{len(containers_frame)} containers ran, but their allocated cpu/ram/gpu cost is "
+        f"$0: all {nodes_cost:.6f} USD of node cost is idle (their series could not be joined)"
+    ]
+
+
 def _issues(rows: pd.DataFrame, containers_frame: pd.DataFrame, nodes: pd.DataFrame) -> list[str]:
-    issues = [
-        f"pod {namespace}/{pod} ran on {node or 'an unknown node'} without a capacity series: "
+    placed = containers_frame[containers_frame["node"] != ""]
+    issues = _unjoined(containers_frame) + [
+        f"pod {namespace}/{pod} ran on {node} without a capacity series: "
         "priced with the account's cost model (flagged)"
-        for namespace, pod, node in containers_frame.loc[
-            ~containers_frame["node"].isin(nodes["node"]), ["namespace", "pod", "node"]
+        for namespace, pod, node in placed.loc[
+            ~placed["node"].isin(nodes["node"]), ["namespace", "pod", "node"]
         ]
         .drop_duplicates()
         .itertuples(index=False)
@@ -212,4 +249,5 @@ def allocate(
     rows["cost"] = rows[list(COMPONENTS)].sum(axis=1)
     rows["resource_id"] = [_row_id(row) for row in rows.to_dict("records")]
     issues = _issues(rows, running, assets.nodes)
-    return Allocation(rows=rows[ROW_COLUMNS], issues=issues)
+    failures = _quality_failures(rows, running)
+    return Allocation(rows=rows[ROW_COLUMNS], issues=issues, quality_failures=failures)

@@ -26,6 +26,7 @@ from etl.localprom import PrometheusServer, backfill
 from etl.pipeline import DayResult, run_tenant_day
 from etl.queries import QUERIES
 from etl.simulate import build_scenario, write_openmetrics
+from etl.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
 from etl.simulate.pitfalls import PITFALLS
 from tests.stored import stored_day
 from tests.truth import (
@@ -140,14 +141,29 @@ def allocation_settings(tmp_path: Path, simulated_prometheus) -> Settings:
 def merged_history(
     root: Path, scenarios: dict[str, dict[str, Any]]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """One Prometheus over several one-cluster scenarios of the same window: (url, scenario)."""
+    """One Prometheus over several one-cluster scenarios of the same window: (url, scenario).
+
+    Clusters rendered in one exporter shape are written together; each shape is its
+    own backfill into the same TSDB.
+    """
     first = next(iter(scenarios.values()))
     clusters = [{**s["clusters"][0], "name": name} for name, s in scenarios.items()]
     scenario = {**first, "pitfalls": sorted({p for s in scenarios.values() for p in s["pitfalls"]})}
     scenario["clusters"] = clusters
-    write_openmetrics(scenario, root / "metrics.om")
-    backfill(root / "metrics.om", root / "tsdb")
-    (root / "metrics.om").unlink()
+    shapes = {s["exporter"] for s in scenarios.values()}
+    for shape in sorted(shapes):
+        written = {
+            **scenario,
+            "exporter": shape,
+            "clusters": [
+                c
+                for c, s in zip(clusters, scenarios.values(), strict=True)
+                if s["exporter"] == shape
+            ],
+        }
+        write_openmetrics(written, root / "metrics.om")
+        backfill(root / "metrics.om", root / "tsdb")
+        (root / "metrics.om").unlink()
     with PrometheusServer(root / "tsdb") as server:
         yield server.url, scenario
 
@@ -177,15 +193,63 @@ def pitfalls(tmp_path: Path, pitfall_history) -> tuple[Settings, dict, dict[str,
 def test_every_namespace_controller_and_node_matches_the_truth(
     allocation_settings, simulated_prometheus
 ):
+    """On the default shape: OpenCost's container series without a uid."""
+    assert simulated_prometheus.scenario["exporter"] == DEFAULT_EXPORTER
+    assert "uid" not in shape_named(DEFAULT_EXPORTER).families["container_cpu_allocation"].labels
     checked = 0
     for tenant in simulated_prometheus.tenant_ids:
         for day in simulated_prometheus.days:
-            run(allocation_settings, tenant, day)
+            result = run(allocation_settings, tenant, day)
             rows = stored_allocation(allocation_settings, tenant, day)
             assert_matches_truth(rows, simulated_prometheus.scenario, tenant, day)
+            assert_groups_add_up(rows, result)
             assert set(rows["live_rows"]) == {1}
             checked += 1
     assert checked == 4
+
+
+def assert_groups_add_up(rows: pd.DataFrame, result: DayResult) -> None:
+    """Namespaces and controllers each sum to the cluster-day's stored cost, and pods ran
+    with a cost of their own (not everything in __idle__)."""
+    for key in ("namespace", "controller_key"):
+        assert rows.groupby(key)["cost"].sum().sum() == pytest.approx(result.cost, rel=1e-12)
+    pods = rows[~rows["namespace"].isin([IDLE, UNMOUNTED])]
+    assert pods["cpu_cost"].sum() > 0 and pods["ram_cost"].sum() > 0
+    assert result.quality_failures == []
+
+
+@pytest.fixture(scope="module")
+def shape_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+    """A cluster per exporter shape (a pod name reused on its last day), one day at 5 min."""
+    scenarios = {
+        f"shape-{name}": build_scenario(
+            1,
+            1,
+            PITFALL_DAY,
+            seed=300 + n,
+            scrape_interval_s=PITFALL_STEP_S,
+            pitfalls=["name_reuse"],
+            exporter=name,
+        )
+        for n, name in enumerate(sorted(SHAPES))
+    }
+    yield from merged_history(tmp_path_factory.mktemp("shapes"), scenarios)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_exporter_shape_allocates_as_the_truth(tmp_path, shape_history, shape):
+    """Each supported producer's label sets (docs/exporters.md) give the truth's groups."""
+    url, scenario = shape_history
+    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data"), "THANOS_URL": url})
+    register(settings, scenario)
+    (cluster,) = [c for c in scenario["clusters"] if c["name"] == f"shape-{shape}"]
+    result = run(settings, cluster["tenant_id"], PITFALL_DAY)
+    rows = stored_allocation(settings, cluster["tenant_id"], PITFALL_DAY)
+    assert_matches_truth(rows, scenario, cluster["tenant_id"], PITFALL_DAY)
+    assert_groups_add_up(rows, result)
+    assert not [issue for issue in result.issues if "reconcile" in issue]
+    reused = rows[rows["pod"].str.endswith("-0") & (rows["controller_kind"] == "StatefulSet")]
+    assert len(set(reused["pod_uid"])) == 2 and len(set(reused["node"])) == 2
 
 
 def test_the_cluster_row_is_the_sum_of_its_allocation_rows(

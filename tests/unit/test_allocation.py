@@ -71,18 +71,29 @@ class Cluster:
         labels: dict[str, str] | None = None,
         owner: tuple[str, str] = ("Job", "job"),
     ) -> None:
-        """A pod of one container running over hours [start_h, end_h)."""
-        key = {"uid": uid, "container": "main"}
+        """A pod of one container running over hours [start_h, end_h), as OpenCost's
+        current exporter describes it: its allocation series and kube_pod_owner carry no
+        uid, kube-state-metrics' running and label series do (docs/exporters.md)."""
         name = name or f"pod-{uid}"
-        self.add("container_first_seen", LO + start_h * STEP, **key, namespace=namespace, pod=name)
-        self.add(
-            "container_last_seen", LO + (end_h - 1) * STEP, **key, namespace=namespace, pod=name
-        )
-        self.add("container_cpu_allocation", cores, **key, node=node)
-        self.add("container_ram_allocation", ram_gib * GIB, **key, node=node)
-        self.add("pod_owners", 1, uid=uid, owner_kind=owner[0], owner_name=owner[1])
+        pod = {"namespace": namespace, "pod": name}
+        running = {**pod, "container": "main", "uid": uid}
+        series = {**pod, "container": "main", "uid": "", "node": node}
+        first, last = LO + start_h * STEP, LO + (end_h - 1) * STEP
+        self.add("container_first_seen", first, **running)
+        self.add("container_last_seen", last, **running)
+        self.add("container_allocation_first_seen", first, **series)
+        self.add("container_allocation_last_seen", last, **series)
+        self.add("container_cpu_allocation", cores, **series)
+        self.add("container_ram_allocation", ram_gib * GIB, **series)
+        self.add("pod_owners", 1, **pod, uid="", owner_kind=owner[0], owner_name=owner[1])
         text = json.dumps({f"label_{k}": v for k, v in (labels or {}).items()})
-        self.add("pod_labels", 1, uid=uid, labels=text)
+        self.add("pod_labels", 1, **pod, uid=uid, labels=text)
+
+    def request(self, uid: str, resource: str, value: float) -> None:
+        """A kube-state-metrics request series of the pod `uid`'s container."""
+        (pod,) = [r for r in self.rows["container_first_seen"] if r["uid"] == uid]
+        names = {k: pod[k] for k in ("namespace", "pod", "container", "uid")}
+        self.add("container_requests", value, **names, node="", resource=resource)
 
     def answers(self) -> dict[str, pd.DataFrame]:
         shaped = {}
@@ -109,8 +120,8 @@ def test_a_pod_pays_the_larger_of_allocation_and_request_while_it_runs():
     cluster = Cluster()
     cluster.node("n1", 24, 4, 16, PRICES)
     cluster.pod("u1", "n1", 2, 10, cores=0.5, ram_gib=2)
-    cluster.add("container_requests", 1.0, uid="u1", container="main", resource="cpu")
-    cluster.add("container_requests", GIB, uid="u1", container="main", resource="memory")
+    cluster.request("u1", "cpu", 1.0)
+    cluster.request("u1", "memory", GIB)
     _, allocation = cluster.allocate()
     pod = row(allocation, pod_uid="u1")
     assert pod["running_hours"] == 8
@@ -157,6 +168,94 @@ def test_a_claim_is_shared_by_the_pods_mounting_it_and_the_rest_is_unmounted():
     assert row(allocation, pod_uid="new")["pv_cost"] == pytest.approx(0.01 * 12 / 2)
     unmounted = row(allocation, namespace=UNMOUNTED, pod="persistentvolume/pv1")
     assert unmounted["pv_cost"] == pytest.approx(20 * 0.001 * 24 - 0.01 * 24)
+
+
+def test_a_name_reused_on_another_node_without_uids_is_two_pods_each_at_its_node():
+    """OpenCost's allocation series carry no uid: each incarnation of `db-0` takes the
+    series of its name whose life it overlaps, and so its own node's price."""
+    cluster = Cluster()
+    cluster.node("cheap", 24, 4, 16, {"cpu": 0.01, "ram": 0.001})
+    cluster.node("dear", 24, 4, 16, {"cpu": 0.10, "ram": 0.001})
+    cluster.pod("old", "cheap", 0, 10, cores=1, ram_gib=0, name="db-0")
+    cluster.pod("new", "dear", 12, 24, cores=2, ram_gib=0, name="db-0")
+    _, allocation = cluster.allocate()
+    old, new = row(allocation, pod_uid="old"), row(allocation, pod_uid="new")
+    assert (old["node"], new["node"]) == ("cheap", "dear")
+    assert old["cpu_cost"] == pytest.approx(1 * 0.01 * 10)
+    assert new["cpu_cost"] == pytest.approx(2 * 0.10 * 12)
+
+
+def test_a_uid_is_used_where_both_sides_carry_it():
+    """With OpenCost's uid-labelled series, the uid alone decides (same name, same node)."""
+    cluster = Cluster()
+    cluster.node("n1", 24, 4, 16, PRICES)
+    cluster.pod("old", "n1", 0, 12, cores=1, name="db-0")
+    cluster.pod("new", "n1", 12, 24, cores=3, name="db-0")
+    for query in (
+        "container_cpu_allocation",
+        "container_ram_allocation",
+        "container_allocation_first_seen",
+        "container_allocation_last_seen",
+    ):
+        for entry, uid in zip(cluster.rows[query], ("old", "new"), strict=True):
+            entry["uid"] = uid
+    # Lives that do not tell the two apart: only the uid can.
+    for entry in cluster.rows["container_allocation_first_seen"]:
+        entry["value"] = LO
+    for entry in cluster.rows["container_allocation_last_seen"]:
+        entry["value"] = LO + 23 * STEP
+    _, allocation = cluster.allocate()
+    assert row(allocation, pod_uid="old")["cpu_cost"] == pytest.approx(1 * 0.05 * 12)
+    assert row(allocation, pod_uid="new")["cpu_cost"] == pytest.approx(3 * 0.05 * 12)
+
+
+def test_owners_without_uids_still_name_the_controller():
+    """OpenCost's own kube_pod_owner has namespace and pod but no uid."""
+    cluster = Cluster()
+    cluster.node("n1", 24, 4, 16, PRICES)
+    cluster.pod("u1", "n1", 0, 24, owner=("StatefulSet", "db"))
+    _, allocation = cluster.allocate()
+    pod = row(allocation, pod_uid="u1")
+    assert (pod["controller_kind"], pod["controller"]) == ("StatefulSet", "db")
+
+
+def test_containers_that_cannot_be_joined_leave_their_cost_idle_and_say_so():
+    """Allocation series without `node` (and no request naming one): the day loads,
+    the node cost stays in __idle__, an issue names the containers and, since every
+    container was allocated $0, a quality failure is raised."""
+    cluster = Cluster()
+    cluster.node("n1", 24, 4, 16, PRICES)
+    cluster.pod("u1", "n1", 0, 24)
+    cluster.pod("u2", "n1", 0, 24)
+    for query in (
+        "container_cpu_allocation",
+        "container_ram_allocation",
+        "container_allocation_first_seen",
+        "container_allocation_last_seen",
+    ):
+        for entry in cluster.rows[query]:
+            entry["node"] = ""
+    assets, allocation = cluster.allocate()
+    assert row(allocation, pod_uid="u1")["cost"] == pytest.approx(0.0, abs=1e-12)
+    idle = row(allocation, namespace=IDLE, node="n1")
+    assert idle["cpu_cost"] == pytest.approx(4 * 0.05 * 24)
+    assert reconcile(assets, allocation.rows).ok
+    assert any("2 of 2 running containers matched no" in issue for issue in allocation.issues)
+    (failure,) = allocation.quality_failures
+    assert "allocated cpu/ram/gpu cost is $0" in failure
+
+
+def test_a_request_names_the_node_when_the_allocation_series_do_not():
+    cluster = Cluster()
+    cluster.node("n1", 24, 4, 16, PRICES)
+    cluster.pod("u1", "n1", 0, 24, cores=1, ram_gib=0)
+    for query in ("container_cpu_allocation", "container_ram_allocation"):
+        cluster.rows[query] = []
+    cluster.request("u1", "cpu", 2.0)
+    cluster.rows["container_requests"][0]["node"] = "n1"
+    _, allocation = cluster.allocate()
+    assert row(allocation, pod_uid="u1")["cpu_cost"] == pytest.approx(2 * 0.05 * 24)
+    assert allocation.quality_failures == []
 
 
 def test_a_node_without_prices_is_priced_with_the_cost_model_and_flagged():

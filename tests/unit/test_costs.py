@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from etl.costs import day_costs, network_class
+from etl.costs import cluster_region, day_costs, network_class
 from etl.queries import QUERIES
 
 GIB = 2**30
@@ -99,3 +99,21 @@ def test_a_half_described_node_is_reported_not_silently_costed():
     assert len(day.issues) == 2
     assert any("ghost" in issue and "no capacity" in issue for issue in day.issues)
     assert any("priced-later" in issue and "no cpu price" in issue for issue in day.issues)
+
+
+@pytest.mark.parametrize(
+    ("info_region", "node_regions", "expected"),
+    [
+        ("eu-west-1", ["us-east-1"], "eu-west-1"),  # kubecost_cluster_info decides
+        ("", ["us-east-1", "us-east-1", ""], "us-east-1"),  # else nodes that agree
+        ("", ["us-east-1", "us-west-2"], ""),  # disagreeing nodes: unknown
+        ("", [], ""),
+    ],
+)
+def test_a_cluster_region_comes_from_its_info_else_from_nodes_that_agree(
+    info_region, node_regions, expected
+):
+    nodes = pd.DataFrame(
+        {"node": [f"n{i}" for i in range(len(node_regions))], "region": node_regions}
+    )
+    assert cluster_region({"region": info_region}, nodes) == expected
