@@ -120,9 +120,9 @@ def record_cluster_seen(
 ) -> dict[str, Any]:
     """Create or update the cluster's resource document, widening first_seen/last_seen.
 
-    `region` is the cluster's (etl.costs.cluster_region); an unknown one keeps what the
-    document had, and a document that never had one has no `region` key (the
-    platform's schema types it as a string, never null).
+    `region` is the cluster's (etl.costs.cluster_region, else `cluster_info`'s); an
+    unknown one keeps what the document had, and a document that never had one has no
+    `region` key (the platform's schema types it as a string, never null).
 
     `meta.node_provider_ids` accumulates (sorted) the provider ids of the cluster's
     nodes, so that a node VM that also appears in a cloud bill is counted once.
@@ -151,6 +151,7 @@ def record_cluster_seen(
         },
         "deleted_at": 0,
     }
+    region = region or cluster_info.get("region", "")
     if region or existing.get("region"):
         document["region"] = region or existing["region"]
     if not existing:
