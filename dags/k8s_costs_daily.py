@@ -1,8 +1,10 @@
 """Daily K8s costs: per cluster tenant, extract -> archive -> load -> check (wiring only).
 
-The run of data interval [D, D+1) processes day D; a manual run may name `date`
-(and `tenants`) in the trigger form, and `airflow backfill create` runs a range.
-Each tenant is one mapped task group whose map index is the account's name.
+A run costs the UTC day of its logical date (scheduled, backfill, `airflow dags
+test k8s_costs_daily D`, a UI trigger with logical date D), or the `date` param
+(and `tenants`) of the trigger form: `etl.orchestration.run_day`, which the first
+task logs. Each tenant is one mapped task group whose map index is the account's
+name and the day, e.g. `acme-prod 2026-11-12`.
 Tasks hand each other small dicts with the archive URI of the extract, never
 data. The work is in `etl.orchestration`; the policy (retries, timeouts, pool,
 Asset) in `plugins/k8scost_airflow/policy.py`.
@@ -15,6 +17,7 @@ runs waiting for the pool. Two runs of one day are safe (the tenant-day lease).
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -35,13 +38,17 @@ from k8scost_airflow.policy import (
 from etl import orchestration
 from etl.pipeline import NoDataError
 
-# Each per-tenant task names its map index after the account (see _tenant_day).
-TENANT_NAME = "{{ tenant_name }}"
+log = logging.getLogger(__name__)
+
+# Each per-tenant task names its map index after the account and the day it costs
+# (see _tenant_day), so the grid shows which day a run costs, whatever its dates say.
+TENANT_DAY = "{{ tenant_name }} {{ tenant_date }}"
 
 
 def _tenant_day(tenant: dict[str, Any]) -> date:
-    """The day of a per-tenant task; also names its map index after the account."""
-    get_current_context()["tenant_name"] = tenant["name"]
+    """The day of a per-tenant task; also names its map index after the account and day."""
+    context = get_current_context()
+    context["tenant_name"], context["tenant_date"] = tenant["name"], tenant["date"]
     return date.fromisoformat(tenant["date"])
 
 
@@ -58,7 +65,7 @@ def _tenant_day(tenant: dict[str, Any]) -> date:
             None,
             type=["null", "string"],
             format="date",
-            description="UTC day to (re)cost, YYYY-MM-DD; empty = the run's interval",
+            description="UTC day to (re)cost, YYYY-MM-DD; empty = the run's logical date",
         ),
         "tenants": Param(
             [],
@@ -72,12 +79,23 @@ def k8s_costs_daily():
     @task
     def list_tenants() -> list[dict[str, str]]:
         context = get_current_context()
-        params = context["params"]
-        day = orchestration.resolve_day(params["date"], context.get("data_interval_start"))
+        params, run = context["params"], context["dag_run"]
+        try:
+            day = orchestration.run_day(params["date"], run.logical_date, run.run_after)
+        except ValueError as error:  # a day not over yet: fail now, not after an hour of retries
+            raise AirflowFailException(str(error)) from error
+        # A task cannot set its own run's note in Airflow 3: the log says it instead.
+        log.info(
+            "run %s costs %s (date param %r, logical date %s)",
+            run.run_id,
+            day,
+            params["date"],
+            run.logical_date,
+        )
         tenants = orchestration.tenants_for_run(task_settings(), params["tenants"] or None)
         return [{**tenant, "date": day.isoformat()} for tenant in tenants]
 
-    @task(pool=PROMQL_POOL, execution_timeout=EXTRACT_TIMEOUT, map_index_template=TENANT_NAME)
+    @task(pool=PROMQL_POOL, execution_timeout=EXTRACT_TIMEOUT, map_index_template=TENANT_DAY)
     def extract(tenant: dict[str, Any]) -> dict[str, Any]:
         day, run_id = _tenant_day(tenant), get_current_context()["run_id"]
         try:
@@ -86,21 +104,21 @@ def k8s_costs_daily():
             raise AirflowFailException(str(error)) from error
         return {**tenant, "extract_url": url}
 
-    @task(map_index_template=TENANT_NAME)
+    @task(map_index_template=TENANT_DAY)
     def archive(tenant: dict[str, Any]) -> dict[str, Any]:
         orchestration.archive_extract(
             task_settings(), tenant["tenant_id"], _tenant_day(tenant), tenant["extract_url"]
         )
         return tenant
 
-    @task(execution_timeout=LOAD_TIMEOUT, map_index_template=TENANT_NAME)
+    @task(execution_timeout=LOAD_TIMEOUT, map_index_template=TENANT_DAY)
     def load(tenant: dict[str, Any]) -> dict[str, Any]:
         loaded = orchestration.load(
             task_settings(), tenant["tenant_id"], _tenant_day(tenant), tenant["extract_url"]
         )
         return {**tenant, **loaded}
 
-    @task(execution_timeout=LOAD_TIMEOUT, map_index_template=TENANT_NAME)
+    @task(execution_timeout=LOAD_TIMEOUT, map_index_template=TENANT_DAY)
     def check(tenant: dict[str, Any]) -> dict[str, Any]:
         totals = orchestration.check(task_settings(), tenant["tenant_id"], _tenant_day(tenant))
         return {**tenant, "cost": totals["cost"]}

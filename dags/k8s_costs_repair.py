@@ -13,7 +13,6 @@ max_active_runs=1: two repairs at once would trigger the same days twice.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -53,8 +52,11 @@ def k8s_costs_repair():
     def find_days() -> list[dict[str, Any]]:
         context = get_current_context()
         params = context["params"]
-        yesterday = (context["dag_run"].run_after - timedelta(days=1)).date().isoformat()
-        last_day = parse_day(params["last_date"] or yesterday)
+        last_day = (
+            parse_day(params["last_date"])
+            if params["last_date"]
+            else orchestration.last_complete_day(context["dag_run"].run_after)
+        )
         repairs = orchestration.find_repairs(task_settings(), last_day, params["window_days"])
         for repair in repairs:
             log.info("re-running %s: %s", repair["date"], repair["reasons"])

@@ -1,8 +1,8 @@
 """What the Airflow tasks (and `k8scost replay`) call: plain functions, tested without Airflow.
 
-Which day a DAG run processes is decided here and only here: the trigger form's
-`date` param when given (a manual rerun), else the start of the run's data
-interval (a scheduled or backfill run of interval [D, D+1) processes day D).
+Which day a DAG run costs is decided here and only here (`run_day`): the `date`
+param when given, else the UTC day of the run's logical date, so that a run whose
+logical date is D costs D however it was started.
 
 A tenant-day goes through four steps, each one Airflow task, each recorded in the
 ledger (a failure with its stage and error, then re-raised so Airflow retries):
@@ -15,7 +15,7 @@ check it against its manifest, publish it as the day's current extract), load
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
@@ -33,13 +33,40 @@ from etl.pipeline import (
 from etl.queries import QUERIES
 
 
-def resolve_day(date_param: str | None, data_interval_start: datetime | None) -> date:
-    """The UTC day a run processes: the `date` param first, then the data interval start."""
+def last_complete_day(moment: datetime) -> date:
+    """The last UTC day that has ended by `moment`: what a run at that moment is due to cost."""
+    return (moment.astimezone(UTC) - timedelta(days=1)).date()
+
+
+def run_day(
+    date_param: str | None,
+    logical_date: datetime | None,
+    run_after: datetime,
+    now: datetime | None = None,
+) -> date:
+    """The UTC day a `k8s_costs_daily` run costs; every way of starting a run goes through here.
+
+    1. The `date` param when given (the trigger form, `--conf`, the repair DAG).
+    2. Else the UTC day of the logical date. A scheduled or backfill run of [D, D+1)
+       has logical date D, and so have `airflow dags test k8s_costs_daily D` and a UI
+       trigger with logical date D. The data interval is not read on purpose: Airflow
+       gives a manual run the last interval complete before its logical date,
+       [D-1, D), so reading it re-costs the day before the one asked for.
+    3. Else (no logical date: `airflow dags trigger` without `-l`, the REST API with
+       `logical_date: null`) the last day complete at `run_after`, as a scheduled run
+       then would.
+
+    A day that has not ended yet (a logical date today, as the UI form's default "now")
+    raises FutureDayError: it cannot be costed, and costing another day instead is
+    the silent shift this rule exists to prevent.
+    """
     if date_param:
-        return parse_day(date_param)
-    if data_interval_start is None:
-        raise ValueError("the run has no data interval and no `date` param: which day to cost?")
-    return parse_day(data_interval_start.date().isoformat())
+        return parse_day(date_param, now)
+    if logical_date is not None:
+        day = logical_date.astimezone(UTC).date()
+    else:
+        day = last_complete_day(run_after)
+    return parse_day(day.isoformat(), now)
 
 
 def _database(settings: Settings) -> Database:

@@ -1,19 +1,29 @@
-"""The DAGs: integrity, policy, and a real `dag.test()` over a simulated day."""
+"""The DAGs: integrity, policy, the day each kind of run costs, and a real `airflow dags test`."""
 
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pendulum
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.serialization.serialized_objects import DagSerialization
+from airflow.timetables.base import DataInterval, TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable
 from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState
-from k8scost_airflow.policy import COSTS_ASSET, PROMQL_POOL
+from k8scost_airflow.policy import COSTS_ASSET, PROMQL_POOL, START_DATE
+from sqlalchemy import select
 
-from etl import ledger, registry
+from etl import ledger, orchestration, registry
+from etl.days import day_start
 from tests.stored import stored_day
 from tests.truth import expected_day_costs
 
@@ -61,7 +71,8 @@ def test_the_daily_dag_maps_four_steps_per_tenant_and_emits_an_asset(dagbag):
         task = dag.get_task(f"tenant_day.{upstream}")
         assert task.downstream_task_ids == {f"tenant_day.{downstream}"}
     for step in steps:
-        assert dag.get_task(f"tenant_day.{step}").map_index_template == "{{ tenant_name }}"
+        template = dag.get_task(f"tenant_day.{step}").map_index_template
+        assert template == "{{ tenant_name }} {{ tenant_date }}"
     # Only the Thanos step takes a slot of the PromQL pool.
     assert dag.get_task("tenant_day.extract").pool == PROMQL_POOL
     assert dag.get_task("tenant_day.load").pool != PROMQL_POOL
@@ -77,16 +88,60 @@ def test_the_repair_dag_runs_after_the_daily_one_and_triggers_it(dagbag):
     assert dag.get_task("rerun_day").partial_kwargs["trigger_dag_id"] == DAG_ID
 
 
-def test_dag_test_costs_the_interval_day_for_every_tenant(
-    airflow_db, dagbag, pipeline_settings, simulated_prometheus, monkeypatch
+def test_every_kind_of_run_costs_the_day_of_its_logical_date(dagbag):
+    """The run infos the real timetable gives, through the one rule."""
+    dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dagbag.get_dag(DAG_ID)))
+    first = pendulum.datetime(2026, 5, 30, tz="UTC")
+    days = [first.add(days=n) for n in range(3)]
+    # What `airflow backfill create --from-date 2026-05-30 --to-date 2026-06-01` creates.
+    backfill = list(dag.iter_dagrun_infos_between(days[0], days[-1]))
+    # The scheduled run after the one of 2026-05-29.
+    scheduled = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=DataInterval(first.subtract(days=1), first),
+        restriction=TimeRestriction(earliest=START_DATE, latest=None, catchup=True),
+    )
+    for info in [*backfill, scheduled]:
+        assert info.logical_date == info.data_interval.start  # [D, D+1) is logical date D
+        assert orchestration.run_day(None, info.logical_date, info.run_after) == (
+            info.logical_date.date()
+        )
+    assert [info.logical_date for info in backfill] == days
+    # `airflow dags test k8s_costs_daily D` and a UI trigger with logical date D: Airflow
+    # infers the interval before D, which is why the rule reads the logical date instead.
+    day = days[1]
+    assert dag.timetable.infer_manual_data_interval(run_after=day).start == days[0]
+    assert orchestration.run_day(None, day, pendulum.now("UTC")) == day.date()
+
+
+def test_airflow_dags_test_d_costs_day_d_for_every_tenant_and_not_the_day_before(
+    airflow_db, pipeline_settings, simulated_prometheus
 ):
-    monkeypatch.setenv("K8SCOST_DATA_DIR", str(pipeline_settings.data_dir))
-    monkeypatch.setenv("THANOS_URL", simulated_prometheus.url)
-    day = simulated_prometheus.days[1]
-    # A run triggered at D+1 00:00 gets the last complete interval, [D, D+1): day D.
-    after_day = pendulum.datetime(day.year, day.month, day.day, tz="UTC").add(days=1)
-    run = dagbag.get_dag(DAG_ID).test(logical_date=after_day)
-    assert run.state == DagRunState.SUCCESS
+    before, day = simulated_prometheus.days  # Prometheus holds data for both
+    env = {
+        **os.environ,
+        "K8SCOST_DATA_DIR": str(pipeline_settings.data_dir),
+        "THANOS_URL": simulated_prometheus.url,
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    done = subprocess.run(
+        [str(airflow), "dags", "test", DAG_ID, day.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f" costs {day} (" in done.stdout  # the first task's log names the day
+    with create_session() as session:
+        (run,) = session.scalars(
+            select(DagRun).where(DagRun.dag_id == DAG_ID, DagRun.logical_date == day_start(day))
+        )
+        assert run.state == DagRunState.SUCCESS
+        map_indexes = {
+            ti.rendered_map_index
+            for ti in session.scalars(select(TaskInstance).where(TaskInstance.run_id == run.run_id))
+            if ti.task_id == "tenant_day.load"
+        }
     db = registry.open_database(pipeline_settings.mongo_uri, pipeline_settings.mongo_db)
     for tenant in simulated_prometheus.tenant_ids:
         expected = sum(expected_day_costs(simulated_prometheus.scenario, tenant, day).values())
@@ -95,3 +150,8 @@ def test_dag_test_costs_the_interval_day_for_every_tenant(
         )
         record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
         assert record["status"] == ledger.SUCCEEDED and record["run_id"] == run.run_id
+        # The day before, the one the data interval [D-1, D) names, is untouched.
+        assert stored_day(pipeline_settings, tenant, before) == {}
+        assert db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, before)}) is None
+    accounts = registry.k8s_accounts(db, simulated_prometheus.tenant_ids)
+    assert map_indexes == {f"{account['name']} {day}" for account in accounts}

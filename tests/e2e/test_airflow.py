@@ -2,7 +2,8 @@
 
 One Airflow (tests/airflow_stack.py) serves every test of this module, in order:
 a 3-day backfill through `airflow backfill create`; a rerun of one day through a
-triggered run with params, and two at once; a failed extract while Prometheus is
+triggered run with params, and two at once; a run triggered with a logical date
+(the UI's date picker) costing that day; a failed extract while Prometheus is
 stopped, then the repair DAG healing it; and `k8scost replay` from the archive.
 
 Thanos and S3 reach the tasks as Airflow Connections (AIRFLOW_CONN_*), the archive
@@ -181,9 +182,11 @@ def test_a_backfill_costs_records_and_archives_every_tenant_day(stack, backfille
             prefix = f"raw/tenant={tenant}/date={day.isoformat()}/"
             assert f"{prefix}current.json" in keys
             assert any(key.startswith(prefix) and key.endswith("/manifest.json") for key in keys)
-    run = stack.airflow.runs(DAILY)[0]["dag_run_id"]
-    names = {index for (task, index) in stack.airflow.task_states(DAILY, run) if "." in task}
-    assert names == set(stack.names.values())  # map index = account name
+    run = stack.airflow.runs(DAILY)[0]
+    states = stack.airflow.task_states(DAILY, run["dag_run_id"])
+    day = run["logical_date"][:10]
+    indexes = {index for (task, index) in states if "." in task}
+    assert indexes == {f"{name} {day}" for name in stack.names.values()}  # account name, day
     events = stack.airflow.api("get", "/assets/events")["asset_events"]
     assert {event["extra"].get("date") for event in events} == {day.isoformat() for day in DAYS}
 
@@ -205,6 +208,21 @@ def test_rerunning_a_day_through_a_triggered_run_changes_nothing(stack, backfill
     assert record["attempts"] in (3, 4)
 
 
+def test_a_run_triggered_with_a_logical_date_costs_that_day(stack, backfilled):
+    """The UI's date picker: logical date D (at any time of day), no params."""
+    day, before = DAYS[1], DAYS[0]
+    attempts = {d: stack.ledger(stack.tenants[0], d)["attempts"] for d in (day, before)}
+    body = {"logical_date": f"{day.isoformat()}T12:00:00Z", "conf": {}}
+    run = stack.airflow.api("post", f"/dags/{DAILY}/dagRuns", json=body)
+    # Airflow infers the interval before the logical date; the run costs D regardless.
+    assert run["data_interval_start"].startswith(before.isoformat())
+    assert stack.airflow.wait(DAILY, [run["dag_run_id"]]) == {run["dag_run_id"]: "success"}
+    record = stack.ledger(stack.tenants[0], day)
+    assert record["run_id"] == run["dag_run_id"] and record["attempts"] == attempts[day] + 1
+    assert stack.ledger(stack.tenants[0], before)["attempts"] == attempts[before]
+    assert _totals(stack, day) == _same(backfilled[day])
+
+
 def test_a_failed_extract_keeps_the_day_and_the_repair_dag_heals_it(stack, backfilled):
     day, tenant = DAYS[2], stack.tenants[1]
     stack.prometheus.stop()
@@ -212,7 +230,7 @@ def test_a_failed_extract_keeps_the_day_and_the_repair_dag_heals_it(stack, backf
         failed = stack.airflow.trigger(DAILY, {"date": day.isoformat(), "tenants": [tenant]})
         assert stack.airflow.wait(DAILY, [failed]) == {failed: "failed"}
         states = stack.airflow.task_states(DAILY, failed)
-        assert states[("tenant_day.extract", stack.names[tenant])] == "failed"
+        assert states[("tenant_day.extract", f"{stack.names[tenant]} {day}")] == "failed"
         record = stack.ledger(tenant, day)
         assert record["status"] == ledger.FAILED and record["stage"] == "extract"
         assert "unreachable" in record["last_error"]
