@@ -76,6 +76,11 @@ def instance_key(identifier: str) -> str:
     return parts[-1].rsplit(":", 1)[-1].lower()
 
 
+def without_nulls(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields that have a value: JSON and CSV leave the others out (CSV: empty)."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def json_prefix(fields: dict[str, Any]) -> bytes:
     """An item's (or a billed node's) fields as JSON, open for its cost: `{...,"cost":`."""
     return _ENCODER.encode(fields)[:-1] + COST_KEY
@@ -162,6 +167,10 @@ class Catalog:
         """The resource as a clean_expenses item shows it, but for its cost.
 
         A resource the catalog does not know (an orphan cost row) keeps its ids only.
+        A field without a value is left out, never null: the platform's schema types
+        `region`, `resource_name`... as strings, and its frontend reads them as such
+        (a bill row without region, an account-level charge, a cluster whose region
+        is not known).
         """
         if resource_id not in self.resources:
             return {
@@ -183,7 +192,7 @@ class Catalog:
         if cluster_id:
             base["k8s_cluster_id"] = cluster_id
             base["k8s_cluster_name"] = self.resources[cluster_id].get("name")
-        return base
+        return without_nulls(base)
 
     def billed_node(self, resource_id: str, cloud_account_id: str) -> dict[str, Any]:
         """A cloud-bill node as its cluster's `billed_nodes` lists it, but for its cost."""

@@ -92,16 +92,21 @@ CleanExpenseK8sCostsSchema = Schema.from_dict(
 
 
 def _text(description: str) -> String:
-    return String(allow_none=True, metadata={"description": description})
+    # Never null: an item leaves out a field without a value (the platform's schema
+    # types these as strings), see api/catalog.py Catalog.item_base.
+    return String(metadata={"description": f"{description}; absent when unknown"})
 
 
 class BilledNodeSchema(Schema):
     """A cloud-bill resource that is a node of the cluster, with its bill cost folded in."""
 
     resource_id = String(required=True, metadata={"description": "the node VM's resource id"})
-    cloud_resource_id = _text("the bill's resource id (instance id or ARN)")
+    # Not in the platform's schema (an addition of this API): null when unknown.
+    cloud_resource_id = String(
+        allow_none=True, metadata={"description": "the bill's resource id (instance id or ARN)"}
+    )
     cloud_account_id = String(required=True, metadata={"description": "its cloud account"})
-    name = _text("its name in the bill")
+    name = String(allow_none=True, metadata={"description": "its name in the bill"})
     cost = Float(
         required=True,
         metadata={"description": "its bill cost on days the cluster has K8s costs (not in totals)"},
