@@ -1,0 +1,291 @@
+"""Check one batch of FOCUS rows and turn it into the importer's clean columns.
+
+The checks are the ones that would make a cost wrong or unplaceable: BilledCost
+a finite number, ChargePeriodStart an ISO 8601 time ClickHouse can hold,
+ProviderName and ServiceName present (FOCUS forbids them null), an account
+(SubAccountId, else BillingAccountId: FOCUS lets a sub-account be null, e.g.
+for charges of the billing account itself), the currency the K8s costs use,
+Tags a JSON object. Anything else FOCUS allows, or that a provider writes
+loosely, is taken as it is: a provider never seen before, nulls in any column,
+negative credits, rows without a ResourceId.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from etl.bills.ids import account_type
+
+REQUIRED_COLUMNS = ("BilledCost", "ChargePeriodStart", "ProviderName", "ServiceName")
+ACCOUNT_COLUMNS = ("SubAccountId", "BillingAccountId")  # the first present one names the account
+TEXT_COLUMNS = (
+    "ProviderName",
+    "ServiceName",
+    *ACCOUNT_COLUMNS,
+    "SubAccountName",
+    "BillingAccountName",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "ServiceCategory",
+    "RegionId",
+    "RegionName",
+    "ChargeCategory",
+    "BillingCurrency",
+)
+PERIOD_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd")
+WANTED_COLUMNS = ("BilledCost", "ChargePeriodStart", *TEXT_COLUMNS, *PERIOD_COLUMNS, "Tags")
+CURRENCY = "USD"
+MAX_LISTED = 10
+# ClickHouse DateTime holds UInt32 seconds: 1970-01-01 to 2106-02-07.
+FIRST_TIME = pd.Timestamp(0, unit="s", tz="UTC")
+LAST_TIME = pd.Timestamp(2**32 - 86400, unit="s", tz="UTC")
+ONE_MICROSECOND = pd.Timedelta(1, unit="us")
+
+
+def missing_columns(columns: list[str]) -> list[str]:
+    """The FOCUS columns a file lacks to be imported at all."""
+    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    if not any(column in columns for column in ACCOUNT_COLUMNS):
+        missing.append(" or ".join(ACCOUNT_COLUMNS))
+    return missing
+
+
+class Problems:
+    """Every bad cell of a bill, counted; the first MAX_LISTED described."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.listed: list[str] = []
+
+    def flag(
+        self,
+        mask: pd.Series,
+        column: str,
+        describe: Callable[[int], str],
+        where: Callable[[int], str],
+    ) -> None:
+        """Record the rows of `mask` (positions in the batch) as bad in `column`."""
+        hits = np.flatnonzero(mask.to_numpy(dtype=bool))
+        room = max(MAX_LISTED - len(self.listed), 0)
+        self.listed += [
+            f"{where(int(at))}, column {column}: {describe(int(at))}" for at in hits[:room]
+        ]
+        self.count += len(hits)
+
+    def add(self, where: str, column: str, text: str) -> None:
+        """Record one bad cell."""
+        if len(self.listed) < MAX_LISTED:
+            self.listed.append(f"{where}, column {column}: {text}")
+        self.count += 1
+
+    def message(self, source: str) -> str:
+        more = self.count - len(self.listed)
+        suffix = f"; and {more} more" if more > 0 else ""
+        return f"{source}: not loaded, {self.count} problem(s): {'; '.join(self.listed)}{suffix}"
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The column as Python text, None where null (the reader already made NULL null)."""
+    if column not in frame:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna(), None)
+
+
+def _times(frame: pd.DataFrame, column: str) -> pd.Series:
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+
+
+def _days(times: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 (UTC) of valid times."""
+    return times.dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def _tag_value(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else json.dumps(value)
+
+
+def parse_tags(value: Any) -> dict[str, str] | None:
+    """A Tags cell: a JSON object (CSV), a map, a struct or key/value structs (Parquet)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str):
+        value = json.loads(value)
+        if not isinstance(value, dict):
+            raise ValueError("is not a JSON object")
+    elif isinstance(value, list | tuple | np.ndarray):
+        pairs = [
+            (item["key"], item.get("value")) if isinstance(item, dict) else item for item in value
+        ]
+        value = dict(pairs)
+    if not isinstance(value, dict):
+        raise ValueError("is not a map of tags")
+    return {str(key): _tag_value(item) for key, item in value.items()} or None
+
+
+def _tags(frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]) -> pd.Series:
+    """Each row's tags (None: none); text cells are parsed once per distinct text."""
+    cells = _text(frame, "Tags")
+    parsed: dict[str, Any] = {}
+    out: list[dict[str, str] | None] = []
+    for at, cell in enumerate(cells):
+        key = cell if isinstance(cell, str) else None
+        try:
+            if key is None:
+                out.append(parse_tags(cell))
+                continue
+            if key not in parsed:
+                parsed[key] = parse_tags(key)
+            out.append(parsed[key])
+        except ValueError as error:
+            problems.add(where(at), "Tags", f"{cell!r} {error}")
+            out.append(None)
+    return pd.Series(out, index=frame.index, dtype=object)
+
+
+def _coalesce(*columns: pd.Series) -> pd.Series:
+    result = columns[0]
+    for column in columns[1:]:
+        result = result.where(result.notna(), column)
+    return result
+
+
+def _item_refs(
+    resource_ids: pd.Series, account_level: pd.Series, service: pd.Series, category: pd.Series
+) -> pd.Series:
+    """What tells an account's items apart: the ResourceId, else (service, category)."""
+    refs = resource_ids.copy()
+    refs[account_level] = [
+        json.dumps(pair)
+        for pair in zip(service[account_level], category[account_level], strict=True)
+    ]
+    return refs
+
+
+def _cost(frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]) -> pd.Series:
+    raw = frame["BilledCost"]
+    cost = (
+        raw.astype(float)
+        if pd.api.types.is_numeric_dtype(raw)
+        else pd.to_numeric(raw, errors="coerce")
+    )
+    problems.flag(raw.isna(), "BilledCost", lambda _: "is empty", where)
+    bad = raw.notna() & (cost.isna() | cost.abs().eq(float("inf")))
+    problems.flag(bad, "BilledCost", lambda at: f"{raw.iloc[at]!r} is not a number", where)
+    return cost
+
+
+def _charge_days(
+    frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]
+) -> np.ndarray:
+    raw = frame["ChargePeriodStart"]
+    starts = _times(frame, "ChargePeriodStart")
+    problems.flag(raw.isna(), "ChargePeriodStart", lambda _: "is empty", where)
+    bad = raw.notna() & (starts.isna() | (starts < FIRST_TIME) | (starts >= LAST_TIME))
+    problems.flag(
+        bad, "ChargePeriodStart", lambda at: f"{raw.iloc[at]!r} is not an ISO 8601 time", where
+    )
+    return _days(starts.where(~bad & raw.notna(), FIRST_TIME))
+
+
+def _periods(
+    frame: pd.DataFrame, charge_days: np.ndarray, problems: Problems, where: Callable[[int], str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """First and last day of each row's billing period (its charge month when not given)."""
+    month = charge_days.astype("datetime64[D]").astype("datetime64[M]")
+    first = month.astype("datetime64[D]").astype(np.int64)
+    last = (month + 1).astype("datetime64[D]").astype(np.int64) - 1
+    if not all(column in frame for column in PERIOD_COLUMNS):
+        return first, last
+    given = frame["BillingPeriodStart"].notna() & frame["BillingPeriodEnd"].notna()
+    bounds = {column: _times(frame, column) for column in PERIOD_COLUMNS}
+    for column, times in bounds.items():
+        bad = frame[column].notna() & (times.isna() | (times < FIRST_TIME) | (times >= LAST_TIME))
+        problems.flag(
+            bad,
+            column,
+            lambda at, c=column: f"{frame[c].iloc[at]!r} is not an ISO 8601 time",
+            where,
+        )
+        given &= ~bad
+    start, end = bounds["BillingPeriodStart"], bounds["BillingPeriodEnd"]
+    backwards = given & (end <= start)
+    problems.flag(
+        backwards, "BillingPeriodEnd", lambda at: "is not after BillingPeriodStart", where
+    )
+    given &= ~backwards
+    if given.any():
+        chosen = given.to_numpy()
+        first[chosen] = _days(start[given])
+        last[chosen] = _days(end[given] - ONE_MICROSECOND)
+    return first, last
+
+
+def clean_batch(
+    frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]
+) -> pd.DataFrame:
+    """Check the batch (recording its problems) and give its rows as the importer's columns.
+
+    Columns: account_type, account_ref, account_name, provider, account_level,
+    item_ref, name, resource_type, service_name, region, charge_category, tags,
+    day, period_first, period_last (days since 1970-01-01), cost.
+    """
+    text = {column: _text(frame, column) for column in TEXT_COLUMNS}
+    cost = _cost(frame, problems, where)
+    charge_days = _charge_days(frame, problems, where)
+    period_first, period_last = _periods(frame, charge_days, problems, where)
+    for column in ("ProviderName", "ServiceName"):
+        problems.flag(text[column].isna(), column, lambda _: "is empty", where)
+    account_ref = _coalesce(text["SubAccountId"], text["BillingAccountId"])
+    problems.flag(
+        account_ref.isna(), "SubAccountId", lambda _: "is empty, and so is BillingAccountId", where
+    )
+    currency = text["BillingCurrency"]
+    problems.flag(
+        currency.notna() & currency.ne(CURRENCY),
+        "BillingCurrency",
+        lambda at: f"{currency.iloc[at]!r} is not {CURRENCY}",
+        where,
+    )
+    tags = _tags(frame, problems, where)
+    if problems.count:
+        return frame.iloc[0:0]
+    providers = text["ProviderName"]
+    kinds = {provider: account_type(provider) for provider in providers.unique()}
+    account_level = text["ResourceId"].isna()
+    category = text["ChargeCategory"]
+    service = text["ServiceName"]
+    labels = service.where(category.isna(), service + " (" + category.fillna("") + ")")
+    account_names = text["SubAccountName"].where(
+        text["SubAccountId"].notna(), text["BillingAccountName"]
+    )
+    resource_type = _coalesce(text["ResourceType"], text["ServiceCategory"])
+    return pd.DataFrame(
+        {
+            "account_type": providers.map(kinds),
+            "account_ref": account_ref,
+            "account_name": account_names,
+            "provider": providers,
+            "account_level": account_level,
+            "item_ref": _item_refs(text["ResourceId"], account_level, service, category),
+            "name": text["ResourceName"].where(~account_level, labels),
+            "resource_type": resource_type.where(~account_level, category).fillna("Other"),
+            "service_name": service,
+            "region": _coalesce(text["RegionId"], text["RegionName"]).where(~account_level, None),
+            "charge_category": category,
+            "tags": tags,
+            "day": np.clip(charge_days, period_first, period_last),
+            "period_first": period_first,
+            "period_last": period_last,
+            "cost": cost.to_numpy(dtype=float),
+        }
+    )

@@ -1,0 +1,121 @@
+"""What a bill adds up to, folded batch by batch: the only state an import keeps.
+
+Rows are not kept. Each batch is folded into what will be written: the accounts,
+one set of attributes per item (a resource, or an account-level item), the cost
+per (item, day) and the billing periods of each account. Its memory grows with
+those (the size of what is written), not with the file: a 1M-row hourly export
+of 40k resources holds ~1M (item, day) costs as three numpy numbers each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+AccountKey = tuple[str, str]  # (account type, account ref: SubAccountId or BillingAccountId)
+ItemKey = tuple[str, str, bool, str]  # (*AccountKey, account level, item ref)
+ITEM_COLUMNS = ["account_type", "account_ref", "account_level", "item_ref"]
+ACCOUNT_COLUMNS = ["account_type", "account_ref"]
+ATTRIBUTES = ("name", "resource_type", "service_name", "region", "charge_category")
+# Costs are compacted (summed per item and day) when this many are pending.
+COMPACT_AFTER = 1 << 21
+
+
+@dataclass
+class BillTotals:
+    """Accounts, items, daily costs and billing periods of the batches folded so far."""
+
+    accounts: dict[AccountKey, dict[str, Any]] = field(default_factory=dict)
+    codes: dict[ItemKey, int] = field(default_factory=dict)  # item -> its row in `items`
+    items: list[dict[str, Any]] = field(default_factory=list)
+    periods: dict[AccountKey, set[tuple[int, int]]] = field(default_factory=dict)
+    files: int = 0
+    rows: int = 0
+    _costs: list[pd.DataFrame] = field(default_factory=list)  # (code, day, cost) pieces
+    _pending: int = 0
+    _sums: list[float] = field(default_factory=list)
+
+    @property
+    def cost(self) -> float:
+        """The sum of every BilledCost folded so far."""
+        return math.fsum(self._sums)
+
+    def add(self, batch: pd.DataFrame) -> None:
+        """Fold one clean batch (etl.bills.rows.clean_batch) into the totals."""
+        if batch.empty:
+            return
+        self.rows += len(batch)
+        self._sums.append(math.fsum(batch["cost"]))
+        self._add_accounts(batch)
+        codes = self._item_codes(batch)
+        self._add_items(batch, codes)
+        costs = (
+            pd.DataFrame({"code": codes, "day": batch["day"].to_numpy(), "cost": batch["cost"]})
+            .groupby(["code", "day"], sort=False, as_index=False)["cost"]
+            .sum()
+        )
+        self._costs.append(costs)
+        self._pending += len(costs)
+        if self._pending > COMPACT_AFTER:
+            self._costs = [self.daily_costs()]
+            self._pending = len(self._costs[0])
+
+    def _add_accounts(self, batch: pd.DataFrame) -> None:
+        latest = batch.groupby(ACCOUNT_COLUMNS, sort=False)[["provider", "account_name"]].last()
+        for key, provider, name in latest.itertuples(name=None):
+            account = self.accounts.setdefault(key, {"provider": provider, "name": None})
+            account["name"] = name if isinstance(name, str) else account["name"]
+        periods = batch[[*ACCOUNT_COLUMNS, "period_first", "period_last"]].drop_duplicates()
+        for kind, ref, first, last in periods.itertuples(index=False, name=None):
+            self.periods.setdefault((kind, ref), set()).add((int(first), int(last)))
+
+    def _item_codes(self, batch: pd.DataFrame) -> np.ndarray:
+        keys = batch[ITEM_COLUMNS].drop_duplicates()
+        for key in keys.itertuples(index=False, name=None):
+            if key not in self.codes:
+                self.codes[key] = len(self.items)
+                self.items.append({"tags": {}, "first_day": None, "last_day": None})
+        keyed = keys.assign(
+            code=[self.codes[key] for key in keys.itertuples(index=False, name=None)]
+        )
+        return batch[ITEM_COLUMNS].merge(keyed, on=ITEM_COLUMNS, how="left")["code"].to_numpy()
+
+    def _add_items(self, batch: pd.DataFrame, codes: np.ndarray) -> None:
+        """Attributes: the last non-null of the item's rows; days: their span; tags merged."""
+        frame = batch[list(ATTRIBUTES)].assign(code=codes, day=batch["day"].to_numpy())
+        summary = frame.groupby("code", sort=False).agg(
+            **{name: (name, "last") for name in ATTRIBUTES}, low=("day", "min"), high=("day", "max")
+        )
+        for code, *values, low, high in summary.itertuples(name=None):
+            item = self.items[code]
+            item.update(
+                {k: v for k, v in zip(ATTRIBUTES, values, strict=True) if isinstance(v, str)}
+            )
+            item["first_day"] = low if item["first_day"] is None else min(item["first_day"], low)
+            item["last_day"] = high if item["last_day"] is None else max(item["last_day"], high)
+        tagged = batch["tags"].notna().to_numpy()
+        for code, tags in zip(codes[tagged], batch["tags"][tagged], strict=True):
+            self.items[code]["tags"].update(tags)
+
+    def daily_costs(self) -> pd.DataFrame:
+        """(code, day, cost): each item's cost per day, sorted by code and day."""
+        if not self._costs:
+            return pd.DataFrame({"code": [], "day": [], "cost": []}).astype(
+                {"code": np.int64, "day": np.int64, "cost": float}
+            )
+        return (
+            pd.concat(self._costs, ignore_index=True)
+            .groupby(["code", "day"], sort=True, as_index=False)["cost"]
+            .sum()
+        )
+
+    def item_keys(self) -> list[ItemKey]:
+        """The items' keys, by code."""
+        keys: list[ItemKey] = [("", "", False, "")] * len(self.codes)
+        for key, code in self.codes.items():
+            keys[code] = key
+        return keys
