@@ -15,8 +15,10 @@ from etl.config import Settings
 
 @contextmanager
 def _terminal_progress(label: str, total: int) -> Iterator[Bar]:
-    """A bar on a terminal; on anything else click prints the label once, no bar."""
-    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr) as bar:
+    """A bar on a terminal's stderr; elsewhere click prints the label once, no bar, to
+    stdout, so that stderr holds only the one `error: ...` line of a failure."""
+    out = sys.stderr if sys.stderr.isatty() else sys.stdout
+    with click.progressbar(length=max(total, 1), label=label, file=out) as bar:
         yield bar
 
 

@@ -1,13 +1,15 @@
 """Check one batch of FOCUS rows and turn it into the importer's clean columns.
 
 The checks are the ones that would make a cost wrong or unplaceable: BilledCost
-a finite number, ChargePeriodStart an ISO 8601 time ClickHouse can hold,
-ProviderName and ServiceName present (FOCUS forbids them null), an account
-(SubAccountId, else BillingAccountId: FOCUS lets a sub-account be null, e.g.
-for charges of the billing account itself), the currency the K8s costs use,
+a finite number, ChargePeriodStart an ISO 8601 time ClickHouse can hold, an
+account (SubAccountId, else BillingAccountId: FOCUS lets a sub-account be null,
+e.g. for charges of the billing account itself), the currency the K8s costs use,
 Tags a JSON object. Anything else FOCUS allows, or that a provider writes
 loosely, is taken as it is: a provider never seen before, nulls in any column,
-negative credits, rows without a ResourceId.
+negative credits, rows without a ResourceId. Even a null ProviderName or
+ServiceName (which FOCUS forbids) is imported: the provider is then the
+ServiceProviderName (FOCUS 1.3's name for it), InvoiceIssuerName or PublisherName,
+the service the ServiceCategory, else `Unknown`, since the cost is still the bill's.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import pandas as pd
 
 from etl.bills.ids import account_type
 
-REQUIRED_COLUMNS = ("BilledCost", "ChargePeriodStart", "ProviderName", "ServiceName")
+REQUIRED_COLUMNS = ("BilledCost", "ChargePeriodStart", "ServiceName")
+# Who the provider is: FOCUS 1.3 renamed ProviderName to ServiceProviderName; a null
+# one falls back to the invoice issuer, then the publisher.
+PROVIDER_COLUMNS = ("ProviderName", "ServiceProviderName", "InvoiceIssuerName", "PublisherName")
 ACCOUNT_COLUMNS = ("SubAccountId", "BillingAccountId")  # the first present one names the account
 TEXT_COLUMNS = (
-    "ProviderName",
+    *PROVIDER_COLUMNS,
     "ServiceName",
     *ACCOUNT_COLUMNS,
     "SubAccountName",
@@ -38,6 +43,7 @@ TEXT_COLUMNS = (
     "ChargeCategory",
     "BillingCurrency",
 )
+UNKNOWN = "Unknown"
 PERIOD_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd")
 WANTED_COLUMNS = ("BilledCost", "ChargePeriodStart", *TEXT_COLUMNS, *PERIOD_COLUMNS, "Tags")
 CURRENCY = "USD"
@@ -53,6 +59,8 @@ def missing_columns(columns: list[str]) -> list[str]:
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if not any(column in columns for column in ACCOUNT_COLUMNS):
         missing.append(" or ".join(ACCOUNT_COLUMNS))
+    if not any(column in columns for column in PROVIDER_COLUMNS[:2]):
+        missing.append(" or ".join(PROVIDER_COLUMNS[:2]))
     return missing
 
 
@@ -243,8 +251,6 @@ def clean_batch(
     cost = _cost(frame, problems, where)
     charge_days = _charge_days(frame, problems, where)
     period_first, period_last = _periods(frame, charge_days, problems, where)
-    for column in ("ProviderName", "ServiceName"):
-        problems.flag(text[column].isna(), column, lambda _: "is empty", where)
     account_ref = _coalesce(text["SubAccountId"], text["BillingAccountId"])
     problems.flag(
         account_ref.isna(), "SubAccountId", lambda _: "is empty, and so is BillingAccountId", where
@@ -259,11 +265,11 @@ def clean_batch(
     tags = _tags(frame, problems, where)
     if problems.count:
         return frame.iloc[0:0]
-    providers = text["ProviderName"]
+    providers = _coalesce(*(text[column] for column in PROVIDER_COLUMNS)).fillna(UNKNOWN)
     kinds = {provider: account_type(provider) for provider in providers.unique()}
     account_level = text["ResourceId"].isna()
     category = text["ChargeCategory"]
-    service = text["ServiceName"]
+    service = _coalesce(text["ServiceName"], text["ServiceCategory"]).fillna(UNKNOWN)
     labels = service.where(category.isna(), service + " (" + category.fillna("") + ")")
     account_names = text["SubAccountName"].where(
         text["SubAccountId"].notna(), text["BillingAccountName"]

@@ -241,14 +241,13 @@ def test_parquet_bill_loads_like_the_csv(settings: Settings, tmp_path: Path) -> 
         ({0: {"BilledCost": ""}}, ["line 2", "column BilledCost"]),
         ({4: {"ChargePeriodStart": "yesterday"}}, ["line 6", "column ChargePeriodStart"]),
         ({2: {"ChargePeriodStart": "1969-12-31T00:00:00Z"}}, ["line 4", "ChargePeriodStart"]),
-        ({3: {"ProviderName": "NULL"}}, ["line 5", "column ProviderName", "is empty"]),
         ({5: {"SubAccountId": ""}}, ["line 7", "column SubAccountId"]),
         ({0: {"Tags": "{not json"}}, ["line 2", "column Tags"]),
         ({0: {"Tags": "[1, 2]"}}, ["line 2", "column Tags", "JSON object"]),
         ({1: {"BillingCurrency": "EUR"}}, ["line 3", "column BillingCurrency", "USD"]),
         (
-            {1: {"BilledCost": "x"}, 4: {"ServiceName": ""}},
-            ["2 problem(s)", "line 3, column BilledCost", "line 6, column ServiceName"],
+            {1: {"BilledCost": "x"}, 4: {"ChargePeriodStart": ""}},
+            ["2 problem(s)", "line 3, column BilledCost", "line 6, column ChargePeriodStart"],
         ),
     ],
 )

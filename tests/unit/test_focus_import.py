@@ -178,7 +178,6 @@ def test_the_unchanged_period_stays_when_another_is_restated(
     [
         ({4: {"BilledCost": "12,5"}}, ["line 6, column BilledCost", "'12,5' is not a number"]),
         ({9: {"ChargePeriodStart": "2024-13-01T00:00:00Z"}}, ["line 11, column ChargePeriodStart"]),
-        ({2: {"ServiceName": "NULL"}}, ["line 4, column ServiceName: is empty"]),
         ({0: {"BillingPeriodEnd": "2024-08-01T00:00:00Z"}}, ["line 2, column BillingPeriodEnd"]),
         ({19: {"BillingAccountId": "NULL"}}, ["line 21, column SubAccountId", "BillingAccountId"]),
         ({3: {"BillingCurrency": "EUR"}}, ["line 5, column BillingCurrency"]),
@@ -255,6 +254,26 @@ def test_an_unseen_provider_imports(settings: Settings, tmp_path: Path) -> None:
         "sub_account_id": ORACLE_COMPARTMENT,
         "provider_name": "Nebula Cloud",
     }
+    assert_periods_match(Api(settings), bill)
+
+
+def test_null_provider_and_service_names_still_import(settings: Settings, tmp_path: Path) -> None:
+    """FOCUS forbids them null, exports still do it: the cost is kept, named by the
+    invoice issuer and the service category, and every period still adds up."""
+    bill = [
+        {**row, "ProviderName": "NULL", "ServiceName": "NULL"}
+        if row["ProviderName"] == "Oracle"
+        else row
+        for row in rows()
+    ]
+    issuers = {row["InvoiceIssuerName"] for row in rows() if row["ProviderName"] == "Oracle"}
+
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill))
+
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    providers = {a["config"].get("provider_name") for a in db.cloud_accounts.find({})}
+    assert issuers <= providers
+    assert "NULL" not in {r["service_name"] for r in db.resources.find({})}
     assert_periods_match(Api(settings), bill)
 
 
