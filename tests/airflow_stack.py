@@ -33,6 +33,11 @@ FINISHED = ("success", "failed")
 # Hang guards only (the whole 3-day backfill takes about a minute).
 READY_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 300
+# SQLite lets one writer at a time, and pysqlite waits 5 s for the lock by default:
+# an `airflow backfill create` beside a busy scheduler could fail with "database is
+# locked". Airflow puts $AIRFLOW_HOME/config on sys.path, so the connect args live there.
+SQLITE_ARGS_MODULE = "k8scost_test_sqlite"
+SQLITE_BUSY_TIMEOUT_S = 60
 
 
 class AirflowStack:
@@ -61,8 +66,14 @@ class AirflowStack:
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{SQLITE_ARGS_MODULE}.CONNECT_ARGS",
             **extra_env,
         }
+        config = home / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / f"{SQLITE_ARGS_MODULE}.py").write_text(
+            f'CONNECT_ARGS = {{"timeout": {SQLITE_BUSY_TIMEOUT_S}}}\n', encoding="utf-8"
+        )
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def cli(self, *args: str) -> str:
