@@ -103,3 +103,18 @@ def test_a_day_counts_when_its_midnight_is_in_the_period(db, get):
     ]
     after_midnight = {"start_date": day_start_epoch(D1) + 1, "end_date": day_start_epoch(D2) - 1}
     assert get("org-1", **after_midnight).get_json()["total_count"] == 0
+
+
+def test_a_loaded_day_shows_its_issues_and_quality_failures(db, get):
+    a = registry.add_account(db, "org-1", "cluster-a", "tenant-a")
+    ledger.start_attempt(db, a, D1, "run-1")
+    ledger.record_loaded(
+        db, a, D1, {"cost": 3.0}, 2, ["2 of 9 running containers matched no ..."], ["$0"]
+    )
+    (item,) = get("org-1", **period(D1, D1)).get_json()["k8s_import_status"]
+    assert item["status"] == "loaded"
+    assert item["issues"] == ["2 of 9 running containers matched no ..."]
+    assert item["quality_failures"] == ["$0"]
+    ledger.record_loaded(db, a, D1, {"cost": 3.0}, 2)  # a rerun on fixed data clears them
+    (item,) = get("org-1", **period(D1, D1)).get_json()["k8s_import_status"]
+    assert item["issues"] == [] and item["quality_failures"] == []
