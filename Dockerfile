@@ -13,7 +13,7 @@ USER root
 RUN mkdir -p /var/lib/k8scost/tokens && chown -R airflow:root /var/lib/k8scost
 USER airflow
 
-# Editable install: etl/sqlfiles.py finds sql/ next to the package, so the package
+# Editable install: etl/storage/sqlfiles.py finds sql/ next to the package, so the package
 # stays where its sql/ is (/opt/k8scost) instead of being copied into site-packages.
 COPY --chown=airflow:root . /opt/k8scost
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -e /opt/k8scost

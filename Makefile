@@ -22,3 +22,4 @@ test: setup lint
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports

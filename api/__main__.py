@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from api.app import create_app
-from api.server import DEFAULT_THREADS, DEFAULT_WORKERS, run
-from etl.config import Settings
+from etl.core.config import Settings
+from etl.core.serve import DEFAULT_THREADS, DEFAULT_WORKERS, run
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ from api import docs, expenses, health, import_status, ingest_status, k8s_costs,
 from api.auth import protect
 from api.context import attach_settings
 from api.problems import ProblemSchema, problem_response
-from etl.config import Settings
+from etl.core import serve
+from etl.core.config import Settings
 
 API_TITLE = "k8scost API"
 API_VERSION = "0.1.0"
@@ -61,8 +62,8 @@ def serve(
     settings: Settings,
     host: str,
     port: int,
-    workers: int = server.DEFAULT_WORKERS,
-    threads: int = server.DEFAULT_THREADS,
+    workers: int = serve.DEFAULT_WORKERS,
+    threads: int = serve.DEFAULT_THREADS,
 ) -> None:
     """Serve the API under gunicorn (with request logging) until SIGTERM/SIGINT."""
     server.spawn(settings, host, port, workers, threads)

@@ -5,7 +5,7 @@ blueprint added later is protected without doing anything; only the endpoints in
 `PUBLIC_ENDPOINTS` (probes, the OpenAPI document and its page) are open. A route
 with an `<organization_id>` answers 403 to a token of another organization
 before its view runs, so no handler can leak another organization's data.
-Tokens are stored as digests only (`etl.tokens`, collection `api_tokens`).
+Tokens are stored as digests only (`etl.core.tokens`, collection `api_tokens`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from flask import g, request
 from pymongo.database import Database
 
 from api.context import current_settings
-from etl import tokens
-from etl.registry import open_database
+from etl.core import tokens
+from etl.storage.registry import open_database
 
 COLLECTION = "api_tokens"
 SUBJECT_FIELD = "organization_id"

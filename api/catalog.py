@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 
 from api.arrowbytes import bytes_array
 from api.itemindex import NOT_FOUND, ItemIndex, resource_keys
-from etl.config import Settings
-from etl.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE, open_database
+from etl.core.config import Settings
+from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE, open_database
 
 RESOURCE_FIELDS = (
     "cloud_account_id",

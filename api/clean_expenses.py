@@ -25,11 +25,11 @@ from api.arrowbytes import BYTES, NOTHING, joined_values, json_numbers
 from api.catalog import Catalog, CatalogCache
 from api.clusterparts import Clusters
 from api.context import clickhouse
-from etl import sqlfiles
-from etl.clickhouse import StringArray
-from etl.config import Settings
-from etl.costs import COMPONENTS
-from etl.registry import K8S_ACCOUNT_TYPE
+from etl.core.config import Settings
+from etl.costmodel.assets import COMPONENTS
+from etl.storage import sqlfiles
+from etl.storage.clickhouse import StringArray
+from etl.storage.registry import K8S_ACCOUNT_TYPE
 
 PLAIN_TAIL = pa.array([b"},"], BYTES)  # what follows the cost of an item but a cluster
 # "No limit" means this many items: more than any organization has. ClickHouse's

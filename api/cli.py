@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from api import auth
-from etl.config import Settings
-from etl.registry import open_database
+from etl.core.config import Settings
+from etl.storage.registry import open_database
 
 
 @click.group("tokens")

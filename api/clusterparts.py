@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from api.arrowbytes import BYTES, NOTHING, json_numbers
 from api.catalog import Catalog
 from api.itemindex import resource_keys
-from etl.costs import COMPONENTS
+from etl.costmodel.assets import COMPONENTS
 
 NODE_COLUMNS = ("resource_id", "cloud_account_id", "cost")
 NODE_TYPES = (pa.string(), pa.string(), pa.float64())

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from clickhouse_connect.driver.client import Client
 from flask import Flask, current_app
 
-from etl.clickhouse import ClientPool
-from etl.config import Settings
+from etl.core.config import Settings
+from etl.storage.clickhouse import Client, ClientPool
 
 SETTINGS_EXTENSION = "k8scost_settings"
 CLICKHOUSE_EXTENSION = "k8scost_clickhouse"
@@ -26,5 +25,6 @@ def current_settings() -> Settings:
 
 
 def clickhouse(lock_wait_s: float | None = None) -> AbstractContextManager[Client]:
-    """A client of the app's pool for a block: kept open between requests (etl/clickhouse.py)."""
+    """A client of the app's pool for a block: kept open between requests
+    (etl/storage/clickhouse.py)."""
     return current_app.extensions[CLICKHOUSE_EXTENSION].client(lock_wait_s)

@@ -22,7 +22,7 @@ from api.catalog import CatalogCache
 from api.clean_expenses import Filters, Period, find_clean_expenses
 from api.context import current_settings
 from api.export import csv_response
-from etl.costs import COMPONENTS
+from etl.costmodel.assets import COMPONENTS
 
 bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
 
@@ -85,7 +85,8 @@ class CleanExpensesQuery(Schema):
             )
 
 
-# The breakdown's fields are the table's value columns, named once in etl.costs.COMPONENTS.
+# The breakdown's fields are the table's value columns, named once in
+# etl.costmodel.assets.COMPONENTS.
 CleanExpenseK8sCostsSchema = Schema.from_dict(
     {column: Float(required=True) for column in COMPONENTS}, name="CleanExpenseK8sCostsSchema"
 )

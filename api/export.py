@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Response
 
-from etl.costs import COMPONENTS
+from etl.costmodel.assets import COMPONENTS
 
 COLUMNS = (
     "resource_id",

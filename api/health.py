@@ -13,7 +13,7 @@ from apiflask import APIBlueprint, HTTPError, Schema
 from apiflask.fields import Boolean, Dict, String
 
 from api.context import clickhouse, current_settings
-from etl.registry import open_database
+from etl.storage.registry import open_database
 
 bp = APIBlueprint("health", __name__, tag="health")
 

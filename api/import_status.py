@@ -1,7 +1,7 @@
 """`GET /restapi/v2/organizations/<organization_id>/k8s_import_status`: the ledger, per cluster-day.
 
 One item per live kubernetes_cnr account of the organization and per day of the
-period, from the completeness ledger (etl/ledger.py): whether the day is loaded
+period, from the completeness ledger (etl/worker/ledger.py): whether the day is loaded
 and checked, failed (and why, and how many attempts), had no data, or is
 `missing` (no run ever recorded it), with what was loaded and from how many
 source samples. Days follow clean_expenses: a day counts when its midnight UTC
@@ -20,9 +20,9 @@ from apiflask.validators import OneOf, Range
 from marshmallow import RAISE, ValidationError, validates_schema
 
 from api.context import current_settings
-from etl import ledger
-from etl.costs import COMPONENTS
-from etl.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.costmodel.assets import COMPONENTS
+from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.worker import ledger
 
 bp = APIBlueprint("import_status", __name__, tag="k8s import status", url_prefix="/restapi/v2")
 

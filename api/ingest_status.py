@@ -18,8 +18,8 @@ from apiflask.validators import Range
 from marshmallow import RAISE
 
 from api.context import current_settings
-from diproxy.status import read_status
-from etl.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.storage.ingest_status import read_status
+from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
 
 bp = APIBlueprint("ingest_status", __name__, tag="ingest", url_prefix="/restapi/v2")
 

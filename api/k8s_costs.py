@@ -23,9 +23,9 @@ from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError, validates, validates_schema
 
 from api.context import clickhouse, current_settings
-from etl import sqlfiles
-from etl.costs import COMPONENTS
-from etl.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.costmodel.assets import COMPONENTS
+from etl.storage import sqlfiles
+from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 

@@ -11,7 +11,7 @@ a token: Flask, auth, catalog, ClickHouse, JSON) next to p50/p99 of the bare
 ClickHouse query it runs (the one query of sql/queries/clean_expenses_costs.sql,
 same parameters, on an open, warm client, read as the API reads it: into an Arrow
 table, every row), the two taking turns. The API keeps its clients open
-(etl/clickhouse.py ClientPool), so a request does not start the embedded engine;
+(etl/storage/clickhouse.py ClientPool), so a request does not start the embedded engine;
 the run prints how often it opened.
 Also: the MongoDB side (the organization's catalog, built once per API process and
 TTL). The ratio is API p99 / SQL p99; "target" says whether a row meets issue 5's
@@ -42,10 +42,10 @@ from api.auth import issue_token
 from api.catalog import Catalog, build_catalog
 from api.context import CLICKHOUSE_EXTENSION
 from api.expenses import CATALOG_EXTENSION
-from etl import registry, sqlfiles, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.days import day_start_epoch
+from etl.core.config import Settings
+from etl.core.days import day_start_epoch
+from etl.storage import registry, sqlfiles, warehouse
+from etl.storage.clickhouse import connect
 
 ORG = "org-bench"
 CLUSTERS = 1000

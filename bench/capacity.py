@@ -3,13 +3,13 @@
     .venv/bin/python bench/capacity.py [--clusters 3] [--days 2] [--nodes 4] [--pods 24]
 
 What it does, with the project's own pieces only:
-1. simulates clusters (etl.simulate) and counts their series and samples per tenant-day;
+1. simulates clusters (devtools.simulate) and counts their series and samples per tenant-day;
 2. backfills them into a local Prometheus (promtool) and measures the TSDB bytes per
    sample of the resulting blocks, the block format Thanos Receive also uploads;
-3. runs `run_tenant_day` (etl.pipeline) for every tenant-day, one after the other in
+3. runs `run_tenant_day` (etl.worker.pipeline) for every tenant-day, one after the other in
    one process, i.e. one worker, against that Prometheus, embedded ClickHouse (chdb)
    and montydb, twice (first load, then a rerun), timing each and counting the rows,
-   then writes each tenant-day's extract to the raw archive (etl.archive) and sizes it;
+   then writes each tenant-day's extract to the raw archive (etl.worker.archive) and sizes it;
 4. counts each table's rows per tenant-day before and after merging, with the
    compressed bytes per merged row (small parts: an upper bound), and bulk-loads a
    year of synthetic expense and breakdown rows for 2,000 accounts, shaped like the
@@ -34,13 +34,15 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from etl import archive, demo, registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.costs import COMPONENTS
-from etl.localprom import PrometheusServer, backfill
-from etl.pipeline import extract_day, promql_client, run_tenant_day, scrape_interval_s
-from etl.simulate import build_scenario, write_openmetrics
+from devtools import demo
+from devtools.localprom import PrometheusServer, backfill
+from devtools.simulate import build_scenario, write_openmetrics
+from etl.core.config import Settings
+from etl.costmodel.assets import COMPONENTS
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
+from etl.worker import archive
+from etl.worker.pipeline import extract_day, promql_client, run_tenant_day, scrape_interval_s
 
 END_DAY = date(2026, 6, 2)
 SEED = 11

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from diproxy import protocol
 from diproxy.auth import authenticate, rotate_token
-from etl import registry
+from etl.storage import registry
 
 SERIES = 2000
 ROUNDS = 20

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/etl.py [--pods 500 5000] [--scrape-interval 60] [--keep DIR]
 
-For each size: simulate one cluster-day (etl.simulate, 25 pods per node), backfill it
+For each size: simulate one cluster-day (devtools.simulate, 25 pods per node), backfill it
 into a local Prometheus (promtool), then run `run_tenant_day`'s two halves in a fresh
 subprocess, so its peak RSS is the pipeline's alone: the extract (every PromQL query,
 answers parsed into frames) and the rest (asset view, allocation, reconciliation, the
@@ -33,12 +33,13 @@ from datetime import date
 
 import requests
 
-from etl import queries, registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.localprom import PrometheusServer, backfill
-from etl.pipeline import extract_day, promql_client, scrape_interval_s, transform_and_load
-from etl.simulate import build_scenario, write_openmetrics
+from devtools.localprom import PrometheusServer, backfill
+from devtools.simulate import build_scenario, write_openmetrics
+from etl.core.config import Settings
+from etl.metroculus import queries
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
+from etl.worker.pipeline import extract_day, promql_client, scrape_interval_s, transform_and_load
 
 DAY = date(2026, 6, 2)
 PODS_PER_NODE = 25

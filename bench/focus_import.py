@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from etl.cloud_import import import_bill
-from etl.config import Settings
+from etl.bills import import_bill
+from etl.core.config import Settings
 
 PROVIDERS = np.array(["AWS", "Microsoft", "Google Cloud", "Oracle"])
 RESOURCES = 1_000

@@ -2,11 +2,11 @@
 
 A run costs the UTC day of its logical date (scheduled, backfill, `airflow dags
 test k8s_costs_daily D`, a UI trigger with logical date D), or the `date` param
-(and `tenants`) of the trigger form: `etl.orchestration.run_day`, which the first
+(and `tenants`) of the trigger form: `etl.worker.orchestration.run_day`, which the first
 task logs. Each tenant is one mapped task group whose map index is the account's
 name and the day, e.g. `acme-prod 2026-11-12`.
 Tasks hand each other small dicts with the archive URI of the extract, never
-data. The work is in `etl.orchestration`; the policy (retries, timeouts, pool,
+data. The work is in `etl.worker.orchestration`; the policy (retries, timeouts, pool,
 Asset) in `plugins/k8scost_airflow/policy.py`.
 
 max_active_runs=3 on purpose: days are independent, and the pool (not the number
@@ -35,8 +35,8 @@ from k8scost_airflow.policy import (
     START_DATE,
 )
 
-from etl import orchestration
-from etl.pipeline import NoDataError
+from etl.worker import orchestration
+from etl.worker.pipeline import NoDataError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ landed) it reads the completeness ledger over a window (default 7 days ending
 yesterday) and triggers one `k8s_costs_daily` run per day to redo, with that
 day's `date` and `tenants` as params, exactly what an operator would trigger by
 hand. Yesterday is also redone when Thanos now holds more samples for it than
-its extract saw. The work is in `etl.orchestration.find_repairs` (wiring only).
+its extract saw. The work is in `etl.worker.orchestration.find_repairs` (wiring only).
 
 max_active_runs=1: two repairs at once would trigger the same days twice.
 """
@@ -21,8 +21,8 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from k8scost_airflow.hooks import task_settings
 from k8scost_airflow.policy import DAILY_DAG_ID, DEFAULT_ARGS, PROMQL_POOL, START_DATE
 
-from etl import orchestration
-from etl.days import parse_day
+from etl.core.days import parse_day
+from etl.worker import orchestration
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pymongo.database import Database
 
 from diproxy import Rejection, protocol
 from diproxy.auth import authenticate
-from diproxy.status import IngestRecorder
-from etl.config import Settings
-from etl.registry import open_database
+from etl.core.config import Settings
+from etl.storage.ingest_status import IngestRecorder
+from etl.storage.registry import open_database
 
 WRITE_PATH = "/storage/api/v2/write"
 PROTOBUF = "application/x-protobuf"

@@ -1,6 +1,6 @@
 """`k8scost diproxy` (serve the proxy) and `k8scost accounts token ID` (issue a write token).
 
-The proxy runs under the same gunicorn runner as the API (`api.server`, threaded
+The proxy runs under the same gunicorn runner as the API (`etl.core.serve`, threaded
 workers): a write spends most of its time waiting on the receiver, so threads keep a
 worker busy while another write waits.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import click
 
-from api import server
 from diproxy.app import create_app
 from diproxy.auth import rotate_token
-from etl.config import Settings
-from etl.registry import open_database
+from etl.core import serve
+from etl.core.config import Settings
+from etl.storage.registry import open_database
 
 DEFAULT_PORT = 8001
 
@@ -26,7 +26,7 @@ DEFAULT_PORT = 8001
 @click.pass_obj
 def diproxy_command(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the remote-write proxy (POST /storage/api/v2/write) in front of THANOS_RECEIVE_URL."""
-    server.run(lambda: create_app(settings), host, port, workers, threads)
+    serve.run(lambda: create_app(settings), host, port, workers, threads)
 
 
 @click.command("token")

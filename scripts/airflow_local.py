@@ -9,7 +9,7 @@ uses that endpoint and the accounts already registered.
 Both processes share one embedded ClickHouse directory, which one process can
 open at a time: every unit of work (a task's load, an API request) opens a client
 and closes it within the same call, and whoever finds the directory locked waits
-and retries (etl/clickhouse.py). Airflow's task processes and the API's workers
+and retries (etl/storage/clickhouse.py). Airflow's task processes and the API's workers
 therefore take turns, each holding the lock for milliseconds to a second; no
 long-lived client exists anywhere. See docs/airflow.md.
 """
@@ -26,9 +26,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from api.auth import issue_token
-from etl import demo, registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
+from devtools import demo
+from etl.core.config import Settings
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from etl.localprom import free_port
+from devtools.localprom import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 POOLS_FILE = REPO / "deploy" / "airflow" / "pools.json"  # what every deployment imports

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from etl import registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.localprom import PrometheusServer, backfill
-from etl.simulate import simulate_to_dir
+from devtools.localprom import PrometheusServer, backfill
+from devtools.simulate import simulate_to_dir
+from etl.core.config import Settings
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
 
 SIM_END_DAY = date(2026, 6, 2)
 SIM_DAYS = 2

@@ -23,9 +23,9 @@ from flask.testing import FlaskClient
 
 from api.app import create_app
 from api.auth import issue_token
-from etl import registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
+from etl.core.config import Settings
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "focus" / "focus_1_0_four_providers.csv"
 ORG = "org-focus"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from etl.clickhouse import connect
-from etl.config import Settings
+from etl.core.config import Settings
+from etl.storage.clickhouse import connect
 from tests.truth import COST_KEYS
 
 

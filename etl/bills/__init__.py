@@ -6,3 +6,19 @@ batches into what will be written, `load` writes it (MongoDB, then ClickHouse
 restatements), `ids` derives the stable ids, `command` is the CLI. The rules
 are in docs/api.md ("Cloud bills").
 """
+
+from etl.bills.command import cloud_command
+from etl.bills.ids import account_id, account_level_id, account_type, resource_id
+from etl.bills.load import ImportSummary, import_bill
+from etl.bills.sources import MalformedBillError
+
+__all__ = [
+    "ImportSummary",
+    "MalformedBillError",
+    "account_id",
+    "account_level_id",
+    "account_type",
+    "cloud_command",
+    "import_bill",
+    "resource_id",
+]

@@ -10,7 +10,7 @@ import click
 
 from etl.bills.load import Bar, import_bill
 from etl.bills.rows import CURRENCY
-from etl.config import Settings
+from etl.core.config import Settings
 
 
 @contextmanager

@@ -28,15 +28,15 @@ from typing import Any, Protocol
 import pandas as pd
 from pymongo.database import Database
 
-from etl import registry, sqlfiles, warehouse
 from etl.bills.ids import account_id, account_level_id, resource_id
 from etl.bills.reader import batches, columns_of
 from etl.bills.rows import WANTED_COLUMNS, Problems, clean_batch, missing_columns
 from etl.bills.sources import BillFile, MalformedBillError, bill_files
 from etl.bills.totals import BillTotals, ItemKey
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.days import day_start_epoch
+from etl.core.config import Settings
+from etl.core.days import day_start_epoch
+from etl.storage import registry, sqlfiles, warehouse
+from etl.storage.clickhouse import connect
 
 EPOCH = date(1970, 1, 1)
 

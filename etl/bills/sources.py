@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etl.archive import s3_client
-from etl.config import Settings
+from etl.core.config import Settings
+from etl.storage.objects import s3_client
 
 BILL_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 

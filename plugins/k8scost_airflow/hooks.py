@@ -23,9 +23,9 @@ from airflow.providers.mongo.hooks.mongo import MongoHook
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from etl.config import Settings
-from etl.pipeline import promql_client
-from etl.promql import PromQLClient
+from etl.core.config import Settings
+from etl.metroculus.promql import PromQLClient
+from etl.worker.pipeline import promql_client
 
 THANOS_CONN_ID = "k8scost_thanos"
 CLICKHOUSE_CONN_ID = "k8scost_clickhouse"

@@ -3,7 +3,7 @@
 -- (ties by resource_id), the count and cost of every item before the cut, the K8s
 -- breakdown of the clusters, and the bill costs of cluster nodes folded into them.
 --
--- Collapsing, without FINAL: a restatement (etl/warehouse.py) leaves the signs of
+-- Collapsing, without FINAL: a restatement (etl/storage/warehouse.py) leaves the signs of
 -- each key (cloud_account_id, date, resource_id) summing to 1 (live) or 0 (dead),
 -- and a cancel row repeats the value it cancels, so a dead key adds 0 to both
 -- SUM(cost * sign) and SUM(sign). Summed over any set of keys, SUM(cost * sign) is

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from k8scost_airflow.hooks import ThanosHook, task_settings
 
-from etl.config import Settings
+from etl.core.config import Settings
 
 
 def test_without_connections_the_plain_environment_decides(monkeypatch, tmp_path):

@@ -22,8 +22,9 @@ from airflow.utils.state import DagRunState
 from k8scost_airflow.policy import COSTS_ASSET, PROMQL_POOL, START_DATE
 from sqlalchemy import select
 
-from etl import ledger, orchestration, registry
-from etl.days import day_start
+from etl.core.days import day_start
+from etl.storage import registry
+from etl.worker import ledger, orchestration
 from tests.stored import stored_day
 from tests.truth import expected_day_costs
 

@@ -29,10 +29,12 @@ import pandas as pd
 import pytest
 from moto.server import ThreadedMotoServer
 
-from etl import demo, ledger, registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.localprom import PrometheusServer, free_port
+from devtools import demo
+from devtools.localprom import PrometheusServer, free_port
+from etl.core.config import Settings
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
+from etl.worker import ledger
 from tests.airflow_stack import AirflowStack
 from tests.conftest import SIM_END_DAY, simulated_history
 from tests.stored import same_day, stored_day

@@ -18,16 +18,16 @@ import pytest
 
 from api import auth
 from api.app import create_app
-from etl import registry, warehouse
-from etl.allocation.reconcile import COLLECTION
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.localprom import PrometheusServer, backfill
-from etl.pipeline import DayResult, run_tenant_day
-from etl.queries import QUERIES
-from etl.simulate import build_scenario, write_openmetrics
-from etl.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
-from etl.simulate.pitfalls import PITFALLS
+from devtools.localprom import PrometheusServer, backfill
+from devtools.simulate import build_scenario, write_openmetrics
+from devtools.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
+from devtools.simulate.pitfalls import PITFALLS
+from etl.core.config import Settings
+from etl.metroculus.queries import QUERIES
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
+from etl.worker.pipeline import DayResult, run_tenant_day
+from etl.worker.reconciliations import COLLECTION
 from tests.stored import stored_day
 from tests.truth import (
     COST_KEYS,

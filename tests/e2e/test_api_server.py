@@ -139,9 +139,10 @@ def test_tokens_revoke_needs_exactly_one_target(tmp_path) -> None:
 SERVE_AFTER_USING_THE_STORES = """
 import sys
 from api.app import serve
-from etl import registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
+from etl.storage import registry
+from etl.storage import warehouse
+from etl.storage.clickhouse import connect
+from etl.core.config import Settings
 settings = Settings.from_env()
 with connect(settings.clickhouse_dsn) as client:
     warehouse.init_schema(client)

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from moto.server import ThreadedMotoServer
 
-from etl import archive
-from etl.archive import ArchiveError
-from etl.config import Settings
-from etl.localprom import free_port
+from devtools.localprom import free_port
+from etl.core.config import Settings
+from etl.worker import archive
+from etl.worker.archive import ArchiveError
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from etl.config import Settings
-from etl.localprom import PrometheusServer, backfill
-from etl.simulate import simulate_to_dir
+from devtools.localprom import PrometheusServer, backfill
+from devtools.simulate import simulate_to_dir
+from etl.core.config import Settings
 from tests.stored import stored_day
 from tests.truth import expected_day_costs
 

@@ -3,7 +3,8 @@
 `CLICKHOUSE_TEST_DSN=http://user:password@host:8123/default` points these tests at a
 ClickHouse server (for example the compose stack's: see docs/production.md); without
 it they run on the embedded engine. The steps are the production ones: the schema from
-`sql/schema` (`etl.warehouse.init_schema`), restatements (`etl.warehouse.restate_day`),
+`sql/schema` (`etl.storage.warehouse.init_schema`), restatements
+(`etl.storage.warehouse.restate_day`),
 then reads by the platform's reader rule (SUM(x * sign) per key, HAVING SUM(sign) > 0,
 no FINAL: here and in `tests/stored.py`) and through the restatement's own state query
 (`sql/queries/*_day_state.sql`), compared with sums this file computes itself.
@@ -27,10 +28,10 @@ from urllib.parse import urlparse, urlunparse
 import pandas as pd
 import pytest
 
-from etl import clusterddl, sqlfiles, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.days import day_start_epoch
+from etl.core.config import Settings
+from etl.core.days import day_start_epoch
+from etl.storage import clusterddl, sqlfiles, warehouse
+from etl.storage.clickhouse import connect
 from tests.stored import stored_day
 from tests.truth import COST_KEYS
 

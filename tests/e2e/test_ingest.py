@@ -31,14 +31,14 @@ import requests
 
 from api.app import create_app
 from api.auth import issue_token
+from devtools.localprom import PrometheusServer, free_port
+from devtools.simulate import simulate_to_dir
 from diproxy import protocol
 from diproxy.app import WRITE_PATH
 from diproxy.auth import rotate_token
-from diproxy.status import read_status
-from etl import registry
-from etl.config import Settings
-from etl.localprom import PrometheusServer, free_port
-from etl.simulate import simulate_to_dir
+from etl.core.config import Settings
+from etl.storage import registry
+from etl.storage.ingest_status import read_status
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from etl.contract import CONTRACT_METRICS
-from etl.localprom import LocalPrometheusError, PrometheusServer, backfill, free_port
+from devtools.localprom import LocalPrometheusError, PrometheusServer, backfill, free_port
+from etl.metroculus.contract import CONTRACT_METRICS
 from tests.truth import cluster_of, day_bounds, expected_day_costs, overlap_s
 
 if TYPE_CHECKING:

@@ -7,12 +7,13 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from etl import ledger, registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.pipeline import NoDataError, run_tenant_day
-from etl.promql import PromQLUnavailableError
-from etl.queries import QUERIES
+from etl.core.config import Settings
+from etl.metroculus.promql import PromQLUnavailableError
+from etl.metroculus.queries import QUERIES
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
+from etl.worker import ledger
+from etl.worker.pipeline import NoDataError, run_tenant_day
 from tests.stored import same_day, stored_day
 from tests.truth import COST_KEYS, expected_day_costs
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from etl import ledger, orchestration, registry
-from etl.cli import cli
-from etl.pipeline import promql_client
+from etl.storage import registry
+from etl.worker import ledger, orchestration
+from etl.worker.pipeline import promql_client
+from k8scost.cli import cli
 from tests.stored import stored_day
 from tests.truth import day_bounds, overlap_s
 

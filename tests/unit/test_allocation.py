@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from etl.allocation import IDLE, UNMOUNTED, allocate
-from etl.allocation.reconcile import reconcile
-from etl.costs import cost_model, day_costs
-from etl.days import day_start_epoch
-from etl.queries import QUERIES
-from etl.simulate import build_scenario
-from etl.simulate.pitfalls import PITFALLS
+from devtools.simulate import build_scenario
+from devtools.simulate.pitfalls import PITFALLS
+from etl.core.days import day_start_epoch
+from etl.costmodel.allocation import IDLE, UNMOUNTED, allocate
+from etl.costmodel.allocation.reconcile import reconcile
+from etl.costmodel.assets import cost_model, day_costs
+from etl.metroculus.queries import QUERIES
 from tests.truth import (
     COST_KEYS,
     day_bounds,

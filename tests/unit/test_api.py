@@ -22,11 +22,11 @@ from flask.testing import FlaskClient
 from api import auth
 from api.app import GC_YOUNG_THRESHOLD, create_app
 from api.catalog import instance_key
-from etl import registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
-from etl.costs import COMPONENTS
-from etl.days import day_start_epoch
+from etl.core.config import Settings
+from etl.core.days import day_start_epoch
+from etl.costmodel.assets import COMPONENTS
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
 
 URL = "/restapi/v2/organizations/{org}/clean_expenses"
 DAY1 = date(2024, 3, 1)

@@ -27,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import create_app
 from api.auth import issue_token
-from etl import registry, warehouse
-from etl.clickhouse import connect
-from etl.config import Settings
+from etl.core.config import Settings
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
 
 ORG = "org-fuzz"
 # Examples per operation and mode: bounded, so the run takes seconds.

@@ -14,8 +14,8 @@ import pytest
 from api.catalog import Catalog
 from api.clean_expenses import CleanExpenses
 from api.clusterparts import Clusters
-from etl.costs import COMPONENTS
-from etl.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
+from etl.costmodel.assets import COMPONENTS
+from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
 
 ACCOUNTS = {
     "aws-1": {"name": "bills", "type": "aws_cnr"},

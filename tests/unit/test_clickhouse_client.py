@@ -1,4 +1,4 @@
-"""etl/clickhouse.py: the API's pool (kept open, yielded to a waiting process) and StringArray."""
+"""etl/storage/clickhouse.py: the API pool (open, handed to a waiting process), StringArray."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.clickhouse import ClientPool, StringArray, connect, wanted_marker
+from etl.storage.clickhouse import ClientPool, StringArray, connect, wanted_marker
 
 CREATE = "CREATE TABLE IF NOT EXISTS marks (value UInt32) ENGINE = MergeTree ORDER BY value"
 
@@ -50,7 +50,7 @@ def test_another_process_gets_the_directory_the_pool_holds(dsn: str) -> None:
     assert count(pool) == 0  # the pool now holds the directory's lock
     writer = textwrap.dedent(
         f"""
-        from etl.clickhouse import connect
+        from etl.storage.clickhouse import connect
         with connect({dsn!r}, lock_wait_s=30) as client:
             client.command("INSERT INTO marks VALUES (1)")
         """
@@ -81,7 +81,7 @@ def test_a_busy_pool_still_lets_a_waiting_process_in(dsn: str) -> None:
     try:
         writer = textwrap.dedent(
             f"""
-            from etl.clickhouse import connect
+            from etl.storage.clickhouse import connect
             with connect({dsn!r}, lock_wait_s=60) as client:
                 client.command("INSERT INTO marks VALUES (1)")
             """

@@ -20,17 +20,17 @@ import pytest
 
 from api.app import create_app
 from api.auth import issue_token
-from etl import registry
-from etl.clickhouse import connect
-from etl.cloud_import import (
+from etl.bills import (
     MalformedBillError,
     account_id,
     account_level_id,
     import_bill,
     resource_id,
 )
-from etl.config import Settings
-from etl.days import day_start_epoch
+from etl.core.config import Settings
+from etl.core.days import day_start_epoch
+from etl.storage import registry
+from etl.storage.clickhouse import connect
 from tests.focus_bill import live_expenses, snapshot
 
 ORG = "org-1"

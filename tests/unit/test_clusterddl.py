@@ -14,9 +14,9 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from etl import clusterddl, sqlfiles, warehouse
-from etl.cli import cli
-from etl.clickhouse import connect
+from etl.storage import clusterddl, sqlfiles, warehouse
+from etl.storage.clickhouse import connect
+from k8scost.cli import cli
 
 CLUSTER = "k8scost"
 SCHEMA = sqlfiles.schema_statements()

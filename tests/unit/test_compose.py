@@ -23,10 +23,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from etl.cli import cli
-from etl.config import Settings
-from etl.promql import TENANT_HEADER
-from etl.queries import tenant_selector
+from etl.core.config import Settings
+from etl.metroculus.promql import TENANT_HEADER
+from etl.metroculus.queries import tenant_selector
+from k8scost.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_EXAMPLE = REPO / "deploy" / "env.example"

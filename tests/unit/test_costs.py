@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from etl.costs import cluster_region, day_costs, network_class
-from etl.queries import QUERIES
+from etl.costmodel.assets import cluster_region, day_costs, network_class
+from etl.metroculus.queries import QUERIES
 
 GIB = 2**30
 

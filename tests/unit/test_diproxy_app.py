@@ -16,13 +16,14 @@ import cramjam
 import pytest
 from flask.testing import FlaskClient
 
+from devtools.localprom import free_port
 from diproxy import protocol
 from diproxy.app import WRITE_PATH, Limits, create_app
 from diproxy.auth import rotate_token
-from diproxy.status import read_status
-from etl import registry, tokens
-from etl.config import Settings
-from etl.localprom import free_port
+from etl.core import tokens
+from etl.core.config import Settings
+from etl.storage import registry
+from etl.storage.ingest_status import read_status
 
 PROTOBUF_HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
 SAMPLE_MS = 1_780_000_000_500

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from etl.simulate.exporters import SHAPES
-from etl.simulate.openmetrics import FAMILIES
+from devtools.simulate.exporters import SHAPES
+from devtools.simulate.openmetrics import FAMILIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ingestion.md"
 CONTRACT = {

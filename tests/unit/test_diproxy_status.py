@@ -10,10 +10,11 @@ from click.testing import CliRunner
 from api.app import create_app
 from api.auth import issue_token
 from diproxy.auth import COLLECTION, authenticate
-from diproxy.status import IngestRecorder, read_status
-from etl import registry, tokens
-from etl.cli import cli
-from etl.config import Settings
+from etl.core import tokens
+from etl.core.config import Settings
+from etl.storage import registry
+from etl.storage.ingest_status import IngestRecorder, read_status
+from k8scost.cli import cli
 
 URL = "/restapi/v2/organizations/org-1/ingest_status"
 

@@ -1,7 +1,7 @@
 """Each exporter shape renders exactly the label sets docs/exporters.md states.
 
 The doc's table is the one statement of the shapes' facts; the simulator's declarations
-(etl/simulate/exporters.py) must render it, so neither can change alone.
+(devtools/simulate/exporters.py) must render it, so neither can change alone.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from etl.simexporter import render
-from etl.simulate import DEFAULT_EXPORTER, SHAPES, build_scenario, write_openmetrics
-from etl.simulate.openmetrics import FAMILIES
+from devtools.simexporter import render
+from devtools.simulate import DEFAULT_EXPORTER, SHAPES, build_scenario, write_openmetrics
+from devtools.simulate.openmetrics import FAMILIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "exporters.md"
 SAMPLE = re.compile(r"^(\w+)\{(.*)\} \S+ \d+$")

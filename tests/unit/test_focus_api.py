@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from etl import registry
-from etl.clickhouse import connect
-from etl.cloud_import import account_id, account_level_id, import_bill
-from etl.config import Settings
+from etl.bills import account_id, account_level_id, import_bill
+from etl.core.config import Settings
+from etl.storage import registry
+from etl.storage.clickhouse import connect
 from tests.focus_bill import ORG, Api, billed_by_period, copy_fixture, exact, period_query, rows
 
 SWAGGER_STRING_FIELDS = (

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from etl import registry
-from etl.cloud_import import MalformedBillError, account_id, import_bill, resource_id
-from etl.config import Settings
-from etl.localprom import free_port
+from devtools.localprom import free_port
+from etl.bills import MalformedBillError, account_id, import_bill, resource_id
+from etl.core.config import Settings
+from etl.storage import registry
 from tests.focus_bill import (
     ORG,
     Api,

@@ -9,9 +9,10 @@ import pytest
 
 from api import auth
 from api.app import create_app
-from etl import ledger, registry
-from etl.config import Settings
-from etl.days import day_start_epoch
+from etl.core.config import Settings
+from etl.core.days import day_start_epoch
+from etl.storage import registry
+from etl.worker import ledger
 
 URL = "/restapi/v2/organizations/{org}/k8s_import_status"
 D1, D2 = date(2026, 6, 1), date(2026, 6, 2)

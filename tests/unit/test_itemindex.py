@@ -18,7 +18,7 @@ import pytest
 from api import itemindex
 from api.arrowbytes import bytes_array, joined_values, json_numbers
 from api.itemindex import NOT_FOUND, ItemIndex, resource_keys
-from etl.clickhouse import connect
+from etl.storage.clickhouse import connect
 
 IDS = ["res-1", "cl-0", "", "ünïcode/ids", "arn:aws:ec2:us-east-1:1:instance/i-0abc"]
 

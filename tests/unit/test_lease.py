@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from etl import lease, registry
+from etl.storage import registry
+from etl.worker import lease
 
 DAY = date(2026, 6, 1)
 WORKERS, ROUNDS = 3, 5

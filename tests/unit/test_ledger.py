@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from etl import ledger, registry
-from etl.queries import QUERIES
+from etl.metroculus.queries import QUERIES
+from etl.storage import registry
+from etl.worker import ledger
 
 DAY = date(2026, 6, 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from etl import registry
+from etl.storage import registry
 
 PROCESSES, TRIALS = 4, 10
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from etl.days import FutureDayError, parse_day
-from etl.orchestration import last_complete_day, run_day
+from etl.core.days import FutureDayError, parse_day
+from etl.worker.orchestration import last_complete_day, run_day
 
 D = date(2026, 11, 12)
 MIDNIGHT_D = datetime(2026, 11, 12, tzinfo=UTC)

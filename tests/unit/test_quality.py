@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from etl.costs import COMPONENTS
-from etl.quality import day_problems
+from etl.costmodel.assets import COMPONENTS
+from etl.worker.quality import day_problems
 
 RESOURCE = "cluster-resource"
 LOADED = {"cost": 7.0, **dict.fromkeys(COMPONENTS, 1.0)}

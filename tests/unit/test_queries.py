@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from etl.queries import COUNTER, GAUGE, QUERIES, evaluation_time, tenant_selector
+from etl.metroculus.queries import COUNTER, GAUGE, QUERIES, evaluation_time, tenant_selector
 
 
 def test_every_query_is_scoped_to_the_tenant():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from etl import registry
+from etl.storage import registry
 
 DAY = date(2026, 6, 1)
 

@@ -10,9 +10,9 @@ from datetime import date
 import pytest
 import requests
 
-from etl.days import day_start_epoch
-from etl.simexporter import CONTENT_TYPE, LiveCluster, make_server, render
-from etl.simulate import build_scenario, write_openmetrics
+from devtools.simexporter import CONTENT_TYPE, LiveCluster, make_server, render
+from devtools.simulate import build_scenario, write_openmetrics
+from etl.core.days import day_start_epoch
 
 DAY = date(2026, 6, 1)
 SEED = 3

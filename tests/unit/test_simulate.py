@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from etl.contract import CONTRACT_METRICS
-from etl.simulate import build_scenario, simulate_to_dir, write_openmetrics
+from devtools.simulate import build_scenario, simulate_to_dir, write_openmetrics
+from etl.metroculus.contract import CONTRACT_METRICS
 from tests.truth import day_bounds, expected_day_costs
 
 END_DAY = date(2026, 6, 2)

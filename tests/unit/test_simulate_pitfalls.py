@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from etl.simulate import build_scenario, write_openmetrics
-from etl.simulate.openmetrics import EGRESS_CLASSES
-from etl.simulate.pitfalls import OUTLIER_PRICE, PITFALLS
+from devtools.simulate import build_scenario, write_openmetrics
+from devtools.simulate.openmetrics import EGRESS_CLASSES
+from devtools.simulate.pitfalls import OUTLIER_PRICE, PITFALLS
 
 DAY = date(2026, 6, 2)
 STEP = 900

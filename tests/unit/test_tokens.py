@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl import registry, tokens
+from etl.core import tokens
+from etl.storage import registry
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from etl import sqlfiles, warehouse
-from etl.clickhouse import connect
+from etl.storage import sqlfiles, warehouse
+from etl.storage.clickhouse import connect
 from tests.truth import COST_KEYS
 
 DAY = date(2026, 3, 31)

@@ -1,0 +1,1 @@
+"""Settings, UTC days and hashed tokens: what every part imports, importing no other part."""

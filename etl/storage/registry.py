@@ -1,0 +1,166 @@
+"""MongoDB side: cloud accounts (one per cluster tenant) and resource documents.
+
+`MONGO_URI` is `mongodb://...` for a server (pymongo) or `montydb:///path` for the
+embedded default: montydb with its SQLite storage, which separate processes (the
+Airflow tasks and the API) can share. Only the pymongo calls both implement are
+used here: find, insert_one, update_one (with upsert).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from etl.core.days import day_start_epoch
+
+K8S_ACCOUNT_TYPE = "kubernetes_cnr"
+K8S_CLUSTER_RESOURCE_TYPE = "K8s Cluster"
+K8S_SERVICE_NAME = "Kubernetes"
+# Fixed namespace so a cluster's resource id is the same on every run and machine.
+RESOURCE_ID_NAMESPACE = uuid.UUID("5b0c7d9e-3f2a-4c1b-9e8d-6a7f0b1c2d3e")
+
+
+class UnknownAccountError(LookupError):
+    """A tenant id that is not a registered, live kubernetes_cnr cloud account."""
+
+
+_THREAD_LOCAL = threading.local()
+
+
+@cache
+def _mongo_client(uri: str) -> MongoClient:
+    return MongoClient(uri, tz_aware=True)
+
+
+def _monty_client(uri: str) -> Any:
+    """montydb's SQLite connection only works in the thread that opened it: one per thread."""
+    clients = _THREAD_LOCAL.__dict__.setdefault("monty_clients", {})
+    if uri not in clients:
+        from etl.storage import montystore
+
+        clients[uri] = montystore.open_client(Path(uri.removeprefix("montydb://")))
+    return clients[uri]
+
+
+def open_database(uri: str, name: str) -> Database:
+    """The database `name` at `uri` (a pymongo client per process, a montydb one per thread)."""
+    client = _monty_client(uri) if uri.startswith("montydb://") else _mongo_client(uri)
+    return client[name]
+
+
+def add_account(
+    db: Database,
+    organization_id: str,
+    name: str,
+    account_id: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Register a kubernetes_cnr cloud account; its id is the cluster's Thanos tenant."""
+    account = {
+        "_id": account_id or str(uuid.uuid4()),
+        "organization_id": organization_id,
+        "type": K8S_ACCOUNT_TYPE,
+        "name": name,
+        "config": config or {},
+        "created_at": int(time.time()),
+        "deleted_at": 0,
+        "last_import_at": 0,
+    }
+    db.cloud_accounts.insert_one(account)
+    return account
+
+
+def list_accounts(
+    db: Database, account_type: str | None = None, organization_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Live (not deleted) cloud accounts, optionally of one type and organization."""
+    query: dict[str, Any] = {"deleted_at": 0}
+    if account_type:
+        query["type"] = account_type
+    if organization_id:
+        query["organization_id"] = organization_id
+    return sorted(db.cloud_accounts.find(query), key=lambda account: account["name"])
+
+
+def k8s_accounts(db: Database, tenant_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """The kubernetes_cnr accounts to process: all of them, or exactly the named ones."""
+    accounts = list_accounts(db, K8S_ACCOUNT_TYPE)
+    if not tenant_ids:
+        return accounts
+    by_id = {account["_id"]: account for account in accounts}
+    unknown = [tenant for tenant in tenant_ids if tenant not in by_id]
+    if unknown:
+        raise UnknownAccountError(
+            f"unknown tenant {', '.join(unknown)}: not a registered kubernetes_cnr account"
+        )
+    return [by_id[tenant] for tenant in tenant_ids]
+
+
+def cluster_resource_id(cloud_account_id: str) -> str:
+    """Deterministic resource id of the cluster of a kubernetes_cnr account."""
+    return str(uuid.uuid5(RESOURCE_ID_NAMESPACE, f"{cloud_account_id}/k8s-cluster"))
+
+
+def record_cluster_seen(
+    db: Database,
+    account: dict[str, Any],
+    day: date,
+    cluster_info: dict[str, str],
+    node_provider_ids: Iterable[str] = (),
+    region: str = "",
+) -> dict[str, Any]:
+    """Create or update the cluster's resource document, widening first_seen/last_seen.
+
+    `region` is the cluster's (etl.costmodel.assets.cluster_region, else `cluster_info`'s); an
+    unknown one keeps what the document had, and a document that never had one has no
+    `region` key (the platform's schema types it as a string, never null).
+
+    `meta.node_provider_ids` accumulates (sorted) the provider ids of the cluster's
+    nodes, so that a node VM that also appears in a cloud bill is counted once.
+    """
+    resource_id = cluster_resource_id(account["_id"])
+    first = day_start_epoch(day)
+    last = first + 86400 - 1
+    existing = db.resources.find_one({"_id": resource_id}) or {}
+    document = {
+        "cloud_account_id": account["_id"],
+        "organization_id": account["organization_id"],
+        "cloud_resource_id": cluster_info.get("id") or account["_id"],
+        "resource_type": K8S_CLUSTER_RESOURCE_TYPE,
+        "service_name": K8S_SERVICE_NAME,
+        "name": cluster_info.get("name") or account["name"],
+        "first_seen": min(existing.get("first_seen", first), first),
+        "last_seen": max(existing.get("last_seen", last), last),
+        "tags": existing.get("tags", {}),
+        "meta": {
+            **{
+                key: cluster_info[key] for key in ("provider", "provisioner") if key in cluster_info
+            },
+            "node_provider_ids": sorted(
+                set(existing.get("meta", {}).get("node_provider_ids", [])) | set(node_provider_ids)
+            ),
+        },
+        "deleted_at": 0,
+    }
+    region = region or cluster_info.get("region", "")
+    if region or existing.get("region"):
+        document["region"] = region or existing["region"]
+    if not existing:
+        document["created_at"] = int(time.time())
+    update: dict[str, Any] = {"$set": document}
+    if "region" not in document and "region" in existing:
+        update["$unset"] = {"region": ""}  # a null written by an earlier version
+    db.resources.update_one({"_id": resource_id}, update, upsert=True)
+    db.cloud_accounts.update_one(
+        {"_id": account["_id"]}, {"$set": {"last_import_at": int(time.time())}}
+    )
+    return {"_id": resource_id, **{k: v for k, v in existing.items() if k != "region"}, **document}

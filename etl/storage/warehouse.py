@@ -1,0 +1,73 @@
+"""ClickHouse side of the pipeline: apply `sql/schema`, restate one account-day exactly.
+
+A restatement reads what a table holds for (account, day), then inserts, in one
+INSERT, a cancel row for each live row (sign -1, its current values) and the new
+rows (sign +1). One INSERT into one partition is atomic, so readers see either
+the old day or the new one, never a mix, a double or a gap, and a failure before
+the INSERT leaves the previous good data untouched.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from clickhouse_connect.driver.client import Client
+
+from etl.core.days import day_start, day_start_epoch
+from etl.storage import sqlfiles
+
+KEY_COLUMNS = ["cloud_account_id", "resource_id", "date"]
+
+
+def init_schema(client: Client) -> list[str]:
+    """Apply every schema file (each is idempotent); returns the files applied."""
+    applied = []
+    for name, statement in sqlfiles.schema_statements():
+        client.command(statement)
+        applied.append(name)
+    return applied
+
+
+def _cancel_rows(state: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame:
+    """One sign -1 row per live row, splitting the live total evenly between them.
+
+    Non-numeric columns (the allocation's names and labels) are copied as they are.
+    """
+    repeated = state.loc[state.index.repeat(state["live_rows"])].reset_index(drop=True)
+    for column in value_columns:
+        if pd.api.types.is_numeric_dtype(repeated[column]):
+            repeated[column] = repeated[column] / repeated["live_rows"]
+    repeated["sign"] = -1
+    return repeated.drop(columns="live_rows")
+
+
+def restate_day(
+    client: Client, table: str, cloud_account_id: str, day: date, rows: pd.DataFrame
+) -> int:
+    """Make `table` hold exactly `rows` (resource_id + value columns) for the account-day.
+
+    Returns the number of rows inserted (cancels included). Rows of resources that
+    disappeared from the day are cancelled too, so nothing is left over.
+    """
+    value_columns = [column for column in rows.columns if column not in KEY_COLUMNS]
+    state = client.query_df(
+        sqlfiles.query(f"{table}_day_state"),
+        parameters={
+            "cloud_account_id": cloud_account_id,
+            "day_start": day_start_epoch(day),
+        },
+    )
+    fresh = rows[["resource_id", *value_columns]].copy()
+    fresh["sign"] = 1
+    frames = [fresh]
+    if not state.empty:
+        frames.insert(
+            0, _cancel_rows(state[["resource_id", "live_rows", *value_columns]], value_columns)
+        )
+    batch = pd.concat(frames, ignore_index=True)
+    batch.insert(0, "cloud_account_id", cloud_account_id)
+    batch.insert(2, "date", day_start(day))
+    batch["sign"] = batch["sign"].astype("int8")
+    client.insert_df(table, batch)
+    return len(batch)

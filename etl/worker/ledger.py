@@ -1,0 +1,261 @@
+"""The completeness ledger: one MongoDB record per tenant-day, written by every run.
+
+Why: "is every cluster's every day loaded, and loaded from complete data?" must be
+answerable without reading Airflow's history (which is pruned, and blind to the
+CLI). A record says where the tenant-day stands (`status`, `stage`), what was
+loaded (`rows`, `totals`), from what (`source`: the extract's rows per query and
+the number of raw samples Thanos held), how hard it was (`attempts`,
+`last_error`) and when (`*_at`, Unix seconds).
+
+Statuses: `running` (an attempt is in progress), `loaded` (costed and stored),
+`succeeded` (loaded and the quality check agreed with ClickHouse), `failed`,
+`no_data` (the tenant sent nothing for the day; the previous data is kept).
+
+The repair DAG asks this module which days to re-run: days with no record or a
+failed or stuck one, and yesterday when Thanos now holds more samples than the
+load saw (late remote-write data).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from etl.metroculus.promql import PromQLClient
+from etl.metroculus.queries import GAUGE, QUERIES, evaluation_time, tenant_selector
+
+COLLECTION = "k8s_import_ledger"
+RUNNING, LOADED, SUCCEEDED, FAILED, NO_DATA = "running", "loaded", "succeeded", "failed", "no_data"
+COMPLETE = frozenset({LOADED, SUCCEEDED})
+# Records a run has finished with; late data can still make them out of date.
+SETTLED = COMPLETE | {NO_DATA}
+# A `running` record untouched this long belongs to a run that died (a killed worker).
+STALE_AFTER_S = 6 * 3600
+ERROR_CHARS = 2000
+
+
+def record_id(tenant_id: str, day: date) -> str:
+    return f"{tenant_id}/{day.isoformat()}"
+
+
+def _write(
+    db: Database,
+    account: dict[str, Any],
+    day: date,
+    fields: dict[str, Any],
+    increment: dict[str, int] | None = None,
+) -> None:
+    """Upsert the tenant-day's record: `fields` set, `increment` added, identity on insert."""
+    now = int(time.time())
+    update: dict[str, Any] = {
+        "$set": {**fields, "updated_at": now, "account_name": account["name"]},
+        "$setOnInsert": {
+            "cloud_account_id": account["_id"],
+            "organization_id": account["organization_id"],
+            "date": day.isoformat(),
+            "created_at": now,
+        },
+    }
+    if increment:
+        update["$inc"] = increment
+    db[COLLECTION].update_one({"_id": record_id(account["_id"], day)}, update, upsert=True)
+
+
+def start_attempt(db: Database, account: dict[str, Any], day: date, run_id: str) -> None:
+    """A run starts working on the tenant-day."""
+    _write(
+        db,
+        account,
+        day,
+        {"status": RUNNING, "stage": "extract", "run_id": run_id, "started_at": int(time.time())},
+        increment={"attempts": 1},
+    )
+
+
+def record_archived(
+    db: Database, account: dict[str, Any], day: date, extract_url: str, manifest: dict[str, Any]
+) -> None:
+    """The extract is archived and published; its source figures are the ones to compare."""
+    _write(
+        db,
+        account,
+        day,
+        {
+            "status": RUNNING,
+            "stage": "archive",
+            "extract_url": extract_url,
+            "source": {
+                **manifest["source"],
+                "series": {name: entry["rows"] for name, entry in manifest["queries"].items()},
+            },
+            "extracted_at": manifest["extracted_at"],
+        },
+    )
+
+
+def record_loaded(
+    db: Database,
+    account: dict[str, Any],
+    day: date,
+    totals: dict[str, float],
+    rows_written: int,
+    issues: Iterable[str] = (),
+    quality_failures: Iterable[str] = (),
+) -> None:
+    """ClickHouse now holds `totals` for the tenant-day (called under its lease).
+
+    `issues` are what looked wrong in the data but was costed anyway (warnings);
+    `quality_failures` what loaded yet cannot be right (containers allocated $0).
+    Both are replaced by every load, so a fixed day clears them.
+    """
+    _write(
+        db,
+        account,
+        day,
+        {
+            "status": LOADED,
+            "stage": "load",
+            "totals": totals,
+            "rows": rows_written,
+            "loaded_at": int(time.time()),
+            "issues": [issue[:ERROR_CHARS] for issue in issues],
+            "quality_failures": [failure[:ERROR_CHARS] for failure in quality_failures],
+        },
+    )
+
+
+def record_checked(db: Database, account: dict[str, Any], day: date) -> None:
+    """The quality check found ClickHouse holding exactly what the ledger says was loaded.
+
+    Only a `loaded` record becomes `succeeded`: when another run has started on the
+    day meanwhile, its status is its own to set.
+    """
+    now = int(time.time())
+    db[COLLECTION].update_one(
+        {"_id": record_id(account["_id"], day), "status": LOADED},
+        {"$set": {"status": SUCCEEDED, "stage": "check", "checked_at": now, "updated_at": now}},
+    )
+
+
+def record_failed(
+    db: Database, account: dict[str, Any], day: date, stage: str, error: BaseException
+) -> None:
+    """An attempt failed at `stage`; whatever the day held before is still there."""
+    _write(
+        db,
+        account,
+        day,
+        {
+            "status": FAILED,
+            "stage": stage,
+            "last_error": f"{type(error).__name__}: {error}"[:ERROR_CHARS],
+            "last_error_at": int(time.time()),
+        },
+    )
+
+
+def record_no_data(db: Database, account: dict[str, Any], day: date, error: BaseException) -> None:
+    """Thanos had no cost metrics for the tenant-day; nothing was loaded or erased."""
+    _write(
+        db,
+        account,
+        day,
+        {
+            "status": NO_DATA,
+            "stage": "extract",
+            "source": {"samples": 0, "series": {}},
+            "last_error": str(error)[:ERROR_CHARS],
+            "last_error_at": int(time.time()),
+        },
+    )
+
+
+def find_records(
+    db: Database, tenant_ids: Iterable[str], first_day: date, last_day: date
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The records of these tenants over [first_day, last_day], by (tenant id, ISO date)."""
+    found = db[COLLECTION].find(
+        {
+            "cloud_account_id": {"$in": list(tenant_ids)},
+            "date": {"$gte": first_day.isoformat(), "$lte": last_day.isoformat()},
+        }
+    )
+    return {(record["cloud_account_id"], record["date"]): record for record in found}
+
+
+def days_between(first_day: date, last_day: date) -> list[date]:
+    """Every day of [first_day, last_day]."""
+    return [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A tenant-day to (re-)run, and why."""
+
+    tenant_id: str
+    day: date
+    reason: str
+
+
+def gap_reason(record: dict[str, Any] | None, now: float) -> str | None:
+    """Why a tenant-day needs a run: no record, a failure, or a run that died; else None."""
+    if record is None:
+        return "missing"
+    if record["status"] == FAILED:
+        return "failed"
+    if record["status"] == RUNNING and now - record["updated_at"] > STALE_AFTER_S:
+        return "stale"
+    return None
+
+
+def find_gaps(
+    db: Database, tenant_ids: list[str], first_day: date, last_day: date, now: float
+) -> list[Gap]:
+    """Missing, failed and stuck tenant-days in the window, oldest day first."""
+    records = find_records(db, tenant_ids, first_day, last_day)
+    gaps = []
+    for day in days_between(first_day, last_day):
+        for tenant in tenant_ids:
+            reason = gap_reason(records.get((tenant, day.isoformat())), now)
+            if reason:
+                gaps.append(Gap(tenant, day, reason))
+    return gaps
+
+
+def has_late_data(record: dict[str, Any], samples_now: int) -> bool:
+    """Thanos holds more samples for the day than the last extract saw (late remote writes).
+
+    A record without a sample count (loaded by `k8scost run`) cannot tell: re-run it.
+    """
+    seen = (record.get("source") or {}).get("samples")
+    return seen is None or samples_now > seen
+
+
+_METRIC = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{sel[},]")
+
+
+def source_metrics() -> list[str]:
+    """The metric names the query set reads, taken from the queries themselves."""
+    return sorted({name for query in QUERIES for name in _METRIC.findall(query.template)})
+
+
+def count_source_samples(client: PromQLClient, tenant_id: str, day: date) -> dict[str, int]:
+    """Raw samples per metric the pipeline reads, as Thanos holds them for the tenant-day.
+
+    One query: a `count_over_time` per metric, each labelled with its name and
+    joined with `or` (the counts themselves lose the metric name, so they could
+    not be told apart, nor summed, across metrics in one selector).
+    """
+    selector = tenant_selector(tenant_id)
+    query = " or ".join(
+        f'label_replace(sum(count_over_time({metric}{selector}[1d])), "metric", "{metric}", "", "")'
+        for metric in source_metrics()
+    )
+    samples = client.instant(query, evaluation_time(day, GAUGE), tenant_id)
+    return {sample.labels["metric"]: int(sample.value) for sample in samples}

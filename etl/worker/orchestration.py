@@ -1,0 +1,171 @@
+"""What the Airflow tasks (and `k8scost replay`) call: plain functions, tested without Airflow.
+
+Which day a DAG run costs is decided here and only here (`run_day`): the `date`
+param when given, else the UTC day of the run's logical date, so that a run whose
+logical date is D costs D however it was started.
+
+A tenant-day goes through four steps, each one Airflow task, each recorded in the
+ledger (a failure with its stage and error, then re-raised so Airflow retries):
+extract (PromQL -> a new Parquet extract in the archive), archive (read it back,
+check it against its manifest, publish it as the day's current extract), load
+(the extract -> costs -> ClickHouse, under the tenant-day's lease) and check
+(ClickHouse holds what the load wrote). Steps hand each other archive URIs only.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from etl.core.config import Settings
+from etl.core.days import parse_day
+from etl.metroculus.queries import QUERIES
+from etl.storage import registry
+from etl.worker import archive, ledger, quality
+from etl.worker.pipeline import (
+    extract_day,
+    ledger_stage,
+    promql_client,
+    scrape_interval_s,
+    transform_and_load,
+)
+
+
+def last_complete_day(moment: datetime) -> date:
+    """The last UTC day that has ended by `moment`: what a run at that moment is due to cost."""
+    return (moment.astimezone(UTC) - timedelta(days=1)).date()
+
+
+def run_day(
+    date_param: str | None,
+    logical_date: datetime | None,
+    run_after: datetime,
+    now: datetime | None = None,
+) -> date:
+    """The UTC day a `k8s_costs_daily` run costs; every way of starting a run goes through here.
+
+    1. The `date` param when given (the trigger form, `--conf`, the repair DAG).
+    2. Else the UTC day of the logical date. A scheduled or backfill run of [D, D+1)
+       has logical date D, and so have `airflow dags test k8s_costs_daily D` and a UI
+       trigger with logical date D. The data interval is not read on purpose: Airflow
+       gives a manual run the last interval complete before its logical date,
+       [D-1, D), so reading it re-costs the day before the one asked for.
+    3. Else (no logical date: `airflow dags trigger` without `-l`, the REST API with
+       `logical_date: null`) the last day complete at `run_after`, as a scheduled run
+       then would.
+
+    A day that has not ended yet (a logical date today, as the UI form's default "now")
+    raises FutureDayError: it cannot be costed, and costing another day instead is
+    the silent shift this rule exists to prevent.
+    """
+    if date_param:
+        return parse_day(date_param, now)
+    if logical_date is not None:
+        day = logical_date.astimezone(UTC).date()
+    else:
+        day = last_complete_day(run_after)
+    return parse_day(day.isoformat(), now)
+
+
+def _database(settings: Settings) -> Database:
+    return registry.open_database(settings.mongo_uri, settings.mongo_db)
+
+
+def _account(db: Database, tenant_id: str) -> dict[str, Any]:
+    (account,) = registry.k8s_accounts(db, [tenant_id])
+    return account
+
+
+def tenants_for_run(settings: Settings, tenant_ids: list[str] | None) -> list[dict[str, str]]:
+    """The accounts a run maps over, as small XCom-friendly dicts (id and display name)."""
+    return [
+        {"tenant_id": account["_id"], "name": account["name"]}
+        for account in registry.k8s_accounts(_database(settings), tenant_ids)
+    ]
+
+
+def extract(settings: Settings, tenant_id: str, day: date, run_id: str) -> str:
+    """Query Thanos for the tenant-day and write a new extract; returns its URI."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    ledger.start_attempt(db, account, day, run_id)
+    with ledger_stage(db, account, day, "extract"):
+        client = promql_client(settings)
+        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
+        by_metric = ledger.count_source_samples(client, tenant_id, day)
+        source = {"samples": sum(by_metric.values()), "samples_by_metric": by_metric}
+        return archive.write_extract(settings, tenant_id, day, answers, source, run_id)
+
+
+def archive_extract(settings: Settings, tenant_id: str, day: date, extract_url: str) -> None:
+    """Check the extract against its manifest and publish it as the day's current one."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    with ledger_stage(db, account, day, "archive"):
+        manifest = archive.verify_extract(settings, extract_url, [query.name for query in QUERIES])
+        archive.publish(settings, extract_url)
+        ledger.record_archived(db, account, day, extract_url, manifest)
+
+
+def load(settings: Settings, tenant_id: str, day: date, extract_url: str) -> dict[str, Any]:
+    """Cost the archived extract and restate the day in ClickHouse; returns what was loaded."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    with ledger_stage(db, account, day, "load"):
+        answers = archive.read_extract(settings, extract_url)
+        costs, rows_written, _ = transform_and_load(settings, db, account, day, answers)
+    return {"cost": costs.total, "rows_written": rows_written}
+
+
+def check(settings: Settings, tenant_id: str, day: date) -> dict[str, float]:
+    """The quality check of the loaded day; returns the totals it confirmed."""
+    db = _database(settings)
+    account = _account(db, tenant_id)
+    with ledger_stage(db, account, day, "check"):
+        return quality.check_day(settings, db, account, day)
+
+
+def replay(settings: Settings, tenant_id: str, day: date) -> tuple[str, dict[str, float]]:
+    """Re-cost a tenant-day from its current archived extract, without Thanos.
+
+    Returns (extract URI, totals). Raises ArchiveError when the day was never archived.
+    """
+    extract_url = archive.current_extract(settings, tenant_id, day)
+    db = _database(settings)
+    ledger.start_attempt(db, _account(db, tenant_id), day, "replay")
+    load(settings, tenant_id, day, extract_url)
+    return extract_url, check(settings, tenant_id, day)
+
+
+def find_repairs(
+    settings: Settings, last_day: date, window_days: int, now: float | None = None
+) -> list[dict[str, Any]]:
+    """The tenant-days to re-run, one entry per day: {date, tenants, reasons}.
+
+    Missing, failed or stuck days of [last_day - window_days + 1, last_day], and
+    `last_day` itself (normally yesterday) when Thanos now holds more samples for
+    it than its last extract saw.
+    """
+    now = time.time() if now is None else now
+    db = _database(settings)
+    tenants = [account["_id"] for account in registry.k8s_accounts(db)]
+    first_day = last_day - timedelta(days=window_days - 1)
+    gaps = ledger.find_gaps(db, tenants, first_day, last_day, now)
+    gapped = {(gap.tenant_id, gap.day) for gap in gaps}
+    client = promql_client(settings)
+    for (tenant, _), record in ledger.find_records(db, tenants, last_day, last_day).items():
+        if (tenant, last_day) in gapped or record["status"] not in ledger.SETTLED:
+            continue
+        samples_now = sum(ledger.count_source_samples(client, tenant, last_day).values())
+        if ledger.has_late_data(record, samples_now):
+            gaps.append(ledger.Gap(tenant, last_day, "late_data"))
+    by_day: dict[date, dict[str, str]] = {}
+    for gap in gaps:
+        by_day.setdefault(gap.day, {})[gap.tenant_id] = gap.reason
+    return [
+        {"date": day.isoformat(), "tenants": sorted(reasons), "reasons": reasons}
+        for day, reasons in sorted(by_day.items())
+    ]

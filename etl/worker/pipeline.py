@@ -1,0 +1,183 @@
+"""One tenant-day end to end: extract (PromQL) -> transform (pandas) -> load (ClickHouse, MongoDB).
+
+Everything that can fail on bad input (Thanos down, a PromQL error, a day with
+no data) fails before ClickHouse is touched, so the previous good data of the
+day stays in place; the load itself is one restatement per table.
+
+The day is costed twice from the same answers: the asset view (etl/costmodel/assets.py) and
+the allocation down to the pod (etl/allocation). What is loaded is the allocation:
+its rows go to `k8s_allocation`, their sums to `k8s_cost_breakdown` and `expenses`,
+and the daily reconciliation against the asset view is stored beside (MongoDB).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from pymongo.database import Database
+
+from etl.core.config import Settings
+from etl.costmodel.allocation import Allocation, allocate, reconcile
+from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
+from etl.metroculus import queries
+from etl.metroculus.promql import PromQLClient
+from etl.metroculus.queries import Answers
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import Client, connect
+from etl.worker import lease, ledger, reconciliations
+
+log = logging.getLogger(__name__)
+
+
+class NoDataError(RuntimeError):
+    """The tenant sent no cost metrics for the day: nothing is loaded, nothing is erased."""
+
+
+@dataclass
+class DayResult:
+    """What one tenant-day run loaded."""
+
+    tenant_id: str
+    account_name: str
+    day: date
+    resource_id: str
+    cost: float
+    breakdown: dict[str, float]
+    rows_written: int
+    promql_queries: int
+    issues: list[str] = field(default_factory=list)
+    quality_failures: list[str] = field(default_factory=list)
+
+
+def promql_client(settings: Settings) -> PromQLClient:
+    """The PromQL client configured from settings."""
+    return PromQLClient(settings.thanos_url, settings.promql_timeout_s, settings.promql_retries)
+
+
+def scrape_interval_s(settings: Settings, account: dict[str, Any]) -> int:
+    """The cluster's scrape interval: its account config, else the platform default."""
+    return int(
+        account.get("config", {}).get("scrape_interval_seconds")
+        or settings.default_scrape_interval_s
+    )
+
+
+def extract_day(client: PromQLClient, account: dict[str, Any], day: date, step_s: int) -> Answers:
+    """Run the tenant-day's PromQL queries; raises NoDataError when the cluster sent nothing.
+
+    `step_s` is the cluster's scrape interval (`scrape_interval_s`).
+    """
+    answers = queries.extract(client, account["_id"], day, step_s)
+    if all(frame.empty for name, frame in answers.items() if name != "network_class_price"):
+        raise NoDataError(
+            f"tenant {account['_id']} ({account['name']}) has no cost metrics on {day}: "
+            "nothing loaded, previous data kept"
+        )
+    return answers
+
+
+@contextmanager
+def ledger_stage(db: Database, account: dict[str, Any], day: date, stage: str) -> Iterator[None]:
+    """Record a failure of `stage` of a tenant-day in the ledger, then let it propagate.
+
+    BaseException, because Airflow's execution timeout is one.
+    """
+    try:
+        yield
+    except NoDataError as error:
+        ledger.record_no_data(db, account, day, error)
+        raise
+    except BaseException as error:
+        ledger.record_failed(db, account, day, stage, error)
+        raise
+
+
+def transform_and_load(
+    settings: Settings, db: Database, account: dict[str, Any], day: date, answers: Answers
+) -> tuple[DayCosts, int, dict[str, Any]]:
+    """Cost the answers and restate the day: (costs, rows written, cluster resource).
+
+    The costs returned are what was loaded: the allocation's sums.
+    """
+    step_s = scrape_interval_s(settings, account)
+    model = cost_model(account.get("config"))
+    assets = day_costs(answers, step_s, model)
+    allocation = allocate(answers, day, step_s, assets, model)
+    check = reconcile.reconcile(assets, allocation.rows)
+    costs = replace(
+        assets,
+        breakdown=allocation.breakdown,
+        issues=[*assets.issues, *allocation.issues, *check.problems()],
+        quality_failures=allocation.quality_failures,
+    )
+    for issue in costs.issues:
+        log.warning("tenant %s %s: %s", account["_id"], day, issue)
+    for failure in costs.quality_failures:
+        log.error("tenant %s %s: quality failure: %s", account["_id"], day, failure)
+    # One restatement of a tenant-day at a time, whatever runs it (etl/worker/lease.py);
+    # the ledger is written under the same lease so it always matches ClickHouse.
+    with lease.hold(db, account["_id"], day):
+        with connect(settings.clickhouse_dsn) as clickhouse:
+            rows_written = load_day(clickhouse, account, day, allocation)
+        resource = registry.record_cluster_seen(
+            db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
+        )
+        reconciliations.record(db, account, day, check)
+        totals = {"cost": costs.total, **costs.breakdown}
+        ledger.record_loaded(
+            db, account, day, totals, rows_written, costs.issues, costs.quality_failures
+        )
+    return costs, rows_written, resource
+
+
+def load_day(client: Client, account: dict[str, Any], day: date, allocation: Allocation) -> int:
+    """Restate the day's allocation rows, and the cluster's breakdown and expense row (their
+    sums); returns rows inserted."""
+    resource_id = registry.cluster_resource_id(account["_id"])
+    breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
+    expense = pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}])
+    written = warehouse.restate_day(client, "k8s_allocation", account["_id"], day, allocation.rows)
+    written += warehouse.restate_day(
+        client, "k8s_cost_breakdown", account["_id"], day, breakdown[["resource_id", *COMPONENTS]]
+    )
+    written += warehouse.restate_day(client, "expenses", account["_id"], day, expense)
+    return written
+
+
+def run_tenant_day(
+    settings: Settings,
+    db: Database,
+    account: dict[str, Any],
+    day: date,
+    client: PromQLClient | None = None,
+    run_id: str = "k8scost-run",
+) -> DayResult:
+    """Cost one cluster-day and load it; idempotent (a rerun replaces the day exactly).
+
+    The ledger sees every attempt and its outcome, as it does for the Airflow tasks.
+    """
+    client = client or promql_client(settings)
+    queries_before = client.counter.queries
+    ledger.start_attempt(db, account, day, run_id)
+    with ledger_stage(db, account, day, "extract"):
+        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
+    with ledger_stage(db, account, day, "load"):
+        costs, rows_written, resource = transform_and_load(settings, db, account, day, answers)
+    return DayResult(
+        tenant_id=account["_id"],
+        account_name=account["name"],
+        day=day,
+        resource_id=resource["_id"],
+        cost=costs.total,
+        breakdown=costs.breakdown,
+        rows_written=rows_written,
+        promql_queries=client.counter.queries - queries_before,
+        issues=costs.issues,
+        quality_failures=costs.quality_failures,
+    )

@@ -1,0 +1,1 @@
+"""The `k8scost` command line: it imports every part, and no part imports it."""
