@@ -23,7 +23,8 @@ import click
 
 from devtools.simulate import build_scenario
 from devtools.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
-from devtools.simulate.openmetrics import _label_text, _number, _price_at, shaped_families
+from devtools.simulate.families import _price_at
+from devtools.simulate.openmetrics import _label_text, _number, shaped_families
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 # `--exporter` of `simulate-serve` and `simulate`: the label shape to emit.

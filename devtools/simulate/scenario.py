@@ -44,18 +44,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+from devtools.simulate.cast import NETWORK_PRICES, default_cast
 from devtools.simulate.exporters import DEFAULT_EXPORTER, shape_named
 from devtools.simulate.pitfalls import PITFALLS, apply_pitfalls
 from etl.core.days import day_start_epoch
 
 DAY_S = 86400
 GIB = 2**30
-MIB = 2**20
-ORGANIZATION_ID = "sim-org"
-MANAGEMENT_FEE_PER_HOUR = 0.10
-NETWORK_PRICES = {"zone": 0.01, "region": 0.02, "internet": 0.09}
-# The account's cost model (config.cost_model): what a node without a price costs.
-COST_MODEL = {"cpu_hourly_cost": 0.028, "memory_hourly_cost": 0.0038, "gpu_hourly_cost": 0.6}
 # Fixed namespace so tenant ids and uids are the same on every run and machine.
 SIM_NAMESPACE = uuid.UUID("8d4a6f1e-2b7c-4e59-a3d0-9c1f5e7b2a64")
 # Pods that stop inside the history get at most this egress rate: Prometheus' increase()
@@ -187,156 +182,9 @@ class _ClusterBuilder:
         self.replicasets: list[dict[str, Any]] = []
 
     def build(self, node_slots: int, pod_count: int, pitfalls: list[str]) -> dict[str, Any]:
-        cluster = self.cast(node_slots, pod_count)
+        cluster = default_cast(self, node_slots, pod_count)
         apply_pitfalls(self, cluster, pitfalls)
         return cluster
-
-    def cast(self, node_slots: int, pod_count: int) -> dict[str, Any]:
-        """The default cast, the same whatever the pitfalls (they draw after it)."""
-        clock, rng = self.clock, self.rng
-        arm = self.node("arm", clock.before, clock.after)
-        spot = self.node("spot", clock.before, clock.after, price_change=clock.at(0.55))
-        old_end = clock.at(rng.uniform(0.3, 0.4))
-        old = self.node("general", clock.before, old_end)
-        new = self.node("general", old_end - clock.align(600), clock.after)
-        gpu = self.node("gpu", clock.before, clock.after)
-        extras = [self.node("general", clock.before, clock.after) for _ in range(node_slots - 4)]
-        for node in self.nodes:
-            self.pod(
-                "kube-system",
-                "DaemonSet",
-                "kube-proxy",
-                node,
-                node["start"],
-                node["end"],
-                [_container("kube-proxy", 0.1, 0.02, 64, 48)],
-                {"k8s-app": "kube-proxy"},
-            )
-
-        postgres = self.pod(
-            "data",
-            "StatefulSet",
-            "postgres",
-            arm,
-            clock.before,
-            clock.after,
-            [
-                _container("postgres", 1.0, 0.6, 2048, 1536),
-                _container("exporter", 0.05, 0.01, 64, 32),
-            ],
-            {"app": "postgres"},
-        )
-        web_rs = self.replicaset("web", "web")
-        web_evicted_end = old_end - clock.align(300)
-        web = [
-            self.web_pod(web_rs, node, start, end)
-            for node, start, end in [
-                (arm, clock.before, clock.after),
-                (spot, clock.before, clock.after),
-                (old, clock.before, web_evicted_end),
-                (new, web_evicted_end + clock.step, clock.after),
-            ]
-        ]
-        api_rs = self.replicaset("api", "api")
-        scale_up = clock.at(rng.uniform(0.76, 0.8))
-        api = [
-            self.api_pod(api_rs, node, start, end)
-            for node, start, end in [
-                (spot, clock.before, clock.after),
-                (arm, clock.before, clock.after),
-                (spot, scale_up, clock.at(rng.uniform(0.88, 0.92))),
-                (new, scale_up + clock.align(420), clock.after),
-            ]
-        ]
-        job_start = clock.at(rng.uniform(0.1, 0.14))
-        job_end = job_start + clock.align(5400)
-        job = self.pod(
-            "batch",
-            "Job",
-            f"report-{job_start // 60}",
-            spot,
-            job_start,
-            job_end,
-            [_container("report", 1.0, 0.9, 1024, 800)],
-            {"app": "report"},
-        )
-        self.pod(
-            "ml",
-            "Deployment",
-            "trainer",
-            gpu,
-            clock.before,
-            clock.after,
-            [_container("trainer", 2.0, 1.7, 8192, 6144, gpu=1)],
-            {"app": "trainer"},
-            replicaset=self.replicaset("ml", "trainer"),
-        )
-        worker_rs = self.replicaset("workers", "queue-worker")
-        worker_nodes = [arm, spot, gpu, *extras]
-        for n in range(pod_count - len(self.pods)):
-            start = clock.before if n % 2 else clock.at(rng.uniform(0.05, 0.95))
-            self.pod(
-                "workers",
-                "Deployment",
-                "queue-worker",
-                worker_nodes[n % len(worker_nodes)],
-                start,
-                clock.after,
-                [_container("worker", 0.25, rng.uniform(0.1, 0.5), 256, rng.randrange(200, 400))],
-                {"app": "queue-worker", "team": "platform"},
-                replicaset=worker_rs,
-            )
-
-        return {
-            "tenant_id": self.tenant_id,
-            "name": self.name,
-            "organization_id": ORGANIZATION_ID,
-            "info": {
-                "id": self.name,
-                "name": self.name,
-                "provider": self.provider,
-                "provisioner": self.profile["provisioner"],
-                "region": self.profile["region"],
-            },
-            "start": clock.before,
-            "end": clock.after,
-            "management_fee_per_hour": MANAGEMENT_FEE_PER_HOUR,
-            "network_prices": dict(NETWORK_PRICES),
-            "cost_model": dict(COST_MODEL),
-            "emitters": [],
-            "replicas": [],
-            "gaps": [],
-            "network_resets": [],
-            "namespaces": [
-                {"name": ns, "labels": {"team": team}, "start": clock.before, "end": clock.after}
-                for ns, team in [
-                    ("kube-system", "platform"),
-                    ("data", "data"),
-                    ("web", "shop"),
-                    ("api", "shop"),
-                    ("batch", "data"),
-                    ("ml", "research"),
-                    ("workers", "platform"),
-                ]
-            ],
-            "nodes": self.nodes,
-            "replicasets": self.replicasets,
-            "pods": self.pods,
-            "pvs": [
-                self.pv("data", "data-postgres-0", 20, clock.before, clock.after, [postgres]),
-                self.pv("web", "assets", 5, clock.before, clock.after, web),
-                self.pv(
-                    "data", "backup-2025", 50, clock.before, clock.at(rng.uniform(0.75, 0.85)), []
-                ),
-                self.pv(
-                    "batch", "report-scratch", 10, job_start, job_end + clock.align(1800), [job]
-                ),
-            ],
-            "load_balancers": [
-                self.load_balancer("web", "web-lb", 0.025, clock.before, web),
-                self.load_balancer("api", "api-lb", 0.0225, clock.at(rng.uniform(0.4, 0.5)), api),
-            ],
-        }
 
     def uid(self, kind: str, name: str) -> str:
         return entity_uid(self.tenant_id, kind, name)
@@ -442,37 +290,6 @@ class _ClusterBuilder:
         self.pods.append(pod)
         return pod
 
-    def web_pod(self, rs: dict[str, Any], node: dict[str, Any], start: int, end: int) -> dict:
-        containers = [
-            _container("nginx", 0.25, 0.4, 128, 96),
-            _container("app", 0.5, 0.3, 512, 700),
-        ]
-        return self.pod(
-            "web",
-            "Deployment",
-            "web",
-            node,
-            start,
-            end,
-            containers,
-            {"app": "web", "team": "shop"},
-            replicaset=rs,
-        )
-
-    def api_pod(self, rs: dict[str, Any], node: dict[str, Any], start: int, end: int) -> dict:
-        containers = [_container("api", 0.5, 0.45, 1024, 900)]
-        return self.pod(
-            "api",
-            "Deployment",
-            "api",
-            node,
-            start,
-            end,
-            containers,
-            {"app": "api", "team": "shop"},
-            replicaset=rs,
-        )
-
     def egress(self, kind: str, end: int) -> dict[str, int]:
         """Egress bytes/s per class: none for DaemonSets, a trickle for pods that stop."""
         if kind == "DaemonSet":
@@ -526,21 +343,3 @@ class _ClusterBuilder:
             "selector": {"app": selected[0]["labels"]["app"]},
             "pods": [pod["uid"] for pod in selected],
         }
-
-
-def _container(
-    name: str,
-    cpu_request: float,
-    cpu_usage: float,
-    ram_request_mib: int,
-    ram_usage_mib: int,
-    gpu: int = 0,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "cpu_request": cpu_request,
-        "cpu_usage": round(cpu_usage, 3),
-        "ram_request_bytes": ram_request_mib * MIB,
-        "ram_usage_bytes": ram_usage_mib * MIB,
-        "gpu": gpu,
-    }

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from devtools.simulate.exporters import SHAPES
-from devtools.simulate.openmetrics import FAMILIES
+from devtools.simulate.families import FAMILIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ingestion.md"
 CONTRACT = {

@@ -15,7 +15,7 @@ import pytest
 
 from devtools.simexporter import render
 from devtools.simulate import DEFAULT_EXPORTER, SHAPES, build_scenario, write_openmetrics
-from devtools.simulate.openmetrics import FAMILIES
+from devtools.simulate.families import FAMILIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "exporters.md"
 SAMPLE = re.compile(r"^(\w+)\{(.*)\} \S+ \d+$")
