@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from api import server
 from api.app import create_app
 from etl.core.config import Settings
-from etl.core.serve import DEFAULT_THREADS, DEFAULT_WORKERS, run
+from etl.core.serve import DEFAULT_THREADS, DEFAULT_WORKERS
 
 
 def main() -> None:
@@ -18,7 +19,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     options = parser.parse_args()
     settings = Settings.from_env()
-    run(lambda: create_app(settings), options.host, options.port, options.workers, options.threads)
+    server.run_here(
+        lambda: create_app(settings), options.host, options.port, options.workers, options.threads
+    )
 
 
 if __name__ == "__main__":

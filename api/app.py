@@ -10,8 +10,6 @@ organization's bearer token except the probes and the docs (api/auth.py).
 
 from __future__ import annotations
 
-import gc
-
 from apiflask import APIFlask
 
 from api import docs, expenses, health, import_status, ingest_status, k8s_costs, server
@@ -23,19 +21,14 @@ from etl.core.config import Settings
 
 API_TITLE = "k8scost API"
 API_VERSION = "0.1.0"
-# Allocations of containers (net of frees) between two young-generation collections.
-# An answer built as Python objects (CSV: a dict per item, up to ~50k) is walked by
-# every young collection, and at CPython's default of 700 the dict-based answer paid
-# ~7 of them and an older-generation one: ~17 ms. The JSON path, laid out by Arrow,
-# allocates few containers. Above a request's peak, collections come from lasting
-# growth only (docs/api.md).
-GC_YOUNG_THRESHOLD = 20_000
 
 
 def create_app(settings: Settings | None = None) -> APIFlask:
-    """A new app serving clean_expenses and the health probes for `settings`."""
-    young, *older = gc.get_threshold()
-    gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), *older)
+    """A new app serving clean_expenses and the health probes for `settings`.
+
+    Nothing process-wide is set here (tests and benchmarks build many apps in one
+    process): the GC tuning is the serving process's, api/server.py `tune_gc`.
+    """
     # APIFlask's own docs pages load their scripts from a CDN: api/docs.py serves one instead.
     app = APIFlask(__name__, title=API_TITLE, version=API_VERSION, docs_path=None)
     app.config.update(
@@ -65,5 +58,12 @@ def serve(
     workers: int = serve.DEFAULT_WORKERS,
     threads: int = serve.DEFAULT_THREADS,
 ) -> None:
-    """Serve the API under gunicorn (with request logging) until SIGTERM/SIGINT."""
-    server.spawn(settings, host, port, workers, threads)
+    """Serve the API under gunicorn (with request logging) until SIGTERM/SIGINT.
+
+    From this process on servers; from a fresh interpreter when an embedded store is
+    configured, since this process may have used it and must not fork (api/server.py).
+    """
+    if server.embeds_a_store(settings):
+        server.spawn(settings, host, port, workers, threads)
+    else:
+        server.run_here(lambda: create_app(settings), host, port, workers, threads)

@@ -4,17 +4,22 @@
 `http(s)://user:pass@host:8123/db` (a server); clickhouse-connect returns the
 same `Client` for both, so every query in `sql/` runs unchanged on either.
 
-An embedded chdb directory can be open in one process at a time, and the lock
-is released as soon as the last client closes. Batch work (Airflow tasks, the
-CLI) opens a client per unit of work with `connect` and closes it right after;
-a process that finds the directory locked waits and retries, and while it waits
-it touches `<path>.wanted`. A server process (the API) keeps its clients open
-in a `ClientPool`, since opening an embedded engine costs ~0.1 s and starts with
-cold caches; once a newer `.wanted` says another process waits, the pool starts
-no new query and yields the directory when the running ones end. So Airflow and
-the API can share one directory without either starving. One process embeds one
-path at a time: opening another path first closes the idle pools of the previous
-one.
+Batch work (Airflow tasks, the CLI) opens a client per unit of work with `connect`
+and closes it right after. A server process (the API) keeps its clients open in a
+pool, one per concurrent user: `ClientPool(dsn)` picks the pool the DSN needs.
+
+On a server, that is all: `ClientPool` is a plain pool, `connect` a plain open.
+
+The embedded engine alone needs more, and only a `chdb://` DSN pays for it. Its
+directory can be open in one process at a time, and the lock is released as soon
+as the last client closes. A process that finds it locked waits and retries, and
+while it waits it touches `<path>.wanted`. The API's pool for it is an
+`EmbeddedClientPool` (opening an embedded engine costs ~0.1 s and starts with cold
+caches, so it is kept open too): once a newer `.wanted` says another process waits,
+it starts no new query and a watcher thread yields the directory when the running
+ones end. So Airflow and the API can share one directory without either starving.
+One process embeds one path at a time: opening another path first closes the idle
+pools of the previous one.
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
 LOCK_RETRY_SLEEP_S = 0.05
-# How often a pool looks for a waiting process, and how long a `.wanted` must have
-# been left alone before the pool takes the directory back (the waiter retries
-# every LOCK_RETRY_SLEEP_S, so a fresher mark means it has not got in yet).
+# How often an embedded pool looks for a waiting process, and how long a `.wanted`
+# must have been left alone before the pool takes the directory back (the waiter
+# retries every LOCK_RETRY_SLEEP_S, so a fresher mark means it has not got in yet).
 YIELD_POLL_S = 0.02
 WANTED_QUIET_S = 3 * LOCK_RETRY_SLEEP_S
 CHDB_SCHEME = "chdb://"
@@ -67,16 +72,18 @@ def _mark_wanted(path: Path) -> None:
 
 
 def _open(dsn: str, lock_wait_s: float) -> Client:
-    """A new client; waits (marking the directory wanted) while another process holds it."""
+    """A new client; for chdb, waits (marking the directory wanted) while another process
+    holds it. A server DSN connects at once: `lock_wait_s` has no meaning there."""
     path = chdb_path(dsn)
-    if path is not None:
-        ClientPool.release_other_paths(path)
+    if path is None:
+        return clickhouse_connect.get_client(dsn=dsn)
+    EmbeddedClientPool.release_other_paths(path)
     deadline = time.monotonic() + lock_wait_s
     while True:
         try:
             return clickhouse_connect.get_client(dsn=dsn)
         except ProgrammingError as error:
-            if path is None or not _is_chdb_lock_error(error):
+            if not _is_chdb_lock_error(error):
                 raise
             if time.monotonic() >= deadline:
                 raise ClickHouseBusyError(
@@ -100,25 +107,24 @@ def connect(dsn: str, lock_wait_s: float = 60.0) -> Iterator[Client]:
 class ClientPool:
     """Clients of one DSN kept open across requests, one per concurrent user.
 
-    For a chdb DSN, once another process has marked the directory wanted since the
-    pool opened it, no new query starts, a watcher thread closes every client as
-    soon as the running ones end, and the next use reopens once that process is
-    through: a busy API cannot starve an Airflow task.
+    A clickhouse-connect client runs one query at a time (its session), hence one
+    per user. `ClientPool(dsn)` is the factory: for a `chdb://` DSN it returns an
+    `EmbeddedClientPool`, so the code that serves a server DSN has no marker, no
+    watcher thread and no handover.
     """
 
-    _pools: ClassVar[weakref.WeakSet[ClientPool]] = weakref.WeakSet()
+    def __new__(cls, dsn: str, lock_wait_s: float = 60.0) -> ClientPool:
+        if cls is ClientPool and chdb_path(dsn) is not None:
+            cls = EmbeddedClientPool
+        return super().__new__(cls)
 
     def __init__(self, dsn: str, lock_wait_s: float = 60.0) -> None:
         self.dsn = dsn
         self.lock_wait_s = lock_wait_s
-        self.path = chdb_path(dsn)
         self.opens = 0
         self._idle: list[Client] = []
         self._in_use = 0
-        self._opened_at = 0.0
         self._lock = threading.Lock()
-        self._watching = False
-        ClientPool._pools.add(self)
         # A pool dropped without close() (an app discarded by a test) still lets go.
         weakref.finalize(self, _close_all, self._idle)
 
@@ -138,11 +144,44 @@ class ClientPool:
         with self._lock:
             _close_all(self._idle)
 
+    def _take(self, lock_wait_s: float) -> Client:
+        with self._lock:
+            if self._idle:
+                self._in_use += 1
+                return self._idle.pop()
+        client = _open(self.dsn, lock_wait_s)
+        with self._lock:
+            self.opens += 1
+            self._in_use += 1
+        return client
+
+
+class EmbeddedClientPool(ClientPool):
+    """The pool of a chdb directory, which it hands over to a process that waits for it.
+
+    Once another process has marked the directory wanted since the pool opened it,
+    no new query starts, a watcher thread closes every client as soon as the
+    running ones end, and the next use reopens once that process is through: a
+    busy API cannot starve an Airflow task.
+    """
+
+    _pools: ClassVar[weakref.WeakSet[EmbeddedClientPool]] = weakref.WeakSet()
+
+    def __init__(self, dsn: str, lock_wait_s: float = 60.0) -> None:
+        super().__init__(dsn, lock_wait_s)
+        path = chdb_path(dsn)
+        if path is None:
+            raise ValueError(f"not a chdb DSN: {dsn}")
+        self.path = path
+        self._opened_at = 0.0
+        self._watching = False
+        EmbeddedClientPool._pools.add(self)
+
     @classmethod
     def release_other_paths(cls, path: Path) -> None:
         """Close the pools of other chdb paths: a process embeds one path at a time."""
         for pool in list(cls._pools):
-            if pool.path is not None and pool.path != path:
+            if pool.path != path:
                 pool.close()
 
     def _take(self, lock_wait_s: float) -> Client:
@@ -160,7 +199,7 @@ class ClientPool:
             if time.monotonic() >= deadline:
                 raise ClickHouseBusyError(f"{self.dsn} stayed wanted by another process")
             time.sleep(YIELD_POLL_S)
-        if not held and self.path is not None:
+        if not held:
             self._wait_while_wanted(deadline)
         client = _open(self.dsn, max(0.0, deadline - time.monotonic()))
         with self._lock:
@@ -178,11 +217,9 @@ class ClientPool:
 
     def _wanted(self) -> bool:
         """Another process marked the directory wanted since this pool opened it."""
-        return self.path is not None and self._wanted_at() > self._opened_at
+        return self._wanted_at() > self._opened_at
 
     def _wanted_at(self) -> float:
-        if self.path is None:
-            return 0.0
         try:
             return wanted_marker(self.path).stat().st_mtime
         except FileNotFoundError:
@@ -190,7 +227,7 @@ class ClientPool:
 
     def _start_watcher(self) -> None:
         """Called under the lock; one watcher per pool while it holds clients."""
-        if self.path is None or self._watching:
+        if self._watching:
             return
         self._watching = True
         threading.Thread(
@@ -214,7 +251,7 @@ def _close_all(clients: list[Client]) -> None:
     clients.clear()
 
 
-def _watch(pool_ref: weakref.ref[ClientPool]) -> None:
+def _watch(pool_ref: weakref.ref[EmbeddedClientPool]) -> None:
     """Run while the pool holds clients; stops once it has none (or is collected)."""
     while True:
         time.sleep(YIELD_POLL_S)

@@ -8,7 +8,6 @@ what was written.
 from __future__ import annotations
 
 import csv
-import gc
 import io
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -20,7 +19,7 @@ from apiflask import APIFlask
 from flask.testing import FlaskClient
 
 from api import auth
-from api.app import GC_YOUNG_THRESHOLD, create_app
+from api.app import create_app
 from api.catalog import instance_key
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
@@ -949,16 +948,3 @@ def test_openapi_documents_clean_expenses(api: Api) -> None:
     assert spec["paths"]["/livez"]["get"]["security"] == []
     page = api.client.get("/docs").get_data(as_text=True)
     assert "openapi.json" in page and "//cdn" not in page and "https://" not in page
-
-
-def test_the_app_raises_the_young_gc_threshold_and_never_lowers_it(settings: Settings) -> None:
-    saved = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        create_app(settings)
-        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 10, 10)
-        gc.set_threshold(GC_YOUNG_THRESHOLD * 2, 10, 10)
-        create_app(settings)
-        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD * 2
-    finally:
-        gc.set_threshold(*saved)

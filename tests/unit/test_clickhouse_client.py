@@ -1,4 +1,5 @@
-"""etl/storage/clickhouse.py: the API pool (open, handed to a waiting process), StringArray."""
+"""etl/storage/clickhouse.py: the API pools (a server's plain one; chdb's, open and handed to a
+waiting process), StringArray."""
 
 from __future__ import annotations
 
@@ -6,11 +7,20 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
+import clickhouse_connect
 import pytest
+from clickhouse_connect.driver.exceptions import ProgrammingError
 
-from etl.storage.clickhouse import ClientPool, StringArray, connect, wanted_marker
+from etl.storage.clickhouse import (
+    ClientPool,
+    EmbeddedClientPool,
+    StringArray,
+    connect,
+    wanted_marker,
+)
 
 CREATE = "CREATE TABLE IF NOT EXISTS marks (value UInt32) ENGINE = MergeTree ORDER BY value"
 
@@ -147,3 +157,57 @@ def test_a_string_array_serves_in_and_has(dsn: str) -> None:
             parameters={"ids": StringArray(AWKWARD_IDS)},
         ).result_rows
     assert found == [(1, 1, 0)]
+
+
+class FakeServerClient:
+    """What clickhouse-connect returns for an http DSN, without a server to reach."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_server_dsn_gets_a_plain_pool_without_a_watcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[FakeServerClient] = []
+
+    def get_client(dsn: str) -> FakeServerClient:
+        opened.append(FakeServerClient())
+        return opened[-1]
+
+    monkeypatch.setattr(clickhouse_connect, "get_client", get_client)
+    threads_before = set(threading.enumerate())
+    pool = ClientPool("http://k8scost:secret@clickhouse:8123/k8scost")
+    assert type(pool) is ClientPool
+    with pool.client() as first, pool.client() as second:
+        assert first is not second
+    with pool.client() as again:
+        assert again in (first, second)
+    assert pool.opens == 2 == len(opened)
+    assert set(threading.enumerate()) <= threads_before  # no watcher thread
+    pool.close()
+    assert all(client.closed for client in opened)
+    with connect("https://clickhouse:8443/k8scost") as client:
+        assert client is opened[-1]
+    assert client.closed
+
+
+def test_a_server_that_refuses_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock retry loop is chdb's: a server's error reaches the caller at once."""
+
+    def get_client(dsn: str) -> None:
+        raise ProgrammingError("Cannot lock file")
+
+    monkeypatch.setattr(clickhouse_connect, "get_client", get_client)
+    started = time.monotonic()
+    pool = ClientPool("http://clickhouse:8123/k8scost", lock_wait_s=30)
+    with pytest.raises(ProgrammingError), pool.client():
+        pass
+    assert time.monotonic() - started < 1
+
+
+def test_a_chdb_dsn_gets_the_embedded_pool(dsn: str) -> None:
+    pool = ClientPool(dsn)
+    assert isinstance(pool, EmbeddedClientPool)
+    assert pool.path == Path(dsn.removeprefix("chdb://"))
+    pool.close()
