@@ -245,6 +245,22 @@ def test_containers_that_cannot_be_joined_leave_their_cost_idle_and_say_so():
     assert "allocated cpu/ram/gpu cost is $0" in failure
 
 
+def test_without_kube_state_metrics_a_container_lives_as_its_allocation_series():
+    """No running series at all (OpenCost's KSM emitters off, no kube-state-metrics):
+    the allocation series, which OpenCost emits only while a container runs, give the
+    life; the day says so."""
+    cluster = Cluster()
+    cluster.node("n1", 24, 4, 16, PRICES)
+    cluster.pod("u1", "n1", 2, 10, cores=1, ram_gib=0, name="web-1")
+    cluster.rows["container_first_seen"] = []
+    cluster.rows["container_last_seen"] = []
+    _, allocation = cluster.allocate()
+    pod = row(allocation, pod="web-1")
+    assert pod["pod_uid"] == "ns/web-1"  # no series carried its uid
+    assert pod["running_hours"] == 8 and pod["cpu_cost"] == pytest.approx(1 * 0.05 * 8)
+    assert any("had no kube_pod_container_status_running" in i for i in allocation.issues)
+
+
 def test_a_request_names_the_node_when_the_allocation_series_do_not():
     cluster = Cluster()
     cluster.node("n1", 24, 4, 16, PRICES)

@@ -191,17 +191,33 @@ def _quality_failures(rows: pd.DataFrame, containers_frame: pd.DataFrame) -> lis
     ]
 
 
+def _unreported(containers_frame: pd.DataFrame) -> list[str]:
+    """Containers kube-state-metrics did not report: their lives are their series'."""
+    count = int((containers_frame["lived_by"] == "allocation").sum())
+    if not count:
+        return []
+    return [
+        f"{count} of {len(containers_frame)} running containers had no "
+        "kube_pod_container_status_running series: their running time is that of their "
+        "container_cpu_allocation series"
+    ]
+
+
 def _issues(rows: pd.DataFrame, containers_frame: pd.DataFrame, nodes: pd.DataFrame) -> list[str]:
     placed = containers_frame[containers_frame["node"] != ""]
-    issues = _unjoined(containers_frame) + [
-        f"pod {namespace}/{pod} ran on {node} without a capacity series: "
-        "priced with the account's cost model (flagged)"
-        for namespace, pod, node in placed.loc[
-            ~placed["node"].isin(nodes["node"]), ["namespace", "pod", "node"]
+    issues = (
+        _unjoined(containers_frame)
+        + _unreported(containers_frame)
+        + [
+            f"pod {namespace}/{pod} ran on {node} without a capacity series: "
+            "priced with the account's cost model (flagged)"
+            for namespace, pod, node in placed.loc[
+                ~placed["node"].isin(nodes["node"]), ["namespace", "pod", "node"]
+            ]
+            .drop_duplicates()
+            .itertuples(index=False)
         ]
-        .drop_duplicates()
-        .itertuples(index=False)
-    ]
+    )
     for column in ("cpu_cost", "ram_cost", "gpu_cost", "pv_cost"):
         negative = rows[
             (rows["namespace"].isin([IDLE, UNMOUNTED])) & (rows[column] < -NEGATIVE_TOLERANCE)

@@ -55,14 +55,39 @@ def joined(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFra
     return pairs[keep].drop(columns="uid_right")
 
 
+def _lives(first_seen: pd.DataFrame, last_seen: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    first = first_seen[[*keys, "value"]].rename(columns={"value": "first"})
+    last = last_seen[[*keys, "value"]].rename(columns={"value": "last"})
+    return first.merge(last, on=keys)
+
+
 def _running(answers: Answers, day: date, step_s: int) -> pd.DataFrame:
-    """Per container that ran: its names, pod `uid` (its name where none is sent), start,
-    end, hours, and `row` (its position)."""
+    """Per container that ran: its names, pod `uid` ("" where none is sent), start, end,
+    hours, `lived_by` (which series gave its life) and `row` (its position).
+
+    Lives come from kube-state-metrics' running series; a container with none (no
+    kube-state-metrics, nor OpenCost's own emitter of it) takes the life of its
+    allocation series, which OpenCost emits only while the container runs.
+    """
     lo = day_start_epoch(day)
     keys = [*CONTAINER, "uid"]
-    first = answers["container_first_seen"].rename(columns={"value": "first"})
-    last = answers["container_last_seen"][[*keys, "value"]].rename(columns={"value": "last"})
-    frame = first.merge(last, on=keys)
+    frame = _lives(answers["container_first_seen"], answers["container_last_seen"], keys)
+    series = _lives(
+        answers["container_allocation_first_seen"],
+        answers["container_allocation_last_seen"],
+        [*keys, "node"],
+    )
+    named = frame[CONTAINER].drop_duplicates().assign(known=True)
+    alone = series.merge(named, on=CONTAINER, how="left")
+    alone = (
+        alone[alone["known"].isna()]
+        .groupby(keys, as_index=False)
+        .agg(first=("first", "min"), last=("last", "max"))
+    )
+    frame = pd.concat(
+        [frame.assign(lived_by="running"), alone.assign(lived_by="allocation")],
+        ignore_index=True,
+    )
     frame["start"] = frame["first"].clip(lower=lo)
     frame["end"] = (frame["last"] + step_s).clip(upper=lo + 86400)
     frame = frame[frame["end"] > frame["start"]].drop(columns=["first", "last"])
