@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup: Debian's prometheus (the PromQL engine standing in for Thanos
 # Query, plus promtool for backfills), a virtualenv, and the project with its
-# test extras. Safe to run on every `make demo` / `make test`.
+# test and Airflow extras (the DAG tests and `make airflow` need Airflow; the API and
+# proxy image installs without it). Safe to run on every `make demo` / `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -38,6 +39,6 @@ stamp="$VENV/.installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the project and its dependencies into $VENV (about 2 minutes the first time)"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e '.[test]'
+  "$VENV/bin/pip" install -q -e '.[test,airflow]'
   touch "$stamp"
 fi

@@ -32,8 +32,10 @@ REPO = Path(__file__).resolve().parents[2]
 ENV_EXAMPLE = REPO / "deploy" / "env.example"
 CLUSTER_OVERRIDE = REPO / "deploy" / "compose.clickhouse-cluster.yaml"
 ONE_SHOT = {"minio-init", "k8scost-init", "airflow-init", "simulator-register"}
-# Services whose image is built from this repository's Dockerfile.
-PROJECT_IMAGE = "k8scost:0.1.0"
+# The images built from this repository's Dockerfile, by build target: the project
+# without Airflow (API, proxy, init, simulator) and the Airflow image with its extra.
+PROJECT_IMAGES = {"k8scost": "k8scost:0.1.0", "airflow": "k8scost-airflow:0.1.0"}
+AIRFLOW_COMMANDS = ("api-server", "scheduler", "dag-processor", "triggerer")
 K8SCOST_ENTRYPOINT = ["/usr/bin/dumb-init", "--", "k8scost"]
 PINNED = re.compile(r"^[\w./-]+:(v?\d+(\.\d+)+|RELEASE\.[\dT-]+Z)$")
 
@@ -98,7 +100,7 @@ def test_every_image_is_official_and_pinned(stack, cluster_stack):
     for _label, resolved in _all_stacks(stack, cluster_stack):
         for name, service in resolved["services"].items():
             if "build" in service:
-                assert service["image"] == PROJECT_IMAGE, name
+                assert service["image"] == PROJECT_IMAGES[service["build"]["target"]], name
                 assert service["build"]["context"] == str(REPO), name
             else:
                 assert PINNED.match(service["image"]), (name, service["image"])
@@ -109,9 +111,33 @@ def test_the_image_runs_the_airflow_version_the_tests_run():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert f"ARG AIRFLOW_VERSION={tested}\n" in dockerfile
     compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
-    assert compose["x-k8scost-image"]["build"]["args"]["AIRFLOW_VERSION"] == tested
+    assert compose["x-airflow-image"]["build"]["args"]["AIRFLOW_VERSION"] == tested
+    assert compose["x-airflow-image"]["build"]["target"] == "airflow"
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".k8scost", ".env"} <= set(ignored)
+
+
+def test_only_the_airflow_services_get_the_image_with_airflow(stack, cluster_stack):
+    """The API, the proxy and the other k8scost commands install without the extra."""
+    for label, resolved in _all_stacks(stack, cluster_stack):
+        for name, service in resolved["services"].items():
+            if "build" not in service:
+                continue
+            airflow = name.startswith("airflow-")
+            assert service["build"]["target"] == ("airflow" if airflow else "k8scost"), (
+                label,
+                name,
+            )
+    stages = re.split(r"^FROM ", (REPO / "Dockerfile").read_text(), flags=re.MULTILINE)[1:]
+    installs = {
+        stage.split()[2]: re.findall(r"^RUN pip install .*$", stage, flags=re.MULTILINE)
+        for stage in stages
+    }
+    assert installs["k8scost"] == ["RUN pip install --no-cache-dir -e /opt/k8scost"]
+    assert stages[0].startswith("python:${PYTHON_VERSION}-slim")
+    (airflow_install,) = installs["airflow"]
+    assert '"apache-airflow==${AIRFLOW_VERSION}"' in airflow_install
+    assert airflow_install.endswith('-e "/opt/k8scost[airflow]"')
 
 
 def test_long_running_services_have_health_checks_and_start_in_order(stack, cluster_stack):
@@ -198,9 +224,9 @@ def test_the_services_run_the_project_commands(stack, cluster_stack):
         "k8scost",
         "--apply",
     ]
-    for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
+    for component in AIRFLOW_COMMANDS:
         (service,) = [s for s in services.values() if s.get("command") == [component]]
-        assert service["image"] == PROJECT_IMAGE
+        assert service["image"] == PROJECT_IMAGES["airflow"]
     assert services["airflow-worker"]["profiles"] == ["celery"]
     agent = yaml.safe_load((REPO / "deploy/prometheus/simulator-agent.yml").read_text())
     (remote_write,) = agent["remote_write"]
