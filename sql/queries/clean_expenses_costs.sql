@@ -45,13 +45,7 @@ SELECT
     row.4 AS cost,
     total_count,
     total_cost,
-    breakdown.cpu_cost AS cpu_cost,
-    breakdown.ram_cost AS ram_cost,
-    breakdown.gpu_cost AS gpu_cost,
-    breakdown.pv_cost AS pv_cost,
-    breakdown.load_balancer_cost AS load_balancer_cost,
-    breakdown.network_cost AS network_cost,
-    breakdown.management_cost AS management_cost,
+    {{breakdown: components}},
     row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account,
     xxHash64(row.2) AS resource_key
 FROM
@@ -129,8 +123,7 @@ FROM
                 WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
                   AND date >= toDateTime({start_date:UInt32})
                   AND date <= toDateTime({end_date:UInt32})
-                GROUP BY resource_id, date
-                HAVING sum(sign) > 0
+                {{live_keys: resource_id, date}}
             )
             GROUP BY resource_id
         ) AS cluster_days
@@ -143,19 +136,12 @@ LEFT JOIN
     -- the breakdown of the clusters, collapsed the same way over the same days
     SELECT
         resource_id,
-        sum(cpu_cost * sign) AS cpu_cost,
-        sum(ram_cost * sign) AS ram_cost,
-        sum(gpu_cost * sign) AS gpu_cost,
-        sum(pv_cost * sign) AS pv_cost,
-        sum(load_balancer_cost * sign) AS load_balancer_cost,
-        sum(network_cost * sign) AS network_cost,
-        sum(management_cost * sign) AS management_cost
+        {{collapsed: components}}
     FROM k8s_cost_breakdown
     WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
       AND date >= toDateTime({start_date:UInt32})
       AND date <= toDateTime({end_date:UInt32})
-    GROUP BY resource_id
-    HAVING sum(sign) > 0
+    {{live_keys: resource_id}}
 ) AS breakdown
 ON breakdown.resource_id = row.2 AND row.1 = ''
 ORDER BY position

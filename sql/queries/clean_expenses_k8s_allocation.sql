@@ -9,26 +9,12 @@
 -- that name".
 SELECT
     cloud_account_id,
-    sum(row_cost) AS cost,
-    sum(row_cpu_cost) AS cpu_cost,
-    sum(row_ram_cost) AS ram_cost,
-    sum(row_gpu_cost) AS gpu_cost,
-    sum(row_pv_cost) AS pv_cost,
-    sum(row_load_balancer_cost) AS load_balancer_cost,
-    sum(row_network_cost) AS network_cost,
-    sum(row_management_cost) AS management_cost
+    {{summed: cost, components}}
 FROM
 (
     SELECT
         cloud_account_id,
-        sum(cost * sign) AS row_cost,
-        sum(cpu_cost * sign) AS row_cpu_cost,
-        sum(ram_cost * sign) AS row_ram_cost,
-        sum(gpu_cost * sign) AS row_gpu_cost,
-        sum(pv_cost * sign) AS row_pv_cost,
-        sum(load_balancer_cost * sign) AS row_load_balancer_cost,
-        sum(network_cost * sign) AS row_network_cost,
-        sum(management_cost * sign) AS row_management_cost
+        {{collapsed: cost, components}}
     FROM k8s_allocation
     WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
       AND date >= toDateTime({start_date:UInt32})
@@ -36,7 +22,6 @@ FROM
       AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
       AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
       AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
-    GROUP BY cloud_account_id, date, resource_id
-    HAVING sum(sign) > 0
+    {{live_keys: cloud_account_id, date, resource_id}}
 )
 GROUP BY cloud_account_id

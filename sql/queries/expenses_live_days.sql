@@ -10,6 +10,5 @@ FROM
     WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
       AND date >= toDateTime({first_day:UInt32})
       AND date <= toDateTime({last_day:UInt32})
-    GROUP BY cloud_account_id, date, resource_id
-    HAVING sum(sign) > 0
+    {{live_keys: cloud_account_id, date, resource_id}}
 )

@@ -29,36 +29,15 @@ SELECT
         label_value
     ) AS group_key,
     if({group_by:String} = 'pod', pod_uid, '') AS group_pod_uid,
-    sum(cpu_cost) AS cpu_cost,
-    sum(ram_cost) AS ram_cost,
-    sum(gpu_cost) AS gpu_cost,
-    sum(pv_cost) AS pv_cost,
-    sum(load_balancer_cost) AS load_balancer_cost,
-    sum(network_cost) AS network_cost,
-    sum(management_cost) AS management_cost,
-    sum(cost) AS cost
+    {{summed: components, cost}}
 FROM
 (
     SELECT
         cloud_account_id,
         date,
         resource_id,
-        any(namespace) AS namespace,
-        any(controller_kind) AS controller_kind,
-        any(controller) AS controller,
-        any(pod) AS pod,
-        any(pod_uid) AS pod_uid,
-        any(node) AS node,
-        any(labels) AS labels,
-        any(namespace_labels) AS namespace_labels,
-        sum(cpu_cost * sign) AS cpu_cost,
-        sum(ram_cost * sign) AS ram_cost,
-        sum(gpu_cost * sign) AS gpu_cost,
-        sum(pv_cost * sign) AS pv_cost,
-        sum(load_balancer_cost * sign) AS load_balancer_cost,
-        sum(network_cost * sign) AS network_cost,
-        sum(management_cost * sign) AS management_cost,
-        sum(cost * sign) AS cost
+        {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels}},
+        {{collapsed: components, cost}}
     FROM k8s_allocation
     WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
       AND date >= toDateTime({start_date:UInt32})
@@ -66,8 +45,7 @@ FROM
       AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
       AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
       AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))
-    GROUP BY cloud_account_id, date, resource_id
-    HAVING sum(sign) > 0
+    {{live_keys: cloud_account_id, date, resource_id}}
 )
 WHERE (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, controller_key))
   AND arrayAll(

@@ -6,13 +6,7 @@ CREATE TABLE IF NOT EXISTS k8s_cost_breakdown
     cloud_account_id String,
     resource_id String,
     date DateTime,
-    cpu_cost Float64,
-    ram_cost Float64,
-    gpu_cost Float64,
-    pv_cost Float64,
-    load_balancer_cost Float64,
-    network_cost Float64,
-    management_cost Float64,
+    {{Float64: cpu_cost, ram_cost, gpu_cost, pv_cost, load_balancer_cost, network_cost, management_cost}},
     sign Int8
 )
 ENGINE = CollapsingMergeTree(sign)
