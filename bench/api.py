@@ -42,6 +42,7 @@ from api.auth import issue_token
 from api.catalog import Catalog, build_catalog
 from api.context import CLICKHOUSE_EXTENSION
 from api.expenses import CATALOG_EXTENSION
+from api.server import tune_gc
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.storage import registry, sqlfiles, warehouse
@@ -199,6 +200,7 @@ def main() -> None:
         f"documents, montydb) takes {time.perf_counter() - started:.1f} s, once per API "
         f"process per TTL (or when an import adds resources); steady-state requests skip it"
     )
+    tune_gc()  # what the serving process does (api/server.py)
     app = create_app(settings)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {issue_token(db, ORG)}"}
