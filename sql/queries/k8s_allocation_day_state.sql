@@ -1,6 +1,7 @@
 -- What `k8s_allocation` currently holds for one cloud account and day, per row key
 -- (live_rows is normally 1); the restatement cancels exactly this. A row key names
--- one row's content, so any() of a name is that row's name.
+-- one row's content, so any() of a name is that row's name. The names come between
+-- the key's live_rows and its sums, so the head of the `day_state` form is written out.
 SELECT
     resource_id,
     sum(sign) AS live_rows,

@@ -1,7 +1,8 @@
 -- Daily cost rows, shared with the cloud-bill importers (the platform's contract).
 -- A restatement inserts a cancel row (sign -1, the old cost) and the new row (sign +1)
 -- in one INSERT; readers aggregate SUM(cost * sign) ... HAVING SUM(sign) > 0, so they
--- are correct before any merge and never need FINAL.
+-- are correct before any merge and never need FINAL. Queries write the idiom as
+-- the forms `collapsed` and `live_keys` of etl/storage/sqlfiles.py (FORMS).
 CREATE TABLE IF NOT EXISTS expenses
 (
     cloud_account_id String,
