@@ -31,11 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.arrowbytes import bytes_array
+from api.filters import DOCUMENT_FIELDS
 from api.itemindex import NOT_FOUND, ItemIndex, resource_keys
 from etl.core.config import Settings
 from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE, open_database
 
-RESOURCE_FIELDS = (
+# The document fields a catalog keeps: those its items show, then any other field a
+# filter of api/filters.py reads (so a new attribute filter cannot find nothing).
+SHOWN_FIELDS = (
     "cloud_account_id",
     "cloud_resource_id",
     "resource_type",
@@ -49,6 +52,7 @@ RESOURCE_FIELDS = (
     "tags",
     "meta",
 )
+RESOURCE_FIELDS = tuple(dict.fromkeys((*SHOWN_FIELDS, *DOCUMENT_FIELDS)))
 ACCOUNT_FIELDS = ("name", "type")
 # Document values JSON has no type for (an ObjectId in `meta`) are written as text.
 _ENCODER = msgspec.json.Encoder(enc_hook=str)
@@ -116,14 +120,12 @@ class Catalog:
         return value
 
     def ids_where(self, attribute: str, values: Iterable[str]) -> set[str]:
-        """Ids of the resources whose `attribute` is one of `values`."""
+        """Ids of the resources whose `attribute` is one of `values`.
+
+        A dict attribute (`tags`) matches by its keys: the resources carrying one of them.
+        """
         index = self._index(attribute)
         return set().union(*(index.get(value, set()) for value in values))
-
-    def ids_tagged(self, keys: Iterable[str]) -> set[str]:
-        """Ids of the resources that carry at least one of the tag `keys`."""
-        index = self._index("tags")
-        return set().union(*(index.get(key, set()) for key in keys))
 
     def _index(self, attribute: str) -> dict[Any, set[str]]:
         if attribute not in self._indexes:

@@ -4,8 +4,9 @@ The organization's catalog (api/catalog.py: its live accounts and resource
 documents) decides which resources may be seen and applies the attribute filters;
 ClickHouse sums, ranks and cuts the costs of those accounts (and, with filters,
 of those resource ids), folding cluster nodes into their cluster; the documents
-of the returned rows are joined here. With `k8s_namespace`, `k8s_node` or
-`k8s_service`, the answer is the organization's clusters, costed from the matching
+of the returned rows are joined here. The filters are those of api/filters.py
+(`CLEAN_EXPENSES`); with an allocation filter (`k8s_namespace`, `k8s_node`,
+`k8s_service`), the answer is the organization's clusters, costed from the matching
 allocation rows.
 """
 
@@ -25,6 +26,7 @@ from api.arrowbytes import BYTES, NOTHING, joined_values, json_numbers
 from api.catalog import Catalog, CatalogCache
 from api.clusterparts import Clusters
 from api.context import clickhouse
+from api.filters import CATALOG_FILTERS, CLEAN_EXPENSES, Filters
 from etl.core.config import Settings
 from etl.costmodel.assets import COMPONENTS
 from etl.storage import sqlfiles
@@ -43,31 +45,6 @@ class Period:
 
     start: int
     end: int
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The repeatable filters of clean_expenses; an empty tuple filters nothing."""
-
-    cloud_account_id: tuple[str, ...] = ()
-    region: tuple[str, ...] = ()
-    service_name: tuple[str, ...] = ()
-    resource_type: tuple[str, ...] = ()
-    tag: tuple[str, ...] = ()
-    without_tag: tuple[str, ...] = ()
-    k8s_namespace: tuple[str, ...] = ()
-    k8s_node: tuple[str, ...] = ()
-    k8s_service: tuple[str, ...] = ()
-
-    @property
-    def narrows_resources(self) -> bool:
-        """Whether a filter on resource attributes is given (accounts aside)."""
-        return any((self.region, self.service_name, self.resource_type, self.tag, self.without_tag))
-
-    @property
-    def narrows_allocation(self) -> bool:
-        """Whether a filter only the allocation rows can answer is given."""
-        return any((self.k8s_namespace, self.k8s_node, self.k8s_service))
 
 
 @dataclass
@@ -149,8 +126,12 @@ def _arrow(values: Sequence[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
 
 
 def _accounts(catalog: Catalog, filters: Filters) -> list[str]:
-    wanted = set(filters.cloud_account_id) if filters.cloud_account_id else catalog.accounts
-    return sorted(account for account in wanted if account in catalog.accounts)
+    wanted = filters.accounts()
+    return sorted(
+        account
+        for account in (catalog.accounts if wanted is None else wanted)
+        if account in catalog.accounts
+    )
 
 
 def _candidates(catalog: Catalog, accounts: list[str], filters: Filters) -> set[str] | None:
@@ -161,14 +142,10 @@ def _candidates(catalog: Catalog, accounts: list[str], filters: Filters) -> set[
     ids = (
         set(catalog.resources) if every_account else catalog.ids_where("cloud_account_id", accounts)
     )
-    for attribute in ("region", "service_name", "resource_type"):
-        values = getattr(filters, attribute)
+    for catalog_filter in CATALOG_FILTERS:  # the attribute and tag filters (api/filters.py)
+        values = filters.get(catalog_filter.name)
         if values:
-            ids &= catalog.ids_where(attribute, values)
-    if filters.tag:
-        ids &= catalog.ids_tagged(filters.tag)
-    if filters.without_tag:
-        ids -= catalog.ids_tagged(filters.without_tag)
+            ids = catalog_filter.narrow(catalog, ids, values)
     return ids
 
 
@@ -307,9 +284,7 @@ def _allocation_answer(
         "cloud_account_ids": sorted(clusters),
         "start_date": period.start,
         "end_date": period.end,
-        "namespaces": list(filters.k8s_namespace),
-        "nodes": list(filters.k8s_node),
-        "services": list(filters.k8s_service),
+        **filters.sql_parameters(CLEAN_EXPENSES),
     }
     with clickhouse() as client:
         rows = list(

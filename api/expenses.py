@@ -9,80 +9,45 @@ rejected, as the platform does), serializes the response, and documents both in
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf, Range
 from flask import Response, current_app
-from marshmallow import RAISE, ValidationError, validates_schema
+from marshmallow import RAISE
 
 from api.catalog import CatalogCache
-from api.clean_expenses import Filters, Period, find_clean_expenses
+from api.clean_expenses import Period, find_clean_expenses
 from api.context import current_settings
 from api.export import csv_response
+from api.filters import CLEAN_EXPENSES, Filters
+from api.query import query_schema
 from etl.costmodel.assets import COMPONENTS
 
 bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
 
-# ClickHouse `DateTime` holds Unix seconds as UInt32.
-MAX_UNIX_SECONDS = 2**32 - 1
 CATALOG_EXTENSION = "k8scost_catalogs"
 # How long an API process trusts its copy of an organization's resource documents.
 CATALOG_TTL_S = 300.0
 FORMATS = ("advanced_json", "json", "csv")
 
-
-def _unix_seconds(description: str) -> Integer:
-    return Integer(
-        required=True,
-        validate=Range(min=0, max=MAX_UNIX_SECONDS),
-        metadata={"description": description, "example": 1643673600},
-    )
-
-
-def _filter(description: str) -> List:
-    return List(String(), metadata={"description": f"{description} (repeatable)"})
-
-
-class CleanExpensesQuery(Schema):
-    """Query string of clean_expenses."""
-
-    class Meta:
-        unknown = RAISE
-
-    start_date = _unix_seconds("Start of the period, Unix seconds")
-    end_date = _unix_seconds(
-        "End of the period, Unix seconds; days whose midnight UTC is <= end_date are included"
-    )
-    cloud_account_id = _filter("Only these cloud accounts")
-    region = _filter("Only resources in these regions")
-    service_name = _filter("Only resources of these services (e.g. AmazonEC2, Kubernetes)")
-    resource_type = _filter("Only resources of these types (e.g. Instance, K8s Cluster)")
-    k8s_namespace = _filter("Only these namespaces: clusters costed from their allocation")
-    k8s_node = _filter("Only these nodes (by name): clusters costed from their allocation")
-    k8s_service = _filter(
-        "Only the pods these Services (by name) select: clusters costed from their allocation"
-    )
-    tag = _filter("Only resources that carry at least one of these tag keys")
-    without_tag = _filter("Only resources that carry none of these tag keys")
-    limit = Integer(
-        validate=Range(min=1),
-        metadata={"description": "Sort by cost (desc), then keep this many; must be > 0"},
-    )
-    format = String(
-        load_default="advanced_json",
-        validate=OneOf(FORMATS),
-        metadata={"description": "advanced_json or json: this document; csv: the same rows"},
-    )
-
-    @validates_schema
-    def _end_not_before_start(self, data: dict[str, Any], **_: Any) -> None:
-        if data["end_date"] < data["start_date"]:
-            raise ValidationError(
-                "end_date must be greater than or equal to start_date", "end_date"
-            )
+# Query string of clean_expenses: the period, the filters of api/filters.py, then these.
+CleanExpensesQuery = query_schema(
+    "CleanExpensesQuery",
+    CLEAN_EXPENSES,
+    after={
+        "limit": Integer(
+            validate=Range(min=1),
+            metadata={"description": "Sort by cost (desc), then keep this many; must be > 0"},
+        ),
+        "format": String(
+            load_default="advanced_json",
+            validate=OneOf(FORMATS),
+            metadata={"description": "advanced_json or json: this document; csv: the same rows"},
+        ),
+    },
+)
 
 
 # The breakdown's fields are the table's value columns, named once in
@@ -182,7 +147,7 @@ def catalogs() -> CatalogCache:
 @bp.doc(responses={200: CSV_RESPONSE})
 def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     """Resources of the organization with their cost over the period, most expensive first."""
-    filters = Filters(**{field.name: tuple(query.get(field.name, ())) for field in fields(Filters)})
+    filters = Filters.from_query(query, CLEAN_EXPENSES)
     limit = query.get("limit")
     answer = find_clean_expenses(
         current_settings(),

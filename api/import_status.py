@@ -16,38 +16,26 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Float, Integer, List, Nested, String
-from apiflask.validators import OneOf, Range
+from apiflask.validators import OneOf
 from marshmallow import RAISE, ValidationError, validates_schema
 
 from api.context import current_settings
+from api.query import END_DESCRIPTION, PeriodQuery, unix_seconds
 from etl.costmodel.assets import COMPONENTS
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
 from etl.worker import ledger
 
 bp = APIBlueprint("import_status", __name__, tag="k8s import status", url_prefix="/restapi/v2")
 
-MAX_UNIX_SECONDS = 2**32 - 1
 MAX_DAYS = 366
 MISSING = "missing"
 STATUSES = (ledger.SUCCEEDED, ledger.LOADED, ledger.RUNNING, ledger.FAILED, ledger.NO_DATA, MISSING)
 
 
-class ImportStatusQuery(Schema):
-    """Query string of k8s_import_status."""
+class ImportStatusQuery(PeriodQuery):
+    """Query string of k8s_import_status: a period of at most MAX_DAYS days."""
 
-    class Meta:
-        unknown = RAISE
-
-    start_date = Integer(
-        required=True,
-        validate=Range(min=0, max=MAX_UNIX_SECONDS),
-        metadata={"description": "Start of the period, Unix seconds"},
-    )
-    end_date = Integer(
-        required=True,
-        validate=Range(min=0, max=MAX_UNIX_SECONDS),
-        metadata={"description": f"End of the period, Unix seconds (at most {MAX_DAYS} days)"},
-    )
+    end_date = unix_seconds(f"{END_DESCRIPTION} (at most {MAX_DAYS} days)")
     cloud_account_id = List(
         String(), metadata={"description": "Only these cloud accounts (repeatable)"}
     )
@@ -58,10 +46,6 @@ class ImportStatusQuery(Schema):
 
     @validates_schema
     def _a_bounded_period(self, data: dict[str, Any], **_: Any) -> None:
-        if data["end_date"] < data["start_date"]:
-            raise ValidationError(
-                "end_date must be greater than or equal to start_date", "end_date"
-            )
         if data["end_date"] - data["start_date"] > MAX_DAYS * 86400:
             raise ValidationError(f"the period may span at most {MAX_DAYS} days", "end_date")
 

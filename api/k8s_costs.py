@@ -2,13 +2,15 @@
 
 Which team and which workload spends what: the organization's cluster-days over a
 period, grouped by namespace, controller, pod, node or a label (`label:<key>`, the
-pod's label, else its namespace's), optionally filtered on cloud accounts,
-namespaces, nodes, controllers (`Kind/name`), Services (the pods they select and
-their load balancer's `__unmounted__` row) and labels (`key:value`, all must
-match). Each group has its cost and every component, most expensive first, and the
-totals cover every group (before `limit`). `__idle__` (node capacity no pod used)
-and `__unmounted__` (PVs and load balancers no pod used) stay visible, so that
-without filters the totals are the clusters' costs in `clean_expenses`.
+pod's label, else its namespace's), optionally filtered (api/filters.py `K8S_COSTS`)
+on cloud accounts, namespaces, nodes, controllers (`Kind/name`), Services (the pods
+they select and their load balancer's `__unmounted__` row) and labels (`key:value`,
+all must match): `k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`,
+`k8s_label` as in clean_expenses, or their older names `namespace`, `node`,
+`controller`, `service`, `label`. Each group has its cost and every component, most
+expensive first, and the totals cover every group (before `limit`). `__idle__` (node
+capacity no pod used) and `__unmounted__` (PVs and load balancers no pod used) stay
+visible, so that without filters the totals are the clusters' costs in `clean_expenses`.
 The schemas validate the query string (unknown parameters are a 400 problem),
 serialize the answer and document both in /openapi.json.
 """
@@ -20,9 +22,11 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, List, Nested, String
 from apiflask.validators import Range
-from marshmallow import RAISE, ValidationError, validates, validates_schema
+from marshmallow import RAISE, ValidationError
 
 from api.context import clickhouse, current_settings
+from api.filters import K8S_COSTS, Filters
+from api.query import query_schema
 from etl.costmodel.assets import COMPONENTS
 from etl.storage import sqlfiles
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
@@ -31,65 +35,31 @@ bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v
 
 GROUPS = ("namespace", "controller", "pod", "node")
 LABEL_GROUP = "label:"
-# ClickHouse `DateTime` holds Unix seconds as UInt32.
-UNIX_SECONDS = Range(min=0, max=2**32 - 1)
 
 
-def _label_filter(text: str) -> tuple[str, str]:
-    key, separator, value = text.partition(":")
-    if not separator or not key:
-        raise ValidationError(f"label filter {text!r} must be key:value")
-    return key, value
+def _known_group(value: str) -> None:
+    if value not in GROUPS and not (value.startswith(LABEL_GROUP) and value[len(LABEL_GROUP) :]):
+        raise ValidationError(f"group_by must be one of {', '.join(GROUPS)} or label:<key>")
 
 
-class K8sCostsQuery(Schema):
-    """Query string of k8s_costs."""
-
-    class Meta:
-        unknown = RAISE
-
-    start_date = Integer(
-        required=True, validate=UNIX_SECONDS, metadata={"description": "Start, Unix seconds"}
-    )
-    end_date = Integer(
-        required=True,
-        validate=UNIX_SECONDS,
-        metadata={"description": "End, Unix seconds; days whose midnight UTC is <= it count"},
-    )
-    group_by = String(
-        load_default="namespace",
-        metadata={"description": "namespace | controller | pod | node | label:<key>"},
-    )
-    cloud_account_id = List(String(), metadata={"description": "Only these clusters"})
-    namespace = List(String(), metadata={"description": "Only these namespaces"})
-    node = List(String(), metadata={"description": "Only these nodes"})
-    controller = List(String(), metadata={"description": "Only these controllers (Kind/name)"})
-    service = List(
-        String(), metadata={"description": "Only the pods these Services select (by name)"}
-    )
-    label = List(String(), metadata={"description": "Only pods with these labels (key:value)"})
-    limit = Integer(
-        validate=Range(min=1), metadata={"description": "Keep the most expensive groups"}
-    )
-
-    @validates("group_by")
-    def _known_group(self, value: str, **_: Any) -> None:
-        if value not in GROUPS and not (
-            value.startswith(LABEL_GROUP) and value[len(LABEL_GROUP) :]
-        ):
-            raise ValidationError(f"group_by must be one of {', '.join(GROUPS)} or label:<key>")
-
-    @validates("label")
-    def _labels_are_pairs(self, value: list[str], **_: Any) -> None:
-        for text in value:
-            _label_filter(text)
-
-    @validates_schema
-    def _end_not_before_start(self, data: dict[str, Any], **_: Any) -> None:
-        if data["end_date"] < data["start_date"]:
-            raise ValidationError(
-                "end_date must be greater than or equal to start_date", "end_date"
-            )
+# Query string of k8s_costs: the period, group_by, the filters of api/filters.py
+# (`k8s_namespace`... and their older names `namespace`...), then limit.
+K8sCostsQuery = query_schema(
+    "K8sCostsQuery",
+    K8S_COSTS,
+    before={
+        "group_by": String(
+            load_default="namespace",
+            validate=_known_group,
+            metadata={"description": "namespace | controller | pod | node | label:<key>"},
+        )
+    },
+    after={
+        "limit": Integer(
+            validate=Range(min=1), metadata={"description": "Keep the most expensive groups"}
+        )
+    },
+)
 
 
 _COSTS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
@@ -117,21 +87,15 @@ class K8sCostGroupsSchema(Schema):
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
 
 
-def _parameters(account_ids: list[str], query: dict[str, Any]) -> dict[str, Any]:
+def _parameters(account_ids: list[str], query: dict[str, Any], filters: Filters) -> dict[str, Any]:
     group_by = query["group_by"]
-    labels = [_label_filter(text) for text in query.get("label", [])]
     return {
         "cloud_account_ids": account_ids,
         "start_date": query["start_date"],
         "end_date": query["end_date"],
         "group_by": "label" if group_by.startswith(LABEL_GROUP) else group_by,
         "label_key": group_by.removeprefix(LABEL_GROUP),
-        "namespaces": query.get("namespace", []),
-        "nodes": query.get("node", []),
-        "controllers": query.get("controller", []),
-        "services": query.get("service", []),
-        "label_keys": [key for key, _ in labels],
-        "label_values": [value for _, value in labels],
+        **filters.sql_parameters(K8S_COSTS),
     }
 
 
@@ -139,17 +103,18 @@ def find_groups(organization_id: str, query: dict[str, Any]) -> list[dict[str, A
     """The groups of the organization's allocation for `query`, most expensive first."""
     settings = current_settings()
     database = open_database(settings.mongo_uri, settings.mongo_db)
-    wanted = set(query.get("cloud_account_id") or [])
+    filters = Filters.from_query(query, K8S_COSTS)
+    wanted = filters.accounts()
     account_ids = [
         account["_id"]
         for account in list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
-        if not wanted or account["_id"] in wanted
+        if wanted is None or account["_id"] in wanted
     ]
     if not account_ids:
         return []
     with clickhouse() as client:
         rows = client.query(
-            sqlfiles.query("k8s_costs_groups"), parameters=_parameters(account_ids, query)
+            sqlfiles.query("k8s_costs_groups"), parameters=_parameters(account_ids, query, filters)
         ).named_results()
         groups = []
         for row in rows:
