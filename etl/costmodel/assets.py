@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from etl.core.components import COMPONENTS as COMPONENTS  # the cost model's output columns
+
 GIB = 2**30
 RESOURCES = ("cpu", "ram", "gpu")
 CAPACITY = {"cpu": "cpu_cores", "ram": "ram_bytes", "gpu": "gpu_count"}
@@ -45,15 +47,6 @@ DEFAULT_COST_MODEL = {
 MODEL_KEYS = {"cpu": "cpu_hourly_cost", "ram": "memory_hourly_cost", "gpu": "gpu_hourly_cost"}
 COST_MODEL_FLAG = "cost_model"
 OUTLIER_FLAG = "price_outlier"
-COMPONENTS = (
-    "cpu_cost",
-    "ram_cost",
-    "gpu_cost",
-    "pv_cost",
-    "load_balancer_cost",
-    "network_cost",
-    "management_cost",
-)
 
 
 @dataclass

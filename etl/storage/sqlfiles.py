@@ -6,9 +6,7 @@ hand. So the files are templates, expanded when read: `{{form: names}}`, ending 
 line but for a comma, stands for the lines FORMS makes of the names, each indented
 to where the placeholder starts (so `SELECT {{form: names}}` lines them up under its
 first). `names` is a comma-separated list of columns in which `components`
-stands for the cost components: the Float64 columns of `k8s_cost_breakdown`, named
-once in sql/schema/002 (etl.costmodel.assets.COMPONENTS is Python's list; a unit test
-keeps the two equal, since this layer may not import the cost model).
+stands for the cost components (etl/core/components.py, the one list).
 """
 
 from __future__ import annotations
@@ -18,8 +16,9 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from etl.core.components import COMPONENTS
+
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-COMPONENTS_TABLE = "002_k8s_cost_breakdown.sql"
 
 
 def _each(pattern: str) -> Callable[[list[str]], list[str]]:
@@ -55,19 +54,9 @@ _PLACEHOLDER = re.compile(
     r"^(?P<lead>[^{\n]*)\{\{(?P<form>\w+): (?P<names>\w+(?:, \w+)*)\}\}(?P<rest>,?)$",
     re.MULTILINE,
 )
-_COMPONENT_COLUMN = re.compile(r"^\s+(\w+) Float64,$", re.MULTILINE)
 
 
 @cache
-def components() -> tuple[str, ...]:
-    """The cost components, in column order: the Float64 columns of `k8s_cost_breakdown`.
-
-    Its schema file names them (reading them must not need them)."""
-    return tuple(
-        _COMPONENT_COLUMN.findall(expand((SQL_DIR / "schema" / COMPONENTS_TABLE).read_text()))
-    )
-
-
 def expand(text: str) -> str:
     """`text` with every `{{form: names}}` line written out; an unknown form is an error."""
 
@@ -77,7 +66,7 @@ def expand(text: str) -> str:
         names = [
             column
             for name in match["names"].split(", ")
-            for column in (components() if name == "components" else (name,))
+            for column in (COMPONENTS if name == "components" else (name,))
         ]
         written = FORMS[match["form"]](names)
         indent = "\n" + " " * len(match["lead"])

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS k8s_cost_breakdown
     cloud_account_id String,
     resource_id String,
     date DateTime,
-    {{Float64: cpu_cost, ram_cost, gpu_cost, pv_cost, load_balancer_cost, network_cost, management_cost}},
+    {{Float64: components}},
     sign Int8
 )
 ENGINE = CollapsingMergeTree(sign)

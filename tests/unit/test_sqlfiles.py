@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from etl.costmodel.assets import COMPONENTS
+from etl.core.components import COMPONENTS
 from etl.storage import sqlfiles
 from etl.storage.clickhouse import connect
 
@@ -24,8 +24,10 @@ def raw_texts() -> list[tuple[str, str]]:
     return [(path.name, path.read_text()) for path in sorted(sqlfiles.SQL_DIR.glob("*/*.sql"))]
 
 
-def test_the_components_of_the_sql_are_those_of_python():
-    assert sqlfiles.components() == COMPONENTS
+def test_the_breakdown_table_has_a_column_per_component_in_order():
+    (ddl,) = [text for name, text in sqlfiles.schema_statements() if "k8s_cost_breakdown" in name]
+    columns = re.findall(r"^\s+(\w+) Float64,$", ddl, re.MULTILINE)
+    assert tuple(columns) == COMPONENTS
 
 
 def test_the_forms_write_one_line_per_name_in_the_placeholders_indent():
