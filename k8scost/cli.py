@@ -29,7 +29,9 @@ from etl.metroculus.promql import PromQLError, PromQLUnavailableError
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import ClickHouseBusyError, connect
 from etl.storage.clusterddl import ddl as db_ddl
+from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
+from etl.worker.quality import QualityCheckError
 from etl.worker.replay import replay_command
 
 EXPECTED_ERRORS = (
@@ -125,7 +127,12 @@ def accounts_list(settings: Settings) -> None:
 @click.option("--tenant", "tenants", multiple=True, help="Only this tenant (repeatable).")
 @click.pass_obj
 def run(settings: Settings, day_text: str, tenants: tuple[str, ...]) -> None:
-    """Cost one UTC day for every kubernetes_cnr account (or the named tenants) and load it."""
+    """Cost one UTC day for every kubernetes_cnr account (or the named tenants) and load it.
+
+    Each tenant-day goes through the Airflow DAG's steps (extract, archive, load,
+    check); a tenant that fails is reported and the others still run, but an
+    unreachable Thanos stops the run (every other tenant would fail the same way).
+    """
     day = parse_day(day_text)
     database = _database(settings)
     targets = registry.k8s_accounts(database, list(tenants))
@@ -140,7 +147,7 @@ def run(settings: Settings, day_text: str, tenants: tuple[str, ...]) -> None:
             result = run_tenant_day(settings, database, account, day, promql)
         except PromQLUnavailableError:
             raise
-        except (PromQLError, NoDataError) as error:
+        except (PromQLError, NoDataError, ArchiveError, QualityCheckError) as error:
             failures.append(error)
             click.echo(f"error: {error}", err=True)
             continue

@@ -231,7 +231,8 @@ def find_gaps(
 def has_late_data(record: dict[str, Any], samples_now: int) -> bool:
     """Thanos holds more samples for the day than the last extract saw (late remote writes).
 
-    A record without a sample count (loaded by `k8scost run`) cannot tell: re-run it.
+    A record without a sample count (written before extracts counted them) cannot tell:
+    re-run it.
     """
     seen = (record.get("source") or {}).get("samples")
     return seen is None or samples_now > seen

@@ -1,4 +1,4 @@
-"""What the Airflow tasks (and `k8scost replay`) call: plain functions, tested without Airflow.
+"""What the Airflow tasks and `k8scost replay` call: plain functions, tested without Airflow.
 
 Which day a DAG run costs is decided here and only here (`run_day`): the `date`
 param when given, else the UTC day of the run's logical date, so that a run whose
@@ -6,10 +6,9 @@ logical date is D costs D however it was started.
 
 A tenant-day goes through four steps, each one Airflow task, each recorded in the
 ledger (a failure with its stage and error, then re-raised so Airflow retries):
-extract (PromQL -> a new Parquet extract in the archive), archive (read it back,
-check it against its manifest, publish it as the day's current extract), load
-(the extract -> costs -> ClickHouse, under the tenant-day's lease) and check
-(ClickHouse holds what the load wrote). Steps hand each other archive URIs only.
+extract, archive, load and check. The steps themselves are etl/worker/pipeline.py's,
+the ones `k8scost run` chains in one process; a task gets only a tenant id and
+archive URIs (XCom), so each function here looks its account up again.
 """
 
 from __future__ import annotations
@@ -22,16 +21,9 @@ from pymongo.database import Database
 
 from etl.core.config import Settings
 from etl.core.days import parse_day
-from etl.metroculus.queries import QUERIES
 from etl.storage import registry
-from etl.worker import archive, ledger, quality
-from etl.worker.pipeline import (
-    extract_day,
-    ledger_stage,
-    promql_client,
-    scrape_interval_s,
-    transform_and_load,
-)
+from etl.worker import ledger, pipeline
+from etl.worker.pipeline import promql_client
 
 
 def last_complete_day(moment: datetime) -> date:
@@ -91,41 +83,28 @@ def extract(settings: Settings, tenant_id: str, day: date, run_id: str) -> str:
     """Query Thanos for the tenant-day and write a new extract; returns its URI."""
     db = _database(settings)
     account = _account(db, tenant_id)
-    ledger.start_attempt(db, account, day, run_id)
-    with ledger_stage(db, account, day, "extract"):
-        client = promql_client(settings)
-        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
-        by_metric = ledger.count_source_samples(client, tenant_id, day)
-        source = {"samples": sum(by_metric.values()), "samples_by_metric": by_metric}
-        return archive.write_extract(settings, tenant_id, day, answers, source, run_id)
+    return pipeline.extract_step(settings, db, account, day, run_id, promql_client(settings))
 
 
 def archive_extract(settings: Settings, tenant_id: str, day: date, extract_url: str) -> None:
     """Check the extract against its manifest and publish it as the day's current one."""
     db = _database(settings)
-    account = _account(db, tenant_id)
-    with ledger_stage(db, account, day, "archive"):
-        manifest = archive.verify_extract(settings, extract_url, [query.name for query in QUERIES])
-        archive.publish(settings, extract_url)
-        ledger.record_archived(db, account, day, extract_url, manifest)
+    pipeline.archive_step(settings, db, _account(db, tenant_id), day, extract_url)
 
 
 def load(settings: Settings, tenant_id: str, day: date, extract_url: str) -> dict[str, Any]:
     """Cost the archived extract and restate the day in ClickHouse; returns what was loaded."""
     db = _database(settings)
-    account = _account(db, tenant_id)
-    with ledger_stage(db, account, day, "load"):
-        answers = archive.read_extract(settings, extract_url)
-        costs, rows_written, _ = transform_and_load(settings, db, account, day, answers)
+    costs, rows_written, _ = pipeline.load_step(
+        settings, db, _account(db, tenant_id), day, extract_url
+    )
     return {"cost": costs.total, "rows_written": rows_written}
 
 
 def check(settings: Settings, tenant_id: str, day: date) -> dict[str, float]:
     """The quality check of the loaded day; returns the totals it confirmed."""
     db = _database(settings)
-    account = _account(db, tenant_id)
-    with ledger_stage(db, account, day, "check"):
-        return quality.check_day(settings, db, account, day)
+    return pipeline.check_step(settings, db, _account(db, tenant_id), day)
 
 
 def replay(settings: Settings, tenant_id: str, day: date) -> tuple[str, dict[str, float]]:
@@ -133,11 +112,8 @@ def replay(settings: Settings, tenant_id: str, day: date) -> tuple[str, dict[str
 
     Returns (extract URI, totals). Raises ArchiveError when the day was never archived.
     """
-    extract_url = archive.current_extract(settings, tenant_id, day)
     db = _database(settings)
-    ledger.start_attempt(db, _account(db, tenant_id), day, "replay")
-    load(settings, tenant_id, day, extract_url)
-    return extract_url, check(settings, tenant_id, day)
+    return pipeline.replay_tenant_day(settings, db, _account(db, tenant_id), day)
 
 
 def find_repairs(

@@ -1,4 +1,16 @@
-"""One tenant-day end to end: extract (PromQL) -> transform (pandas) -> load (ClickHouse, MongoDB).
+"""One tenant-day end to end: extract -> archive -> load -> check, whoever runs it.
+
+The four steps are the Airflow tasks of `k8s_costs_daily` (through
+etl/worker/orchestration.py, one process per task) and, chained in one process,
+`k8scost run` and the demo (`run_tenant_day`); `k8scost replay` runs the last three
+(`replay_tenant_day`). One code path, so every runner leaves the same archive and the
+same ledger record, and a replay gives the totals of the run it replays:
+
+- extract: the PromQL queries (etl/metroculus/queries.py) and the sample count the
+  repair DAG compares late data with, written as a new Parquet extract;
+- archive: the extract read back, checked against its manifest, published;
+- load: the archived extract -> costs -> ClickHouse and MongoDB, under the lease;
+- check: ClickHouse holds what the load wrote (etl/worker/quality.py).
 
 Everything that can fail on bad input (Thanos down, a PromQL error, a day with
 no data) fails before ClickHouse is touched, so the previous good data of the
@@ -27,10 +39,10 @@ from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.metroculus import queries
 from etl.metroculus.promql import PromQLClient
-from etl.metroculus.queries import Answers
+from etl.metroculus.queries import QUERIES, Answers
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import Client, connect
-from etl.worker import lease, ledger, reconciliations
+from etl.worker import archive, lease, ledger, quality, reconciliations
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +62,7 @@ class DayResult:
     cost: float
     breakdown: dict[str, float]
     rows_written: int
+    # Every query the tenant-day sent to Thanos: the cost queries and the sample count.
     promql_queries: int
     issues: list[str] = field(default_factory=list)
     quality_failures: list[str] = field(default_factory=list)
@@ -150,6 +163,58 @@ def load_day(client: Client, account: dict[str, Any], day: date, allocation: All
     return written
 
 
+def extract_step(
+    settings: Settings,
+    db: Database,
+    account: dict[str, Any],
+    day: date,
+    run_id: str,
+    client: PromQLClient,
+) -> str:
+    """Start an attempt, query Thanos for the tenant-day, write a new extract; returns its URI.
+
+    The raw sample count goes into the manifest: the repair DAG compares it with what
+    Thanos holds later to spot late remote writes.
+    """
+    ledger.start_attempt(db, account, day, run_id)
+    with ledger_stage(db, account, day, "extract"):
+        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
+        by_metric = ledger.count_source_samples(client, account["_id"], day)
+        source = {"samples": sum(by_metric.values()), "samples_by_metric": by_metric}
+        return archive.write_extract(settings, account["_id"], day, answers, source, run_id)
+
+
+def archive_step(
+    settings: Settings, db: Database, account: dict[str, Any], day: date, extract_url: str
+) -> None:
+    """Check the extract against its manifest and publish it as the day's current one."""
+    with ledger_stage(db, account, day, "archive"):
+        manifest = archive.verify_extract(settings, extract_url, [query.name for query in QUERIES])
+        archive.publish(settings, extract_url)
+        ledger.record_archived(db, account, day, extract_url, manifest)
+
+
+def load_step(
+    settings: Settings, db: Database, account: dict[str, Any], day: date, extract_url: str
+) -> tuple[DayCosts, int, dict[str, Any]]:
+    """Cost the archived extract and restate the day: (costs, rows written, cluster resource).
+
+    It reads the archive even when the extract was just written in this process, so
+    what is loaded is always what a replay would load.
+    """
+    with ledger_stage(db, account, day, "load"):
+        answers = archive.read_extract(settings, extract_url)
+        return transform_and_load(settings, db, account, day, answers)
+
+
+def check_step(
+    settings: Settings, db: Database, account: dict[str, Any], day: date
+) -> dict[str, float]:
+    """The quality check of the loaded day; returns the totals it confirmed."""
+    with ledger_stage(db, account, day, "check"):
+        return quality.check_day(settings, db, account, day)
+
+
 def run_tenant_day(
     settings: Settings,
     db: Database,
@@ -158,17 +223,14 @@ def run_tenant_day(
     client: PromQLClient | None = None,
     run_id: str = "k8scost-run",
 ) -> DayResult:
-    """Cost one cluster-day and load it; idempotent (a rerun replaces the day exactly).
-
-    The ledger sees every attempt and its outcome, as it does for the Airflow tasks.
-    """
+    """The four steps of the DAG's tenant-day in one process; idempotent (a rerun replaces
+    the day exactly). Raises what the failed step raised, after the ledger recorded it."""
     client = client or promql_client(settings)
     queries_before = client.counter.queries
-    ledger.start_attempt(db, account, day, run_id)
-    with ledger_stage(db, account, day, "extract"):
-        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
-    with ledger_stage(db, account, day, "load"):
-        costs, rows_written, resource = transform_and_load(settings, db, account, day, answers)
+    extract_url = extract_step(settings, db, account, day, run_id, client)
+    archive_step(settings, db, account, day, extract_url)
+    costs, rows_written, resource = load_step(settings, db, account, day, extract_url)
+    check_step(settings, db, account, day)
     return DayResult(
         tenant_id=account["_id"],
         account_name=account["name"],
@@ -181,3 +243,15 @@ def run_tenant_day(
         issues=costs.issues,
         quality_failures=costs.quality_failures,
     )
+
+
+def replay_tenant_day(
+    settings: Settings, db: Database, account: dict[str, Any], day: date
+) -> tuple[str, dict[str, float]]:
+    """Re-cost a tenant-day from its current archived extract, without Thanos: the steps
+    after extract. Returns (extract URI, totals); ArchiveError when it was never archived."""
+    extract_url = archive.current_extract(settings, account["_id"], day)
+    ledger.start_attempt(db, account, day, "replay")
+    archive_step(settings, db, account, day, extract_url)
+    load_step(settings, db, account, day, extract_url)
+    return extract_url, check_step(settings, db, account, day)

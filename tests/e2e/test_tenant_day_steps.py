@@ -1,4 +1,4 @@
-"""The four steps of a tenant-day, the repair finder and replay, without Airflow.
+"""The four steps of a tenant-day, `k8scost run`, the repair finder and replay, without Airflow.
 
 Against the session's real Prometheus (tests/conftest.py) with the archive in a
 local directory; the Airflow end-to-end test runs the same steps under a scheduler.
@@ -98,3 +98,40 @@ def test_replay_of_a_day_never_archived_is_a_one_line_error(
     result = CliRunner().invoke(cli, ["replay", "--date", day.isoformat(), "--tenant", tenant])
     assert result.exit_code == 1
     assert result.output.startswith(f"error: no archived extract for tenant {tenant} on {day}")
+
+
+# What differs between two attempts of one tenant-day whoever runs them: when, which run,
+# which (equal) extract, how many attempts so far, and the rows (a rerun adds cancel rows).
+PER_ATTEMPT = {"run_id", "extract_url", "attempts", "rows"}
+
+
+def comparable(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in PER_ATTEMPT and not k.endswith("_at")}
+
+
+def test_run_the_dag_steps_and_replay_leave_the_same_ledger_record(
+    pipeline_settings, simulated_prometheus, monkeypatch
+):
+    settings, tenant, day = (
+        pipeline_settings,
+        simulated_prometheus.tenant_ids[0],
+        simulated_prometheus.days[0],
+    )
+    monkeypatch.setenv("K8SCOST_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("THANOS_URL", settings.thanos_url)
+    result = CliRunner().invoke(cli, ["run", "--date", day.isoformat(), "--tenant", tenant])
+    assert result.exit_code == 0, result.output
+    by_cli = ledger_record(settings, tenant, day)
+    run_steps(settings, tenant, day)
+    by_dag = ledger_record(settings, tenant, day)
+    orchestration.replay(settings, tenant, day)
+    by_replay = ledger_record(settings, tenant, day)
+    assert (by_cli["status"], by_cli["stage"], by_cli["run_id"]) == (
+        "succeeded",
+        "check",
+        "k8scost-run",
+    )
+    assert by_cli["source"]["samples"] > 0 and by_cli["extract_url"] != by_dag["extract_url"]
+    assert set(by_cli) == set(by_dag) == set(by_replay)
+    assert comparable(by_cli) == comparable(by_dag) == comparable(by_replay)
+    assert (by_dag["run_id"], by_replay["run_id"]) == ("test-run", "replay")
