@@ -20,6 +20,7 @@ Kinds and how they apply:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -151,11 +152,12 @@ FILTERS = (
         excludes=True,
     ),
 )
+# Built once, at import: by name, the catalog's filters and the fields they read.
 BY_NAME = {f.name: f for f in FILTERS}
-# The document fields the catalog must read for the attribute and tag filters.
-DOCUMENT_FIELDS = tuple(
-    dict.fromkeys(f.field for f in FILTERS if f.kind in (Kind.ATTRIBUTE, Kind.TAG))
-)
+_KINDS = {f.name: f.kind for f in FILTERS}
+_RESOURCE_KINDS = frozenset((Kind.ATTRIBUTE, Kind.TAG))
+CATALOG_FILTERS = tuple(f for f in FILTERS if f.kind in _RESOURCE_KINDS)
+DOCUMENT_FIELDS = tuple(dict.fromkeys(f.field for f in CATALOG_FILTERS))
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,10 @@ class FilterSet:
     filters: tuple[Filter, ...]
     aliases: bool = False  # the filters' older names are accepted too
     allocation_note: str = ""  # appended to the allocation filters' descriptions
+    allocation: tuple[Filter, ...] = dataclasses.field(init=False)  # those that go to SQL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allocation", self.of_kind(Kind.ALLOCATION))
 
     @classmethod
     def of(cls, endpoint: str, names: Iterable[str], **options: Any) -> FilterSet:
@@ -199,10 +205,6 @@ K8S_COSTS = FilterSet.of(
     ("cloud_account_id", "k8s_namespace", "k8s_node", "k8s_controller", "k8s_service", "k8s_label"),
     aliases=True,
 )
-# Built once: which filters are searched in the catalog, which go to SQL.
-_RESOURCE_KINDS = frozenset((Kind.ATTRIBUTE, Kind.TAG))
-CATALOG_FILTERS = tuple(f for f in FILTERS if f.kind in _RESOURCE_KINDS)
-_KINDS = {f.name: f.kind for f in FILTERS}
 
 
 class Filters:
@@ -255,7 +257,7 @@ class Filters:
     def sql_parameters(self, filter_set: FilterSet) -> dict[str, list[str]]:
         """Every allocation filter of `filter_set` as SQL parameters (empty: no filter)."""
         parameters: dict[str, list[str]] = {}
-        for f in filter_set.of_kind(Kind.ALLOCATION):
+        for f in filter_set.allocation:
             parameters.update(f.sql_parameters(self.get(f.name)))
         return parameters
 
