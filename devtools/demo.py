@@ -45,10 +45,10 @@ def simulated_thanos(
         yield server.url, json.loads(scenario_path.read_text())
 
 
-def register_clusters(settings: Settings, scenario: dict) -> list[dict]:
+def register_clusters(settings: Settings, scenario: dict) -> list[registry.ClusterAccount]:
     """Register each simulated cluster as a kubernetes_cnr account (once)."""
     database = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    known = {account["_id"] for account in registry.list_accounts(database)}
+    known = {account.id for account in registry.k8s_accounts(database)}
     for cluster in scenario["clusters"]:
         if cluster["tenant_id"] not in known:
             registry.add_account(

@@ -109,7 +109,7 @@ def accounts_add(
     """Register a kubernetes_cnr cloud account and print its id."""
     config = {"scrape_interval_seconds": scrape_interval} if scrape_interval else {}
     account = registry.add_account(_database(settings), organization_id, name, account_id, config)
-    click.echo(account["_id"])
+    click.echo(account.id)
 
 
 @accounts.command("list")

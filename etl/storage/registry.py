@@ -1,5 +1,9 @@
 """MongoDB side: cloud accounts (one per cluster tenant) and resource documents.
 
+The one module of the pipeline that reads or writes the `cloud_accounts` and
+`resources` collections; the pipeline sees a cluster account as a `ClusterAccount`,
+never as the document, so a field's name and default are written once, here.
+
 `MONGO_URI` is `mongodb://...` for a server (pymongo) or `montydb:///path` for the
 embedded default: montydb with its SQLite storage, which separate processes (the
 Airflow tasks and the API) can share. Only the pymongo calls both implement are
@@ -11,10 +15,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pymongo import MongoClient
@@ -31,6 +37,36 @@ RESOURCE_ID_NAMESPACE = uuid.UUID("5b0c7d9e-3f2a-4c1b-9e8d-6a7f0b1c2d3e")
 
 class UnknownAccountError(LookupError):
     """A tenant id that is not a registered, live kubernetes_cnr cloud account."""
+
+
+@dataclass(frozen=True)
+class ClusterAccount:
+    """A kubernetes_cnr cloud account: one cluster, whose id is its Thanos tenant.
+
+    `config` is the account's settings as the platform stores them (read-only here):
+    `scrape_interval_seconds`, `cost_model` (fallback prices, etl.costmodel.assets).
+    """
+
+    id: str
+    organization_id: str
+    name: str
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    type: str = K8S_ACCOUNT_TYPE
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> ClusterAccount:
+        """The account of a `cloud_accounts` document (a missing config is an empty one)."""
+        return cls(
+            id=document["_id"],
+            organization_id=document["organization_id"],
+            name=document["name"],
+            config=MappingProxyType(dict(document.get("config") or {})),
+            type=document.get("type", K8S_ACCOUNT_TYPE),
+        )
+
+    def scrape_interval_s(self, default_s: int) -> int:
+        """The cluster's Prometheus scrape interval: its config's, else `default_s`."""
+        return int(self.config.get("scrape_interval_seconds") or default_s)
 
 
 _THREAD_LOCAL = threading.local()
@@ -63,9 +99,9 @@ def add_account(
     name: str,
     account_id: str | None = None,
     config: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> ClusterAccount:
     """Register a kubernetes_cnr cloud account; its id is the cluster's Thanos tenant."""
-    account = {
+    document = {
         "_id": account_id or str(uuid.uuid4()),
         "organization_id": organization_id,
         "type": K8S_ACCOUNT_TYPE,
@@ -75,14 +111,15 @@ def add_account(
         "deleted_at": 0,
         "last_import_at": 0,
     }
-    db.cloud_accounts.insert_one(account)
-    return account
+    db.cloud_accounts.insert_one(document)
+    return ClusterAccount.from_document(document)
 
 
 def list_accounts(
     db: Database, account_type: str | None = None, organization_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Live (not deleted) cloud accounts, optionally of one type and organization."""
+    """Live (not deleted) cloud accounts of any provider, as documents, optionally of one type
+    and organization: what `k8scost accounts list` and the API show."""
     query: dict[str, Any] = {"deleted_at": 0}
     if account_type:
         query["type"] = account_type
@@ -91,12 +128,14 @@ def list_accounts(
     return sorted(db.cloud_accounts.find(query), key=lambda account: account["name"])
 
 
-def k8s_accounts(db: Database, tenant_ids: list[str] | None = None) -> list[dict[str, Any]]:
+def k8s_accounts(db: Database, tenant_ids: list[str] | None = None) -> list[ClusterAccount]:
     """The kubernetes_cnr accounts to process: all of them, or exactly the named ones."""
-    accounts = list_accounts(db, K8S_ACCOUNT_TYPE)
+    accounts = [
+        ClusterAccount.from_document(document) for document in list_accounts(db, K8S_ACCOUNT_TYPE)
+    ]
     if not tenant_ids:
         return accounts
-    by_id = {account["_id"]: account for account in accounts}
+    by_id = {account.id: account for account in accounts}
     unknown = [tenant for tenant in tenant_ids if tenant not in by_id]
     if unknown:
         raise UnknownAccountError(
@@ -112,7 +151,7 @@ def cluster_resource_id(cloud_account_id: str) -> str:
 
 def record_cluster_seen(
     db: Database,
-    account: dict[str, Any],
+    account: ClusterAccount,
     day: date,
     cluster_info: dict[str, str],
     node_provider_ids: Iterable[str] = (),
@@ -127,17 +166,17 @@ def record_cluster_seen(
     `meta.node_provider_ids` accumulates (sorted) the provider ids of the cluster's
     nodes, so that a node VM that also appears in a cloud bill is counted once.
     """
-    resource_id = cluster_resource_id(account["_id"])
+    resource_id = cluster_resource_id(account.id)
     first = day_start_epoch(day)
     last = first + 86400 - 1
     existing = db.resources.find_one({"_id": resource_id}) or {}
     document = {
-        "cloud_account_id": account["_id"],
-        "organization_id": account["organization_id"],
-        "cloud_resource_id": cluster_info.get("id") or account["_id"],
+        "cloud_account_id": account.id,
+        "organization_id": account.organization_id,
+        "cloud_resource_id": cluster_info.get("id") or account.id,
         "resource_type": K8S_CLUSTER_RESOURCE_TYPE,
         "service_name": K8S_SERVICE_NAME,
-        "name": cluster_info.get("name") or account["name"],
+        "name": cluster_info.get("name") or account.name,
         "first_seen": min(existing.get("first_seen", first), first),
         "last_seen": max(existing.get("last_seen", last), last),
         "tags": existing.get("tags", {}),
@@ -161,6 +200,6 @@ def record_cluster_seen(
         update["$unset"] = {"region": ""}  # a null written by an earlier version
     db.resources.update_one({"_id": resource_id}, update, upsert=True)
     db.cloud_accounts.update_one(
-        {"_id": account["_id"]}, {"$set": {"last_import_at": int(time.time())}}
+        {"_id": account.id}, {"$set": {"last_import_at": int(time.time())}}
     )
     return {"_id": resource_id, **{k: v for k, v in existing.items() if k != "region"}, **document}

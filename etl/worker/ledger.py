@@ -29,6 +29,7 @@ from pymongo.database import Database
 
 from etl.metroculus.promql import PromQLClient
 from etl.metroculus.queries import GAUGE, QUERIES, evaluation_time, tenant_selector
+from etl.storage.registry import ClusterAccount
 
 COLLECTION = "k8s_import_ledger"
 RUNNING, LOADED, SUCCEEDED, FAILED, NO_DATA = "running", "loaded", "succeeded", "failed", "no_data"
@@ -46,7 +47,7 @@ def record_id(tenant_id: str, day: date) -> str:
 
 def _write(
     db: Database,
-    account: dict[str, Any],
+    account: ClusterAccount,
     day: date,
     fields: dict[str, Any],
     increment: dict[str, int] | None = None,
@@ -54,20 +55,20 @@ def _write(
     """Upsert the tenant-day's record: `fields` set, `increment` added, identity on insert."""
     now = int(time.time())
     update: dict[str, Any] = {
-        "$set": {**fields, "updated_at": now, "account_name": account["name"]},
+        "$set": {**fields, "updated_at": now, "account_name": account.name},
         "$setOnInsert": {
-            "cloud_account_id": account["_id"],
-            "organization_id": account["organization_id"],
+            "cloud_account_id": account.id,
+            "organization_id": account.organization_id,
             "date": day.isoformat(),
             "created_at": now,
         },
     }
     if increment:
         update["$inc"] = increment
-    db[COLLECTION].update_one({"_id": record_id(account["_id"], day)}, update, upsert=True)
+    db[COLLECTION].update_one({"_id": record_id(account.id, day)}, update, upsert=True)
 
 
-def start_attempt(db: Database, account: dict[str, Any], day: date, run_id: str) -> None:
+def start_attempt(db: Database, account: ClusterAccount, day: date, run_id: str) -> None:
     """A run starts working on the tenant-day."""
     _write(
         db,
@@ -79,7 +80,7 @@ def start_attempt(db: Database, account: dict[str, Any], day: date, run_id: str)
 
 
 def record_archived(
-    db: Database, account: dict[str, Any], day: date, extract_url: str, manifest: dict[str, Any]
+    db: Database, account: ClusterAccount, day: date, extract_url: str, manifest: dict[str, Any]
 ) -> None:
     """The extract is archived and published; its source figures are the ones to compare."""
     _write(
@@ -101,7 +102,7 @@ def record_archived(
 
 def record_loaded(
     db: Database,
-    account: dict[str, Any],
+    account: ClusterAccount,
     day: date,
     totals: dict[str, float],
     rows_written: int,
@@ -130,7 +131,7 @@ def record_loaded(
     )
 
 
-def record_checked(db: Database, account: dict[str, Any], day: date) -> None:
+def record_checked(db: Database, account: ClusterAccount, day: date) -> None:
     """The quality check found ClickHouse holding exactly what the ledger says was loaded.
 
     Only a `loaded` record becomes `succeeded`: when another run has started on the
@@ -138,13 +139,13 @@ def record_checked(db: Database, account: dict[str, Any], day: date) -> None:
     """
     now = int(time.time())
     db[COLLECTION].update_one(
-        {"_id": record_id(account["_id"], day), "status": LOADED},
+        {"_id": record_id(account.id, day), "status": LOADED},
         {"$set": {"status": SUCCEEDED, "stage": "check", "checked_at": now, "updated_at": now}},
     )
 
 
 def record_failed(
-    db: Database, account: dict[str, Any], day: date, stage: str, error: BaseException
+    db: Database, account: ClusterAccount, day: date, stage: str, error: BaseException
 ) -> None:
     """An attempt failed at `stage`; whatever the day held before is still there."""
     _write(
@@ -160,7 +161,7 @@ def record_failed(
     )
 
 
-def record_no_data(db: Database, account: dict[str, Any], day: date, error: BaseException) -> None:
+def record_no_data(db: Database, account: ClusterAccount, day: date, error: BaseException) -> None:
     """Thanos had no cost metrics for the tenant-day; nothing was loaded or erased."""
     _write(
         db,

@@ -66,7 +66,7 @@ def _database(settings: Settings) -> Database:
     return registry.open_database(settings.mongo_uri, settings.mongo_db)
 
 
-def _account(db: Database, tenant_id: str) -> dict[str, Any]:
+def _account(db: Database, tenant_id: str) -> registry.ClusterAccount:
     (account,) = registry.k8s_accounts(db, [tenant_id])
     return account
 
@@ -74,7 +74,7 @@ def _account(db: Database, tenant_id: str) -> dict[str, Any]:
 def tenants_for_run(settings: Settings, tenant_ids: list[str] | None) -> list[dict[str, str]]:
     """The accounts a run maps over, as small XCom-friendly dicts (id and display name)."""
     return [
-        {"tenant_id": account["_id"], "name": account["name"]}
+        {"tenant_id": account.id, "name": account.name}
         for account in registry.k8s_accounts(_database(settings), tenant_ids)
     ]
 
@@ -127,7 +127,7 @@ def find_repairs(
     """
     now = time.time() if now is None else now
     db = _database(settings)
-    tenants = [account["_id"] for account in registry.k8s_accounts(db)]
+    tenants = [account.id for account in registry.k8s_accounts(db)]
     first_day = last_day - timedelta(days=window_days - 1)
     gaps = ledger.find_gaps(db, tenants, first_day, last_day, now)
     gapped = {(gap.tenant_id, gap.day) for gap in gaps}

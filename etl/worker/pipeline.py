@@ -42,6 +42,7 @@ from etl.metroculus.promql import PromQLClient
 from etl.metroculus.queries import QUERIES, Answers
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import Client, connect
+from etl.storage.registry import ClusterAccount
 from etl.worker import archive, lease, ledger, quality, reconciliations
 
 log = logging.getLogger(__name__)
@@ -73,30 +74,27 @@ def promql_client(settings: Settings) -> PromQLClient:
     return PromQLClient(settings.thanos_url, settings.promql_timeout_s, settings.promql_retries)
 
 
-def scrape_interval_s(settings: Settings, account: dict[str, Any]) -> int:
+def scrape_interval_s(settings: Settings, account: ClusterAccount) -> int:
     """The cluster's scrape interval: its account config, else the platform default."""
-    return int(
-        account.get("config", {}).get("scrape_interval_seconds")
-        or settings.default_scrape_interval_s
-    )
+    return account.scrape_interval_s(settings.default_scrape_interval_s)
 
 
-def extract_day(client: PromQLClient, account: dict[str, Any], day: date, step_s: int) -> Answers:
+def extract_day(client: PromQLClient, account: ClusterAccount, day: date, step_s: int) -> Answers:
     """Run the tenant-day's PromQL queries; raises NoDataError when the cluster sent nothing.
 
     `step_s` is the cluster's scrape interval (`scrape_interval_s`).
     """
-    answers = queries.extract(client, account["_id"], day, step_s)
+    answers = queries.extract(client, account.id, day, step_s)
     if all(frame.empty for name, frame in answers.items() if name != "network_class_price"):
         raise NoDataError(
-            f"tenant {account['_id']} ({account['name']}) has no cost metrics on {day}: "
+            f"tenant {account.id} ({account.name}) has no cost metrics on {day}: "
             "nothing loaded, previous data kept"
         )
     return answers
 
 
 @contextmanager
-def ledger_stage(db: Database, account: dict[str, Any], day: date, stage: str) -> Iterator[None]:
+def ledger_stage(db: Database, account: ClusterAccount, day: date, stage: str) -> Iterator[None]:
     """Record a failure of `stage` of a tenant-day in the ledger, then let it propagate.
 
     BaseException, because Airflow's execution timeout is one.
@@ -112,14 +110,14 @@ def ledger_stage(db: Database, account: dict[str, Any], day: date, stage: str) -
 
 
 def transform_and_load(
-    settings: Settings, db: Database, account: dict[str, Any], day: date, answers: Answers
+    settings: Settings, db: Database, account: ClusterAccount, day: date, answers: Answers
 ) -> tuple[DayCosts, int, dict[str, Any]]:
     """Cost the answers and restate the day: (costs, rows written, cluster resource).
 
     The costs returned are what was loaded: the allocation's sums.
     """
     step_s = scrape_interval_s(settings, account)
-    model = cost_model(account.get("config"))
+    model = cost_model(account.config)
     assets = day_costs(answers, step_s, model)
     allocation = allocate(answers, day, step_s, assets, model)
     check = reconcile.reconcile(assets, allocation.rows)
@@ -130,12 +128,12 @@ def transform_and_load(
         quality_failures=allocation.quality_failures,
     )
     for issue in costs.issues:
-        log.warning("tenant %s %s: %s", account["_id"], day, issue)
+        log.warning("tenant %s %s: %s", account.id, day, issue)
     for failure in costs.quality_failures:
-        log.error("tenant %s %s: quality failure: %s", account["_id"], day, failure)
+        log.error("tenant %s %s: quality failure: %s", account.id, day, failure)
     # One restatement of a tenant-day at a time, whatever runs it (etl/worker/lease.py);
     # the ledger is written under the same lease so it always matches ClickHouse.
-    with lease.hold(db, account["_id"], day):
+    with lease.hold(db, account.id, day):
         with connect(settings.clickhouse_dsn) as clickhouse:
             rows_written = load_day(clickhouse, account, day, allocation)
         resource = registry.record_cluster_seen(
@@ -149,24 +147,24 @@ def transform_and_load(
     return costs, rows_written, resource
 
 
-def load_day(client: Client, account: dict[str, Any], day: date, allocation: Allocation) -> int:
+def load_day(client: Client, account: ClusterAccount, day: date, allocation: Allocation) -> int:
     """Restate the day's allocation rows, and the cluster's breakdown and expense row (their
     sums); returns rows inserted."""
-    resource_id = registry.cluster_resource_id(account["_id"])
+    resource_id = registry.cluster_resource_id(account.id)
     breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
     expense = pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}])
-    written = warehouse.restate_day(client, "k8s_allocation", account["_id"], day, allocation.rows)
+    written = warehouse.restate_day(client, "k8s_allocation", account.id, day, allocation.rows)
     written += warehouse.restate_day(
-        client, "k8s_cost_breakdown", account["_id"], day, breakdown[["resource_id", *COMPONENTS]]
+        client, "k8s_cost_breakdown", account.id, day, breakdown[["resource_id", *COMPONENTS]]
     )
-    written += warehouse.restate_day(client, "expenses", account["_id"], day, expense)
+    written += warehouse.restate_day(client, "expenses", account.id, day, expense)
     return written
 
 
 def extract_step(
     settings: Settings,
     db: Database,
-    account: dict[str, Any],
+    account: ClusterAccount,
     day: date,
     run_id: str,
     client: PromQLClient,
@@ -179,13 +177,13 @@ def extract_step(
     ledger.start_attempt(db, account, day, run_id)
     with ledger_stage(db, account, day, "extract"):
         answers = extract_day(client, account, day, scrape_interval_s(settings, account))
-        by_metric = ledger.count_source_samples(client, account["_id"], day)
+        by_metric = ledger.count_source_samples(client, account.id, day)
         source = {"samples": sum(by_metric.values()), "samples_by_metric": by_metric}
-        return archive.write_extract(settings, account["_id"], day, answers, source, run_id)
+        return archive.write_extract(settings, account.id, day, answers, source, run_id)
 
 
 def archive_step(
-    settings: Settings, db: Database, account: dict[str, Any], day: date, extract_url: str
+    settings: Settings, db: Database, account: ClusterAccount, day: date, extract_url: str
 ) -> None:
     """Check the extract against its manifest and publish it as the day's current one."""
     with ledger_stage(db, account, day, "archive"):
@@ -195,7 +193,7 @@ def archive_step(
 
 
 def load_step(
-    settings: Settings, db: Database, account: dict[str, Any], day: date, extract_url: str
+    settings: Settings, db: Database, account: ClusterAccount, day: date, extract_url: str
 ) -> tuple[DayCosts, int, dict[str, Any]]:
     """Cost the archived extract and restate the day: (costs, rows written, cluster resource).
 
@@ -208,7 +206,7 @@ def load_step(
 
 
 def check_step(
-    settings: Settings, db: Database, account: dict[str, Any], day: date
+    settings: Settings, db: Database, account: ClusterAccount, day: date
 ) -> dict[str, float]:
     """The quality check of the loaded day; returns the totals it confirmed."""
     with ledger_stage(db, account, day, "check"):
@@ -218,7 +216,7 @@ def check_step(
 def run_tenant_day(
     settings: Settings,
     db: Database,
-    account: dict[str, Any],
+    account: ClusterAccount,
     day: date,
     client: PromQLClient | None = None,
     run_id: str = "k8scost-run",
@@ -232,8 +230,8 @@ def run_tenant_day(
     costs, rows_written, resource = load_step(settings, db, account, day, extract_url)
     check_step(settings, db, account, day)
     return DayResult(
-        tenant_id=account["_id"],
-        account_name=account["name"],
+        tenant_id=account.id,
+        account_name=account.name,
         day=day,
         resource_id=resource["_id"],
         cost=costs.total,
@@ -246,11 +244,11 @@ def run_tenant_day(
 
 
 def replay_tenant_day(
-    settings: Settings, db: Database, account: dict[str, Any], day: date
+    settings: Settings, db: Database, account: ClusterAccount, day: date
 ) -> tuple[str, dict[str, float]]:
     """Re-cost a tenant-day from its current archived extract, without Thanos: the steps
     after extract. Returns (extract URI, totals); ArchiveError when it was never archived."""
-    extract_url = archive.current_extract(settings, account["_id"], day)
+    extract_url = archive.current_extract(settings, account.id, day)
     ledger.start_attempt(db, account, day, "replay")
     archive_step(settings, db, account, day, extract_url)
     load_step(settings, db, account, day, extract_url)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any
 
 import pandas as pd
 from pymongo.database import Database
@@ -21,6 +20,7 @@ from etl.core.days import day_start_epoch
 from etl.costmodel.assets import COMPONENTS
 from etl.storage import registry, sqlfiles
 from etl.storage.clickhouse import connect
+from etl.storage.registry import ClusterAccount
 from etl.worker import lease, ledger
 
 RELATIVE_TOLERANCE = 1e-9
@@ -63,22 +63,22 @@ def day_problems(
     return problems
 
 
-def check_day(settings: Settings, db: Database, account: dict[str, Any], day: date) -> dict:
+def check_day(settings: Settings, db: Database, account: ClusterAccount, day: date) -> dict:
     """Compare ClickHouse with the ledger under the tenant-day's lease; returns the totals."""
-    parameters = {"cloud_account_id": account["_id"], "day_start": day_start_epoch(day)}
-    with lease.hold(db, account["_id"], day):
-        record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(account["_id"], day)})
+    parameters = {"cloud_account_id": account.id, "day_start": day_start_epoch(day)}
+    with lease.hold(db, account.id, day):
+        record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(account.id, day)})
         if not record or "totals" not in record:
-            raise QualityCheckError(f"tenant {account['_id']} on {day} has no load to check")
+            raise QualityCheckError(f"tenant {account.id} on {day} has no load to check")
         with connect(settings.clickhouse_dsn) as client:
             expense = client.query_df(sqlfiles.query("expenses_day_state"), parameters=parameters)
             breakdown = client.query_df(
                 sqlfiles.query("k8s_cost_breakdown_day_state"), parameters=parameters
             )
         problems = day_problems(
-            record["totals"], expense, breakdown, registry.cluster_resource_id(account["_id"])
+            record["totals"], expense, breakdown, registry.cluster_resource_id(account.id)
         )
         if problems:
-            raise QualityCheckError(f"tenant {account['_id']} on {day}: {'; '.join(problems)}")
+            raise QualityCheckError(f"tenant {account.id} on {day}: {'; '.join(problems)}")
         ledger.record_checked(db, account, day)
     return record["totals"]

@@ -155,4 +155,4 @@ def test_airflow_dags_test_d_costs_day_d_for_every_tenant_and_not_the_day_before
         assert stored_day(pipeline_settings, tenant, before) == {}
         assert db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, before)}) is None
     accounts = registry.k8s_accounts(db, simulated_prometheus.tenant_ids)
-    assert map_indexes == {f"{account['name']} {day}" for account in accounts}
+    assert map_indexes == {f"{account.name} {day}" for account in accounts}
