@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = registry.open_database(f"montydb://{Path(tmp) / 'mongo'}", "k8scost")
         tokens = [
-            rotate_token(db, registry.add_account(db, "org", f"c{n}")["_id"])[0] for n in range(100)
+            rotate_token(db, registry.add_account(db, "org", f"c{n}").id)[0] for n in range(100)
         ]
         header = f"Bearer {tokens[-1]}"
         auth_ms = per_call_ms(lambda: authenticate(db, header), rounds=50)

@@ -79,7 +79,7 @@ def main() -> None:
         with connect(settings.clickhouse_dsn) as client:
             warehouse.init_schema(client)
         db = registry.open_database(settings.mongo_uri, settings.mongo_db)
-        organizations = sorted({a["organization_id"] for a in registry.k8s_accounts(db)})
+        organizations = sorted({a.organization_id for a in registry.k8s_accounts(db)})
         env = airflow_env(settings)
         _run(env, "airflow", "db", "migrate")
         _pools(env)
