@@ -13,12 +13,11 @@ Statuses: `running` (an attempt is in progress), `loaded` (costed and stored),
 
 The repair DAG asks this module which days to re-run: days with no record or a
 failed or stuck one, and yesterday when Thanos now holds more samples than the
-load saw (late remote-write data).
+load saw (late remote-write data; counted by etl/metroculus/samples.py).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from typing import Any
 
 from pymongo.database import Database
 
-from etl.metroculus.promql import PromQLClient
-from etl.metroculus.queries import GAUGE, QUERIES, evaluation_time, tenant_selector
 from etl.storage.registry import ClusterAccount
 
 COLLECTION = "k8s_import_ledger"
@@ -237,27 +234,3 @@ def has_late_data(record: dict[str, Any], samples_now: int) -> bool:
     """
     seen = (record.get("source") or {}).get("samples")
     return seen is None or samples_now > seen
-
-
-_METRIC = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{sel[},]")
-
-
-def source_metrics() -> list[str]:
-    """The metric names the query set reads, taken from the queries themselves."""
-    return sorted({name for query in QUERIES for name in _METRIC.findall(query.template)})
-
-
-def count_source_samples(client: PromQLClient, tenant_id: str, day: date) -> dict[str, int]:
-    """Raw samples per metric the pipeline reads, as Thanos holds them for the tenant-day.
-
-    One query: a `count_over_time` per metric, each labelled with its name and
-    joined with `or` (the counts themselves lose the metric name, so they could
-    not be told apart, nor summed, across metrics in one selector).
-    """
-    selector = tenant_selector(tenant_id)
-    query = " or ".join(
-        f'label_replace(sum(count_over_time({metric}{selector}[1d])), "metric", "{metric}", "", "")'
-        for metric in source_metrics()
-    )
-    samples = client.instant(query, evaluation_time(day, GAUGE), tenant_id)
-    return {sample.labels["metric"]: int(sample.value) for sample in samples}

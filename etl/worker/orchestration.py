@@ -21,6 +21,7 @@ from pymongo.database import Database
 
 from etl.core.config import Settings
 from etl.core.days import parse_day
+from etl.metroculus import samples
 from etl.storage import registry
 from etl.worker import ledger, pipeline
 from etl.worker.pipeline import promql_client
@@ -135,7 +136,7 @@ def find_repairs(
     for (tenant, _), record in ledger.find_records(db, tenants, last_day, last_day).items():
         if (tenant, last_day) in gapped or record["status"] not in ledger.SETTLED:
             continue
-        samples_now = sum(ledger.count_source_samples(client, tenant, last_day).values())
+        samples_now = sum(samples.count_source_samples(client, tenant, last_day).values())
         if ledger.has_late_data(record, samples_now):
             gaps.append(ledger.Gap(tenant, last_day, "late_data"))
     by_day: dict[date, dict[str, str]] = {}

@@ -37,7 +37,7 @@ from pymongo.database import Database
 from etl.core.config import Settings
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
-from etl.metroculus import queries
+from etl.metroculus import queries, samples
 from etl.metroculus.promql import PromQLClient
 from etl.metroculus.queries import QUERIES, Answers
 from etl.storage import registry, warehouse
@@ -177,7 +177,7 @@ def extract_step(
     ledger.start_attempt(db, account, day, run_id)
     with ledger_stage(db, account, day, "extract"):
         answers = extract_day(client, account, day, scrape_interval_s(settings, account))
-        by_metric = ledger.count_source_samples(client, account.id, day)
+        by_metric = samples.count_source_samples(client, account.id, day)
         source = {"samples": sum(by_metric.values()), "samples_by_metric": by_metric}
         return archive.write_extract(settings, account.id, day, answers, source, run_id)
 

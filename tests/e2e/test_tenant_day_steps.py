@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from etl.metroculus import samples
 from etl.storage import registry
 from etl.worker import ledger, orchestration
 from etl.worker.pipeline import promql_client
@@ -32,7 +33,7 @@ def test_source_samples_are_counted_per_metric(pipeline_settings, simulated_prom
         simulated_prometheus.tenant_ids,
         simulated_prometheus.days[0],
     )
-    counts = ledger.count_source_samples(promql_client(pipeline_settings), tenant, day)
+    counts = samples.count_source_samples(promql_client(pipeline_settings), tenant, day)
     (cluster,) = [c for c in scenario["clusters"] if c["tenant_id"] == tenant]
     lo, hi = day_bounds(day)
     # One price sample per node per scrape while the node lived (the simulator's contract).
@@ -40,7 +41,7 @@ def test_source_samples_are_counted_per_metric(pipeline_settings, simulated_prom
         sum(overlap_s(node, lo, hi) for node in cluster["nodes"]) // scenario["scrape_interval_s"]
     )
     assert counts["node_cpu_hourly_cost"] == expected
-    assert set(counts) <= set(ledger.source_metrics())
+    assert set(counts) <= set(samples.source_metrics())
 
 
 def test_the_finder_sees_gaps_failures_and_late_data(pipeline_settings, simulated_prometheus):

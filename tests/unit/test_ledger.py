@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from etl.metroculus import samples
 from etl.metroculus.queries import QUERIES
 from etl.storage import registry
 from etl.worker import ledger
@@ -99,7 +100,7 @@ def test_late_data_is_more_samples_than_the_extract_saw(status, seen, now, late)
 
 
 def test_the_sample_count_covers_every_metric_the_queries_read():
-    metrics = ledger.source_metrics()
+    metrics = samples.source_metrics()
     for query in QUERIES:
         rendered = query.render("t")
         assert any(f'{metric}{{tenant_id="t"}}' in rendered for metric in metrics), query.name
