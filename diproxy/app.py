@@ -55,7 +55,7 @@ class _Proxy:
 
     def write(self) -> Response:
         """`POST /storage/api/v2/write`: one remote-write request of one cluster."""
-        tenant = authenticate(self.database(), request.headers.get("Authorization"))["_id"]
+        tenant = authenticate(self.database(), request.headers.get("Authorization")).id
         _check_content_headers(request)
         try:
             write_request = protocol.decode(self._body(), self.limits.max_decoded_bytes)

@@ -8,8 +8,6 @@ valid credentials could pick another tenant's label.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo.database import Database
 
 from diproxy import Rejection
@@ -28,7 +26,7 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def authenticate(db: Database, authorization: str | None) -> dict[str, Any]:
+def authenticate(db: Database, authorization: str | None) -> registry.ClusterAccount:
     """The live kubernetes_cnr account the request's token belongs to.
 
     401 for a missing, unknown or revoked token; 403 when the account was deleted.
@@ -36,12 +34,12 @@ def authenticate(db: Database, authorization: str | None) -> dict[str, Any]:
     found = tokens.lookup(db, COLLECTION, bearer_token(authorization))
     if found is None:
         raise Rejection(401, "invalid or revoked token")
-    account = db.cloud_accounts.find_one({"_id": found[SUBJECT_FIELD]})
+    account = registry.account_document(db, found[SUBJECT_FIELD])
     if account is None or account.get("type") != registry.K8S_ACCOUNT_TYPE:
         raise Rejection(401, "token is not bound to a kubernetes_cnr account")
     if account.get("deleted_at", 0) != 0:
         raise Rejection(403, f"cloud account {account['_id']} is deleted")
-    return account
+    return registry.ClusterAccount.from_document(account)
 
 
 def rotate_token(db: Database, account_id: str) -> tuple[str, int]:

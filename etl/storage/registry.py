@@ -128,6 +128,11 @@ def list_accounts(
     return sorted(db.cloud_accounts.find(query), key=lambda account: account["name"])
 
 
+def account_document(db: Database, account_id: str) -> dict[str, Any] | None:
+    """The cloud account's document as stored (deleted ones too), or None."""
+    return db.cloud_accounts.find_one({"_id": account_id})
+
+
 def k8s_accounts(db: Database, tenant_ids: list[str] | None = None) -> list[ClusterAccount]:
     """The kubernetes_cnr accounts to process: all of them, or exactly the named ones."""
     accounts = [

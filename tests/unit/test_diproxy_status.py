@@ -130,7 +130,7 @@ def test_accounts_token_prints_a_token_that_authenticates_and_rotates(settings, 
     first = run_cli(settings, "accounts", "token", "acc-a")
     assert first.exit_code == 0, first.output
     token = first.stdout.strip()
-    assert authenticate(db, f"Bearer {token}")["_id"] == "acc-a"
+    assert authenticate(db, f"Bearer {token}").id == "acc-a"
     assert [doc["_id"] for doc in db[COLLECTION].find()] == [tokens.digest(token)]
     second = run_cli(settings, "accounts", "token", "acc-a")
     assert "revoked 1 previous token(s) of acc-a" in second.stderr
