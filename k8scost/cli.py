@@ -32,7 +32,7 @@ from etl.storage.clusterddl import ddl as db_ddl
 from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.worker.quality import QualityCheckError
-from etl.worker.replay import replay_command
+from k8scost.replay import replay_command
 
 EXPECTED_ERRORS = (
     PromQLError,
