@@ -2,9 +2,9 @@
 
 `create_app` builds a fresh app bound to one Settings object, so tests (and
 several configurations in one process) never share state. Resources live in
-blueprints (`api/expenses.py`, `api/health.py`); the OpenAPI document is
+blueprints (api/routes/); the OpenAPI document is
 generated from their schemas at /openapi.json, with a self-contained docs page
-at /docs (api/docs.py: no CDN, so it works offline). Every route needs an
+at /docs (api/routes/docs.py: no CDN, so it works offline). Every route needs an
 organization's bearer token except the probes and the docs (api/auth.py).
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from apiflask import APIFlask
 
-from api import docs, expenses, health, import_status, ingest_status, k8s_costs, server
+from api import server
 from api.auth import protect
 from api.context import attach_settings
 from api.problems import ProblemSchema, problem_response
+from api.routes import clean_expenses, docs, health, import_status, ingest_status, k8s_costs
 from etl.core import serve
 from etl.core.config import Settings
 
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     Nothing process-wide is set here (tests and benchmarks build many apps in one
     process): the GC tuning is the serving process's, api/server.py `tune_gc`.
     """
-    # APIFlask's own docs pages load their scripts from a CDN: api/docs.py serves one instead.
+    # APIFlask's docs pages load their scripts from a CDN: api/routes/docs.py serves one.
     app = APIFlask(__name__, title=API_TITLE, version=API_VERSION, docs_path=None)
     app.config.update(
         # The platform answers invalid parameters with 400, not APIFlask's default 422.
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     protect(app)
     app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(expenses.bp)
+    app.register_blueprint(clean_expenses.bp)
     app.register_blueprint(ingest_status.bp)
     app.register_blueprint(k8s_costs.bp)
     app.register_blueprint(import_status.bp)

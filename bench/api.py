@@ -36,12 +36,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api import clean_expenses as join
 from api.app import create_app
 from api.auth import issue_token
-from api.catalog import Catalog, build_catalog
+from api.catalog.cache import build_catalog
+from api.catalog.catalog import Catalog
 from api.context import CLICKHOUSE_EXTENSION
-from api.expenses import CATALOG_EXTENSION
+from api.query import scope as join
+from api.query.clean_expenses import CATALOG_FIELDS
+from api.query.filters import Filters
+from api.routes.clean_expenses import CATALOG_EXTENSION
 from api.server import tune_gc
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
@@ -168,7 +171,7 @@ def interleaved(actions: list[Callable[[], Any]], times: int) -> list[list[float
     return samples
 
 
-def bare_parameters(catalog: Catalog, filters: join.Filters, limit: int | None) -> dict:
+def bare_parameters(catalog: Catalog, filters: Filters, limit: int | None) -> dict:
     """The parameters the API passes for this request (same helpers, same catalog)."""
     request_scope = catalog.memo(filters, lambda: join.scope(catalog, filters))
     assert request_scope is not None
@@ -194,7 +197,7 @@ def main() -> None:
             f"in {time.perf_counter() - started:.1f} s"
         )
     started = time.perf_counter()
-    catalog = build_catalog(settings, ORG)
+    catalog = build_catalog(settings, ORG, CATALOG_FIELDS)
     print(
         f"MongoDB side: building the organization's catalog ({len(catalog.resources):,} "
         f"documents, montydb) takes {time.perf_counter() - started:.1f} s, once per API "
@@ -207,14 +210,14 @@ def main() -> None:
     url = f"/restapi/v2/organizations/{ORG}/clean_expenses"
     sql = sqlfiles.query("clean_expenses_costs")
     cases = [
-        ("limit=5000 (the frontend's request)", join.Filters(), {"limit": 5000}),
-        ("limit=100", join.Filters(), {"limit": 100}),
+        ("limit=5000 (the frontend's request)", Filters(), {"limit": 5000}),
+        ("limit=100", Filters(), {"limit": 100}),
         (
             "region=eu-west-1 tag=team limit=100",
-            join.Filters(region=("eu-west-1",), tag=("team",)),
+            Filters(region=("eu-west-1",), tag=("team",)),
             {"region": "eu-west-1", "tag": "team", "limit": 100},
         ),
-        ("no limit (every item)", join.Filters(), {}),
+        ("no limit (every item)", Filters(), {}),
     ]
 
     print(f"\n30-day clean_expenses, {arguments.requests} requests each (ms):")

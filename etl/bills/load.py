@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
-from pymongo.database import Database
 
 from etl.bills.ids import account_id, account_level_id, resource_id
 from etl.bills.reader import batches, columns_of
@@ -154,19 +153,12 @@ def _resource_document(
     return document
 
 
-def _save_accounts(
-    db: Database, organization_id: str, totals: BillTotals, accounts: dict[tuple[str, str], str]
-) -> int:
-    """Create the bill's accounts that do not exist yet; stamp all of them; how many new."""
-    existing = {
-        account["_id"]
-        for account in db.cloud_accounts.find(
-            {"organization_id": organization_id, "_id": {"$in": sorted(accounts.values())}},
-            {"_id": 1},
-        )
-    }
+def _account_documents(
+    organization_id: str, totals: BillTotals, accounts: dict[tuple[str, str], str]
+) -> list[dict[str, Any]]:
+    """The bill's accounts as `cloud_accounts` documents (registry.save_accounts keeps new ones)."""
     now = int(time.time())
-    new = [
+    return [
         {
             "_id": accounts[key],
             "organization_id": organization_id,
@@ -178,13 +170,7 @@ def _save_accounts(
             "last_import_at": now,
         }
         for key in sorted(accounts)
-        if accounts[key] not in existing
     ]
-    if new:
-        db.cloud_accounts.insert_many(new)
-    for account in sorted(existing):
-        db.cloud_accounts.update_one({"_id": account}, {"$set": {"last_import_at": now}})
-    return len(new)
 
 
 def _widened(stored: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
@@ -195,29 +181,6 @@ def _widened(stored: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
         "last_seen": max(stored.get("last_seen", fresh["last_seen"]), fresh["last_seen"]),
         "tags": {**stored.get("tags", {}), **fresh["tags"]},
     }
-
-
-def _save_resources(db: Database, documents: dict[str, dict[str, Any]]) -> int:
-    """Insert new resources, update changed ones (one scan, no per-id lookups); how many new."""
-    accounts = sorted({document["cloud_account_id"] for document in documents.values()})
-    stored = {
-        document.pop("_id"): document
-        for document in db.resources.find({"cloud_account_id": {"$in": accounts}})
-        if document["_id"] in documents
-    }
-    now = int(time.time())
-    new = [
-        {"_id": rid, **document, "created_at": now}
-        for rid, document in documents.items()
-        if rid not in stored
-    ]
-    if new:
-        db.resources.insert_many(new)
-    for rid in sorted(documents.keys() & stored.keys()):
-        updated = _widened(stored[rid], documents[rid])
-        if any(stored[rid].get(key) != value for key, value in updated.items()):
-            db.resources.update_one({"_id": rid}, {"$set": updated})
-    return len(new)
 
 
 def _restate(
@@ -280,8 +243,10 @@ def import_bill(
         for rid, account, key, item in zip(item_ids, item_accounts, keys, totals.items, strict=True)
     }
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    new_accounts = _save_accounts(db, organization_id, totals, accounts)
-    new_resources = _save_resources(db, documents)
+    new_accounts = registry.save_accounts(
+        db, organization_id, _account_documents(organization_id, totals, accounts)
+    )
+    new_resources = registry.save_resources(db, documents, _widened)
     account_days = _restate(settings, totals, accounts, item_accounts, item_ids, progress)
     return ImportSummary(
         files=totals.files,

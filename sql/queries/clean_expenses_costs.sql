@@ -26,7 +26,7 @@
 -- in_k8s_account marks the rows of kubernetes_cnr accounts, which hold clusters only:
 -- the caller then checks a thousand rows for clusters rather than every item.
 -- resource_key (xxHash64 of the id) lets the caller find each item's document by a
--- binary search on integers (api/itemindex.py).
+-- binary search on integers (api/render/itemindex.py).
 --
 -- Ranking: the items are gathered in one array and only its first {limit} places are
 -- sorted (arrayPartialSort on (-cost, resource_id)). groupArraySorted, a heap of

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 
 from api import auth
 from api.app import create_app
-from api.catalog import instance_key
+from api.catalog.nodes import instance_key
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.costmodel.assets import COMPONENTS

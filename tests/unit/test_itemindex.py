@@ -1,4 +1,4 @@
-"""Finding encoded items by key (api/itemindex.py) and writing them as Arrow bytes.
+"""Finding encoded items by key (api/render/itemindex.py) and writing them as Arrow bytes.
 
 The index trusts no key on its own: every find is checked against the id, so ids
 sharing a key, and unknown ids whose key another id has, are still told apart.
@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from api import itemindex
-from api.arrowbytes import bytes_array, joined_values, json_numbers
-from api.itemindex import NOT_FOUND, ItemIndex, resource_keys
+from api.render import itemindex
+from api.render.arrowbytes import bytes_array, joined_values, json_numbers
+from api.render.itemindex import NOT_FOUND, ItemIndex, resource_keys
 from etl.storage.clickhouse import connect
 
 IDS = ["res-1", "cl-0", "", "ünïcode/ids", "arn:aws:ec2:us-east-1:1:instance/i-0abc"]

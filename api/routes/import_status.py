@@ -20,7 +20,7 @@ from apiflask.validators import OneOf
 from marshmallow import RAISE, ValidationError, validates_schema
 
 from api.context import current_settings
-from api.query import END_DESCRIPTION, PeriodQuery, unix_seconds
+from api.query.period import END_DESCRIPTION, PeriodQuery, unix_seconds
 from etl.costmodel.assets import COMPONENTS
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
 from etl.worker import ledger

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from api.arrowbytes import bytes_array
+from api.render.arrowbytes import bytes_array
 
 NOT_FOUND = -1
 

@@ -3,7 +3,7 @@
 `PeriodQuery` is the base of every query with `start_date`/`end_date` (clean_expenses,
 k8s_costs, k8s_import_status): Unix seconds in ClickHouse's `DateTime` range, the end
 not before the start, unknown parameters rejected (a 400 problem). `query_schema`
-builds an endpoint's schema from its `FilterSet` (api/filters.py), once, at import:
+builds an endpoint's schema from its `FilterSet` (api/query/filters.py), once, at import:
 one repeatable field per filter, one per older name where the endpoint takes them,
 whose values are merged into the filter's own name after loading.
 """
@@ -17,7 +17,7 @@ from apiflask.fields import Field, Integer, List, String
 from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError, post_load, validates_schema
 
-from api.filters import Filter, FilterSet, Kind
+from api.query.filters import Filter, FilterSet, Kind
 
 # ClickHouse `DateTime` holds Unix seconds as UInt32.
 MAX_UNIX_SECONDS = 2**32 - 1

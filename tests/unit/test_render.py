@@ -1,19 +1,24 @@
-"""The JSON body of clean_expenses, assembled from bytes, says what the item dicts say.
+"""clean_expenses rendered: the JSON body from bytes, the item dicts, the CSV, the schema.
 
-The API renders items two ways (api/clean_expenses.py): dicts for CSV, and bytes
+The API renders items two ways (api/render/answer.py): dicts for CSV, and bytes
 joined without a loop over items for JSON. Whatever the places of clusters and of
-rows without a resource document, both must give the same items.
+rows without a resource document, both must give the same items, and their keys are
+exactly the fields of the schema that documents them (api/render/schemas.py).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
 
-from api.catalog import Catalog
-from api.clean_expenses import CleanExpenses
-from api.clusterparts import Clusters
+from api.catalog.catalog import Catalog
+from api.render.answer import CleanExpenses
+from api.render.clusterparts import Clusters
+from api.render.csvfile import COLUMNS, csv_response
+from api.render.schemas import BilledNodeSchema, CleanExpenseK8sCostsSchema, CleanExpenseSchema
 from etl.costmodel.assets import COMPONENTS
 from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
 
@@ -26,8 +31,15 @@ RESOURCES = {
         "cloud_account_id": "aws-1",
         "cloud_resource_id": "arn:aws:ec2:us-east-1:1:instance/i-01",
         "resource_type": "Instance",
+        "service_name": "AmazonEC2",
         "name": 'a "quoted", comma\nname',
+        "region": "us-east-1",
+        "first_seen": 1,
+        "last_seen": 2,
+        "created_at": 3,
+        "deleted_at": 0,
         "tags": {"team": "x,y"},
+        "meta": {"instance_type": "m5.large"},
     },
     "vm-2": {"cloud_account_id": "aws-1", "resource_type": "Volume", "name": "disk"},
     "cl-1": {
@@ -115,3 +127,47 @@ def test_an_empty_answer_is_its_totals_and_no_item() -> None:
     body = json.loads(CleanExpenses.empty().json_body({"total_count": 0}))
 
     assert body == {"total_count": 0, "clean_expenses": []}
+
+
+def _full_answer() -> CleanExpenses:
+    """A cluster with billed nodes, the node VM it folds, a bare resource and an orphan."""
+    resource_ids = ["cl-1", "vm-1", "vm-2", "orphan"]
+    costs = [30.0, 2.5, 0.5, 0.1]
+    return CleanExpenses(
+        resource_ids,
+        ["k8s-1", "aws-1", "aws-1", "aws-1"],
+        costs,
+        total_count=4,
+        total_cost=sum(costs),
+        clusters=clusters_of(resource_ids, costs),
+        catalog=Catalog(ACCOUNTS, RESOURCES, built_at=0.0),
+    )
+
+
+def test_rendered_item_keys_are_the_schema_fields() -> None:
+    body = json.loads(_full_answer().json_body({"total_count": 4}))
+    schema_fields = set(CleanExpenseSchema().fields)
+    items = body["clean_expenses"]
+
+    assert set().union(*(item.keys() for item in items)) == schema_fields
+    cluster, node = items[0], items[1]
+    assert set(cluster["k8s_costs"]) == set(CleanExpenseK8sCostsSchema().fields)
+    assert {key for billed in cluster["billed_nodes"] for key in billed} == set(
+        BilledNodeSchema().fields
+    )
+    # Every field but the cluster-only ones is shown on a fully described bill resource.
+    assert set(node) == schema_fields - {"k8s_costs", "billed_nodes"}
+    for item in items:
+        assert {"id", "resource_id", "cloud_account_id", "cost"} <= item.keys() <= schema_fields
+
+
+def test_csv_columns_are_schema_fields_flattened() -> None:
+    answer = _full_answer()
+    body = {"total_count": 4, "total_cost": answer.total_cost, "clean_expenses": answer.items()}
+    response = csv_response(body, "x.csv")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    flattened = set(CleanExpenseSchema().fields) | set(CleanExpenseK8sCostsSchema().fields)
+
+    assert set(COLUMNS) - {"billed_nodes_cost"} <= flattened
+    assert [float(row["cost"]) for row in rows] == [30.0, 2.5, 0.5, 0.1]
+    assert float(rows[0]["billed_nodes_cost"]) == pytest.approx(0.3)

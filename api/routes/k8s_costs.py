@@ -2,7 +2,7 @@
 
 Which team and which workload spends what: the organization's cluster-days over a
 period, grouped by namespace, controller, pod, node or a label (`label:<key>`, the
-pod's label, else its namespace's), optionally filtered (api/filters.py `K8S_COSTS`)
+pod's label, else its namespace's), optionally filtered (api/query/filters.py `K8S_COSTS`)
 on cloud accounts, namespaces, nodes, controllers (`Kind/name`), Services (the pods
 they select and their load balancer's `__unmounted__` row) and labels (`key:value`,
 all must match): `k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`,
@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import Float, Integer, List, Nested, String
+from apiflask import APIBlueprint
+from apiflask.fields import Integer, String
 from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError
 
 from api.context import clickhouse, current_settings
-from api.filters import K8S_COSTS, Filters
-from api.query import query_schema
-from etl.costmodel.assets import COMPONENTS
+from api.query.filters import K8S_COSTS, Filters
+from api.query.period import query_schema
+from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
 from etl.storage import sqlfiles
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
 
@@ -42,7 +42,7 @@ def _known_group(value: str) -> None:
         raise ValidationError(f"group_by must be one of {', '.join(GROUPS)} or label:<key>")
 
 
-# Query string of k8s_costs: the period, group_by, the filters of api/filters.py
+# Query string of k8s_costs: the period, group_by, the filters of api/query/filters.py
 # (`k8s_namespace`... and their older names `namespace`...), then limit.
 K8sCostsQuery = query_schema(
     "K8sCostsQuery",
@@ -60,31 +60,6 @@ K8sCostsQuery = query_schema(
         )
     },
 )
-
-
-_COSTS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
-K8sCostTotalsSchema = Schema.from_dict(_COSTS, name="K8sCostTotalsSchema")
-K8sCostGroupSchema = Schema.from_dict(
-    {
-        "key": String(required=True, metadata={"description": "the group's name"}),
-        "pod_uid": String(metadata={"description": "with group_by=pod: the pod's uid"}),
-        **_COSTS,
-    },
-    name="K8sCostGroupSchema",
-)
-
-
-class K8sCostGroupsSchema(Schema):
-    """The response of k8s_costs."""
-
-    start_date = Integer(required=True)
-    end_date = Integer(required=True)
-    group_by = String(required=True)
-    total_count = Integer(required=True, metadata={"description": "groups, before limit"})
-    total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
-    totals = Nested(K8sCostTotalsSchema, required=True)
-    groups = List(Nested(K8sCostGroupSchema), required=True)
-    limit = Integer(metadata={"description": "the limit applied, when one was given"})
 
 
 def _parameters(account_ids: list[str], query: dict[str, Any], filters: Filters) -> dict[str, Any]:
@@ -118,7 +93,7 @@ def find_groups(organization_id: str, query: dict[str, Any]) -> list[dict[str, A
         ).named_results()
         groups = []
         for row in rows:
-            group = {"key": row["group_key"], **{c: row[c] for c in _COSTS}}
+            group = {"key": row["group_key"], **{c: row[c] for c in COST_FIELDS}}
             if row["group_pod_uid"]:
                 group["pod_uid"] = row["group_pod_uid"]
             groups.append(group)
@@ -131,7 +106,7 @@ def find_groups(organization_id: str, query: dict[str, Any]) -> list[dict[str, A
 def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's K8s costs over the period per group, most expensive first."""
     groups = find_groups(organization_id, query)
-    totals = {column: sum(group[column] for group in groups) for column in _COSTS}
+    totals = {column: sum(group[column] for group in groups) for column in COST_FIELDS}
     body: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],

@@ -2,8 +2,8 @@
 
 A `Filter` names its query parameter (one dialect: `k8s_namespace`, `k8s_node`...,
 with `k8s_costs`'s older names as aliases), its kind, the field it reads and how it
-applies. Everything else comes from this table: the query schemas (api/query.py),
-the catalog's fields and candidate search (api/catalog.py, api/clean_expenses.py)
+applies. Everything else comes from this table: the query schemas (api/query/period.py),
+the catalog's fields and candidate search (api/catalog/, api/query/clean_expenses.py)
 and the SQL parameters of the allocation queries. So adding a filter is one line
 here (plus, for an allocation filter, its parameter in the SQL file), and
 tests/unit/test_filters.py fails for a declared filter that does not narrow.
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import ValidationError
 
 if TYPE_CHECKING:
-    from api.catalog import Catalog
+    from api.catalog.catalog import Catalog
 
 
 class Kind(Enum):

@@ -13,7 +13,7 @@ from apiflask import APIBlueprint, HTTPError, Schema
 from apiflask.fields import Boolean, Dict, String
 
 from api.context import clickhouse, current_settings
-from etl.storage.registry import open_database
+from etl.storage import registry
 
 bp = APIBlueprint("health", __name__, tag="health")
 
@@ -39,7 +39,7 @@ def _check_clickhouse() -> None:
 def _check_mongodb() -> None:
     settings = current_settings()
     # find_one works on pymongo and montydb alike (montydb has no "ping" command).
-    open_database(settings.mongo_uri, settings.mongo_db).cloud_accounts.find_one({}, {"_id": 1})
+    registry.ping(registry.open_database(settings.mongo_uri, settings.mongo_db))
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -3,7 +3,7 @@
 A cluster item adds `k8s_costs` (its breakdown) and `billed_nodes` (the bill's
 node VMs folded into it, docs/api.md) to the fields every item has. An answer can
 hold thousands of clusters and their nodes; kept as Arrow columns, their JSON is
-laid out by Arrow compute as the items' is (api/arrowbytes.py), and dicts are
+laid out by Arrow compute as the items' is (api/render/arrowbytes.py), and dicts are
 built for CSV only.
 """
 
@@ -17,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from api.arrowbytes import BYTES, NOTHING, json_numbers
-from api.catalog import Catalog
-from api.itemindex import resource_keys
+from api.catalog.catalog import Catalog
+from api.render.arrowbytes import BYTES, NOTHING, json_numbers
+from api.render.itemindex import resource_keys
+from api.render.items import EncodedItems, billed_node
 from etl.costmodel.assets import COMPONENTS
 
 NODE_COLUMNS = ("resource_id", "cloud_account_id", "cost")
@@ -112,7 +113,7 @@ class Clusters:
     def as_dicts(self, catalog: Catalog) -> dict[int, dict[str, Any]]:
         """Each cluster's `k8s_costs` and `billed_nodes` fields, by its item's position."""
         nodes = [
-            {**catalog.billed_node(node_id, account_id), "cost": cost}
+            {**billed_node(catalog, node_id, account_id), "cost": cost}
             for node_id, account_id, cost in zip(
                 *(self.nodes[name].to_pylist() for name in NODE_COLUMNS), strict=True
             )
@@ -130,7 +131,7 @@ class Clusters:
 
     def json_tails(self, catalog: Catalog) -> pa.LargeBinaryArray:
         """Per cluster, what follows its cost: `,"k8s_costs":{...},"billed_nodes":[...]},`."""
-        prefixes, _ = catalog.billed_node_prefixes(
+        prefixes, _ = EncodedItems.of(catalog).node_prefixes(
             self.nodes["resource_id"].combine_chunks(),
             self.nodes["cloud_account_id"].combine_chunks(),
             self.node_keys,

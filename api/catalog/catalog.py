@@ -1,0 +1,99 @@
+"""What an organization may see: its live cloud accounts and their resource documents.
+
+MongoDB is the source of truth for *which* resources belong to an organization and
+for their attributes (region, service, tags...). Reading 100k documents per request
+is far too slow, so each API process keeps one `Catalog` per organization
+(api/catalog/cache.py) with the indexes its filters need. Costs are never in it:
+they always come from ClickHouse. What is derived from the documents alone (a
+request's scope, the items' encoded JSON in api/render/items.py) is kept with the
+catalog, so it is dropped with it and never older than the documents.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+from api.catalog.nodes import node_clusters
+from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
+
+# Filter combinations whose scope a catalog keeps.
+MEMO_SIZE = 64
+T = TypeVar("T")
+
+
+@dataclass
+class Catalog:
+    """One organization's live accounts and resources, indexed for the filters."""
+
+    accounts: dict[str, dict[str, Any]]
+    resources: dict[str, dict[str, Any]]
+    built_at: float
+    orphans: set[str] = field(default_factory=set)
+    _indexes: dict[str, dict[Any, set[str]]] = field(default_factory=dict)
+    _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
+    _derived: dict[Hashable, Any] = field(default_factory=dict)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, kept with this catalog (the MEMO_SIZE most recent keys).
+
+        For what depends on the catalog and a request's parameters (a scope for given
+        filters): the least recently used is dropped past MEMO_SIZE.
+        """
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()  # outside the lock: two threads may both compute, harmlessly
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return value
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, kept for the catalog's life: for what depends on it alone."""
+        with self._memo_lock:
+            if key in self._derived:
+                return self._derived[key]
+        value = compute()
+        with self._memo_lock:
+            return self._derived.setdefault(key, value)
+
+    def ids_where(self, attribute: str, values: Iterable[str]) -> set[str]:
+        """Ids of the resources whose `attribute` is one of `values`.
+
+        A dict attribute (`tags`) matches by its keys: the resources carrying one of them.
+        """
+        index = self._index(attribute)
+        return set().union(*(index.get(value, set()) for value in values))
+
+    def _index(self, attribute: str) -> dict[Any, set[str]]:
+        if attribute not in self._indexes:
+            index: dict[Any, set[str]] = defaultdict(set)
+            for resource_id, resource in self.resources.items():
+                value = resource.get(attribute)
+                for key in value if isinstance(value, dict) else [value]:
+                    index[key].add(resource_id)
+            self._indexes[attribute] = dict(index)
+        return self._indexes[attribute]
+
+    @cached_property
+    def clusters(self) -> dict[str, dict[str, Any]]:
+        """K8s cluster resources of live kubernetes_cnr accounts, by resource id."""
+        return {
+            resource_id: resource
+            for resource_id, resource in self.resources.items()
+            if resource.get("resource_type") == K8S_CLUSTER_RESOURCE_TYPE
+            and self.accounts[resource["cloud_account_id"]].get("type") == K8S_ACCOUNT_TYPE
+        }
+
+    @cached_property
+    def node_clusters(self) -> dict[str, str]:
+        """Cloud-bill resource id -> id of the cluster it is a node of (api/catalog/nodes.py)."""
+        return node_clusters(self.accounts, self.resources, self.clusters)

@@ -1,0 +1,53 @@
+"""Which cloud-bill resources are nodes of the organization's K8s clusters.
+
+A node VM appears twice: in the cloud bill, and inside its cluster's cost (the
+cluster's resource document lists its nodes' provider ids, etl/storage/registry).
+Matching the two by their instance part is the double-counting rule of docs/api.md:
+the answer folds such a VM into its cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from etl.storage.registry import K8S_ACCOUNT_TYPE
+
+
+def instance_key(identifier: str) -> str:
+    """The instance part of a node provider id or a bill's resource id, for matching.
+
+    `aws:///us-east-1a/i-0abc` and `arn:aws:ec2:us-east-1:1:instance/i-0abc` both give
+    `i-0abc`; `gce://project/zone/vm-1` and `//compute.googleapis.com/.../instances/vm-1`
+    give `vm-1`. An Azure scale-set instance ends in a bare number, so its key keeps
+    the scale set's name (`.../virtualMachineScaleSets/ss/virtualMachines/3` gives
+    `ss/virtualmachines/3`). Keys are lower case: Azure ids are case-insensitive.
+    """
+    parts = [part for part in identifier.strip().split("/") if part]
+    if not parts:
+        return ""
+    if parts[-1].isdigit() and len(parts) >= 3:
+        return "/".join(parts[-3:]).lower()
+    return parts[-1].rsplit(":", 1)[-1].lower()
+
+
+def node_clusters(
+    accounts: Mapping[str, Mapping[str, Any]],
+    resources: Mapping[str, Mapping[str, Any]],
+    clusters: Mapping[str, Mapping[str, Any]],
+) -> dict[str, str]:
+    """Cloud-bill resource id -> id of the cluster it is a node of (same organization)."""
+    by_key = {
+        instance_key(provider_id): cluster_id
+        for cluster_id, cluster in sorted(clusters.items())
+        for provider_id in (cluster.get("meta") or {}).get("node_provider_ids", [])
+        if instance_key(provider_id)
+    }
+    matches = {}
+    for resource_id, resource in resources.items():
+        if accounts[resource["cloud_account_id"]].get("type") == K8S_ACCOUNT_TYPE:
+            continue
+        cluster_id = by_key.get(instance_key(resource.get("cloud_resource_id") or ""))
+        if cluster_id:
+            matches[resource_id] = cluster_id
+    return matches

@@ -1,0 +1,128 @@
+"""The join behind `clean_expenses`: resources from MongoDB, their costs from ClickHouse.
+
+The organization's catalog (api/catalog/: its live accounts and resource documents)
+decides which resources may be seen, and the scope (api/query/scope.py) applies the
+attribute filters; ClickHouse sums, ranks and cuts the costs of those accounts (and,
+with filters, of those resource ids), folding cluster nodes into their cluster; the
+answer (api/render/answer.py) joins the documents of the returned rows. The filters
+are those of api/query/filters.py (`CLEAN_EXPENSES`); with an allocation filter
+(`k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`, `k8s_label`), the
+answer is the organization's clusters, costed from the matching allocation rows.
+"""
+
+from __future__ import annotations
+
+from api.catalog.cache import CatalogCache
+from api.catalog.catalog import Catalog
+from api.context import clickhouse
+from api.query.filters import CLEAN_EXPENSES, DOCUMENT_FIELDS, Filters
+from api.query.scope import Period, accounts_of, candidates, cost_parameters, scope
+from api.render import clusterparts
+from api.render.answer import CleanExpenses
+from api.render.clusterparts import Clusters
+from api.render.items import SHOWN_FIELDS, EncodedItems
+from etl.core.config import Settings
+from etl.costmodel.assets import COMPONENTS
+from etl.storage import sqlfiles
+
+# The document fields a catalog keeps: those its items show, then any other field a
+# filter reads (so a new attribute filter cannot find nothing).
+CATALOG_FIELDS = tuple(dict.fromkeys((*SHOWN_FIELDS, *DOCUMENT_FIELDS)))
+
+
+def _expenses_answer(
+    settings: Settings,
+    cache: CatalogCache,
+    organization_id: str,
+    catalog: Catalog,
+    period: Period,
+    filters: Filters,
+    limit: int | None,
+) -> CleanExpenses:
+    request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
+    if request_scope is None:
+        return CleanExpenses.empty()
+    parameters = cost_parameters(request_scope, period, limit)
+    with clickhouse() as client:
+        table = client.query_arrow(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
+    # Arrow columns: no Python object per row. Items come first, then folded node rows.
+    if not table.num_rows:
+        return CleanExpenses.empty()
+    table = table.combine_chunks()  # one chunk per column: free when the answer is one batch
+    column = {name: table.column(name).chunk(0) for name in table.column_names}
+    total_count = column["total_count"][0].as_py()
+    items = min(total_count, parameters["limit"])
+    listed = column["resource_id"].slice(0, items)
+    listed_accounts = column["cloud_account_id"].slice(0, items)
+    keys = column["resource_key"].slice(0, items).to_numpy()
+    prefixes, unknown = EncodedItems.of(catalog).item_prefixes(listed, listed_accounts, keys)
+    if unknown:
+        refreshed = cache.refresh(settings, organization_id, {listed[i].as_py() for i in unknown})
+        if refreshed is not catalog:
+            catalog = refreshed
+            prefixes, _ = EncodedItems.of(catalog).item_prefixes(listed, listed_accounts, keys)
+    return CleanExpenses(
+        listed,
+        listed_accounts,
+        column["cost"].slice(0, items),
+        total_count,
+        column["total_cost"][0].as_py(),
+        clusterparts.from_answer(catalog, column, items),
+        catalog,
+        prefixes,
+    )
+
+
+def _allocation_answer(
+    catalog: Catalog, period: Period, filters: Filters, limit: int | None
+) -> CleanExpenses:
+    """Clusters costed from their allocation rows in the given namespaces, nodes, Services."""
+    accounts = accounts_of(catalog, filters)
+    chosen = candidates(catalog, accounts, filters)
+    clusters = {
+        cluster["cloud_account_id"]: cluster_id
+        for cluster_id, cluster in catalog.clusters.items()
+        if cluster["cloud_account_id"] in accounts and (chosen is None or cluster_id in chosen)
+    }
+    if not clusters:
+        return CleanExpenses.empty()
+    parameters = {
+        "cloud_account_ids": sorted(clusters),
+        "start_date": period.start,
+        "end_date": period.end,
+        **filters.sql_parameters(CLEAN_EXPENSES),
+    }
+    with clickhouse() as client:
+        rows = list(
+            client.query(
+                sqlfiles.query("clean_expenses_k8s_allocation"), parameters=parameters
+            ).named_results()
+        )
+    rows.sort(key=lambda row: (-row["cost"], clusters[row["cloud_account_id"]]))
+    kept = rows[:limit] if limit else rows
+    return CleanExpenses(
+        [clusters[row["cloud_account_id"]] for row in kept],
+        [row["cloud_account_id"] for row in kept],
+        [row["cost"] for row in kept],
+        len(rows),
+        sum(row["cost"] for row in rows),
+        Clusters.from_lists(
+            range(len(kept)), [{column: row[column] for column in COMPONENTS} for row in kept]
+        ),
+        catalog,
+    )
+
+
+def find_clean_expenses(
+    settings: Settings,
+    cache: CatalogCache,
+    organization_id: str,
+    period: Period,
+    filters: Filters,
+    limit: int | None = None,
+) -> CleanExpenses:
+    """The organization's resources with cost in the period, most expensive first."""
+    catalog = cache.get(settings, organization_id)
+    if filters.narrows_allocation:
+        return _allocation_answer(catalog, period, filters, limit)
+    return _expenses_answer(settings, cache, organization_id, catalog, period, filters, limit)

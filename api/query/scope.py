@@ -1,0 +1,127 @@
+"""What one request may see, as the ClickHouse parameters of the clean_expenses queries.
+
+The organization's catalog decides which accounts and resources may be seen; the
+attribute and tag filters of api/query/filters.py narrow them (their indexes are the
+catalog's); the nodes of its clusters that the answer includes are folded into them
+(api/catalog/nodes.py, the double-counting rule of docs/api.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from api.catalog.catalog import Catalog
+from api.query.filters import CATALOG_FILTERS, Filters
+from etl.storage.clickhouse import StringArray
+from etl.storage.registry import K8S_ACCOUNT_TYPE
+
+# "No limit" means this many items: more than any organization has. ClickHouse's
+# arraySlice reads its length as signed, so a larger limit must not reach it.
+MAX_ITEMS = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Period:
+    """Unix seconds; a day counts when its midnight-UTC row date lies in [start, end]."""
+
+    start: int
+    end: int
+
+
+def accounts_of(catalog: Catalog, filters: Filters) -> list[str]:
+    wanted = filters.accounts()
+    return sorted(
+        account
+        for account in (catalog.accounts if wanted is None else wanted)
+        if account in catalog.accounts
+    )
+
+
+def candidates(catalog: Catalog, accounts: list[str], filters: Filters) -> set[str] | None:
+    """Ids passing the attribute filters (None: every resource of the accounts)."""
+    if not filters.narrows_resources:
+        return None
+    every_account = len(accounts) == len(catalog.accounts)
+    ids = (
+        set(catalog.resources) if every_account else catalog.ids_where("cloud_account_id", accounts)
+    )
+    for catalog_filter in CATALOG_FILTERS:  # the attribute and tag filters (api/filters.py)
+        values = filters.get(catalog_filter.name)
+        if values:
+            ids = catalog_filter.narrow(catalog, ids, values)
+    return ids
+
+
+def _node_pairs(
+    catalog: Catalog, accounts: list[str], candidates: set[str] | None
+) -> dict[str, str]:
+    """Node -> cluster, for the nodes and clusters that both belong to this answer."""
+    chosen = set(accounts)
+
+    def included(resource_id: str) -> bool:
+        return catalog.resources[resource_id]["cloud_account_id"] in chosen and (
+            candidates is None or resource_id in candidates
+        )
+
+    return {
+        node: cluster
+        for node, cluster in sorted(catalog.node_clusters.items())
+        if included(node) and included(cluster)
+    }
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one organization's request may see, as ClickHouse parameters.
+
+    It depends on the catalog and the filters only, so the catalog keeps it
+    (`Catalog.memo`) and a repeated request skips both the set algebra and the
+    formatting of thousands of ids.
+    """
+
+    cloud_account_ids: StringArray
+    resource_ids: StringArray | None  # None: every resource of the accounts
+    node_ids: StringArray
+    node_clusters: StringArray
+    cluster_account_ids: StringArray  # the accounts of node_clusters
+    k8s_account_ids: StringArray  # the kubernetes_cnr accounts: the only ones holding clusters
+
+
+def scope(catalog: Catalog, filters: Filters) -> Scope | None:
+    """The request's scope; None when it sees no account at all."""
+    accounts = accounts_of(catalog, filters)
+    if not accounts:
+        return None
+    chosen = candidates(catalog, accounts, filters)
+    nodes = _node_pairs(catalog, accounts, chosen)
+    return Scope(
+        StringArray(accounts),
+        None if chosen is None else StringArray(sorted(chosen)),
+        StringArray(nodes),
+        StringArray(nodes.values()),
+        StringArray(
+            sorted({catalog.resources[cluster]["cloud_account_id"] for cluster in nodes.values()})
+        ),
+        StringArray(
+            account
+            for account in accounts
+            if catalog.accounts[account].get("type") == K8S_ACCOUNT_TYPE
+        ),
+    )
+
+
+def cost_parameters(request_scope: Scope, period: Period, limit: int | None) -> dict[str, Any]:
+    """The parameters of sql/queries/clean_expenses_costs.sql."""
+    return {
+        "cloud_account_ids": request_scope.cloud_account_ids,
+        "start_date": period.start,
+        "end_date": period.end,
+        "all_resources": request_scope.resource_ids is None,
+        "resource_ids": request_scope.resource_ids or StringArray(()),
+        "node_ids": request_scope.node_ids,
+        "node_clusters": request_scope.node_clusters,
+        "cluster_account_ids": request_scope.cluster_account_ids,
+        "k8s_account_ids": request_scope.k8s_account_ids,
+        "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
+    }

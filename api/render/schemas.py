@@ -1,0 +1,114 @@
+"""The response schemas of clean_expenses and k8s_costs, beside the code that renders them.
+
+They serve three purposes: APIFlask serializes (k8s_costs) and documents both answers
+in /openapi.json, and the schemathesis test checks every answer against them. Field
+names and types follow the platform's own declaration (`clean_expenses.swagger.yaml`)
+because its frontend reads them. clean_expenses' items are laid out from bytes
+(api/render/answer.py) with these fields and types, skipping marshmallow's dump;
+tests/unit/test_render.py checks the rendered keys against `CleanExpenseSchema`.
+"""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
+
+from etl.costmodel.assets import COMPONENTS
+
+# The breakdown's fields are the table's value columns, named once in
+# etl.costmodel.assets.COMPONENTS.
+CleanExpenseK8sCostsSchema = Schema.from_dict(
+    {column: Float(required=True) for column in COMPONENTS}, name="CleanExpenseK8sCostsSchema"
+)
+
+
+def _text(description: str) -> String:
+    # Never null: an item leaves out a field without a value (the platform's schema
+    # types these as strings), see api/render/items.py item_base.
+    return String(metadata={"description": f"{description}; absent when unknown"})
+
+
+class BilledNodeSchema(Schema):
+    """A cloud-bill resource that is a node of the cluster, with its bill cost folded in."""
+
+    resource_id = String(required=True, metadata={"description": "the node VM's resource id"})
+    # Not in the platform's schema (an addition of this API): null when unknown.
+    cloud_resource_id = String(
+        allow_none=True, metadata={"description": "the bill's resource id (instance id or ARN)"}
+    )
+    cloud_account_id = String(required=True, metadata={"description": "its cloud account"})
+    name = String(allow_none=True, metadata={"description": "its name in the bill"})
+    cost = Float(
+        required=True,
+        metadata={"description": "its bill cost on days the cluster has K8s costs (not in totals)"},
+    )
+
+
+class CleanExpenseSchema(Schema):
+    """One resource with its cost for the period."""
+
+    id = String(required=True, metadata={"description": "id of resource"})
+    resource_id = String(required=True, metadata={"description": "resource id"})
+    cloud_resource_id = _text("cloud-native resource id")
+    resource_type = _text("resource type")
+    service_name = _text("resource service name")
+    region = _text("resource region")
+    first_seen = Integer(metadata={"description": "first appearance timestamp"})
+    last_seen = Integer(metadata={"description": "last appearance timestamp"})
+    created_at = Integer(metadata={"description": "discovered timestamp"})
+    deleted_at = Integer(metadata={"description": "deleted timestamp (0: not deleted)"})
+    tags = Dict(keys=String(), values=Raw(), metadata={"description": "resource's tags"})
+    meta = Dict(keys=String(), values=Raw(), metadata={"description": "resource metadata"})
+    cost = Float(required=True, metadata={"description": "cost for the period"})
+    cloud_account_id = String(required=True, metadata={"description": "cloud account id"})
+    cloud_account_name = _text("cloud account name")
+    cloud_account_type = _text("cloud account type")
+    resource_name = _text("resource name")
+    name = _text("resource name")
+    k8s_costs = Nested(
+        CleanExpenseK8sCostsSchema, metadata={"description": "breakdown, for K8s clusters only"}
+    )
+    billed_nodes = List(
+        Nested(BilledNodeSchema),
+        metadata={"description": "K8s clusters only: node VMs of the bill counted in the cluster"},
+    )
+    k8s_cluster_id = _text("bill resources only: the K8s cluster this VM is a node of")
+    k8s_cluster_name = _text("bill resources only: that cluster's name")
+
+
+class CleanExpensesSchema(Schema):
+    """The response of clean_expenses."""
+
+    start_date = Integer(required=True)
+    end_date = Integer(required=True)
+    total_count = Integer(
+        required=True, metadata={"description": "resources matched, before limit"}
+    )
+    total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
+    clean_expenses = List(Nested(CleanExpenseSchema), required=True)
+    limit = Integer(metadata={"description": "the limit applied, when one was given"})
+
+
+COST_FIELDS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
+K8sCostTotalsSchema = Schema.from_dict(COST_FIELDS, name="K8sCostTotalsSchema")
+K8sCostGroupSchema = Schema.from_dict(
+    {
+        "key": String(required=True, metadata={"description": "the group's name"}),
+        "pod_uid": String(metadata={"description": "with group_by=pod: the pod's uid"}),
+        **COST_FIELDS,
+    },
+    name="K8sCostGroupSchema",
+)
+
+
+class K8sCostGroupsSchema(Schema):
+    """The response of k8s_costs."""
+
+    start_date = Integer(required=True)
+    end_date = Integer(required=True)
+    group_by = String(required=True)
+    total_count = Integer(required=True, metadata={"description": "groups, before limit"})
+    total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
+    totals = Nested(K8sCostTotalsSchema, required=True)
+    groups = List(Nested(K8sCostGroupSchema), required=True)
+    limit = Integer(metadata={"description": "the limit applied, when one was given"})

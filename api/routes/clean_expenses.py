@@ -1,0 +1,105 @@
+"""`GET /restapi/v2/organizations/<organization_id>/clean_expenses`.
+
+The query schema below validates the query string (unknown parameters are rejected,
+as the platform does) and documents it in /openapi.json, with the response schema of
+api/render/schemas.py. The answer is found by api/query/clean_expenses.py and
+rendered by api/render/ (JSON from bytes, or CSV).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from apiflask.fields import Integer, String
+from apiflask.validators import OneOf, Range
+from flask import Response, current_app
+from marshmallow import RAISE
+
+from api.catalog.cache import CatalogCache
+from api.context import current_settings
+from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
+from api.query.filters import CLEAN_EXPENSES, Filters
+from api.query.period import query_schema
+from api.query.scope import Period
+from api.render.csvfile import csv_response
+from api.render.schemas import CleanExpensesSchema
+
+bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
+
+CATALOG_EXTENSION = "k8scost_catalogs"
+# How long an API process trusts its copy of an organization's resource documents.
+CATALOG_TTL_S = 300.0
+FORMATS = ("advanced_json", "json", "csv")
+
+# Query string of clean_expenses: the period, the filters of api/query/filters.py, then these.
+CleanExpensesQuery = query_schema(
+    "CleanExpensesQuery",
+    CLEAN_EXPENSES,
+    after={
+        "limit": Integer(
+            validate=Range(min=1),
+            metadata={"description": "Sort by cost (desc), then keep this many; must be > 0"},
+        ),
+        "format": String(
+            load_default="advanced_json",
+            validate=OneOf(FORMATS),
+            metadata={"description": "advanced_json or json: this document; csv: the same rows"},
+        ),
+    },
+)
+
+
+CSV_RESPONSE = {
+    "content": {
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "format=csv: one line per item; totals in X-Total-Count/Cost",
+            }
+        }
+    }
+}
+
+
+def catalogs() -> CatalogCache:
+    """The app's cache of organization catalogs (created on first use)."""
+    return current_app.extensions.setdefault(
+        CATALOG_EXTENSION, CatalogCache(CATALOG_TTL_S, CATALOG_FIELDS)
+    )
+
+
+@bp.get("/organizations/<organization_id>/clean_expenses")
+@bp.input(CleanExpensesQuery, location="query", arg_name="query", unknown=RAISE)
+@bp.output(CleanExpensesSchema)
+@bp.doc(responses={200: CSV_RESPONSE})
+def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
+    """Resources of the organization with their cost over the period, most expensive first."""
+    filters = Filters.from_query(query, CLEAN_EXPENSES)
+    limit = query.get("limit")
+    answer = find_clean_expenses(
+        current_settings(),
+        catalogs(),
+        organization_id,
+        Period(query["start_date"], query["end_date"]),
+        filters,
+        limit,
+    )
+    csv = query["format"] == "csv"
+    totals: dict[str, Any] = {
+        "start_date": query["start_date"],
+        "end_date": query["end_date"],
+        "total_count": answer.total_count,
+        "total_cost": answer.total_cost,
+    }
+    if limit is not None:
+        totals["limit"] = limit
+    if csv:
+        return csv_response(
+            {**totals, "clean_expenses": answer.items()}, f"clean_expenses_{organization_id}.csv"
+        )
+    # The items are encoded from bytes with CleanExpenseSchema's fields and types
+    # (api/render/answer.py; the schemathesis test checks every answer against the
+    # schema), so they skip marshmallow's field-by-field dump, which takes longer than
+    # the ClickHouse query for thousands of items.
+    return Response(answer.json_body(totals), mimetype="application/json")
