@@ -8,6 +8,7 @@ import pytest
 
 from api import auth
 from api.app import create_app
+from api.query.filters import CLEAN_EXPENSES
 from etl.core.config import Settings
 from tests.api_data import (
     URL,
@@ -130,18 +131,8 @@ def test_openapi_documents_clean_expenses(api: Api) -> None:
     parameters = {(p["in"], p["name"]): p for p in operation["parameters"]}
     assert parameters[("query", "start_date")]["required"] is True
     assert parameters[("query", "end_date")]["schema"]["type"] == "integer"
-    for name in (
-        "cloud_account_id",
-        "region",
-        "service_name",
-        "resource_type",
-        "k8s_namespace",
-        "k8s_node",
-        "k8s_service",
-        "tag",
-        "without_tag",
-    ):
-        assert parameters[("query", name)]["schema"]["type"] == "array", name
+    for declared in CLEAN_EXPENSES.filters:
+        assert parameters[("query", declared.name)]["schema"]["type"] == "array", declared.name
     assert parameters[("query", "limit")]["schema"]["minimum"] == 1
     assert parameters[("query", "format")]["schema"]["enum"] == ["advanced_json", "json", "csv"]
     assert ("path", "organization_id") in parameters
