@@ -61,29 +61,45 @@ class BudgetMonth:
     thresholds: list[dict[str, Any]]
 
 
-def daily_spend(
-    client: Client, db: Database, budget: dict[str, Any], first: date, last: date
-) -> dict[tuple[str, date], float]:
-    """The budget scope's spend per (account, day) over [first, last]."""
-    parts = parse_scope(budget["scope"])
-    organization = budget["organization_id"]
-    if "namespace" in parts or "key" in parts:
-        clusters = [
-            account["_id"]
-            for account in registry.list_accounts(db, registry.K8S_ACCOUNT_TYPE, organization)
-        ]
-        return costreads.allocation_days(
-            client,
-            clusters,
-            first,
-            last,
-            parts.get("namespace", ""),
-            (parts.get("key", ""), parts.get("value", "")),
-        )
-    accounts = [account["_id"] for account in registry.list_accounts(db, None, organization)]
-    if "account" in parts:
-        accounts = [account for account in accounts if account == parts["account"]]
-    return costreads.expense_days(client, accounts, first, last)
+class SpendReader:
+    """Reads budget scopes' daily spend, sharing the organization-wide `expenses` read
+    between the budgets of one request or run (an organization or account budget
+    filters it; a namespace or label budget reads `k8s_allocation` itself)."""
+
+    def __init__(self, client: Client, db: Database) -> None:
+        self._client, self._db = client, db
+        self._expenses: dict[tuple[str, date, date], costreads.Daily] = {}
+
+    def _organization(self, organization: str, first: date, last: date) -> costreads.Daily:
+        key = (organization, first, last)
+        if key not in self._expenses:
+            accounts = [a["_id"] for a in registry.list_accounts(self._db, None, organization)]
+            self._expenses[key] = costreads.expense_days(self._client, accounts, first, last)
+        return self._expenses[key]
+
+    def daily(self, budget: dict[str, Any], first: date, last: date) -> costreads.Daily:
+        """The budget scope's spend per (account, day) over [first, last]."""
+        parts = parse_scope(budget["scope"])
+        organization = budget["organization_id"]
+        if "namespace" in parts or "key" in parts:
+            clusters = [
+                account["_id"]
+                for account in registry.list_accounts(
+                    self._db, registry.K8S_ACCOUNT_TYPE, organization
+                )
+            ]
+            return costreads.allocation_days(
+                self._client,
+                clusters,
+                first,
+                last,
+                parts.get("namespace", ""),
+                (parts.get("key", ""), parts.get("value", "")),
+            )
+        spend = self._organization(organization, first, last)
+        if "account" in parts:
+            return {key: cost for key, cost in spend.items() if key[0] == parts["account"]}
+        return spend
 
 
 def month_figures(budget: dict[str, Any], spend: dict[tuple[str, date], float], as_of: date):
@@ -122,10 +138,10 @@ def month_figures(budget: dict[str, Any], spend: dict[tuple[str, date], float], 
     )
 
 
-def budget_month(client: Client, db: Database, budget: dict[str, Any], as_of: date) -> BudgetMonth:
+def budget_month(reader: SpendReader, budget: dict[str, Any], as_of: date) -> BudgetMonth:
     """A budget's month after `as_of`, from ClickHouse."""
     first = min(as_of.replace(day=1), as_of - timedelta(days=TREND_DAYS - 1))
-    return month_figures(budget, daily_spend(client, db, budget, first, as_of), as_of)
+    return month_figures(budget, reader.daily(budget, first, as_of), as_of)
 
 
 def threshold_alerts(budget: dict[str, Any], figures: BudgetMonth) -> list[dict[str, Any]]:

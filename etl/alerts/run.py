@@ -104,8 +104,9 @@ def evaluate_budgets(
 ) -> list[str]:
     """The organization's budgets after `day`: the thresholds crossed, raised once each."""
     ids = []
+    reader = budgets.SpendReader(client, db)
     for budget in budget_store.list_budgets(db, organization_id):
-        figures = budgets.budget_month(client, db, budget, day)
+        figures = budgets.budget_month(reader, budget, day)
         for alert in budgets.threshold_alerts(budget, figures):
             if alerting.get_alert(db, alert["_id"]) is None:
                 _raise(db, alert, now)

@@ -38,6 +38,8 @@ Daily = dict[tuple[str, date], float]
 
 
 def _daily(frame: pd.DataFrame) -> Daily:
+    if frame.empty:  # an empty answer may come without its columns
+        return {}
     return {
         (account, pd.Timestamp(day).date()): float(cost)
         for account, day, cost in zip(
