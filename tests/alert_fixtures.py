@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import shutil
+import threading
 from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pandas as pd
@@ -140,3 +142,36 @@ def fresh_settings(template: Any, target: Any) -> Settings:
     return Settings.from_env(
         {"K8SCOST_DATA_DIR": str(target), "CLICKHOUSE_DSN": f"chdb://{template / 'clickhouse'}"}
     )
+
+
+class Receiver:
+    """A webhook receiver on loopback recording every request; `start` brings it up."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.requests, self.server = port, [], None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> None:
+        received = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append({"headers": dict(self.headers), "body": body})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo.database import Database
 
 from etl.alerts import anomalies, budgets, notify
 from etl.core.config import Settings
-from etl.core.days import day_start_epoch
+from etl.core.days import day_start_epoch, parse_day
 from etl.storage import alerting, costreads, registry
 from etl.storage import budgets as budget_store
 from etl.storage.clickhouse import Client, connect
@@ -94,6 +95,7 @@ def evaluate_tenant(
         _raise(db, alert, now)
         ids.append(alert["_id"])
     resolved = alerting.resolve_other_alerts(db, KIND, account.id, day_start_epoch(day), ids)
+    alerting.record_evaluation(db, account.id, day.isoformat(), ids, now)
     if resolved:
         log.info("tenant %s %s: no longer anomalous: %s", account.id, day, ", ".join(resolved))
     return ids
@@ -140,3 +142,29 @@ def evaluate(
         "budget_alerts": budget_alerts,
         "deliveries": deliveries,
     }
+
+
+def days_to_evaluate(
+    date_param: str | None,
+    tenants_param: list[str] | None,
+    events: Iterable[Mapping[str, Any]],
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """What a `k8s_cost_alerts` run evaluates: [{date, tenants}], one entry per day.
+
+    1. The `date` param (and `tenants`) of a manual run.
+    2. Else the extras of the `k8s_costs_daily` Asset events that triggered the run
+       ({date, tenants}, what each daily run just loaded); events that queued up
+       while no run started are merged per day, so each tenant-day is evaluated once.
+    3. Else (a manual run without `date`) the last complete UTC day, for `tenants`.
+    """
+    if date_param:
+        return [{"date": parse_day(date_param, now).isoformat(), "tenants": tenants_param or []}]
+    by_day: dict[str, set[str]] = {}
+    for extra in events:
+        if extra.get("date"):
+            by_day.setdefault(extra["date"], set()).update(extra.get("tenants") or [])
+    if by_day:
+        return [{"date": day, "tenants": sorted(by_day[day])} for day in sorted(by_day)]
+    last = ((now or datetime.now(UTC)) - timedelta(days=1)).date()
+    return [{"date": last.isoformat(), "tenants": tenants_param or []}]

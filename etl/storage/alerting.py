@@ -13,6 +13,7 @@ update_one (with upsert), delete_one; no bulk_write, no aggregate.
   is delivered once. `state` is pending -> sent, or failed after MAX_ATTEMPTS.
 - `k8s_webhook_targets`: an organization's webhooks (`slack` or signed `json`).
 - `k8s_alert_settings`: an organization's `threshold_pct` and `min_usd`.
+- `k8s_alert_evaluations`: when each tenant-day was last evaluated, and what it raised.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ALERTS = "k8s_alerts"
 DELIVERIES = "k8s_alert_deliveries"
 TARGETS = "k8s_webhook_targets"
 SETTINGS = "k8s_alert_settings"
+EVALUATIONS = "k8s_alert_evaluations"
 OPEN, RESOLVED = "open", "resolved"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 TARGET_KINDS = ("slack", "json")
@@ -196,3 +198,20 @@ def set_alert_settings(
     if fields:
         db[SETTINGS].update_one({"_id": organization_id}, {"$set": fields}, upsert=True)
     return alert_settings(db, organization_id)
+
+
+def record_evaluation(
+    db: Database, tenant_id: str, day: str, alert_ids: list[str], now: float
+) -> None:
+    """Note that a tenant-day was evaluated (replaced by the next evaluation)."""
+    db[EVALUATIONS].update_one(
+        {"_id": f"{tenant_id}:{day}"},
+        {"$set": {"cloud_account_id": tenant_id, "day": day, "alerts": alert_ids,
+                  "evaluated_at": now}},
+        upsert=True,
+    )  # fmt: skip
+
+
+def find_evaluations(db: Database) -> list[dict[str, Any]]:
+    """Every tenant-day evaluation, by id."""
+    return sorted(db[EVALUATIONS].find({}), key=lambda record: record["_id"])

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,41 +17,9 @@ from etl.core.config import Settings
 from etl.storage import alerting, registry
 from etl.storage.clickhouse import connect
 from tests import alert_fixtures as af
+from tests.alert_fixtures import Receiver
 
 NOW = 1_780_000_000.0
-
-
-class Receiver:
-    """A webhook receiver on loopback recording every request; `start` brings it up."""
-
-    def __init__(self, port: int) -> None:
-        self.port, self.requests, self.server = port, [], None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> None:
-        received = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append({"headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
 
 @pytest.fixture(scope="module")
