@@ -116,6 +116,21 @@ def load(client: Any, world: dict[str, Any], only: list[date] | None = None) -> 
             warehouse.restate_day(client, "k8s_allocation", cluster["tenant_id"], day, rows)
 
 
+def node_types(world: dict[str, Any]) -> Any:
+    """What Thanos would answer for the nodes' instance types: the scenario's, which the
+    simulator renders as the `instance_type` label of the node price series."""
+    by_tenant = {
+        cluster["tenant_id"]: {node["name"]: node["instance_type"] for node in cluster["nodes"]}
+        for cluster in world["clusters"]
+    }
+    return lambda tenant, first, last: by_tenant[tenant]
+
+
+def no_node_types(tenant: str, first: date, last: date) -> dict[str, str]:
+    """No instance type known (tests that are not about them ask no Thanos)."""
+    return {}
+
+
 def register(db: Any, world: dict[str, Any]) -> None:
     for cluster in world["clusters"]:
         registry.add_account(db, cluster["organization_id"], cluster["name"], cluster["tenant_id"])

@@ -47,6 +47,7 @@ class ContributorSchema(Schema):
     amount_usd = Float(required=True, metadata={"description": "signed dollars of the change"})
     today_usd = Float(metadata={"description": "its cost on the alert's day"})
     baseline_usd = Float(metadata={"description": "its mean cost over the baseline days"})
+    instance_type = String(metadata={"description": "a node's instance type, where known"})
 
 
 class AlertSchema(Schema):

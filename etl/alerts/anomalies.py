@@ -14,6 +14,7 @@ namespace's: they count in the cluster scope only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -62,7 +63,12 @@ def is_anomalous(cost: float, baseline: float, threshold_pct: float, min_usd: fl
 
 
 def _anomaly(
-    frame: pd.DataFrame, scope: str, namespace: str, day: date, before: list[date]
+    frame: pd.DataFrame,
+    scope: str,
+    namespace: str,
+    day: date,
+    before: list[date],
+    node_types: Mapping[str, str] | None,
 ) -> Anomaly:
     on_day = frame["day"] == day
     today = float(frame["cost"].to_numpy()[on_day.to_numpy()].sum())
@@ -76,14 +82,21 @@ def _anomaly(
         change_usd=change,
         change_pct=change / baseline * 100 if baseline > 0 else None,
         baseline_days=before,
-        causes=causes.contributors(frame, day, before),
+        causes=causes.contributors(frame, day, before, node_types),
     )
 
 
-def detect(frame: pd.DataFrame, day: date, threshold_pct: float, min_usd: float) -> list[Anomaly]:
+def detect(
+    frame: pd.DataFrame,
+    day: date,
+    threshold_pct: float,
+    min_usd: float,
+    node_types: Mapping[str, str] | None = None,
+) -> list[Anomaly]:
     """The anomalies of one cluster on `day`: the cluster itself, then its namespaces.
 
-    `frame` is the cluster's allocation groups over `window(day)`.
+    `frame` is the cluster's allocation groups over `window(day)`; `node_types` names
+    the nodes' instance types in the causes, where known.
     """
     if frame.empty or day not in set(frame["day"]):
         return []
@@ -92,14 +105,16 @@ def detect(frame: pd.DataFrame, day: date, threshold_pct: float, min_usd: float)
         return []
     frame = frame[frame["day"].isin([*before, day])]
     found = []
-    cluster = _anomaly(frame, CLUSTER, "", day, before)
-    if is_anomalous(cluster.cost_usd, cluster.baseline_usd, threshold_pct, min_usd):
-        found.append(cluster)
+    on_day = (frame["day"] == day).to_numpy()
+    today = float(frame["cost"].to_numpy()[on_day].sum())
+    baseline = float(frame["cost"].to_numpy()[~on_day].sum()) / len(before)
+    if is_anomalous(today, baseline, threshold_pct, min_usd):
+        found.append(_anomaly(frame, CLUSTER, "", day, before, node_types))
     groups = causes.day_and_baseline(frame, "namespace", day, before)
     for namespace, row in zip(groups.index, groups.itertuples(index=False), strict=True):
         if namespace in PSEUDO_NAMESPACES:
             continue
         if is_anomalous(row.today, row.baseline, threshold_pct, min_usd):
             rows = frame[frame["namespace"] == namespace]
-            found.append(_anomaly(rows, NAMESPACE, str(namespace), day, before))
+            found.append(_anomaly(rows, NAMESPACE, str(namespace), day, before, node_types))
     return found

@@ -14,7 +14,7 @@ namespace, controller, node) with every component and `cost`. No I/O here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -137,16 +137,20 @@ def _dollars(amount: float) -> str:
 
 
 def _node_lines(nodes: list[dict[str, Any]]) -> list[tuple[float, str]]:
-    """New and gone nodes in one line each ("+$41.20: 3 new nodes (a, b, c)"), others alone."""
+    """New and gone nodes in one line per instance type ("+$41.20: 3 new c5.4xlarge nodes
+    (a, b, c)"; without a known type "3 new nodes"), other moves one line per node."""
     lines = []
     for movement in ("new", "gone"):
-        moved = [node for node in nodes if node["change"] == movement and node["name"] != OTHER]
-        if moved:
-            amount = sum(node["amount_usd"] for node in moved)
-            names = ", ".join(node["name"] for node in moved)
-            noun = "node" if len(moved) == 1 else "nodes"
+        moved: dict[str, list[dict[str, Any]]] = {}
+        for node in nodes:
+            if node["change"] == movement and node["name"] != OTHER:
+                moved.setdefault(node.get("instance_type") or "", []).append(node)
+        for instance_type, group in sorted(moved.items()):
+            amount = sum(node["amount_usd"] for node in group)
+            names = ", ".join(node["name"] for node in group)
+            noun = " ".join(filter(None, (instance_type, "node" if len(group) == 1 else "nodes")))
             what = f"new {noun}" if movement == "new" else f"{noun} gone"
-            lines.append((amount, f"{_dollars(amount)}: {len(moved)} {what} ({names})"))
+            lines.append((amount, f"{_dollars(amount)}: {len(group)} {what} ({names})"))
     lines += [
         (
             node["amount_usd"],
@@ -172,15 +176,26 @@ def summary(causes: dict[str, list[dict[str, Any]]], lines: int = 3) -> list[str
     return out
 
 
-def contributors(frame: pd.DataFrame, day: date, baseline_days: Sequence[date]) -> dict[str, Any]:
-    """The causes of the change of `frame`'s total on `day` against `baseline_days`."""
+def contributors(
+    frame: pd.DataFrame,
+    day: date,
+    baseline_days: Sequence[date],
+    node_types: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The causes of the change of `frame`'s total on `day` against `baseline_days`;
+    `node_types` (node -> instance type, where known) names the nodes' types."""
     frame = frame.assign(node=frame["node"].where(frame["node"] != "", NO_NODE))
+    nodes = by_group(frame, "node", day, baseline_days)
+    types = node_types or {}
+    for node in nodes:
+        if types.get(node["name"]):
+            node["instance_type"] = types[node["name"]]
     causes: dict[str, Any] = {
         "components": by_component(frame, day, baseline_days),
         "controllers": by_group(
             frame.assign(controller=_qualified(frame)), "controller", day, baseline_days
         ),
-        "nodes": by_group(frame, "node", day, baseline_days),
+        "nodes": nodes,
     }
     causes["summary"] = summary(causes)
     return causes

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,12 +23,31 @@ from pymongo.database import Database
 from etl.alerts import anomalies, budgets, notify
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch, parse_day
+from etl.metroculus.nodetypes import node_instance_types
+from etl.metroculus.promql import PromQLClient, PromQLError
 from etl.storage import alerting, costreads, registry
 from etl.storage import budgets as budget_store
 from etl.storage.clickhouse import Client, connect
 
 log = logging.getLogger(__name__)
 KIND = "anomaly"
+# node -> instance type of a tenant over [first, last] (names the node causes).
+NodeTypes = Callable[[str, date, date], Mapping[str, str]]
+
+
+def thanos_node_types(settings: Settings) -> NodeTypes:
+    """Node types from Thanos; an unreachable or failing Thanos names no type (the alert
+    is still raised, its nodes named by node name alone)."""
+    client = PromQLClient(settings.thanos_url, settings.promql_timeout_s, settings.promql_retries)
+
+    def types(tenant: str, first: date, last: date) -> Mapping[str, str]:
+        try:
+            return node_instance_types(client, tenant, first, last)
+        except PromQLError as error:
+            log.warning("tenant %s: node instance types unknown: %s", tenant, error)
+            return {}
+
+    return types
 
 
 def alert_id(tenant_id: str, anomaly: anomalies.Anomaly, day: date) -> str:
@@ -82,13 +101,19 @@ def _raise(db: Database, alert: dict[str, Any], now: float) -> bool:
 
 
 def evaluate_tenant(
-    client: Client, db: Database, account: registry.ClusterAccount, day: date, now: float
+    client: Client,
+    db: Database,
+    account: registry.ClusterAccount,
+    day: date,
+    now: float,
+    node_types: NodeTypes,
 ) -> list[str]:
     """The tenant-day's anomalies, stored (and queued); returns their alert ids."""
     rule = alerting.alert_settings(db, account.organization_id)
     first, last = anomalies.window(day)
     frame = costreads.allocation_groups(client, account.id, first, last)
-    found = anomalies.detect(frame, day, rule["threshold_pct"], rule["min_usd"])
+    types = _LazyTypes(node_types, account.id, first, last)
+    found = anomalies.detect(frame, day, rule["threshold_pct"], rule["min_usd"], types)
     ids = []
     for anomaly in found:
         alert = _document(account, day, anomaly, rule)
@@ -99,6 +124,27 @@ def evaluate_tenant(
     if resolved:
         log.info("tenant %s %s: no longer anomalous: %s", account.id, day, ", ".join(resolved))
     return ids
+
+
+class _LazyTypes(Mapping[str, str]):
+    """Node types fetched on first use: a day without anomaly asks Thanos nothing."""
+
+    def __init__(self, fetch: NodeTypes, tenant: str, first: date, last: date) -> None:
+        self._fetch, self._args, self._types = fetch, (tenant, first, last), None
+
+    def _loaded(self) -> Mapping[str, str]:
+        if self._types is None:
+            self._types = dict(self._fetch(*self._args))
+        return self._types
+
+    def __getitem__(self, node: str) -> str:
+        return self._loaded()[node]
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def evaluate_budgets(
@@ -117,13 +163,19 @@ def evaluate_budgets(
 
 
 def evaluate(
-    settings: Settings, day: date, tenant_ids: list[str] | None = None, now: float | None = None
+    settings: Settings,
+    day: date,
+    tenant_ids: list[str] | None = None,
+    now: float | None = None,
+    node_types: NodeTypes | None = None,
 ) -> dict[str, Any]:
     """Evaluate a loaded day for the tenants (all when None), then deliver what is due.
 
+    `node_types` names the nodes' instance types (default: Thanos, `thanos_node_types`).
     Returns {date, tenants, anomalies: [ids], budget_alerts: [ids], deliveries: counts}.
     """
     now = time.time() if now is None else now
+    node_types = node_types or thanos_node_types(settings)
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
     accounts = registry.k8s_accounts(db, tenant_ids)
     organizations = sorted({account.organization_id for account in accounts})
@@ -131,7 +183,7 @@ def evaluate(
     budget_alerts: list[str] = []
     with connect(settings.clickhouse_dsn) as client:
         for account in accounts:
-            found += evaluate_tenant(client, db, account, day, now)
+            found += evaluate_tenant(client, db, account, day, now, node_types)
         for organization in organizations:
             budget_alerts += evaluate_budgets(client, db, organization, day, now)
     deliveries = notify.deliver_due(settings, db, organizations, now)
