@@ -77,3 +77,5 @@ def test_webhooks_test_and_alerts_list(k8scost):
         "threshold_pct=30 min_usd=5\n"
     )
     assert secret
+    evaluated = call("alerts", "evaluate", "--date", "2026-06-05")
+    assert evaluated.startswith("2026-06-05: 0 anomalies, 0 budget alerts, deliveries {'sent': 0")
