@@ -69,6 +69,8 @@ class AlertSchema(Schema):
     day = String(required=True, metadata={"description": "UTC day, YYYY-MM-DD"})
     date = Integer(required=True, metadata={"description": "the day's midnight UTC, Unix seconds"})
     state = String(required=True, metadata={"description": "open or resolved"})
+    title = String(allow_none=True, metadata={"description": "one line: what and where"})
+    headline = String(allow_none=True, metadata={"description": "the figures, in words"})
     cost_usd = Float(required=True, metadata={"description": "the day's cost (budget: to date)"})
     baseline_usd = Float(
         required=True, metadata={"description": "the baseline mean (budget: the amount)"}

@@ -50,6 +50,8 @@ PUBLIC_FIELDS = (
     "day",
     "date",
     "state",
+    "title",
+    "headline",
     "cost_usd",
     "baseline_usd",
     "change_usd",
