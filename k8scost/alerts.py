@@ -27,6 +27,13 @@ def _day(text: str | None, default: date) -> date:
     return date.fromisoformat(text) if text else default
 
 
+def _removed(removed: bool, what: str, identifier: str) -> None:
+    """Say a deletion happened, or fail with one line (`error: no budget X`)."""
+    if not removed:
+        raise ValueError(f"no {what} {identifier}")
+    click.echo(f"removed {identifier}")
+
+
 def _yesterday() -> date:
     return (datetime.now(UTC) - timedelta(days=1)).date()
 
@@ -119,9 +126,7 @@ def alerts_webhooks(settings: Settings, organization_id: str | None) -> None:
 @click.pass_obj
 def alerts_rm_webhook(settings: Settings, target_id: str) -> None:
     """Delete a webhook (its pending deliveries then fail)."""
-    if not alerting.remove_target(_db(settings), target_id):
-        raise ValueError(f"no webhook {target_id}")
-    click.echo(f"removed {target_id}")
+    _removed(alerting.remove_target(_db(settings), target_id), "webhook", target_id)
 
 
 @alerts_command.command("test-webhook")
@@ -207,6 +212,4 @@ def budgets_list(settings: Settings, organization_id: str | None, as_of: str | N
 @click.pass_obj
 def budgets_rm(settings: Settings, budget_id: str) -> None:
     """Delete a budget."""
-    if not store.delete_budget(_db(settings), budget_id):
-        raise ValueError(f"no budget {budget_id}")
-    click.echo(f"removed {budget_id}")
+    _removed(store.delete_budget(_db(settings), budget_id), "budget", budget_id)
