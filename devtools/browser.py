@@ -11,8 +11,14 @@ none left 127.0.0.1.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +28,8 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
+
+from etl.core.config import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -38,6 +46,51 @@ FLAGS = (
 )
 PAGES = ("overview", "cluster", "health")
 WAIT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def api_server(settings: Settings, log: Path | None = None) -> Iterator[str]:
+    """`python -m api` (what `k8scost api` serves) on a free port of 127.0.0.1: its URL.
+
+    A fresh interpreter, since this process may have used the embedded stores (the
+    API hands them over when a task wants them, etl/storage/clickhouse.py).
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "K8SCOST_DATA_DIR": str(settings.data_dir),
+        "CLICKHOUSE_DSN": settings.clickhouse_dsn,
+        "MONGO_URI": settings.mongo_uri,
+        "MONGO_DB": settings.mongo_db,
+    }
+    with open(log or os.devnull, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/livez", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the API did not start (exit {process.poll()})") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @contextmanager

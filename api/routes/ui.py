@@ -61,7 +61,10 @@ def page() -> str:
     return render_template(
         "index.html",
         filters=CLEAN_EXPENSES.filters,
-        breakdowns=[b for b in BREAKDOWNS if b != "k8s_component"],
+        # The overview's chart: by service first (K8s included), then the other fields.
+        breakdowns=sorted(
+            (b for b in BREAKDOWNS if b != "k8s_component"), key=lambda b: b != "service_name"
+        ),
     )
 
 

@@ -2,20 +2,16 @@
 
 The data is the session's simulated history (tests/conftest.py: 2 clusters x 2 days)
 costed by the real pipeline, plus a small FOCUS bill on the same days in two cloud
-accounts, all in the simulator's organization; the API is the console script under
-gunicorn, as a user starts it; the browser is Debian's chromium (devtools/browser.py).
+accounts, all in the simulator's organization; the API is `python -m api` (what `k8scost
+api` serves, gunicorn); the browser is Debian's chromium (devtools/browser.py).
 Built once for the whole directory: the tests only read.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -29,9 +25,7 @@ from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import promql_client, run_tenant_day
 from tests.conftest import SimulatedPrometheus
-from tests.e2e.test_api_server import free_port, wait_until_live
 
-K8SCOST = Path(sys.executable).with_name("k8scost")
 DAY = 86400
 
 
@@ -112,18 +106,7 @@ def site(
     import_bill(settings, organization_id, bill)
     token = auth.issue_token(db, organization_id)
 
-    port = free_port()
-    log = root / "api.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(K8SCOST), "api", "--port", str(port)],
-            env={**os.environ, "K8SCOST_DATA_DIR": str(settings.data_dir)},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_live(url)
+    with browser.api_server(settings, root / "api.log") as url:
         yield Site(
             url,
             organization_id,
@@ -132,9 +115,6 @@ def site(
             simulated_prometheus.days,
             simulated_prometheus.tenant_ids,
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

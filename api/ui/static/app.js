@@ -15,10 +15,21 @@ const SPECIAL = {
   __unallocated__: "pods without a controller or without the label",
 };
 const $ = (selector) => document.querySelector(selector);
-const money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+const dollars = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+// Cents; float noise around zero (-1e-15) is $0.00, not -$0.00.
+const money = { format: (value) => dollars.format(Math.abs(value) < 0.005 ? 0 : value) };
 
 class SignedOut extends Error {}
 class Refused extends Error {}
+class Stale extends Error {}
+
+// Each render has a serial number; an answer that arrives after a newer render began
+// is dropped (an older period's answer must not overwrite the newer one's page).
+let renders = 0;
+function fresh(serial, value) {
+  if (serial !== renders) throw new Stale();
+  return value;
+}
 
 // ---- the API ------------------------------------------------------------------------
 
@@ -166,6 +177,7 @@ function drawChart(element, traces) {
     yaxis: { tickprefix: "$" },
     xaxis: { type: "category" },
     legend: { orientation: "h" },
+    showlegend: true,
   };
   return Plotly.react(element, traces, layout, { displayModeBar: false, responsive: true });
 }
@@ -188,12 +200,12 @@ function tableQuery(period) {
   return [...periodPairs(period), ...filterPairs(), ["limit", overview.limit]];
 }
 
-async function renderOverview(period) {
+async function renderOverview(serial, period) {
   const by = $("#breakdown-by").value;
-  const [series, table] = await Promise.all([
+  const [series, table] = fresh(serial, await Promise.all([
     api("breakdown_expenses", [...periodPairs(period), ["breakdown_by", by], ...filterPairs()]),
     api("clean_expenses", tableQuery(period)),
-  ]);
+  ]));
   const total = $("#total-cost");
   total.textContent = money.format(series.total);
   total.dataset.value = String(series.total);
@@ -292,23 +304,23 @@ $("#export-csv").addEventListener("click", async () => {
 
 const drill = { account: null, namespace: null, controller: null };
 
-async function renderCluster(period, account, resourceId) {
+async function renderCluster(serial, period, account, resourceId) {
   if (drill.account !== account) Object.assign(drill, { account, namespace: null, controller: null });
   const scope = [...periodPairs(period), ["cloud_account_id", account]];
-  const [series, expenses] = await Promise.all([
+  const [series, expenses] = fresh(serial, await Promise.all([
     api("breakdown_expenses", [...scope, ["breakdown_by", "k8s_component"]]),
     api("clean_expenses", scope),
-  ]);
+  ]));
   const cluster = expenses.clean_expenses.find((item) => item.resource_id === resourceId);
   $("#cluster-name").textContent = cluster ? cluster.name || resourceId : resourceId;
   const cost = $("#cluster-cost");
   cost.textContent = money.format(cluster ? cluster.cost : 0);
   cost.dataset.value = String(cluster ? cluster.cost : 0);
   await drawChart($("#cluster-chart"), dailyTraces(series, COMPONENTS, (key) => key));
-  await renderDrill(scope);
+  await renderDrill(scope, serial);
 }
 
-async function renderDrill(scope) {
+async function renderDrill(scope, serial) {
   const labelKey = $("#drill-label").value.trim();
   let groupBy = "namespace";
   const pairs = [...scope];
@@ -322,6 +334,7 @@ async function renderDrill(scope) {
   if (drill.namespace) pairs.push(["k8s_namespace", drill.namespace]);
   if (drill.controller) pairs.push(["k8s_controller", drill.controller]);
   const answer = await api("k8s_costs", [...pairs, ["group_by", groupBy]]);
+  if (serial !== undefined) fresh(serial, answer);
   const table = $("#drill-table");
   table.dataset.groupBy = groupBy;
   const body = table.querySelector("tbody");
@@ -394,11 +407,11 @@ function reasonOf(item) {
   return parts.join("; ");
 }
 
-async function renderHealth(period) {
-  const [ledger, ingest] = await Promise.all([
+async function renderHealth(serial, period) {
+  const [ledger, ingest] = fresh(serial, await Promise.all([
     api("k8s_import_status", periodPairs(period)),
     api("ingest_status", []),
-  ]);
+  ]));
   const days = [...new Set(ledger.k8s_import_status.map((item) => item.date))].sort();
   const clusters = new Map();
   for (const item of ledger.k8s_import_status) {
@@ -409,7 +422,11 @@ async function renderHealth(period) {
   head.replaceChildren();
   const headRow = head.insertRow();
   headRow.insertCell().textContent = "cluster";
-  for (const day of days) headRow.insertCell().textContent = day.slice(5);
+  for (const day of days) {
+    const cell = headRow.insertCell();
+    cell.textContent = day.slice(5);
+    cell.title = day;
+  }
   const body = $("#ledger tbody");
   body.replaceChildren();
   for (const [account, cluster] of clusters) {
@@ -456,8 +473,6 @@ function showPage(id) {
   }
 }
 
-let renders = 0;
-
 async function render() {
   const serial = ++renders;
   delete document.body.dataset.loaded;
@@ -475,16 +490,20 @@ async function render() {
   try {
     if (page === "cluster" && rest.length === 2) {
       showPage("cluster");
-      await renderCluster(period, decodeURIComponent(rest[0]), decodeURIComponent(rest[1]));
+      await renderCluster(serial, period, decodeURIComponent(rest[0]), decodeURIComponent(rest[1]));
     } else if (page === "health") {
       showPage("health");
-      await renderHealth(period);
+      await renderHealth(serial, period);
     } else {
       showPage("overview");
-      await renderOverview(period);
+      await renderOverview(serial, period);
     }
-    if (serial === renders) document.body.dataset.loaded = page || "overview";
+    if (serial === renders) {
+      window.k8scostDrawnAt = performance.now(); // ms since navigation start (bench/ui.py)
+      document.body.dataset.loaded = page || "overview";
+    }
   } catch (error) {
+    if (error instanceof Stale) return;
     if (!(error instanceof SignedOut) && !(error instanceof Refused)) {
       showMessage(String(error));
       throw error;
