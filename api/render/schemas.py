@@ -87,6 +87,7 @@ class CleanExpensesSchema(Schema):
     total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
     clean_expenses = List(Nested(CleanExpenseSchema), required=True)
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
+    offset = Integer(metadata={"description": "the items skipped, when some were"})
 
 
 COST_FIELDS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}

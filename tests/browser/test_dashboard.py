@@ -92,7 +92,10 @@ def test_the_cluster_chart_has_one_series_per_component_adding_up_to_its_cost(
     assert list(plotted) == SERIES
     (cluster,) = api_get(site, "clean_expenses", cloud_account_id=account)["clean_expenses"]
     assert sum(map(sum, plotted.values())) == pytest.approx(cluster["cost"], rel=1e-9)
-    assert all(len(values) == len(site.days) for values in plotted.values())
+    costed = api_get(
+        site, "breakdown_expenses", breakdown_by="k8s_component", cloud_account_id=account
+    )
+    assert all(len(values) == len(costed["breakdown"]) for values in plotted.values())
     assert sum(plotted[IDLE]) > 0, "the simulated nodes have capacity no pod uses"
     shown = dollars(signed_in.find_element("id", "cluster-cost").text)
     assert shown == pytest.approx(cluster["cost"], abs=CENT)
@@ -160,7 +163,12 @@ def test_the_health_page_shows_every_cluster_day_of_the_ledger(
     cells = signed_in.find_elements("css selector", "#ledger td.cell")
     ledger = api_get(site, "k8s_import_status")["k8s_import_status"]
     assert len(cells) == len(ledger) == len(site.days) * len(site.tenant_ids)
-    assert {cell.get_attribute("data-status") for cell in cells} == {"loaded"}
+    shown = sorted(cell.get_attribute("data-status") for cell in cells)
+    loaded = {"succeeded": "loaded", "loaded": "loaded"}
+    assert shown == sorted(loaded.get(item["status"], item["status"]) for item in ledger)
+    assert shown == ["loaded", "loaded", "missing", "missing"], "one day of each cluster costed"
+    missing = signed_in.find_element("css selector", '#ledger td[data-status="missing"]')
+    assert "no run recorded this day" in missing.get_attribute("title")
     ingest = signed_in.find_elements("css selector", "#ingest tbody tr")
     assert len(ingest) == len(site.tenant_ids)
 

@@ -276,3 +276,25 @@ def test_it_needs_the_organizations_token_and_is_in_the_openapi_document(app: An
     parameters = {p["name"] for p in operation["get"]["parameters"]}
     assert {"breakdown_by", "start_date", "end_date", "k8s_namespace", "tag"} <= parameters
     assert {"200", "400", "401", "403"} <= set(operation["get"]["responses"])
+
+
+def test_clean_expenses_pages_by_offset_and_limit_with_the_totals_of_all(
+    api: Api, org: str
+) -> None:
+    """The dashboard's table pages through clean_expenses on the same data."""
+    every = api.expenses("org-1", start(1), end(4))
+    listed = [item["resource_id"] for item in every["clean_expenses"]]
+    assert len(listed) == 4
+    for offset in range(len(listed) + 2):
+        page = api.expenses("org-1", start(1), end(4), limit=2, offset=offset)
+        assert [item["resource_id"] for item in page["clean_expenses"]] == listed[
+            offset : offset + 2
+        ], offset
+        assert (page["total_count"], page["total_cost"]) == (
+            every["total_count"],
+            pytest.approx(every["total_cost"]),
+        )
+        assert page.get("offset", 0) == offset
+    clusters = api.expenses("org-1", start(1), end(4), k8s_namespace="web", offset=1)
+    assert (clusters["clean_expenses"], clusters["total_count"]) == ([], 1)
+    assert_problem(api.get("org-1", {"start_date": 0, "end_date": 1, "offset": -1}), 400)

@@ -138,6 +138,7 @@ function showPeriod(period) {
 
 function choosePeriod(period) {
   sessionStorage.setItem(PERIOD, JSON.stringify(period));
+  overview.offset = 0;
   location.hash = location.hash.split("?")[0]; // a period in the URL gives way to the chosen one
   render();
 }
@@ -170,7 +171,13 @@ function dailyTraces(answer, keys, label) {
   }));
 }
 
-function drawChart(element, traces) {
+// The chart library loads after this script (index.html), while the first API calls run.
+const plotlyReady = window.Plotly
+  ? Promise.resolve()
+  : new Promise((resolve) => $("#plotly-js").addEventListener("load", resolve));
+
+async function drawChart(element, traces) {
+  await plotlyReady;
   const layout = {
     barmode: "stack",
     margin: { l: 60, r: 20, t: 10, b: 40 },
@@ -184,7 +191,8 @@ function drawChart(element, traces) {
 
 // ---- overview -----------------------------------------------------------------------
 
-const overview = { rows: [], sort: null, limit: 50, answer: null };
+const PAGE = 50;
+const overview = { rows: [], sort: null, offset: 0, answer: null };
 
 function filterPairs() {
   const pairs = [];
@@ -197,7 +205,7 @@ function filterPairs() {
 }
 
 function tableQuery(period) {
-  return [...periodPairs(period), ...filterPairs(), ["limit", overview.limit]];
+  return [...periodPairs(period), ...filterPairs(), ["limit", PAGE], ["offset", overview.offset]];
 }
 
 async function renderOverview(serial, period) {
@@ -262,9 +270,11 @@ function drawTable() {
     cost.textContent = money.format(item.cost);
   }
   const answer = overview.answer;
-  $("#page-info").textContent = `${rows.length} of ${answer.total_count} resources (most expensive first)`;
-  $("#page-prev").disabled = overview.limit <= 50;
-  $("#page-next").disabled = rows.length >= answer.total_count;
+  const first = rows.length ? overview.offset + 1 : 0;
+  $("#page-info").textContent =
+    `${first}-${overview.offset + rows.length} of ${answer.total_count} resources (most expensive first)`;
+  $("#page-prev").disabled = overview.offset === 0;
+  $("#page-next").disabled = overview.offset + rows.length >= answer.total_count;
 }
 
 for (const header of document.querySelectorAll("#expenses-table th[data-sort]")) {
@@ -279,19 +289,20 @@ for (const header of document.querySelectorAll("#expenses-table th[data-sort]"))
 }
 $("#filters").addEventListener("submit", (event) => {
   event.preventDefault();
+  overview.offset = 0;
   render();
 });
 $("#breakdown-by").addEventListener("change", () => render());
 $("#page-next").addEventListener("click", () => {
-  overview.limit *= 2;
+  overview.offset += PAGE;
   render();
 });
 $("#page-prev").addEventListener("click", () => {
-  overview.limit = Math.max(50, overview.limit / 2);
+  overview.offset = Math.max(0, overview.offset - PAGE);
   render();
 });
 $("#export-csv").addEventListener("click", async () => {
-  // The same query as the table (filters, limit): exactly the rows shown.
+  // The same query as the table (filters, limit, offset): exactly the rows shown.
   const blob = await api("clean_expenses", [...tableQuery(currentPeriod()), ["format", "csv"]], "blob");
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
