@@ -19,14 +19,20 @@
 -- clusters, split by component: breakdown_k8s_components.sql).
 --
 -- The key: the cloud account with {by_account}, else the resource's value of the
--- breakdown field ({key_ids} -> {key_values}, from the catalog's documents), `null`
--- for a resource without one. Both maps (keys, nodes) are joined as small tables
--- built from their arrays: one hash table each, where transform() over 100k ids
--- took about 0.5 s more on bench/api.py's data. The caller reads the previous period in the same query
+-- breakdown field, from the catalog's documents (api/query/breakdown.py KeyMap): by
+-- resource ({key_ids} -> {key_values}), else by account for an account whose
+-- resources all have the same ({key_account_ids} -> {key_account_values}), else
+-- `null` (a resource without the field). The resource map and the node map are
+-- joined as small tables built from their arrays: one hash table each, where
+-- transform() over 100k ids took about 0.5 s more on bench/api.py's data. The caller reads the previous period in the same query
 -- (start_date is then the previous period's start) and splits the days itself.
 SELECT
     date,
-    if({by_account:Bool}, cloud_account_id, if(keys.key = '', 'null', keys.key)) AS key,
+    multiIf(
+        {by_account:Bool}, cloud_account_id,
+        keys.key != '', keys.key,
+        transform(cloud_account_id, {key_account_ids:Array(String)}, {key_account_values:Array(String)}, 'null')
+    ) AS key,
     sum(cost * sign) AS cost
 FROM expenses
 LEFT JOIN
