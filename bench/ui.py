@@ -16,6 +16,7 @@ API's catalog of the organization (100k documents from montydb, once per process
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import urllib.request
@@ -45,9 +46,27 @@ def warm_up(base_url: str, token: str) -> float:
     return time.perf_counter() - started
 
 
-def drawn_ms(driver: browser.webdriver.Chrome, route: str, base_url: str) -> float:
+# What the page loads, by the end of its URL (Resource Timing: request to last byte).
+PARTS = {"breakdown_expenses": "/breakdown_expenses?", "clean_expenses": "/clean_expenses?"}
+PARTS["plotly.min.js"] = "/plotly.min.js"
+
+
+def drawn_ms(
+    driver: browser.webdriver.Chrome, route: str, base_url: str
+) -> tuple[float, dict[str, float]]:
+    """The page's time to drawn, and how long each of its main requests took (ms)."""
     browser.open_page(driver, base_url, route, "overview")
-    return float(driver.execute_script("return window.k8scostDrawnAt"))
+    drawn = float(driver.execute_script("return window.k8scostDrawnAt"))
+    entries = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => [e.name, e.duration])"
+    )
+    parts = {
+        part: duration
+        for name, duration in entries
+        for part, marker in PARTS.items()
+        if marker in name
+    }
+    return drawn, parts
 
 
 def main() -> None:
@@ -66,21 +85,27 @@ def main() -> None:
             # A fresh document with an empty cache: the first visit's full render.
             driver.execute_cdp_cmd("Network.clearBrowserCache", {})
             driver.get("about:blank")
-            first = drawn_ms(driver, f"{route}&visit=1", base_url)
-            reloads = []
+            first, first_parts = drawn_ms(driver, f"{route}&visit=1", base_url)
+            reloads, parts = [], []
             for n in range(arguments.reloads):
                 driver.get("about:blank")
-                reloads.append(drawn_ms(driver, f"{route}&visit={n + 2}", base_url))
+                drawn, taken = drawn_ms(driver, f"{route}&visit={n + 2}", base_url)
+                reloads.append(drawn)
+                parts.append(taken)
             total = driver.find_element("id", "total-cost").text
     print(f"overview {day_text(PERIOD[0])}..{day_text(PERIOD[1])}, total {total}")
     print(
         f"first render, empty browser cache: {first:.0f} ms "
         f"({'meets' if first < TARGET_MS else 'misses'} the {TARGET_MS} ms target)"
     )
+    print("  of which: " + ", ".join(f"{p} {ms:.0f} ms" for p, ms in first_parts.items()))
     print(
         f"first render of a reload ({len(reloads)}x, plotly.min.js cached): "
         f"median {statistics.median(reloads):.0f} ms, max {max(reloads):.0f} ms"
     )
+    medians = {p: statistics.median(t.get(p, 0.0) for t in parts) for p in PARTS}
+    print("  of which (medians): " + ", ".join(f"{p} {ms:.0f} ms" for p, ms in medians.items()))
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

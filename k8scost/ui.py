@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from api.auth import issue_token
-from devtools import browser, demo
+from devtools import demo
 from etl.core.config import Settings
 from etl.storage import registry
 
@@ -34,6 +34,8 @@ def ui_group() -> None:
 @click.pass_obj
 def screenshots_command(settings: Settings, out_dir: Path, clusters: int, days: int) -> None:
     """Cost the demo's simulated clusters, serve them, and write overview/cluster/health PNGs."""
+    # selenium comes with the test extra (the API image has none): imported when used.
+    from devtools import browser
     with demo.simulated_thanos(settings, clusters, days, SCRAPE_INTERVAL_S) as (url, scenario):
         local = settings.with_overrides(thanos_url=url)
         demo.cost_history(local, scenario, lambda result: None)

@@ -276,6 +276,24 @@ def test_it_needs_the_organizations_token_and_is_in_the_openapi_document(app: An
     parameters = {p["name"] for p in operation["get"]["parameters"]}
     assert {"breakdown_by", "start_date", "end_date", "k8s_namespace", "tag"} <= parameters
     assert {"200", "400", "401", "403"} <= set(operation["get"]["responses"])
+    assert not [path for path in spec["paths"] if path == "/" or path.startswith("/ui")]
+
+
+def test_the_root_opens_the_dashboard_whose_files_need_no_token(app: Any) -> None:
+    with app.test_client() as client:
+        root = client.get("/")
+        page = client.get("/ui/")
+        chart_library = client.get("/ui/vendor/plotly.min.js")
+        script = client.get("/ui/static/app.js")
+        assert_problem(client.get("/nowhere"), 404)
+    assert (root.status_code, root.headers["Location"]) == (302, "/ui/")
+    assert page.status_code == 200 and b'id="sign-in-form"' in page.data
+    for name in ("k8s_namespace", "without_tag"):  # every filter of the table has an input
+        assert f'data-filter="{name}"'.encode() in page.data
+    assert b"http://" not in page.data and b"https://" not in page.data, "nothing from outside"
+    assert chart_library.status_code == 200 and chart_library.mimetype == "text/javascript"
+    assert b"plotly" in chart_library.data[:2000].lower()
+    assert script.status_code == 200 and b"sessionStorage" in script.data
 
 
 def test_clean_expenses_pages_by_offset_and_limit_with_the_totals_of_all(

@@ -208,12 +208,33 @@ function tableQuery(period) {
   return [...periodPairs(period), ...filterPairs(), ["limit", PAGE], ["offset", overview.offset]];
 }
 
+// The account type is no key of breakdown_expenses: the accounts' series, summed by type.
+function byAccountType(answer) {
+  const typeOf = (key) => answer.counts[key].type || "unknown";
+  const breakdown = {};
+  for (const [day, bucket] of Object.entries(answer.breakdown)) {
+    breakdown[day] = {};
+    for (const [key, { cost }] of Object.entries(bucket)) {
+      const type = typeOf(key);
+      breakdown[day][type] = { cost: ((breakdown[day][type] || { cost: 0 }).cost) + cost };
+    }
+  }
+  const counts = {};
+  for (const [key, count] of Object.entries(answer.counts)) {
+    const total = counts[typeOf(key)] || { total: 0, previous_total: 0 };
+    counts[typeOf(key)] = { total: total.total + count.total, previous_total: total.previous_total + count.previous_total };
+  }
+  return { ...answer, breakdown, counts };
+}
+
 async function renderOverview(serial, period) {
-  const by = $("#breakdown-by").value;
-  const [series, table] = fresh(serial, await Promise.all([
+  const chosen = $("#breakdown-by").value;
+  const by = chosen === "cloud_account_type" ? "cloud_account_id" : chosen;
+  const [answer, table] = fresh(serial, await Promise.all([
     api("breakdown_expenses", [...periodPairs(period), ["breakdown_by", by], ...filterPairs()]),
     api("clean_expenses", tableQuery(period)),
   ]));
+  const series = chosen === "cloud_account_type" ? byAccountType(answer) : answer;
   const total = $("#total-cost");
   total.textContent = money.format(series.total);
   total.dataset.value = String(series.total);
