@@ -36,6 +36,7 @@ def screenshots_command(settings: Settings, out_dir: Path, clusters: int, days: 
     """Cost the demo's simulated clusters, serve them, and write overview/cluster/health PNGs."""
     # selenium comes with the test extra (the API image has none): imported when used.
     from devtools import browser
+
     with demo.simulated_thanos(settings, clusters, days, SCRAPE_INTERVAL_S) as (url, scenario):
         local = settings.with_overrides(thanos_url=url)
         demo.cost_history(local, scenario, lambda result: None)
