@@ -284,7 +284,7 @@ def test_the_root_opens_the_dashboard_whose_files_need_no_token(app: Any) -> Non
         root = client.get("/")
         page = client.get("/ui/")
         chart_library = client.get("/ui/vendor/plotly.min.js")
-        script = client.get("/ui/static/app.js")
+        script = client.get("/ui/static/common.js")
         assert_problem(client.get("/nowhere"), 404)
     assert (root.status_code, root.headers["Location"]) == (302, "/ui/")
     assert page.status_code == 200 and b'id="sign-in-form"' in page.data
