@@ -157,7 +157,7 @@ def _component_days(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[st
     """(day, account) -> cost per component key, idle apart (breakdown_k8s_components.sql)."""
     parts: dict[tuple[int, str], dict[str, dict[str, float]]] = defaultdict(dict)
     for row in rows:
-        day = int(row["date"].timestamp())
+        day = row["day"]  # Unix seconds of the day's midnight (toUInt32 in the SQL)
         parts[(day, row["cloud_account_id"])][row["part"]] = row
     split: dict[tuple[int, str], dict[str, float]] = {}
     for day_account, found in parts.items():
@@ -230,8 +230,8 @@ class BreakdownQuery:
             rows = client.query(
                 sqlfiles.query("breakdown_expenses_costs"), parameters=parameters
             ).result_rows
-        for date, key, cost in rows:
-            self._add(int(date.timestamp()), key, cost)
+        for day, key, cost in rows:
+            self._add(day, key, cost)
 
     def run(self) -> Breakdown:
         accounts = accounts_of(self.catalog, self.filters)

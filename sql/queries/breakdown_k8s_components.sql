@@ -18,7 +18,7 @@
 SELECT
     part,
     cloud_account_id,
-    date,
+    toUInt32(date) AS day,
     {{summed: components}}
 FROM
 (
@@ -52,4 +52,4 @@ FROM
     )
     {{live_keys: part, cloud_account_id, date, resource_id}}
 )
-GROUP BY part, cloud_account_id, date
+GROUP BY part, cloud_account_id, day
