@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint airflow
+.PHONY: setup demo test lint airflow screenshots
 
 setup:
 	VENV=$(VENV) scripts/setup.sh
@@ -23,3 +23,7 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+## PNGs of the dashboard's three pages on the demo's data, for the README (docs/img/).
+screenshots: setup
+	$(BIN)/k8scost ui screenshots docs/img

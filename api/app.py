@@ -17,6 +17,7 @@ from api.auth import protect
 from api.context import attach_settings
 from api.problems import ProblemSchema, problem_response
 from api.routes import (
+    breakdown_expenses,
     budgets,
     clean_expenses,
     docs,
@@ -25,6 +26,7 @@ from api.routes import (
     ingest_status,
     k8s_alerts,
     k8s_costs,
+    ui,
 )
 from etl.core import serve
 from etl.core.config import Settings
@@ -60,6 +62,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(import_status.bp)
     app.register_blueprint(k8s_alerts.bp)
     app.register_blueprint(budgets.bp)
+    app.register_blueprint(breakdown_expenses.bp)
+    app.register_blueprint(ui.bp)
+    app.register_blueprint(ui.root)
     return app
 
 

@@ -26,6 +26,8 @@ SUBJECT_FIELD = "organization_id"
 SCHEME_NAME = "BearerToken"
 PUBLIC_ENDPOINTS = frozenset(
     {"health.livez", "health.readyz", "openapi.spec", "docs.page", "static"}
+    # The dashboard's page, script, style and chart library (api/routes/ui.py): no data.
+    | {"ui_root.home", "ui.page", "ui.static", "ui.plotly"}
 )
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="k8scost"'}
 

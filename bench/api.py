@@ -178,12 +178,12 @@ def bare_parameters(catalog: Catalog, filters: Filters, limit: int | None) -> di
     return join.cost_parameters(request_scope, join.Period(*PERIOD), limit)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
-    parser.add_argument("--requests", type=int, default=300)
-    arguments = parser.parse_args()
-    data_dir = arguments.data_dir or Path(tempfile.mkdtemp(prefix="k8scost-bench-"))
+def loaded(data_dir: Path | None) -> tuple[Settings, Any]:
+    """Settings of `data_dir` (a new temporary one if None) with the data loaded, and its db.
+
+    A directory that already holds the organization is reused as it is (also by bench/ui.py).
+    """
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="k8scost-bench-"))
     settings = Settings.from_env({"K8SCOST_DATA_DIR": str(data_dir)})
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
     if db.cloud_accounts.find_one({"organization_id": ORG}) is None:
@@ -196,6 +196,15 @@ def main() -> None:
             f"loaded {CLUSTERS + RESOURCES:,} resource documents into montydb "
             f"in {time.perf_counter() - started:.1f} s"
         )
+    return settings, db
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
+    parser.add_argument("--requests", type=int, default=300)
+    arguments = parser.parse_args()
+    settings, db = loaded(arguments.data_dir)
     started = time.perf_counter()
     catalog = build_catalog(settings, ORG, CATALOG_FIELDS)
     print(
@@ -249,7 +258,7 @@ def main() -> None:
         )
     pool = app.extensions[CLICKHOUSE_EXTENSION]
     print(f"\nThe API opened embedded ClickHouse {pool.opens} time(s) in all (its pool keeps it).")
-    print(f"\ndata: {data_dir}")
+    print(f"\ndata: {settings.data_dir}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenan
 from etl.worker.quality import QualityCheckError
 from k8scost.alerts import alerts_command, budgets_command
 from k8scost.replay import replay_command
+from k8scost.ui import dashboard_url, ui_group
 
 EXPECTED_ERRORS = (
     PromQLError,
@@ -262,6 +263,11 @@ def demo_command(
             f"/restapi/v2/organizations/{organization}/clean_expenses"
             f"?start_date={first}&end_date={last}'\n"
         )
+        days = [date.fromisoformat(day) for day in (scenario["days"][0], scenario["days"][-1])]
+        click.echo(
+            f"dashboard: {dashboard_url(host, port, *days)}\n"
+            f"  sign in with organization {organization} and the token {token}\n"
+        )
         serve(local, host, port)
 
 
@@ -274,6 +280,7 @@ cli.add_command(tokens_command)
 cli.add_command(replay_command)
 cli.add_command(alerts_command)
 cli.add_command(budgets_command)
+cli.add_command(ui_group)
 
 
 def main() -> None:

@@ -31,6 +31,13 @@ if ! command -v docker-compose >/dev/null; then
   apt_install docker-compose
 fi
 
+# A real browser for the dashboard's tests (tests/browser/) and `k8scost ui screenshots`:
+# Debian's chromium and its chromedriver, driven by selenium (no browser download).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "setup: installing Debian's chromium and chromium-driver packages"
+  apt_install chromium chromium-driver
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"

@@ -155,3 +155,12 @@ CATALOG = {
         8.0,
     ),
 }
+
+
+def write_allocation(settings: Settings, account_id: str, n: int, rows: list[dict]) -> None:
+    frame = pd.DataFrame(rows)
+    for column in BREAKDOWN_COLUMNS:
+        frame[column] = frame[column].fillna(0.0) if column in frame else 0.0
+    frame["cost"] = frame[BREAKDOWN_COLUMNS].sum(axis=1)
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.restate_day(client, "k8s_allocation", account_id, day(n), frame)

@@ -38,20 +38,25 @@ def _expenses_answer(
     period: Period,
     filters: Filters,
     limit: int | None,
+    offset: int,
 ) -> CleanExpenses:
     request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
     if request_scope is None:
         return CleanExpenses.empty()
-    parameters = cost_parameters(request_scope, period, limit)
+    parameters = cost_parameters(request_scope, period, limit, offset)
     with clickhouse() as client:
         table = client.query_arrow(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
     # Arrow columns: no Python object per row. Items come first, then folded node rows.
     if not table.num_rows:
-        return CleanExpenses.empty()
+        if not offset:
+            return CleanExpenses.empty()
+        # Past the last item (and no folded row): no items, but the totals of the first.
+        first = _expenses_answer(settings, cache, organization_id, catalog, period, filters, 1, 0)
+        return CleanExpenses([], [], [], first.total_count, first.total_cost)
     table = table.combine_chunks()  # one chunk per column: free when the answer is one batch
     column = {name: table.column(name).chunk(0) for name in table.column_names}
     total_count = column["total_count"][0].as_py()
-    items = min(total_count, parameters["limit"])
+    items = max(0, min(total_count - offset, parameters["limit"]))
     listed = column["resource_id"].slice(0, items)
     listed_accounts = column["cloud_account_id"].slice(0, items)
     keys = column["resource_key"].slice(0, items).to_numpy()
@@ -74,7 +79,7 @@ def _expenses_answer(
 
 
 def _allocation_answer(
-    catalog: Catalog, period: Period, filters: Filters, limit: int | None
+    catalog: Catalog, period: Period, filters: Filters, limit: int | None, offset: int
 ) -> CleanExpenses:
     """Clusters costed from their allocation rows that the allocation filters keep.
 
@@ -106,7 +111,7 @@ def _allocation_answer(
             ).named_results()
         ]
     rows.sort(key=lambda row: (-row["cost"], clusters[row["cloud_account_id"]]))
-    kept = rows[:limit] if limit else rows
+    kept = rows[offset : offset + limit] if limit else rows[offset:]
     return CleanExpenses(
         [clusters[row["cloud_account_id"]] for row in kept],
         [row["cloud_account_id"] for row in kept],
@@ -127,9 +132,13 @@ def find_clean_expenses(
     period: Period,
     filters: Filters,
     limit: int | None = None,
+    offset: int = 0,
 ) -> CleanExpenses:
-    """The organization's resources with cost in the period, most expensive first."""
+    """The organization's resources with cost in the period, most expensive first
+    (the `offset` most expensive skipped, then at most `limit`)."""
     catalog = cache.get(settings, organization_id)
     if filters.narrows_allocation:
-        return _allocation_answer(catalog, period, filters, limit)
-    return _expenses_answer(settings, cache, organization_id, catalog, period, filters, limit)
+        return _allocation_answer(catalog, period, filters, limit, offset)
+    return _expenses_answer(
+        settings, cache, organization_id, catalog, period, filters, limit, offset
+    )

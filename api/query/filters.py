@@ -202,6 +202,13 @@ CLEAN_EXPENSES = FilterSet.of(
     ),
     allocation_note=": clusters costed from their allocation",
 )
+# breakdown_expenses takes exactly the filters of clean_expenses: its daily buckets add
+# up to clean_expenses' totals for the same request (api/query/breakdown.py).
+BREAKDOWN_EXPENSES = FilterSet.of(
+    "breakdown_expenses",
+    tuple(f.name for f in CLEAN_EXPENSES.filters),
+    allocation_note=CLEAN_EXPENSES.allocation_note,
+)
 K8S_COSTS = FilterSet.of(
     "k8s_costs",
     ("cloud_account_id", "k8s_namespace", "k8s_node", "k8s_controller", "k8s_service", "k8s_label"),

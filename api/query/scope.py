@@ -111,8 +111,10 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
     )
 
 
-def cost_parameters(request_scope: Scope, period: Period, limit: int | None) -> dict[str, Any]:
-    """The parameters of sql/queries/clean_expenses_costs.sql."""
+def cost_parameters(
+    request_scope: Scope, period: Period, limit: int | None, offset: int = 0
+) -> dict[str, Any]:
+    """The parameters of sql/queries/clean_expenses_costs.sql (`offset`: items skipped)."""
     return {
         "cloud_account_ids": request_scope.cloud_account_ids,
         "start_date": period.start,
@@ -124,4 +126,5 @@ def cost_parameters(request_scope: Scope, period: Period, limit: int | None) -> 
         "cluster_account_ids": request_scope.cluster_account_ids,
         "k8s_account_ids": request_scope.k8s_account_ids,
         "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
+        "offset": min(offset, MAX_ITEMS),
     }

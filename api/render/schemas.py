@@ -87,6 +87,7 @@ class CleanExpensesSchema(Schema):
     total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
     clean_expenses = List(Nested(CleanExpenseSchema), required=True)
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
+    offset = Integer(metadata={"description": "the items skipped, when some were"})
 
 
 COST_FIELDS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
@@ -112,3 +113,48 @@ class K8sCostGroupsSchema(Schema):
     totals = Nested(K8sCostTotalsSchema, required=True)
     groups = List(Nested(K8sCostGroupSchema), required=True)
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
+
+
+class BreakdownCostSchema(Schema):
+    """One key's cost on one day."""
+
+    cost = Float(required=True)
+
+
+class BreakdownCountSchema(Schema):
+    """One key's totals over the period and over the previous period of the same length."""
+
+    total = Float(required=True, metadata={"description": "its cost over the period"})
+    previous_total = Float(
+        required=True, metadata={"description": "its cost over the previous period"}
+    )
+    name = String(metadata={"description": "breakdown_by=cloud_account_id: the account's name"})
+    type = String(metadata={"description": "breakdown_by=cloud_account_id: the account's type"})
+
+
+class BreakdownExpensesSchema(Schema):
+    """The response of breakdown_expenses: the cost of each day per key, and the totals."""
+
+    start_date = Integer(required=True)
+    end_date = Integer(required=True)
+    previous_start_date = Integer(
+        required=True, metadata={"description": "start of the previous period (same length)"}
+    )
+    previous_end_date = Integer(
+        required=True, metadata={"description": "its end: the second before start_date"}
+    )
+    breakdown_by = String(required=True)
+    breakdown = Dict(
+        keys=String(metadata={"description": "a day: Unix seconds of its midnight UTC"}),
+        values=Dict(keys=String(), values=Nested(BreakdownCostSchema)),
+        required=True,
+        metadata={"description": "day -> key -> {cost}; days with costs only"},
+    )
+    counts = Dict(
+        keys=String(),
+        values=Nested(BreakdownCountSchema),
+        required=True,
+        metadata={"description": "key -> its totals; `null`: resources without the field"},
+    )
+    total = Float(required=True, metadata={"description": "the period's cost"})
+    previous_total = Float(required=True, metadata={"description": "the previous period's cost"})

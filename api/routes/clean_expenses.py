@@ -41,6 +41,11 @@ CleanExpensesQuery = query_schema(
             validate=Range(min=1),
             metadata={"description": "Sort by cost (desc), then keep this many; must be > 0"},
         ),
+        "offset": Integer(
+            load_default=0,
+            validate=Range(min=0),
+            metadata={"description": "Skip this many items first (paging, with limit)"},
+        ),
         "format": String(
             load_default="advanced_json",
             validate=OneOf(FORMATS),
@@ -84,6 +89,7 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
         Period(query["start_date"], query["end_date"]),
         filters,
         limit,
+        query["offset"],
     )
     csv = query["format"] == "csv"
     totals: dict[str, Any] = {
@@ -94,6 +100,8 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     }
     if limit is not None:
         totals["limit"] = limit
+    if query["offset"]:
+        totals["offset"] = query["offset"]
     if csv:
         return csv_response(
             {**totals, "clean_expenses": answer.items()}, f"clean_expenses_{organization_id}.csv"

@@ -1,5 +1,6 @@
 -- Everything ClickHouse answers for clean_expenses (docs/api.md), in one query: the
 -- organization's resources costed over a period, the {limit} most expensive first
+-- after skipping the {offset} most expensive (a page of the dashboard's table)
 -- (ties by resource_id), the count and cost of every item before the cut, the K8s
 -- breakdown of the clusters, and the bill costs of cluster nodes folded into them.
 --
@@ -58,10 +59,10 @@ FROM
                 item -> ('', item.2, item.3, -item.1),
                 arraySlice(
                     arrayPartialSort(
-                        {limit:UInt64},
+                        {offset:UInt64} + {limit:UInt64},
                         groupArrayIf((-item_cost, resource_id, account_id), item_sign > 0)
                     ),
-                    1,
+                    {offset:UInt64} + 1,
                     {limit:UInt64}
                 )
             ),

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
-from etl.storage import warehouse
-from etl.storage.clickhouse import connect
 from tests.api_data import (
     BREAKDOWN_COLUMNS,
     CATALOG,
@@ -20,6 +17,7 @@ from tests.api_data import (
     add_resource,
     day,
     ids,
+    write_allocation,
     write_cost,
 )
 
@@ -58,15 +56,6 @@ def test_attribute_filters_select_resources_and_totals_follow(
         assert ids(limited) == wanted[:1], filters
         assert limited["total_count"] == len(wanted), filters
         assert limited["total_cost"] == pytest.approx(body["total_cost"]), filters
-
-
-def write_allocation(settings: Settings, account_id: str, n: int, rows: list[dict]) -> None:
-    frame = pd.DataFrame(rows)
-    for column in BREAKDOWN_COLUMNS:
-        frame[column] = frame[column].fillna(0.0) if column in frame else 0.0
-    frame["cost"] = frame[BREAKDOWN_COLUMNS].sum(axis=1)
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.restate_day(client, "k8s_allocation", account_id, day(n), frame)
 
 
 def pod_row(resource_id: str, namespace: str, node: str, services: list[str], **cost: float):

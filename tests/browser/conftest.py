@@ -1,0 +1,139 @@
+"""One costed organization, one `k8scost api` and one headless Chromium for the dashboard tests.
+
+The data is the session's simulated history (tests/conftest.py: 2 clusters x 2
+days), one day of each cluster costed by the real pipeline (`costed_days`), plus a
+small FOCUS bill on the same days in two cloud accounts, all in the simulator's
+organization; the API is `python -m api` (what `k8scost api` serves, gunicorn); the
+browser is Debian's chromium (devtools/browser.py). Built once for the whole
+directory: the tests only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from api import auth
+from devtools import browser
+from etl.bills import import_bill
+from etl.core.config import Settings
+from etl.core.days import day_start_epoch
+from etl.storage import registry, warehouse
+from etl.storage.clickhouse import connect
+from etl.worker.pipeline import promql_client, run_tenant_day
+from tests.conftest import SimulatedPrometheus
+
+DAY = 86400
+
+
+def bill_rows(days: list[date]) -> list[dict[str, str]]:
+    """Two AWS accounts' VMs and a bucket on the costed days (FOCUS 1.0 columns)."""
+    rows = []
+    for n, day in enumerate(days):
+        for account, resource, service, cost in (
+            ("111", "i-web", "AmazonEC2", 3.25 + n),
+            ("111", "bucket-logs", "AmazonS3", 0.75),
+            ("222", "i-batch", "AmazonEC2", 5.5 * (n + 1)),
+        ):
+            rows.append(
+                {
+                    "ProviderName": "AWS",
+                    "SubAccountId": account,
+                    "ChargePeriodStart": f"{day.isoformat()}T00:00:00Z",
+                    "BilledCost": str(cost),
+                    "ResourceId": resource,
+                    "ServiceName": service,
+                    "RegionId": "eu-west-1",
+                }
+            )
+    return rows
+
+
+def costed_days(accounts: list[Any], days: list[date]) -> list[tuple[Any, date]]:
+    """One day per cluster, each a different one: every day has costs, and the ledger
+    shows the other cluster-days missing (2 pipeline runs rather than 4, ~5 s each)."""
+    return [(account, days[n % len(days)]) for n, account in enumerate(accounts)]
+
+
+@dataclass(frozen=True)
+class Site:
+    """The served dashboard: its URL, organization, a live token, and the period's bounds."""
+
+    url: str
+    organization_id: str
+    token: str
+    settings: Settings
+    days: list[date]
+    tenant_ids: list[str]
+
+    @property
+    def start(self) -> int:
+        return day_start_epoch(self.days[0])
+
+    @property
+    def end(self) -> int:
+        return day_start_epoch(self.days[-1]) + DAY - 1
+
+    @property
+    def hash_period(self) -> str:
+        return f"from={self.days[0].isoformat()}&to={self.days[-1].isoformat()}"
+
+
+@pytest.fixture(scope="session")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, simulated_prometheus: SimulatedPrometheus
+) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("dashboard")
+    settings = Settings.from_env(
+        {"K8SCOST_DATA_DIR": str(root / "data"), "THANOS_URL": simulated_prometheus.url}
+    )
+    scenario = simulated_prometheus.scenario
+    organization_id = scenario["clusters"][0]["organization_id"]
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.init_schema(client)
+    for cluster in scenario["clusters"]:
+        registry.add_account(
+            db,
+            cluster["organization_id"],
+            cluster["name"],
+            cluster["tenant_id"],
+            {"scrape_interval_seconds": scenario["scrape_interval_s"]},
+        )
+    promql = promql_client(settings)
+    accounts = registry.k8s_accounts(db, simulated_prometheus.tenant_ids)
+    for account, day in costed_days(accounts, simulated_prometheus.days):
+        run_tenant_day(settings, db, account, day, promql)
+    bill = root / "bill.csv"
+    pd.DataFrame(bill_rows(simulated_prometheus.days)).to_csv(bill, index=False)
+    import_bill(settings, organization_id, bill)
+    token = auth.issue_token(db, organization_id)
+
+    with browser.api_server(settings, root / "api.log") as url:
+        yield Site(
+            url,
+            organization_id,
+            token,
+            settings,
+            simulated_prometheus.days,
+            simulated_prometheus.tenant_ids,
+        )
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[browser.webdriver.Chrome]:
+    with browser.chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def signed_in(site: Site, chromium: browser.webdriver.Chrome) -> browser.webdriver.Chrome:
+    """The browser, signed in to the site's organization with its token."""
+    browser.sign_in(chromium, site.url, site.organization_id, site.token)
+    browser.wait_loaded(chromium, "overview")
+    return chromium
