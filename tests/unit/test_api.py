@@ -933,6 +933,7 @@ def test_openapi_documents_clean_expenses(api: Api) -> None:
         "total_cost",
         "clean_expenses",
         "limit",
+        "sharing",
     }
     item_ref = response_schema["properties"]["clean_expenses"]["items"]["$ref"]
     item = schemas[item_ref.rsplit("/", 1)[-1]]["properties"]
