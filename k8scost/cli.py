@@ -33,6 +33,7 @@ from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.worker.quality import QualityCheckError
 from k8scost.replay import replay_command
+from k8scost.sharing import sharing_command
 
 EXPECTED_ERRORS = (
     PromQLError,
@@ -271,6 +272,7 @@ cli.add_command(simulate_serve)
 cli.add_command(cloud_command)
 cli.add_command(tokens_command)
 cli.add_command(replay_command)
+cli.add_command(sharing_command)
 
 
 def main() -> None:

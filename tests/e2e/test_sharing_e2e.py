@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from api.app import create_app
 from devtools.simulate import build_scenario
 from etl.core.config import Settings
 from etl.core.sharing import SharingPolicy
 from etl.storage import registry
-from etl.storage.sharing import set_sharing_defaults
+from k8scost.cli import cli
 from tests.e2e.test_allocation_e2e import (
     PITFALL_DAY,
     api_over_every_day,
@@ -205,10 +207,26 @@ def test_bad_sharing_values_are_400_problems(loaded, route, query, words):
 
 
 def test_organization_defaults_apply_and_parameters_override_them(loaded):
-    database, organization = loaded["database"], loaded["organization"]
+    """`k8scost sharing set` stores defaults; the API starts from them, parameters win."""
+    organization = loaded["organization"]
+    env = {"K8SCOST_DATA_DIR": loaded["settings"].data_dir.as_posix()}
+
+    def sharing(*args: str) -> Any:
+        result = CliRunner().invoke(
+            cli, ["sharing", *args, "--organization-id", organization], env=env
+        )
+        return result
+
     defaults = {"share_idle": "weighted", "share_namespaces": "kube-system,workers"}
+    baseline = loaded["get"]("k8s_costs")
     try:
-        set_sharing_defaults(database, organization, defaults, reset=True)
+        stored = sharing(
+            "set", "--share-idle", "weighted", "--share-namespaces", "kube-system,workers"
+        )
+        assert stored.exit_code == 0, stored.output
+        assert json.loads(stored.output)["share_namespaces"] == ["kube-system", "workers"]
+        refused = sharing("set", "--shared-overhead-hourly", "-1")
+        assert refused.exit_code == 1 and "error: shared_overhead_hourly" in refused.output
         body = loaded["get"]("k8s_costs")
         assert body["sharing"]["share_namespaces"] == ["kube-system", "workers"]
         assert_groups_match(body, _truth(loaded, "namespace", defaults), defaults)
@@ -217,11 +235,14 @@ def test_organization_defaults_apply_and_parameters_override_them(loaded):
             over, _truth(loaded, "namespace", {**defaults, "share_idle": "even"}), {}
         )
         plain = loaded["get"]("k8s_costs", share_idle="none", share_namespaces="")
-        assert plain == loaded["get"]("k8s_costs", share_idle="none", share_namespaces="")
         assert "sharing" not in plain
+        assert {g["key"]: g["cost"] for g in plain["groups"]} == pytest.approx(
+            {g["key"]: g["cost"] for g in baseline["groups"]}, rel=1e-12
+        )
     finally:
-        set_sharing_defaults(database, organization, {}, reset=True)
+        assert sharing("set", "--reset").exit_code == 0
     assert "sharing" not in loaded["get"]("k8s_costs")
+    assert json.loads(sharing("show").output) == SharingPolicy().document()
 
 
 def test_clean_expenses_shares_over_the_cluster_items(loaded):
