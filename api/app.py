@@ -16,7 +16,15 @@ from api import server
 from api.auth import protect
 from api.context import attach_settings
 from api.problems import ProblemSchema, problem_response
-from api.routes import clean_expenses, docs, health, import_status, ingest_status, k8s_costs
+from api.routes import (
+    clean_expenses,
+    docs,
+    health,
+    import_status,
+    ingest_status,
+    k8s_costs,
+    recommendations,
+)
 from etl.core import serve
 from etl.core.config import Settings
 
@@ -49,6 +57,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ingest_status.bp)
     app.register_blueprint(k8s_costs.bp)
     app.register_blueprint(import_status.bp)
+    app.register_blueprint(recommendations.bp)
     return app
 
 

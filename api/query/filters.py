@@ -208,6 +208,10 @@ K8S_COSTS = FilterSet.of(
     aliases=True,
 )
 
+K8S_RECOMMENDATIONS = FilterSet.of(
+    "k8s_recommendations", ("cloud_account_id", "k8s_namespace"), aliases=True
+)
+
 
 class Filters:
     """A request's filter values by name (only the given ones); hashable, a memo key.

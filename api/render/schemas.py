@@ -137,6 +137,21 @@ K8sCostGroupSchema = Schema.from_dict(
         "pod_uid": String(metadata={"description": "with group_by=pod: the pod's uid"}),
         **COST_FIELDS,
         "shared": _shared(),
+        "cpu_efficiency": Float(
+            required=True,
+            allow_none=True,
+            metadata={"description": "used / requested core-hours; null without usage data"},
+        ),
+        "ram_efficiency": Float(
+            required=True,
+            allow_none=True,
+            metadata={"description": "used / requested byte-hours; null without usage data"},
+        ),
+        "total_efficiency": Float(
+            required=True,
+            allow_none=True,
+            metadata={"description": "cpu and ram efficiency weighted by their cost; or null"},
+        ),
     },
     name="K8sCostGroupSchema",
 )

@@ -25,13 +25,14 @@ from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError
 
 from api.context import clickhouse, current_settings
+from api.query.efficiency import efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.period import query_schema
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
 from etl.core.sharing import SharingPolicy
 from etl.storage import sqlfiles
-from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.storage.registry import k8s_account_ids, open_database
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
@@ -98,12 +99,7 @@ def find_groups(
     if policy is None:
         policy = request_policy(database, organization_id, query)
     filters = Filters.from_query(query, K8S_COSTS)
-    wanted = filters.accounts()
-    account_ids = [
-        account["_id"]
-        for account in list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
-        if wanted is None or account["_id"] in wanted
-    ]
+    account_ids = k8s_account_ids(database, organization_id, filters.accounts())
     if not account_ids:
         return []
     parameters = _parameters(account_ids, query, filters)
@@ -116,6 +112,7 @@ def find_groups(
         for row in rows:
             parts = shared_group(row) if policy.active else {c: row[c] for c in COST_FIELDS}
             group = {"key": row["group_key"], **parts}
+            group.update(efficiency(row, group["cpu_cost"], group["ram_cost"]))
             if row["group_pod_uid"]:
                 group["pod_uid"] = row["group_pod_uid"]
             groups.append(group)

@@ -14,7 +14,12 @@
 SELECT
     group_key,
     group_pod_uid,
-    {{summed: components, cost}}
+    {{summed: components, cost}},
+    -- efficiency (api/routes/k8s_costs.py): used over what the measured rows requested
+    sum(cpu_used_core_hours) AS cpu_used,
+    sumIf(cpu_request_core_hours, cpu_used_core_hours IS NOT NULL) AS cpu_requested_measured,
+    sum(ram_used_byte_hours) AS ram_used,
+    sumIf(ram_request_byte_hours, ram_used_byte_hours IS NOT NULL) AS ram_requested_measured
 FROM
 (
     SELECT
@@ -29,7 +34,7 @@ FROM
             date,
             resource_id,
             {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels}},
-            {{collapsed: components, cost}}
+            {{collapsed: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
         FROM k8s_allocation
         WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
           AND date >= toDateTime({start_date:UInt32})

@@ -24,7 +24,12 @@ SELECT
     sum(
         {{plus_kept: components}}
     ) AS own_cost,
-    {{summed: shared_idle, shared_namespaces, shared_overhead}}
+    {{summed: shared_idle, shared_namespaces, shared_overhead}},
+    -- efficiency over the group's own rows (a shared row's usage is not the group's)
+    sum(m_cpu_used) AS cpu_used,
+    sumIf(m_cpu_request, m_cpu_used IS NOT NULL) AS cpu_requested_measured,
+    sum(m_ram_used) AS ram_used,
+    sumIf(m_ram_request, m_ram_used IS NOT NULL) AS ram_requested_measured
 FROM
 (
     SELECT
@@ -33,6 +38,10 @@ FROM
         if({per_cluster:UInt8}, cloud_account_id, '') AS cloud_account_id,
         namespace, node, services, labels, namespace_labels, controller_key, recipient,
         multiIf(idle_pooled, arraySum(idle_keep) > 0, shared_row, pool_keep, 1) AS kept_row,
+        if(shared_row, NULL, cpu_used_core_hours) AS m_cpu_used,
+        if(shared_row, 0, cpu_request_core_hours) AS m_cpu_request,
+        if(shared_row, NULL, ram_used_byte_hours) AS m_ram_used,
+        if(shared_row, 0, ram_request_byte_hours) AS m_ram_request,
         {{kept: components}},
         if(NOT recipient, 0, if({share_idle:String} = 'weighted',
             if(r_cpu != 0, i_cpu * cpu_cost / r_cpu, 0)
@@ -101,7 +110,7 @@ FROM
                     date,
                     resource_id,
                     {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels, services}},
-                    {{collapsed: components, cost}}
+                    {{collapsed: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
                 FROM k8s_allocation
                 WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
                   AND date >= toDateTime({start_date:UInt32})
@@ -121,8 +130,9 @@ FROM
                     CAST(map(), 'Map(LowCardinality(String), String)') AS labels,
                     CAST(map(), 'Map(LowCardinality(String), String)') AS namespace_labels,
                     CAST([], 'Array(LowCardinality(String))') AS services,
-                    {{zero: components}},
-                    toFloat64(0) AS cost
+                    {{zero: components, cost, cpu_request_core_hours, ram_request_byte_hours}},
+                    CAST(NULL, 'Nullable(Float64)') AS cpu_used_core_hours,
+                    CAST(NULL, 'Nullable(Float64)') AS ram_used_byte_hours
                 FROM k8s_allocation
                 WHERE {overhead_hourly:Float64} > 0
                   AND cloud_account_id IN {cloud_account_ids:Array(String)}
