@@ -414,3 +414,20 @@ def test_k8scost_recommendations_prints_the_top_savings(loaded):
     assert len(lines) == 5 and lines[-1].endswith("USD/month in all")
     top = loaded["get"]("k8s_recommendations", limit=1)["recommendations"][0]
     assert lines[1].split()[0] == f"{top['monthly_savings']:.2f}"
+
+
+def test_openapi_documents_the_efficiency_fields_and_the_recommendations(loaded):
+    spec = create_app(loaded["settings"]).test_client().get("/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    group = schemas["K8sCostGroupSchema"]["properties"]
+    for name in ("cpu_efficiency", "ram_efficiency", "total_efficiency"):
+        assert group[name]["description"], name
+    operation = spec["paths"]["/restapi/v2/organizations/{organization_id}/k8s_recommendations"]
+    parameters = {p["name"]: p for p in operation["get"]["parameters"] if p["in"] == "query"}
+    assert {"start_date", "end_date", "cloud_account_id", "k8s_namespace", "namespace"} <= set(
+        parameters
+    )
+    assert parameters["cpu_quantile"]["schema"]["enum"] == ["p95", "max"]
+    assert parameters["target_utilization"]["schema"]["type"] == "number"
+    item = schemas["RecommendationSchema"]["properties"]
+    assert {"current", "recommended", "monthly_savings", "based_on"} <= set(item)
