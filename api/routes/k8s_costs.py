@@ -11,8 +11,13 @@ all must match): `k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`,
 expensive first, and the totals cover every group (before `limit`). `__idle__` (node
 capacity no pod used) and `__unmounted__` (PVs and load balancers no pod used) stay
 visible, so that without filters the totals are the clusters' costs in `clean_expenses`.
-The schemas validate the query string (unknown parameters are a 400 problem),
-serialize the answer and document both in /openapi.json.
+With sharing (api/query/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
+`share_labels`, `share_split`, `shared_overhead_hourly`, over the organization's
+defaults) the groups come from sql/queries/k8s_costs_shared.sql and each carries
+`shared`; without any, the unshared query answers as before. Every group has its
+efficiencies (api/query/efficiency.py). The schemas validate the query string
+(unknown parameters are a 400 problem), serialize the answer and document both in
+/openapi.json.
 """
 
 from __future__ import annotations
