@@ -13,8 +13,11 @@ of one series, then the series are summed (cpu seconds) or maxed (memory).
 - `container_cpu_used_seconds`: the day's core-seconds, `increase` over the day like
   the network counter (evaluated at D+1 00:00 over one day + 1 ms);
 - `container_cpu_usage_p95`, `_max`: the 95th percentile and the maximum over the
-  day's steps of the cores used, each step's `rate` taken over the scrape-gap
-  tolerance (15 min, at least two intervals: `{gap}`);
+  day's 5-minute steps of the cores used, each step's `rate` taken over the scrape-gap
+  tolerance (15 min, at least two intervals: `{gap}`). Steps of 5 minutes, not of the
+  scrape interval: a 15-minute rate changes little in a minute, and the subquery over
+  every container is the costliest of the usage queries (at 500 pods and a 60 s
+  scrape, on a loaded 2-core machine, both took 2.1 s instead of 4.8 s);
 - `container_memory_working_set_avg`, `_p95`, `_max`: the day's samples of the working
   set, averaged, 95th percentile, maximum;
 - `container_usage_samples`: how many working-set samples the day had (what a
@@ -28,6 +31,7 @@ _BY = ", ".join(USAGE_CONTAINER)
 _CONTAINERS = 'container!="", container!="POD"'
 CPU = f"container_cpu_usage_seconds_total{{sel,{_CONTAINERS}}}"
 MEMORY = f"container_memory_working_set_bytes{{sel,{_CONTAINERS}}}"
+RATE_STEP = "5m"
 _CORES = f"sum by ({_BY}) (max by ({_BY}, id) (rate({CPU}[{{gap}}])))"
 
 
@@ -47,13 +51,13 @@ USAGE_QUERIES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     (
         "container_cpu_usage_p95",
         USAGE_CONTAINER,
-        f"max by ({_BY}) (quantile_over_time(0.95, ({_CORES})[1d:{{step}}]))",
+        f"max by ({_BY}) (quantile_over_time(0.95, ({_CORES})[1d:{RATE_STEP}]))",
         "gauge",
     ),
     (
         "container_cpu_usage_max",
         USAGE_CONTAINER,
-        f"max by ({_BY}) (max_over_time(({_CORES})[1d:{{step}}]))",
+        f"max by ({_BY}) (max_over_time(({_CORES})[1d:{RATE_STEP}]))",
         "gauge",
     ),
     ("container_memory_working_set_avg", USAGE_CONTAINER, _memory("avg_over_time"), "gauge"),
