@@ -31,7 +31,7 @@ def _checked(name: str):
     return check
 
 
-def _choice(name: str, allowed: tuple[str, ...], description: str) -> String:
+def _choice(allowed: tuple[str, ...], description: str) -> String:
     return String(
         validate=OneOf(allowed),
         metadata={"description": f"{description}: {' | '.join(allowed)}", "enum": list(allowed)},
@@ -40,13 +40,12 @@ def _choice(name: str, allowed: tuple[str, ...], description: str) -> String:
 
 SHARING_FIELDS: dict[str, Field] = {
     "share_idle": _choice(
-        "share_idle",
         SHARE_IDLE,
         "Spread `__idle__` over the groups (weighted: each resource's idle by the groups' "
         "cost of it; even: the same to each group); default none, or the organization's",
     ),
     "idle_by": _choice(
-        "idle_by", IDLE_BY, "Spread a cluster's idle over its groups, or a node's over its own"
+        IDLE_BY, "Spread a cluster's idle over its groups, or a node's over its own"
     ),
     "share_namespaces": String(
         validate=_checked("share_namespaces"),
@@ -60,7 +59,6 @@ SHARING_FIELDS: dict[str, Field] = {
         },
     ),
     "share_split": _choice(
-        "share_split",
         SHARE_SPLIT,
         "How shared namespaces, labels and overhead are spread: by each group's cost, or even",
     ),
