@@ -17,11 +17,13 @@ from api.auth import protect
 from api.context import attach_settings
 from api.problems import ProblemSchema, problem_response
 from api.routes import (
+    budgets,
     clean_expenses,
     docs,
     health,
     import_status,
     ingest_status,
+    k8s_alerts,
     k8s_costs,
     recommendations,
 )
@@ -57,6 +59,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ingest_status.bp)
     app.register_blueprint(k8s_costs.bp)
     app.register_blueprint(import_status.bp)
+    app.register_blueprint(k8s_alerts.bp)
+    app.register_blueprint(budgets.bp)
     app.register_blueprint(recommendations.bp)
     return app
 

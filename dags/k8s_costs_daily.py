@@ -21,7 +21,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task, task_group
+from airflow.sdk import dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 from k8scost_airflow.hooks import task_settings
@@ -33,6 +33,7 @@ from k8scost_airflow.policy import (
     LOAD_TIMEOUT,
     PROMQL_POOL,
     START_DATE,
+    day_params,
 )
 
 from etl.worker import orchestration
@@ -60,20 +61,10 @@ def _tenant_day(tenant: dict[str, Any]) -> date:
     max_active_runs=3,
     default_args=DEFAULT_ARGS,
     tags=["k8scost", "costs"],
-    params={
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="UTC day to (re)cost, YYYY-MM-DD; empty = the run's logical date",
-        ),
-        "tenants": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Tenant ids to run; empty = every kubernetes_cnr account",
-        ),
-    },
+    params=day_params(
+        "UTC day to (re)cost, YYYY-MM-DD; empty = the run's logical date",
+        "Tenant ids to run; empty = every kubernetes_cnr account",
+    ),
 )
 def k8s_costs_daily():
     @task

@@ -32,6 +32,7 @@ from etl.storage.clusterddl import ddl as db_ddl
 from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.worker.quality import QualityCheckError
+from k8scost.alerts import alerts_command, budgets_command
 from k8scost.recommendations import recommendations_command
 from k8scost.replay import replay_command
 from k8scost.sharing import sharing_command
@@ -275,6 +276,8 @@ cli.add_command(tokens_command)
 cli.add_command(replay_command)
 cli.add_command(sharing_command)
 cli.add_command(recommendations_command)
+cli.add_command(alerts_command)
+cli.add_command(budgets_command)
 
 
 def main() -> None:

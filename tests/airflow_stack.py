@@ -105,6 +105,28 @@ class AirflowStack:
             self.api("post", "/pools", json={"name": name, "slots": pool["slots"]})
         return self
 
+    def restart_scheduler(self, **env: str) -> None:
+        """Restart the scheduler alone with more settings (e.g. scheduled runs on, so that
+        Asset-triggered runs are created); the api-server and dag-processor keep running."""
+        index = PARTS.index("scheduler")
+        old = self.processes[index]
+        os.killpg(old.pid, signal.SIGTERM)
+        try:
+            old.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(old.pid, signal.SIGKILL)
+            old.wait()
+        self.env = {**self.env, **env}
+        with (self.home / "process-logs" / "scheduler-restarted.log").open("wb") as log:
+            self.processes[index] = subprocess.Popen(
+                [str(AIRFLOW), "scheduler"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
     def _wait_for_dags(self, *dag_ids: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         for dag_id in dag_ids:

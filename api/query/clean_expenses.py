@@ -76,7 +76,11 @@ def _expenses_answer(
 def _allocation_answer(
     catalog: Catalog, period: Period, filters: Filters, limit: int | None
 ) -> CleanExpenses:
-    """Clusters costed from their allocation rows in the given namespaces, nodes, Services."""
+    """Clusters costed from their allocation rows that the allocation filters keep.
+
+    The rows are k8s_costs' (sql/queries/k8s_costs_groups.sql) grouped by cluster, so
+    both endpoints apply the same filters the same way.
+    """
     accounts = accounts_of(catalog, filters)
     chosen = candidates(catalog, accounts, filters)
     clusters = {
@@ -90,14 +94,17 @@ def _allocation_answer(
         "cloud_account_ids": sorted(clusters),
         "start_date": period.start,
         "end_date": period.end,
+        "group_by": "cluster",
+        "label_key": "",
         **filters.sql_parameters(CLEAN_EXPENSES),
     }
     with clickhouse() as client:
-        rows = list(
-            client.query(
-                sqlfiles.query("clean_expenses_k8s_allocation"), parameters=parameters
+        rows = [
+            {**row, "cloud_account_id": row["group_key"]}
+            for row in client.query(
+                sqlfiles.query("k8s_costs_groups"), parameters=parameters
             ).named_results()
-        )
+        ]
     rows.sort(key=lambda row: (-row["cost"], clusters[row["cloud_account_id"]]))
     kept = rows[:limit] if limit else rows
     return CleanExpenses(

@@ -41,7 +41,7 @@ from etl.storage.registry import k8s_account_ids, open_database
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
-GROUPS = ("namespace", "controller", "pod", "node")
+GROUPS = ("namespace", "controller", "pod", "node", "cluster")
 LABEL_GROUP = "label:"
 
 
@@ -59,7 +59,7 @@ K8sCostsQuery = query_schema(
         "group_by": String(
             load_default="namespace",
             validate=_known_group,
-            metadata={"description": "namespace | controller | pod | node | label:<key>"},
+            metadata={"description": "namespace | controller | pod | node | cluster | label:<key>"},
         )
     },
     after={

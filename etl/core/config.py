@@ -39,6 +39,10 @@ class Settings:
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    # Alert webhooks (etl/alerts/notify.py): per request, tries before `failed`, first backoff.
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 5
+    webhook_backoff_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +61,9 @@ class Settings:
             default_scrape_interval_s=int(env.get("K8SCOST_SCRAPE_INTERVAL_S", "60")),
             thanos_receive_url=env.get("THANOS_RECEIVE_URL", DEFAULT_THANOS_RECEIVE_URL),
             thanos_tenant_header=env.get("THANOS_TENANT_HEADER", DEFAULT_THANOS_TENANT_HEADER),
+            webhook_timeout_s=float(env.get("K8SCOST_WEBHOOK_TIMEOUT_S", "10")),
+            webhook_max_attempts=int(env.get("K8SCOST_WEBHOOK_MAX_ATTEMPTS", "5")),
+            webhook_backoff_s=float(env.get("K8SCOST_WEBHOOK_BACKOFF_S", "60")),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

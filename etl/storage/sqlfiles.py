@@ -64,6 +64,7 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
         "   namespace_labels[label_name]) AS label_value,",
         "multiIf(",
         "    grouped_by = 'namespace', namespace,",
+        "    grouped_by = 'cluster', cloud_account_id,",
         "    grouped_by = 'controller', controller_key,",
         "    grouped_by = 'node', if(node = '', namespace, node),",
         "    grouped_by = 'pod', if(pod_uid = '', pod, concat(namespace, '/', pod)),",

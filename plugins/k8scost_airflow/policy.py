@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Param
 
 # Its size is set where the pool is created: deploy/airflow/pools.json.
 PROMQL_POOL = "k8scost_promql"
@@ -35,3 +35,14 @@ LOAD_TIMEOUT = timedelta(minutes=20)
 # Emitted once every tenant of a day is loaded and checked; downstream DAGs
 # (reports, budget alerts) schedule on it instead of guessing when costs are ready.
 COSTS_ASSET = Asset(name="k8s_costs_daily", uri="k8scost://clickhouse/k8s_cost_breakdown")
+
+
+def day_params(date_description: str, tenants_description: str) -> dict[str, Param]:
+    """The `date` and `tenants` params of a DAG that works on one UTC day of some tenants
+    (the trigger form's fields: a day, YYYY-MM-DD or empty, and tenant ids, empty = all)."""
+    return {
+        "date": Param(None, type=["null", "string"], format="date", description=date_description),
+        "tenants": Param(
+            [], type="array", items={"type": "string"}, description=tenants_description
+        ),
+    }

@@ -4,7 +4,8 @@
 -- any() of a name is that row's name, and filtering the table's names inside (named
 -- `k8s_allocation.x`, not the any() of the same name) is exact. Rows are
 -- dated at midnight UTC: a day counts when start_date <= date <= end_date.
--- group_by: namespace | controller | pod | node | label (then label_key). `__idle__`
+-- group_by: namespace | controller | pod | node | label (then label_key) | cluster (the
+-- cloud account: clean_expenses' allocation filters, api/query/clean_expenses.py). `__idle__`
 -- and `__unmounted__` rows keep those names in every grouping (a node's idle row
 -- under its node); a pod without controller, or without the label, is
 -- `__unallocated__`. Filters: an empty array means no filter; labels match the pod's

@@ -30,6 +30,7 @@ from tests.truth import expected_day_costs
 
 DAG_ID = "k8s_costs_daily"
 REPAIR_DAG_ID = "k8s_costs_repair"
+ALERTS_DAG_ID = "k8s_cost_alerts"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
@@ -40,10 +41,10 @@ def dagbag(airflow_db) -> DagBag:
 
 def test_every_dag_imports(dagbag):
     assert dagbag.import_errors == {}
-    assert {DAG_ID, REPAIR_DAG_ID} <= set(dagbag.dag_ids)
+    assert {DAG_ID, REPAIR_DAG_ID, ALERTS_DAG_ID} <= set(dagbag.dag_ids)
 
 
-@pytest.mark.parametrize("dag_id", [DAG_ID, REPAIR_DAG_ID])
+@pytest.mark.parametrize("dag_id", [DAG_ID, REPAIR_DAG_ID, ALERTS_DAG_ID])
 def test_policy_tags_retries_timeouts_and_bounded_runs(dagbag, dag_id):
     dag = dagbag.get_dag(dag_id)
     assert "k8scost" in dag.tags
@@ -53,6 +54,12 @@ def test_policy_tags_retries_timeouts_and_bounded_runs(dagbag, dag_id):
         assert task.retries >= 1, task.task_id
         assert task.retry_exponential_backoff
         assert task.execution_timeout is not None
+
+
+def test_the_alerts_dag_runs_on_the_daily_asset_and_takes_date_and_tenants(dagbag):
+    dag = dagbag.get_dag(ALERTS_DAG_ID)
+    assert tuple(dag.timetable.asset_condition.objects) == (COSTS_ASSET,)
+    assert set(dag.params) == {"date", "tenants"}
 
 
 def test_the_daily_dag_has_an_explicit_utc_daily_timetable_and_rerun_params(dagbag):

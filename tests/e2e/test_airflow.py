@@ -4,7 +4,8 @@ One Airflow (tests/airflow_stack.py) serves every test of this module, in order:
 a 3-day backfill through `airflow backfill create`; a rerun of one day through a
 triggered run with params, and two at once; a run triggered with a logical date
 (the UI's date picker) costing that day; a failed extract while Prometheus is
-stopped, then the repair DAG healing it; and `k8scost replay` from the archive.
+stopped, then the repair DAG healing it; `k8scost replay` from the archive; and
+last, the Asset-scheduled `k8s_cost_alerts` evaluating the days the daily runs loaded.
 
 Thanos and S3 reach the tasks as Airflow Connections (AIRFLOW_CONN_*), the archive
 is a bucket on moto's S3 server on loopback, ClickHouse and MongoDB are the
@@ -18,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +34,7 @@ from moto.server import ThreadedMotoServer
 from devtools import demo
 from devtools.localprom import PrometheusServer, free_port
 from etl.core.config import Settings
-from etl.storage import registry, warehouse
+from etl.storage import alerting, registry, warehouse
 from etl.storage.clickhouse import connect
 from etl.worker import ledger
 from tests.airflow_stack import AirflowStack
@@ -42,7 +44,7 @@ from tests.truth import COST_KEYS, expected_day_costs
 
 pytestmark = pytest.mark.e2e
 
-DAILY, REPAIR = "k8s_costs_daily", "k8s_costs_repair"
+DAILY, REPAIR, ALERTS = "k8s_costs_daily", "k8s_costs_repair", "k8s_cost_alerts"
 DAYS = [date(2026, 5, 31), date(2026, 6, 1), SIM_END_DAY]
 SCRAPE_INTERVAL_S = 300  # 5x fewer samples than the 60 s history: a faster backfill
 BUCKET = "k8scost-raw"
@@ -287,3 +289,29 @@ def test_replaying_a_day_from_the_archive_gives_the_same_totals(stack, backfille
     assert done.stdout.count("replayed from s3://") == len(stack.tenants)
     assert _totals(stack, day) == _same(backfilled[day])
     assert {stack.ledger(t, day)["run_id"] for t in stack.tenants} == {"replay"}
+
+
+def test_the_asset_scheduled_alerts_dag_evaluates_what_the_daily_runs_loaded(stack, backfilled):
+    # Asset-triggered runs are created by the scheduler's scheduling loop, off in this
+    # stack until now: the cost DAGs are paused first so that only the Asset's consumer
+    # gets a run, from the events the daily runs above emitted. Airflow gives that run
+    # the events up to when the first of them was queued (the later ones wait for the
+    # next run): it must evaluate exactly the tenant-days its events name.
+    for dag_id in (DAILY, REPAIR):
+        stack.airflow.api("patch", f"/dags/{dag_id}", json={"is_paused": True})
+    assert stack.airflow.runs(ALERTS) == []
+    stack.airflow.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
+    deadline = time.monotonic() + 180
+    while not (runs := stack.airflow.runs(ALERTS)):
+        assert time.monotonic() < deadline, "no asset-triggered run of k8s_cost_alerts"
+        time.sleep(1)
+    (run,) = runs
+    assert run["run_type"] == "asset_triggered"
+    assert stack.airflow.wait(ALERTS, [run["dag_run_id"]]) == {run["dag_run_id"]: "success"}
+    path = f"/dags/{ALERTS}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+    events = stack.airflow.api("get", path)["asset_events"]
+    loaded = {(t, e["extra"]["date"]) for e in events for t in e["extra"]["tenants"]}
+    assert loaded and {day for _, day in loaded} <= {day.isoformat() for day in DAYS}
+    db = registry.open_database(stack.settings.mongo_uri, stack.settings.mongo_db)
+    evaluated = {(e["cloud_account_id"], e["day"]) for e in alerting.find_evaluations(db)}
+    assert evaluated == loaded

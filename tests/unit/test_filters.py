@@ -75,7 +75,9 @@ SAMPLES = {
         "resource_type": ("Instance", 1.0),
         "k8s_namespace": ("shop", 32.0),
         "k8s_node": ("n1", 96.0),
+        "k8s_controller": ("StatefulSet/db", 32.0),
         "k8s_service": ("db", 32.0),
+        "k8s_label": ("app:db", 32.0),
         "tag": ("team", 1.0),
         "without_tag": ("team", CLEAN_TOTAL - 1.0),
     },
@@ -246,7 +248,10 @@ def test_sql_parameters_cover_every_allocation_filter_of_a_set() -> None:
     assert Filters(k8s_node=["n"]).sql_parameters(CLEAN_EXPENSES) == {
         "namespaces": [],
         "nodes": ["n"],
+        "controllers": [],
         "services": [],
+        "label_keys": [],
+        "label_values": [],
     }
     with pytest.raises(ValidationError):
         split_pair("no-colon")

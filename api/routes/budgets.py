@@ -1,0 +1,199 @@
+"""`/restapi/v2/organizations/<organization_id>/budgets[/<budget_id>]`: monthly budgets.
+
+POST creates, GET lists (or reads one), PUT changes some fields, DELETE removes. A
+budget has a scope (`organization`, `cloud_account_id:<id>` of the organization,
+`namespace:<name>` or `label:<key>=<value>` over its clusters), a monthly amount in
+USD and thresholds in percent (default 50, 80, 100). Every budget is answered with
+its month after `as_of` (default: the last complete UTC day): the month-to-date spend,
+the forecast (month-to-date + the mean of the 7 days up to `as_of` x the days left;
+docs/alerts.md) and which thresholds are crossed or forecast to be. A budget of
+another organization is a 404 here (and the path of another organization a 403).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from apiflask import APIBlueprint, HTTPError, Schema
+from apiflask.fields import Boolean, Date, Float, Integer, List, Nested, String
+from apiflask.validators import Length, Range
+from marshmallow import RAISE, ValidationError, validates
+
+from api.context import clickhouse, current_settings
+from etl.alerts import budgets
+from etl.storage import budgets as store
+from etl.storage.registry import list_accounts, open_database
+
+bp = APIBlueprint("budgets", __name__, tag="budgets", url_prefix="/restapi/v2")
+PATH = "/organizations/<organization_id>/budgets"
+
+
+class BudgetIn(Schema):
+    """A budget's fields as a client sends them (PUT: any of them)."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = String(required=True, validate=Length(min=1, max=200))
+    scope = String(required=True, metadata={"description": budgets.SCOPE_DESCRIPTION})
+    amount_usd = Float(
+        required=True, validate=Range(min=0, min_inclusive=False), metadata={"example": 1000}
+    )
+    thresholds = List(
+        Float(validate=Range(min=0, max=1000, min_inclusive=False)),
+        validate=Length(min=1, max=20),
+        metadata={"description": "percent of the amount; default 50, 80, 100"},
+    )
+
+    @validates("scope")
+    def _a_scope(self, value: str, **_: Any) -> None:
+        try:
+            budgets.parse_scope(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
+class AsOfQuery(Schema):
+    """The day a budget's figures are taken after."""
+
+    class Meta:
+        unknown = RAISE
+
+    as_of = Date(metadata={"description": "YYYY-MM-DD; default: the last complete UTC day"})
+
+
+class ThresholdSchema(Schema):
+    pct = Float(required=True)
+    amount_usd = Float(required=True)
+    crossed = Boolean(required=True, metadata={"description": "month-to-date >= it"})
+    forecast = Boolean(required=True, metadata={"description": "the forecast >= it"})
+
+
+class BudgetMonthSchema(Schema):
+    month = String(required=True, metadata={"description": "YYYY-MM"})
+    as_of = Date(required=True)
+    month_to_date_usd = Float(required=True)
+    trend_daily_usd = Float(required=True, metadata={"description": "mean of the 7 days"})
+    days_left = Integer(required=True, metadata={"description": "days of the month after as_of"})
+    forecast_usd = Float(required=True)
+    thresholds = List(Nested(ThresholdSchema), required=True)
+
+
+class BudgetSchema(Schema):
+    """A budget and its month."""
+
+    id = String(required=True)
+    organization_id = String(required=True)
+    name = String(required=True)
+    scope = String(required=True)
+    amount_usd = Float(required=True)
+    thresholds = List(Float(), required=True)
+    created_at = Integer(required=True)
+    updated_at = Integer(required=True)
+    status = Nested(BudgetMonthSchema, required=True)
+
+
+class BudgetsSchema(Schema):
+    total_count = Integer(required=True)
+    budgets = List(Nested(BudgetSchema), required=True)
+
+
+def _as_of(query: dict[str, Any]) -> date:
+    return query.get("as_of") or (datetime.now(UTC) - timedelta(days=1)).date()
+
+
+def _answers(db: Any, found: list[dict[str, Any]], as_of: date) -> list[dict[str, Any]]:
+    """The budgets with their months (one organization-wide `expenses` read for all)."""
+    answers = []
+    with clickhouse() as client:
+        reader = budgets.SpendReader(client, db)
+        for budget in found:
+            month = asdict(budgets.budget_month(reader, budget, as_of))
+            status = {key: value for key, value in month.items() if key != "by_account"}
+            answers.append({"id": budget["_id"], **budget, "status": status})
+    return answers
+
+
+def _answer(db: Any, budget: dict[str, Any], as_of: date) -> dict[str, Any]:
+    return _answers(db, [budget], as_of)[0]
+
+
+def _owned(db: Any, organization_id: str, budget_id: str) -> dict[str, Any]:
+    budget = store.get_budget(db, budget_id)
+    if budget is None or budget["organization_id"] != organization_id:
+        raise HTTPError(404, detail=f"organization {organization_id} has no budget {budget_id}")
+    return budget
+
+
+def _check_account(db: Any, organization_id: str, scope: str | None) -> None:
+    """A cloud-account scope names an account of the organization."""
+    account = budgets.parse_scope(scope).get("account") if scope else None
+    if account and account not in {a["_id"] for a in list_accounts(db, None, organization_id)}:
+        raise HTTPError(
+            400,
+            detail=f"cloud account {account} is not an account of organization {organization_id}",
+            extra_data={"errors": {"scope": [f"unknown cloud account {account}"]}},
+        )
+
+
+def _db() -> Any:
+    settings = current_settings()
+    return open_database(settings.mongo_uri, settings.mongo_db)
+
+
+@bp.post(PATH)
+@bp.input(BudgetIn, arg_name="body")
+@bp.output(BudgetSchema, status_code=201)
+def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a budget; answers it with its month so far."""
+    db = _db()
+    _check_account(db, organization_id, body["scope"])
+    budget = store.add_budget(
+        db, organization_id, body["name"], body["scope"], body["amount_usd"], body.get("thresholds")
+    )
+    return _answer(db, budget, _as_of({}))
+
+
+@bp.get(PATH)
+@bp.input(AsOfQuery, location="query", arg_name="query")
+@bp.output(BudgetsSchema)
+def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
+    """The organization's budgets, each with its month-to-date, forecast and thresholds."""
+    db = _db()
+    found = _answers(db, store.list_budgets(db, organization_id), _as_of(query))
+    return {"total_count": len(found), "budgets": found}
+
+
+@bp.get(f"{PATH}/<budget_id>")
+@bp.doc(responses={404: "No such budget in the organization"})
+@bp.input(AsOfQuery, location="query", arg_name="query")
+@bp.output(BudgetSchema)
+def get_budget(organization_id: str, budget_id: str, query: dict[str, Any]) -> dict[str, Any]:
+    """One budget with its month."""
+    db = _db()
+    return _answer(db, _owned(db, organization_id, budget_id), _as_of(query))
+
+
+@bp.put(f"{PATH}/<budget_id>")
+@bp.doc(responses={404: "No such budget in the organization"})
+@bp.input(BudgetIn(partial=True), arg_name="body")
+@bp.output(BudgetSchema)
+def update_budget(organization_id: str, budget_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Change some of a budget's name, scope, amount and thresholds."""
+    db = _db()
+    _owned(db, organization_id, budget_id)
+    _check_account(db, organization_id, body.get("scope"))
+    return _answer(db, store.update_budget(db, budget_id, body), _as_of({}))
+
+
+@bp.delete(f"{PATH}/<budget_id>")
+@bp.doc(responses={404: "No such budget in the organization"})
+@bp.output({}, status_code=204)
+def delete_budget(organization_id: str, budget_id: str) -> tuple[str, int]:
+    """Remove a budget (its alerts stay)."""
+    db = _db()
+    _owned(db, organization_id, budget_id)
+    store.delete_budget(db, budget_id)
+    return "", 204

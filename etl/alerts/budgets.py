@@ -1,0 +1,186 @@
+"""A budget's month: spend to date, the month-end forecast, the thresholds crossed.
+
+The rule (docs/alerts.md), for a budget looked at after day A (the last complete day):
+- month-to-date = the scope's spend from the 1st of A's month through A;
+- forecast = month-to-date + (the mean daily spend over the 7 days A-6..A, a day
+  without spend counting $0) x the days of the month after A;
+- a threshold of p% is `crossed` when month-to-date >= p% of the amount, and
+  `forecast` to be when the forecast is.
+
+The spend is ClickHouse's: `expenses` for the organization (every account it has)
+and a `cloud_account_id`; `k8s_allocation` of the organization's clusters for a
+namespace or a `label:<key>=<value>` (the pod's label, else its namespace's).
+Each crossed threshold is one alert per month (its id names budget, month and
+threshold), so it is raised once however many days stay above it. Its causes are
+the month-to-date spend per account, which adds up to the month-to-date.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from etl.core.days import day_start_epoch
+from etl.storage import costreads, registry
+from etl.storage.clickhouse import Client
+
+TREND_DAYS = 7
+SCOPE = re.compile(
+    r"^(?:organization|cloud_account_id:(?P<account>.+)|namespace:(?P<namespace>[^\s]+)"
+    r"|label:(?P<key>[^=\s]+)=(?P<value>.*))$"
+)
+SCOPE_DESCRIPTION = (
+    "`organization`, `cloud_account_id:<id>`, `namespace:<name>` or `label:<key>=<value>`"
+)
+
+
+def parse_scope(scope: str) -> dict[str, str]:
+    """The parts of a scope string; ValueError for one that is not a scope."""
+    match = SCOPE.match(scope)
+    if match is None:
+        raise ValueError(f"invalid budget scope {scope!r}: expected {SCOPE_DESCRIPTION}")
+    return {key: value for key, value in match.groupdict().items() if value is not None}
+
+
+@dataclass(frozen=True)
+class BudgetMonth:
+    """A budget's figures after `as_of`."""
+
+    month: str  # YYYY-MM
+    as_of: date
+    month_to_date_usd: float
+    trend_daily_usd: float
+    days_left: int
+    forecast_usd: float
+    by_account: dict[str, float]  # month-to-date per cloud account
+    thresholds: list[dict[str, Any]]
+
+
+class SpendReader:
+    """Reads budget scopes' daily spend, sharing the organization-wide `expenses` read
+    between the budgets of one request or run (an organization or account budget
+    filters it; a namespace or label budget reads `k8s_allocation` itself)."""
+
+    def __init__(self, client: Client, db: Database) -> None:
+        self._client, self._db = client, db
+        self._expenses: dict[tuple[str, date, date], costreads.Daily] = {}
+
+    def _organization(self, organization: str, first: date, last: date) -> costreads.Daily:
+        key = (organization, first, last)
+        if key not in self._expenses:
+            accounts = [a["_id"] for a in registry.list_accounts(self._db, None, organization)]
+            self._expenses[key] = costreads.expense_days(self._client, accounts, first, last)
+        return self._expenses[key]
+
+    def daily(self, budget: dict[str, Any], first: date, last: date) -> costreads.Daily:
+        """The budget scope's spend per (account, day) over [first, last]."""
+        parts = parse_scope(budget["scope"])
+        organization = budget["organization_id"]
+        if "namespace" in parts or "key" in parts:
+            clusters = [
+                account["_id"]
+                for account in registry.list_accounts(
+                    self._db, registry.K8S_ACCOUNT_TYPE, organization
+                )
+            ]
+            return costreads.allocation_days(
+                self._client,
+                clusters,
+                first,
+                last,
+                parts.get("namespace", ""),
+                (parts.get("key", ""), parts.get("value", "")),
+            )
+        spend = self._organization(organization, first, last)
+        if "account" in parts:
+            return {key: cost for key, cost in spend.items() if key[0] == parts["account"]}
+        return spend
+
+
+def month_figures(budget: dict[str, Any], spend: dict[tuple[str, date], float], as_of: date):
+    """BudgetMonth of a budget from its daily spend (no I/O: the rule itself)."""
+    month_start = as_of.replace(day=1)
+    trend_start = as_of - timedelta(days=TREND_DAYS - 1)
+    by_account: dict[str, float] = {}
+    trend = 0.0
+    for (account, day), cost in spend.items():
+        if month_start <= day <= as_of:
+            by_account[account] = by_account.get(account, 0.0) + cost
+        if trend_start <= day <= as_of:
+            trend += cost
+    month_to_date = sum(by_account.values())
+    days_left = calendar.monthrange(as_of.year, as_of.month)[1] - as_of.day
+    daily = trend / TREND_DAYS
+    forecast = month_to_date + daily * days_left
+    amount = budget["amount_usd"]
+    return BudgetMonth(
+        month=f"{as_of:%Y-%m}",
+        as_of=as_of,
+        month_to_date_usd=month_to_date,
+        trend_daily_usd=daily,
+        days_left=days_left,
+        forecast_usd=forecast,
+        by_account=dict(sorted(by_account.items(), key=lambda item: -item[1])),
+        thresholds=[
+            {
+                "pct": pct,
+                "amount_usd": amount * pct / 100,
+                "crossed": month_to_date >= amount * pct / 100,
+                "forecast": forecast >= amount * pct / 100,
+            }
+            for pct in budget["thresholds"]
+        ],
+    )
+
+
+def budget_month(reader: SpendReader, budget: dict[str, Any], as_of: date) -> BudgetMonth:
+    """A budget's month after `as_of`, from ClickHouse."""
+    first = min(as_of.replace(day=1), as_of - timedelta(days=TREND_DAYS - 1))
+    return month_figures(budget, reader.daily(budget, first, as_of), as_of)
+
+
+def threshold_alerts(budget: dict[str, Any], figures: BudgetMonth) -> list[dict[str, Any]]:
+    """One alert document per crossed threshold of the month (etl/storage/alerting.py)."""
+    alerts = []
+    for threshold in figures.thresholds:
+        if not threshold["crossed"]:
+            continue
+        pct = threshold["pct"]
+        mtd = figures.month_to_date_usd
+        causes = [
+            {"name": account, "change": "spend", "amount_usd": cost}
+            for account, cost in figures.by_account.items()
+        ]
+        alerts.append(
+            {
+                "_id": f"budget:{budget['_id']}:{figures.month}:{pct:g}",
+                "kind": "budget",
+                "organization_id": budget["organization_id"],
+                "cloud_account_id": "",
+                "budget_id": budget["_id"],
+                "budget_name": budget["name"],
+                "scope": budget["scope"],
+                "namespace": "",
+                "threshold_pct": pct,
+                "day": figures.as_of.isoformat(),
+                "date": day_start_epoch(figures.as_of),
+                "state": "open",
+                "cost_usd": mtd,
+                "baseline_usd": budget["amount_usd"],
+                "change_usd": mtd,
+                "change_pct": mtd / budget["amount_usd"] * 100 if budget["amount_usd"] else None,
+                "title": f"Budget {budget['name']} passed {pct:g}%",
+                "headline": (
+                    f"{figures.month} spend to date ${mtd:,.2f} of ${budget['amount_usd']:,.2f} "
+                    f"({budget['scope']}); forecast ${figures.forecast_usd:,.2f}"
+                ),
+                "summary": [f"+${c['amount_usd']:,.2f}: account {c['name']}" for c in causes[:5]],
+                "causes": {"accounts": causes},
+            }
+        )
+    return alerts
