@@ -26,6 +26,7 @@ from api.routes import (
     ingest_status,
     k8s_alerts,
     k8s_costs,
+    recommendations,
     ui,
 )
 from etl.core import serve
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(breakdown_expenses.bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(ui.root)
+    app.register_blueprint(recommendations.bp)
     return app
 
 

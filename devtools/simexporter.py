@@ -49,6 +49,8 @@ def render(cluster: dict[str, Any], at: int, exporter: str = DEFAULT_EXPORTER) -
                 continue
             if series.rate is not None:
                 value = _number(series.rate * (at - series.start))
+            elif series.rates:
+                value = _number(series.counted(at))
             else:
                 value = _number(_price_at(series.pieces, at))
             labels = _label_text(series.labels)

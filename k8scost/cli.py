@@ -33,7 +33,9 @@ from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.worker.quality import QualityCheckError
 from k8scost.alerts import alerts_command, budgets_command
+from k8scost.recommendations import recommendations_command
 from k8scost.replay import replay_command
+from k8scost.sharing import sharing_command
 from k8scost.ui import dashboard_url, ui_group
 
 EXPECTED_ERRORS = (
@@ -278,6 +280,8 @@ cli.add_command(simulate_serve)
 cli.add_command(cloud_command)
 cli.add_command(tokens_command)
 cli.add_command(replay_command)
+cli.add_command(sharing_command)
+cli.add_command(recommendations_command)
 cli.add_command(alerts_command)
 cli.add_command(budgets_command)
 cli.add_command(ui_group)

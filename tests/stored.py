@@ -48,3 +48,26 @@ def same_day(stored: dict[str, float]) -> Any:
     from x in the last bit. 1e-12 relative is that bit, far below any cost error.
     """
     return pytest.approx(stored, rel=1e-12, abs=1e-12)
+
+
+USAGE_COLUMNS = (
+    "cpu_request_core_hours",
+    "ram_request_byte_hours",
+    "cpu_used_core_hours",
+    "ram_used_byte_hours",
+)
+
+
+def stored_usage(settings: Settings, tenant: str, day: date) -> list[dict[str, Any]]:
+    """The tenant-day's live allocation rows: pod uid and the requested and used hours
+    (None where no usage was measured), collapsed like `stored_day`."""
+    sums = ", ".join(f"sum({column} * sign) AS {column}" for column in USAGE_COLUMNS)
+    with connect(settings.clickhouse_dsn) as client:
+        return list(
+            client.query(
+                f"SELECT any(pod_uid) AS pod_uid, {sums} FROM k8s_allocation "
+                "WHERE cloud_account_id = {tenant:String} AND toDate(date) = {day:Date} "
+                "GROUP BY cloud_account_id, date, resource_id HAVING sum(sign) > 0",
+                parameters={"tenant": tenant, "day": day},
+            ).named_results()
+        )

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 
+from etl.core.sharing import SharingError, label_pair
+
 if TYPE_CHECKING:
     from api.catalog.catalog import Catalog
 
@@ -41,10 +43,10 @@ class Kind(Enum):
 
 def split_pair(text: str) -> tuple[str, str]:
     """`key:value` as (key, value); a ValidationError (400) without a key or colon."""
-    key, separator, value = text.partition(":")
-    if not separator or not key:
-        raise ValidationError(f"label filter {text!r} must be key:value")
-    return key, value
+    try:
+        return label_pair(text, "label filter")
+    except SharingError as error:
+        raise ValidationError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,10 @@ K8S_COSTS = FilterSet.of(
     "k8s_costs",
     ("cloud_account_id", "k8s_namespace", "k8s_node", "k8s_controller", "k8s_service", "k8s_label"),
     aliases=True,
+)
+
+K8S_RECOMMENDATIONS = FilterSet.of(
+    "k8s_recommendations", ("cloud_account_id", "k8s_namespace"), aliases=True
 )
 
 

@@ -28,6 +28,29 @@ def _text(description: str) -> String:
     return String(metadata={"description": f"{description}; absent when unknown"})
 
 
+class SharedPartsSchema(Schema):
+    """With sharing (api/query/sharing.py): the dollars received by each rule; `cost` is
+    the components (what the group keeps of its own rows) plus these."""
+
+    idle = Float(required=True, metadata={"description": "its part of `__idle__` (share_idle)"})
+    namespaces = Float(
+        required=True,
+        metadata={"description": "its part of share_namespaces' and share_labels' rows"},
+    )
+    overhead = Float(required=True, metadata={"description": "its part of shared_overhead_hourly"})
+
+
+class SharingSchema(Schema):
+    """The sharing applied: the request's parameters over the organization's defaults."""
+
+    share_idle = String(required=True)
+    idle_by = String(required=True)
+    share_namespaces = List(String(), required=True)
+    share_labels = List(String(), required=True)
+    share_split = String(required=True)
+    shared_overhead_hourly = Float(required=True)
+
+
 class BilledNodeSchema(Schema):
     """A cloud-bill resource that is a node of the cluster, with its bill cost folded in."""
 
@@ -72,6 +95,10 @@ class CleanExpenseSchema(Schema):
         Nested(BilledNodeSchema),
         metadata={"description": "K8s clusters only: node VMs of the bill counted in the cluster"},
     )
+    shared = Nested(
+        SharedPartsSchema,
+        metadata={"description": "K8s clusters, with sharing only: what each rule added"},
+    )
     k8s_cluster_id = _text("bill resources only: the K8s cluster this VM is a node of")
     k8s_cluster_name = _text("bill resources only: that cluster's name")
 
@@ -88,15 +115,44 @@ class CleanExpensesSchema(Schema):
     clean_expenses = List(Nested(CleanExpenseSchema), required=True)
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
     offset = Integer(metadata={"description": "the items skipped, when some were"})
+    sharing = Nested(
+        SharingSchema, metadata={"description": "with sharing only: the sharing applied"}
+    )
 
 
 COST_FIELDS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
-K8sCostTotalsSchema = Schema.from_dict(COST_FIELDS, name="K8sCostTotalsSchema")
+
+
+def _shared() -> Nested:
+    return Nested(
+        SharedPartsSchema, metadata={"description": "with sharing only: what each rule added"}
+    )
+
+
+K8sCostTotalsSchema = Schema.from_dict(
+    {**COST_FIELDS, "shared": _shared()}, name="K8sCostTotalsSchema"
+)
 K8sCostGroupSchema = Schema.from_dict(
     {
         "key": String(required=True, metadata={"description": "the group's name"}),
         "pod_uid": String(metadata={"description": "with group_by=pod: the pod's uid"}),
         **COST_FIELDS,
+        "shared": _shared(),
+        "cpu_efficiency": Float(
+            required=True,
+            allow_none=True,
+            metadata={"description": "used / requested core-hours; null without usage data"},
+        ),
+        "ram_efficiency": Float(
+            required=True,
+            allow_none=True,
+            metadata={"description": "used / requested byte-hours; null without usage data"},
+        ),
+        "total_efficiency": Float(
+            required=True,
+            allow_none=True,
+            metadata={"description": "cpu and ram efficiency weighted by their cost; or null"},
+        ),
     },
     name="K8sCostGroupSchema",
 )
@@ -113,6 +169,9 @@ class K8sCostGroupsSchema(Schema):
     totals = Nested(K8sCostTotalsSchema, required=True)
     groups = List(Nested(K8sCostGroupSchema), required=True)
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
+    sharing = Nested(
+        SharingSchema, metadata={"description": "with sharing only: the sharing applied"}
+    )
 
 
 class BreakdownCostSchema(Schema):

@@ -13,7 +13,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from apiflask.fields import Integer, String
 from apiflask.validators import OneOf, Range
-from flask import Response, current_app
+from flask import Response, current_app, jsonify
 from marshmallow import RAISE
 
 from api.catalog.cache import CatalogCache
@@ -22,8 +22,12 @@ from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
 from api.query.period import query_schema
 from api.query.scope import Period
+from api.query.shared_expenses import share_items, shared_cluster_costs
+from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.csvfile import csv_response
 from api.render.schemas import CleanExpensesSchema
+from etl.core.sharing import SharingPolicy
+from etl.storage.registry import open_database
 
 bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
 
@@ -51,6 +55,7 @@ CleanExpensesQuery = query_schema(
             validate=OneOf(FORMATS),
             metadata={"description": "advanced_json or json: this document; csv: the same rows"},
         ),
+        **SHARING_FIELDS,
     },
 )
 
@@ -82,8 +87,14 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     """Resources of the organization with their cost over the period, most expensive first."""
     filters = Filters.from_query(query, CLEAN_EXPENSES)
     limit = query.get("limit")
+    settings = current_settings()
+    policy = request_policy(
+        open_database(settings.mongo_uri, settings.mongo_db), organization_id, query
+    )
+    if policy.active:
+        return _shared_answer(organization_id, query, filters, policy)
     answer = find_clean_expenses(
-        current_settings(),
+        settings,
         catalogs(),
         organization_id,
         Period(query["start_date"], query["end_date"]),
@@ -111,3 +122,31 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     # schema), so they skip marshmallow's field-by-field dump, which takes longer than
     # the ClickHouse query for thousands of items.
     return Response(answer.json_body(totals), mimetype="application/json")
+
+
+def _shared_answer(
+    organization_id: str, query: dict[str, Any], filters: Filters, policy: SharingPolicy
+) -> Any:
+    """The answer with its cluster items costed with sharing (api/query/shared_expenses.py):
+    every item before the limit, dicts rendered by Flask (sharing is the rarer question)."""
+    period = Period(query["start_date"], query["end_date"])
+    answer = find_clean_expenses(current_settings(), catalogs(), organization_id, period, filters)
+    items = answer.items()
+    clusters = sorted({item["cloud_account_id"] for item in items if "k8s_costs" in item})
+    items, change = share_items(items, shared_cluster_costs(clusters, period, filters, policy))
+    limit = query.get("limit")
+    body: dict[str, Any] = {
+        "start_date": query["start_date"],
+        "end_date": query["end_date"],
+        "total_count": answer.total_count,
+        "total_cost": answer.total_cost + change,
+        "sharing": policy.document(),
+    }
+    if limit is not None:
+        body["limit"] = limit
+        items = items[:limit]
+    if query["format"] == "csv":
+        return csv_response(
+            {**body, "clean_expenses": items}, f"clean_expenses_{organization_id}.csv"
+        )
+    return jsonify({**body, "clean_expenses": items})

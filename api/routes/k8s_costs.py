@@ -11,8 +11,13 @@ all must match): `k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`,
 expensive first, and the totals cover every group (before `limit`). `__idle__` (node
 capacity no pod used) and `__unmounted__` (PVs and load balancers no pod used) stay
 visible, so that without filters the totals are the clusters' costs in `clean_expenses`.
-The schemas validate the query string (unknown parameters are a 400 problem),
-serialize the answer and document both in /openapi.json.
+With sharing (api/query/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
+`share_labels`, `share_split`, `shared_overhead_hourly`, over the organization's
+defaults) the groups come from sql/queries/k8s_costs_shared.sql and each carries
+`shared`; without any, the unshared query answers as before. Every group has its
+efficiencies (api/query/efficiency.py). The schemas validate the query string
+(unknown parameters are a 400 problem), serialize the answer and document both in
+/openapi.json.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError
 
 from api.context import clickhouse, current_settings
+from api.query.efficiency import efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.period import query_schema
+from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
+from etl.core.sharing import SharingPolicy
 from etl.storage import sqlfiles
-from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.storage.registry import k8s_account_ids, open_database
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
@@ -57,7 +65,8 @@ K8sCostsQuery = query_schema(
     after={
         "limit": Integer(
             validate=Range(min=1), metadata={"description": "Keep the most expensive groups"}
-        )
+        ),
+        **SHARING_FIELDS,
     },
 )
 
@@ -74,26 +83,41 @@ def _parameters(account_ids: list[str], query: dict[str, Any], filters: Filters)
     }
 
 
-def find_groups(organization_id: str, query: dict[str, Any]) -> list[dict[str, Any]]:
-    """The groups of the organization's allocation for `query`, most expensive first."""
+SHARED_PARTS = ("idle", "namespaces", "overhead")
+
+
+def shared_group(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of k8s_costs_shared.sql as a group: its kept components, `shared` (the
+    dollars it received by each rule) and `cost`, their sum."""
+    shared = {part: row[f"shared_{part}"] for part in SHARED_PARTS}
+    components = {c: row[c] for c in COST_FIELDS if c != "cost"}
+    return {**components, "cost": row["own_cost"] + sum(shared.values()), "shared": shared}
+
+
+def find_groups(
+    organization_id: str, query: dict[str, Any], policy: SharingPolicy | None = None
+) -> list[dict[str, Any]]:
+    """The groups of the organization's allocation for `query`, most expensive first,
+    with shared costs spread as `policy` says (None: the query's and the organization's)."""
     settings = current_settings()
     database = open_database(settings.mongo_uri, settings.mongo_db)
+    if policy is None:
+        policy = request_policy(database, organization_id, query)
     filters = Filters.from_query(query, K8S_COSTS)
-    wanted = filters.accounts()
-    account_ids = [
-        account["_id"]
-        for account in list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
-        if wanted is None or account["_id"] in wanted
-    ]
+    account_ids = k8s_account_ids(database, organization_id, filters.accounts())
     if not account_ids:
         return []
+    parameters = _parameters(account_ids, query, filters)
+    if policy.active:
+        parameters |= policy.sql_parameters() | {"per_cluster": 0}
+    name = "k8s_costs_shared" if policy.active else "k8s_costs_groups"
     with clickhouse() as client:
-        rows = client.query(
-            sqlfiles.query("k8s_costs_groups"), parameters=_parameters(account_ids, query, filters)
-        ).named_results()
+        rows = client.query(sqlfiles.query(name), parameters=parameters).named_results()
         groups = []
         for row in rows:
-            group = {"key": row["group_key"], **{c: row[c] for c in COST_FIELDS}}
+            parts = shared_group(row) if policy.active else {c: row[c] for c in COST_FIELDS}
+            group = {"key": row["group_key"], **parts}
+            group.update(efficiency(row, group["cpu_cost"], group["ram_cost"]))
             if row["group_pod_uid"]:
                 group["pod_uid"] = row["group_pod_uid"]
             groups.append(group)
@@ -105,8 +129,15 @@ def find_groups(organization_id: str, query: dict[str, Any]) -> list[dict[str, A
 @bp.output(K8sCostGroupsSchema)
 def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's K8s costs over the period per group, most expensive first."""
-    groups = find_groups(organization_id, query)
+    settings = current_settings()
+    database = open_database(settings.mongo_uri, settings.mongo_db)
+    policy = request_policy(database, organization_id, query)
+    groups = find_groups(organization_id, query, policy)
     totals = {column: sum(group[column] for group in groups) for column in COST_FIELDS}
+    if policy.active:
+        totals["shared"] = {
+            part: sum(group["shared"][part] for group in groups) for part in SHARED_PARTS
+        }
     body: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
@@ -115,6 +146,8 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
         "total_cost": totals["cost"],
         "totals": totals,
     }
+    if policy.active:
+        body["sharing"] = policy.document()
     limit = query.get("limit")
     if limit is not None:
         groups = groups[:limit]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devtools.simulate.usage import USAGE_PROFILE
+
 MIB = 2**20
 ORGANIZATION_ID = "sim-org"
 MANAGEMENT_FEE_PER_HOUR = 0.10
@@ -93,7 +95,8 @@ def default_cast(b: Any, node_slots: int, pod_count: int) -> dict[str, Any]:
         gpu,
         clock.before,
         clock.after,
-        [container("trainer", 2.0, 1.7, 8192, 6144, gpu=1)],
+        # Its node's kubelet is not scraped for cAdvisor: efficiency unknown, never 0.
+        [container("trainer", 2.0, 1.7, 8192, 6144, gpu=1) | {"usage_series": False}],
         {"app": "trainer"},
         replicaset=b.replicaset("ml", "trainer"),
     )
@@ -129,6 +132,7 @@ def default_cast(b: Any, node_slots: int, pod_count: int) -> dict[str, Any]:
         "management_fee_per_hour": MANAGEMENT_FEE_PER_HOUR,
         "network_prices": dict(NETWORK_PRICES),
         "cost_model": dict(COST_MODEL),
+        "usage_profile": dict(USAGE_PROFILE),
         "emitters": [],
         "replicas": [],
         "gaps": [],

@@ -180,28 +180,53 @@ _CAMEL_NETWORK = {
     )
 }
 
+# The kubelet's /metrics/cadvisor: cAdvisor's own labels (`id`, `name`, `image`, `cpu` on
+# the cpu counter) and the kubelet's `namespace`, `pod`, `container`; the same in every
+# shape (it is not the cost model's or kube-state-metrics' output).
+_CADVISOR = _same(
+    {
+        "container_cpu_usage_seconds": (
+            "container",
+            "cpu",
+            "id",
+            "image",
+            "name",
+            "namespace",
+            "pod",
+        ),
+        "container_memory_working_set_bytes": (
+            "container",
+            "id",
+            "image",
+            "name",
+            "namespace",
+            "pod",
+        ),
+    }
+)
+
 SHAPES: dict[str, Shape] = {
     shape.name: shape
     for shape in [
         Shape(
             "opencost",
             "OpenCost cost model without uid labels, its KSM v1 emitters, network-costs",
-            {**_COST_MODEL, **_OPENCOST_KSM1},
+            {**_COST_MODEL, **_OPENCOST_KSM1, **_CADVISOR},
         ),
         Shape(
             "opencost-uid",
             "OpenCost cost model with uid (and arch) labels, its KSM v1 emitters",
-            {**_COST_MODEL_UID, **_OPENCOST_KSM1},
+            {**_COST_MODEL_UID, **_OPENCOST_KSM1, **_CADVISOR},
         ),
         Shape(
             "ksm2",
             "OpenCost cost model without uid, a real kube-state-metrics v2 for kube_*",
-            {**_COST_MODEL, **_KSM2},
+            {**_COST_MODEL, **_KSM2, **_CADVISOR},
         ),
         Shape(
             "network-camelcase",
             "as opencost, with an older network-costs DaemonSet (sameZone, sameRegion)",
-            {**_COST_MODEL, **_OPENCOST_KSM1, **_CAMEL_NETWORK},
+            {**_COST_MODEL, **_OPENCOST_KSM1, **_CAMEL_NETWORK, **_CADVISOR},
         ),
     ]
 }

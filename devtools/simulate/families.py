@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from devtools.simulate import usage
 from devtools.simulate.scenario import GIB, entity_uid
 
 # Class -> (internet, same_zone, same_region, service) labels, per the metric contract.
@@ -37,6 +38,18 @@ class Series:
     pieces: tuple[tuple[int, float], ...] = ()
     rate: float | None = None
     resets: tuple[int, ...] = ()
+    # A counter whose rate is piecewise constant, (from, rate) pieces, origin `start`
+    # (cAdvisor's cpu seconds, devtools/simulate/usage.py).
+    rates: tuple[tuple[int, float], ...] = ()
+
+    def counted(self, t: int) -> float:
+        """A `rates` counter's value at t: its rate integrated from `start`."""
+        bounds = [at for at, _ in self.rates[1:]] + [t]
+        return sum(
+            rate * (min(until, t) - at)
+            for (at, rate), until in zip(self.rates, bounds, strict=True)
+            if at < t
+        )
 
 
 SeriesOf = Callable[[dict[str, Any]], Iterator[Series]]
@@ -336,6 +349,32 @@ def _egress_bytes(cluster: dict[str, Any]) -> Iterator[Series]:
                 yield Series(labels, pod["start"], pod["end"], rate=rate, resets=resets)
 
 
+def _cadvisor(kind: str) -> Callable[[dict[str, Any]], Iterator[Series]]:
+    """cAdvisor's series of every container with usage series (devtools/simulate/usage.py)."""
+
+    def series(cluster: dict[str, Any]) -> Iterator[Series]:
+        profile = cluster.get("usage_profile", usage.USAGE_PROFILE)
+        for pod in cluster["pods"]:
+            for container in pod["containers"]:
+                if not container.get("usage_series", True):
+                    continue
+                labels = usage.cadvisor_labels(pod, container)
+                if kind == "cpu":
+                    rates = tuple(usage.levels(container["cpu_usage"], profile, *_life(pod)))
+                    yield Series(labels, pod["start"], pod["end"], rates=rates)
+                else:
+                    labels.pop("cpu")
+                    average = container["ram_usage_bytes"]
+                    pieces = tuple(usage.levels(average, profile, *_life(pod)))
+                    yield Series(labels, pod["start"], pod["end"], pieces)
+
+    return series
+
+
+def _life(pod: dict[str, Any]) -> tuple[int, int]:
+    return pod["start"], pod["end"]
+
+
 # (family name, OpenMetrics type, the series one cluster has in that family)
 FAMILIES: list[tuple[str, str, SeriesOf]] = [
     ("node_cpu_hourly_cost", "gauge", _node_prices("cpu")),
@@ -376,4 +415,6 @@ FAMILIES: list[tuple[str, str, SeriesOf]] = [
     ("kube_persistentvolumeclaim_info", "gauge", _pvc_info),
     ("kube_persistentvolume_capacity_bytes", "gauge", _pv_capacity),
     ("service_selector_labels", "gauge", _service_selectors),
+    ("container_cpu_usage_seconds", "counter", _cadvisor("cpu")),
+    ("container_memory_working_set_bytes", "gauge", _cadvisor("memory")),
 ]

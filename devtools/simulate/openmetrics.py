@@ -110,6 +110,10 @@ def _write_samples(
         ticks = _ticks(first, last, step, gaps)
         out.write("".join(_counter_lines(head, series, ticks)))
         return len(ticks)
+    if series.rates:
+        ticks = _ticks(first, last, step, gaps)
+        out.write("".join(_piecewise_counter_lines(head, series, ticks)))
+        return len(ticks)
     written = 0
     untils = [at for at, _ in series.pieces[1:]] + [last]
     for (at, value), until in zip(series.pieces, untils, strict=True):
@@ -132,6 +136,18 @@ def _counter_lines(head: str, series: Series, ticks: range | list[int]) -> list[
         while upcoming and upcoming[0] < t:
             origin = upcoming.pop(0)
         lines.append(f"{head}{show(rate * (t - origin))} {t}\n")
+    return lines
+
+
+def _piecewise_counter_lines(head: str, series: Series, ticks: range | list[int]) -> list[str]:
+    """The integral of a piecewise-constant rate from `start`, per tick."""
+    lines, total, at, rate, pieces = [], 0.0, series.start, 0.0, list(series.rates)
+    for t in ticks:
+        while pieces and pieces[0][0] <= t:
+            change, new_rate = pieces.pop(0)
+            total += rate * (change - at)
+            at, rate = change, new_rate
+        lines.append(f"{head}{_number(total + rate * (t - at))} {t}\n")
     return lines
 
 

@@ -40,4 +40,9 @@ KUBE_STATE_METRICS = (
     "kube_persistentvolume_capacity_bytes",
     "service_selector_labels",
 )
-CONTRACT_METRICS = frozenset(COST_MODEL_METRICS + NETWORK_METRICS + KUBE_STATE_METRICS)
+# Usage, for efficiency and right-sizing (etl/metroculus/usage.py): cAdvisor, as the
+# kubelet serves it at /metrics/cadvisor.
+CADVISOR_METRICS = ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes")
+CONTRACT_METRICS = frozenset(
+    COST_MODEL_METRICS + NETWORK_METRICS + KUBE_STATE_METRICS + CADVISOR_METRICS
+)

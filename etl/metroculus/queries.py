@@ -40,6 +40,7 @@ import pandas as pd
 from etl.core.days import day_end
 from etl.metroculus.answers import Answers
 from etl.metroculus.promql import PromQLClient
+from etl.metroculus.usage import USAGE_QUERIES
 
 GAUGE = "gauge"
 COUNTER = "counter"
@@ -316,6 +317,8 @@ QUERIES: tuple[TenantDayQuery, ...] = (
         POD_EGRESS,
         evaluated=COUNTER,
     ),
+    # Usage (cAdvisor), for efficiency and right-sizing only: etl/metroculus/usage.py.
+    *(TenantDayQuery(*spec) for spec in USAGE_QUERIES),
 )
 
 _SAFE_TENANT = re.compile(r"[A-Za-z0-9._:-]+")

@@ -49,6 +49,42 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     "breakdown": _each("breakdown.{0} AS {0}"),
     # Cost columns of a table.
     "Float64": _each("{0} Float64"),
+    # The k8s_costs groups (k8s_costs_groups.sql, k8s_costs_shared.sql): a row's
+    # controller (`Kind/name`) and label value, then its group as the two names given
+    # (the group's key, and a pod's uid when grouping by pod). The file binds the
+    # grouping to `grouped_by` and the label key to `label_name` just before (a form
+    # never hides a query parameter).
+    "grouping": lambda names: [
+        "multiIf(",
+        "    controller_kind != '', concat(controller_kind, '/', controller),",
+        "    controller != '', controller,",
+        "    '__unallocated__'",
+        ") AS controller_key,",
+        "if(mapContains(labels, label_name), labels[label_name],",
+        "   namespace_labels[label_name]) AS label_value,",
+        "multiIf(",
+        "    grouped_by = 'namespace', namespace,",
+        "    grouped_by = 'cluster', cloud_account_id,",
+        "    grouped_by = 'controller', controller_key,",
+        "    grouped_by = 'node', if(node = '', namespace, node),",
+        "    grouped_by = 'pod', if(pod_uid = '', pod, concat(namespace, '/', pod)),",
+        "    namespace IN ('__idle__', '__unmounted__', '__overhead__'), namespace,",
+        "    label_value = '', '__unallocated__',",
+        "    label_value",
+        f") AS {names[0]},",
+        f"if(grouped_by = 'pod', pod_uid, '') AS {names[1]}",
+    ],
+    # Sharing (sql/queries/k8s_costs_shared.sql): a column's zero, for a synthetic row ...
+    "zero": _each("toFloat64(0) AS {0}"),
+    # ... what a row keeps of a column: an idle row the factor of its resource
+    # (`idle_keep` is [other, cpu, ram, gpu]), a shared row `pool_keep`, others all ...
+    "kept": _each(
+        "{0} * multiIf(idle_pooled, idle_keep[indexOf(['cpu_cost', 'ram_cost', 'gpu_cost'],"
+        " '{0}') + 1], shared_row, pool_keep, 1) AS kept_{0}"
+    ),
+    # ... summed per group under the column's name, and all of them as one sum.
+    "summed_kept": _each("sum(kept_{0}) AS {0}"),
+    "plus_kept": lambda names: [" + ".join(f"kept_{name}" for name in names)],
 }
 _PLACEHOLDER = re.compile(
     r"^(?P<lead>[^{\n]*)\{\{(?P<form>\w+): (?P<names>\w+(?:, \w+)*)\}\}(?P<rest>,?)$",

@@ -158,6 +158,10 @@ def load_day(client: Client, account: ClusterAccount, day: date, allocation: All
         client, "k8s_cost_breakdown", account.id, day, breakdown[["resource_id", *COMPONENTS]]
     )
     written += warehouse.restate_day(client, "expenses", account.id, day, expense)
+    # Right-sizing's daily container quantiles (docs/allocation.md, "Right-sizing").
+    written += warehouse.restate_day(
+        client, "k8s_container_usage", account.id, day, allocation.containers
+    )
     return written
 
 

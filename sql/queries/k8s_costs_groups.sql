@@ -10,44 +10,41 @@
 -- under its node); a pod without controller, or without the label, is
 -- `__unallocated__`. Filters: an empty array means no filter; labels match the pod's
 -- label, else its namespace's; services match any of the row's Services (a pod's, or
--- a load balancer's `__unmounted__` row).
-WITH
-    multiIf(
-        controller_kind != '', concat(controller_kind, '/', controller),
-        controller != '', controller,
-        '__unallocated__'
-    ) AS controller_key,
-    if(mapContains(labels, {label_key:String}), labels[{label_key:String}],
-       namespace_labels[{label_key:String}]) AS label_value
+-- a load balancer's `__unmounted__` row). The group of a row is written once, by the
+-- `grouping` form (etl/storage/sqlfiles.py), shared with k8s_costs_shared.sql.
 SELECT
-    multiIf(
-        {group_by:String} = 'namespace', namespace,
-        {group_by:String} = 'cluster', cloud_account_id,
-        {group_by:String} = 'controller', controller_key,
-        {group_by:String} = 'node', if(node = '', namespace, node),
-        {group_by:String} = 'pod', if(pod_uid = '', pod, concat(namespace, '/', pod)),
-        namespace IN ('__idle__', '__unmounted__'), namespace,
-        label_value = '', '__unallocated__',
-        label_value
-    ) AS group_key,
-    if({group_by:String} = 'pod', pod_uid, '') AS group_pod_uid,
-    {{summed: components, cost}}
+    group_key,
+    group_pod_uid,
+    {{summed: components, cost}},
+    -- efficiency (api/routes/k8s_costs.py): used over what the measured rows requested
+    sum(cpu_used_core_hours) AS cpu_used,
+    sumIf(cpu_request_core_hours, cpu_used_core_hours IS NOT NULL) AS cpu_requested_measured,
+    sum(ram_used_byte_hours) AS ram_used,
+    sumIf(ram_request_byte_hours, ram_used_byte_hours IS NOT NULL) AS ram_requested_measured
 FROM
 (
     SELECT
-        cloud_account_id,
-        date,
-        resource_id,
-        {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels}},
-        {{collapsed: components, cost}}
-    FROM k8s_allocation
-    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-      AND date >= toDateTime({start_date:UInt32})
-      AND date <= toDateTime({end_date:UInt32})
-      AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
-      AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
-      AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))
-    {{live_keys: cloud_account_id, date, resource_id}}
+        *,
+        {group_by:String} AS grouped_by,
+        {label_key:String} AS label_name,
+        {{grouping: group_key, group_pod_uid}}
+    FROM
+    (
+        SELECT
+            cloud_account_id,
+            date,
+            resource_id,
+            {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels}},
+            {{collapsed: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
+        FROM k8s_allocation
+        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+          AND date >= toDateTime({start_date:UInt32})
+          AND date <= toDateTime({end_date:UInt32})
+          AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
+          AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
+          AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))
+        {{live_keys: cloud_account_id, date, resource_id}}
+    )
 )
 WHERE (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, controller_key))
   AND arrayAll(

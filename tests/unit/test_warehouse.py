@@ -41,6 +41,8 @@ def test_schema_is_idempotent(client):
         "002_k8s_cost_breakdown.sql",
         "003_k8s_allocation.sql",
         "004_k8s_allocation_services.sql",
+        "005_k8s_allocation_usage.sql",
+        "006_k8s_container_usage.sql",
     ]
 
 

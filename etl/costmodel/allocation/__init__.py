@@ -30,6 +30,12 @@ from etl.costmodel.allocation.shared import (
     pod_services,
     volume_shares,
 )
+from etl.costmodel.allocation.usage import (
+    CONTAINER_DAY_COLUMNS,
+    REQUESTED,
+    USED,
+    container_days,
+)
 from etl.costmodel.assets import COMPONENTS, RESOURCES, DayCosts
 from etl.metroculus.answers import Answers
 
@@ -49,8 +55,8 @@ ATTRIBUTES = [
     "services",
     "price_flag",
 ]
-AMOUNTS = ["running_hours", "cpu_core_hours", "ram_gib_hours", "gpu_hours"]
-ROW_COLUMNS = ["resource_id", *ATTRIBUTES, *AMOUNTS, *COMPONENTS, "cost"]
+AMOUNTS = ["running_hours", "cpu_core_hours", "ram_gib_hours", "gpu_hours", *REQUESTED]
+ROW_COLUMNS = ["resource_id", *ATTRIBUTES, *AMOUNTS, *USED, *COMPONENTS, "cost"]
 NEGATIVE_TOLERANCE = 1e-9
 
 
@@ -62,6 +68,11 @@ class Allocation:
     issues: list[str] = field(default_factory=list)
     # Data that loads but must not pass unseen: containers ran and were allocated nothing.
     quality_failures: list[str] = field(default_factory=list)
+    # Right-sizing's container-days (usage.CONTAINER_DAY_COLUMNS): requests, daily usage
+    # quantiles and the prices paid, one row per running container.
+    containers: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=CONTAINER_DAY_COLUMNS)
+    )
 
     @property
     def breakdown(self) -> dict[str, float]:
@@ -260,10 +271,16 @@ def allocate(
     rows = rows.reindex(columns=["kind", *ROW_COLUMNS])
     for column in [*AMOUNTS, *COMPONENTS]:
         rows[column] = rows[column].astype("float64").fillna(0.0)
+    rows[USED] = rows[USED].astype("float64")  # NaN: no usage series (stored NULL)
     compute = rows[[f"{r}_cost" for r in RESOURCES]].sum(axis=1)
     rows["management_cost"] = management_shares(assets.breakdown["management_cost"], compute)
     rows["cost"] = rows[list(COMPONENTS)].sum(axis=1)
     rows["resource_id"] = [_row_id(row) for row in rows.to_dict("records")]
     issues = _issues(rows, running, assets.nodes)
     failures = _quality_failures(rows, running)
-    return Allocation(rows=rows[ROW_COLUMNS], issues=issues, quality_failures=failures)
+    return Allocation(
+        rows=rows[ROW_COLUMNS],
+        issues=issues,
+        quality_failures=failures,
+        containers=container_days(answers, running, pod_frame),
+    )

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from etl.core.days import day_start_epoch
+from etl.costmodel.allocation import usage
 from etl.costmodel.allocation.prices import pieces, price_hours
 from etl.costmodel.assets import COST_MODEL_FLAG, GIB, MODEL_KEYS, RESOURCES
 from etl.metroculus.answers import Answers
@@ -159,6 +160,7 @@ def _amounts(answers: Answers, frame: pd.DataFrame, step_s: int) -> pd.DataFrame
         amount = frame[[f"{r}_alloc", f"{r}_request"]].max(axis=1).fillna(0.0)
         frame[f"{r}_amount"] = amount / GIB if r == "ram" else amount
     frame["node"] = frame["node"].fillna(frame["request_node"]).fillna("")
+    frame = usage.requested(frame)  # before the requests go
     return frame.drop(
         columns=[
             "request_node",
@@ -180,7 +182,7 @@ def containers(
     (flagged); one whose node is unknown ("") costs nothing here, its node's idle keeps
     it (etl/costmodel/allocation/__init__.py reports it).
     """
-    frame = _amounts(answers, _running(answers, day, step_s), step_s)
+    frame = usage.used(answers, _amounts(answers, _running(answers, day, step_s), step_s))
     known = nodes.set_index("node")
     on_known = frame["node"].isin(known.index)
     placed = frame["node"] != ""
@@ -270,7 +272,7 @@ def pods(answers: Answers, frame: pd.DataFrame) -> pd.DataFrame:
         price_flag=("price_flag", "max"),
         **sums,
     )
-    grouped = grouped.reset_index()
+    grouped = grouped.join(usage.pod_sums(keyed)).reset_index()
     grouped["running_hours"] = (grouped["end"] - grouped["start"]) / 3600
     owned = _controllers(answers, grouped).reindex(grouped["key"]).fillna("")
     grouped["controller_kind"] = owned["controller_kind"].to_numpy()

@@ -149,6 +149,7 @@ def test_openapi_documents_clean_expenses(api: Api) -> None:
         "clean_expenses",
         "limit",
         "offset",
+        "sharing",
     }
     item_ref = response_schema["properties"]["clean_expenses"]["items"]["$ref"]
     item = schemas[item_ref.rsplit("/", 1)[-1]]["properties"]

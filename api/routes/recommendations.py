@@ -1,0 +1,121 @@
+"""`GET /restapi/v2/organizations/<organization_id>/k8s_recommendations`: right-sizing.
+
+Per controller and container of the organization's clusters over the period: the
+current requests, the recommended ones and the monthly savings, with what they are
+based on (api/query/recommendations.py; docs/allocation.md, "Right-sizing"). Filters
+from api/query/filters.py (`K8S_RECOMMENDATIONS`: `cloud_account_id`,
+`k8s_namespace` or its older name `namespace`); `cpu_quantile`, `memory_quantile`,
+`target_utilization` choose how usage becomes a request; `limit` keeps the largest
+savings. Bad values are 400 problems.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
+from apiflask.validators import OneOf, Range
+from marshmallow import RAISE
+
+from api.context import clickhouse, current_settings
+from api.query.filters import K8S_RECOMMENDATIONS, Filters
+from api.query.period import query_schema
+from api.query.recommendations import QUANTILES, Options, find_recommendations
+from etl.storage.registry import k8s_account_ids, open_database
+
+bp = APIBlueprint(
+    "k8s_recommendations", __name__, tag="k8s_recommendations", url_prefix="/restapi/v2"
+)
+_DEFAULTS = Options()
+
+K8sRecommendationsQuery = query_schema(
+    "K8sRecommendationsQuery",
+    K8S_RECOMMENDATIONS,
+    after={
+        "cpu_quantile": String(
+            load_default=_DEFAULTS.cpu_quantile,
+            validate=OneOf(QUANTILES),
+            metadata={"description": "the daily cpu usage quantile: p95 (default) | max"},
+        ),
+        "memory_quantile": String(
+            load_default=_DEFAULTS.memory_quantile,
+            validate=OneOf(QUANTILES),
+            metadata={"description": "the daily memory usage quantile: p95 | max (default)"},
+        ),
+        "target_utilization": Float(
+            load_default=_DEFAULTS.target_utilization,
+            validate=Range(min=0, max=1, min_inclusive=False),
+            metadata={"description": "usage / request to aim at, in (0, 1]; default 0.7"},
+        ),
+        "limit": Integer(validate=Range(min=1), metadata={"description": "Keep the top ones"}),
+    },
+)
+
+
+class RecommendationSchema(Schema):
+    """One controller's container."""
+
+    cloud_account_id = String(required=True)
+    namespace = String(required=True)
+    controller = String(required=True, metadata={"description": "Kind/name, else the pod"})
+    container = String(required=True)
+    current = Dict(keys=String(), values=Float(), metadata={"description": "requests now"})
+    usage = Dict(
+        keys=String(),
+        values=Float(allow_none=True),
+        metadata={"description": "the window's largest daily quantile; null without data"},
+    )
+    recommended = Dict(
+        keys=String(),
+        values=Float(allow_none=True),
+        metadata={"description": "usage / target_utilization, floored; null without data"},
+    )
+    replicas = Float(required=True, metadata={"description": "average running replicas"})
+    monthly_savings = Float(
+        required=True, allow_none=True, metadata={"description": "USD per 730 h; null w/o data"}
+    )
+    based_on = Dict(keys=String(), values=Raw(), metadata={"description": "days, samples"})
+
+
+class RecommendationsSchema(Schema):
+    """The response of k8s_recommendations."""
+
+    start_date = Integer(required=True)
+    end_date = Integer(required=True)
+    total_count = Integer(required=True)
+    total_monthly_savings = Float(required=True, metadata={"description": "before limit"})
+    recommendations = List(Nested(RecommendationSchema), required=True)
+    limit = Integer()
+
+
+@bp.get("/organizations/<organization_id>/k8s_recommendations")
+@bp.input(K8sRecommendationsQuery, location="query", arg_name="query", unknown=RAISE)
+@bp.output(RecommendationsSchema)
+def get_k8s_recommendations(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
+    """Recommended requests per controller and container, largest monthly savings first."""
+    settings = current_settings()
+    database = open_database(settings.mongo_uri, settings.mongo_db)
+    filters = Filters.from_query(query, K8S_RECOMMENDATIONS)
+    accounts = k8s_account_ids(database, organization_id, filters.accounts())
+    options = Options(query["cpu_quantile"], query["memory_quantile"], query["target_utilization"])
+    with clickhouse() as client:
+        found = find_recommendations(
+            client,
+            accounts,
+            query["start_date"],
+            query["end_date"],
+            filters.get("k8s_namespace"),
+            options,
+        )
+    body: dict[str, Any] = {
+        "start_date": query["start_date"],
+        "end_date": query["end_date"],
+        "total_count": len(found),
+        "total_monthly_savings": sum(r["monthly_savings"] or 0.0 for r in found),
+    }
+    if query.get("limit"):
+        found = found[: query["limit"]]
+        body["limit"] = query["limit"]
+    body["recommendations"] = found
+    return body

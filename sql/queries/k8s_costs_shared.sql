@@ -1,0 +1,163 @@
+-- The allocation of some clusters over a period, grouped for k8s_costs (and costed
+-- per cluster for clean_expenses) with shared costs spread over the groups
+-- (etl/core/sharing.py; the formulas and a worked example: docs/allocation.md,
+-- "Sharing"). The stored rows stay unshared: this query spreads, per cluster-day,
+-- - the `__idle__` rows (share_idle weighted|even; idle_by node: per node),
+-- - the rows of share_namespaces / share_labels, and a synthetic `__overhead__` row
+--   of overhead_hourly x 24 USD per cluster-day (share_split weighted|even),
+-- over the *recipient* rows: every row but idle, `__unmounted__` and shared ones.
+-- Shares are computed per row over the clusters' whole allocation, before the
+-- filters, then the filters keep rows (a group's share of idle is its share of the
+-- cluster's idle, whatever the filter shows). `weighted` is linear in the rows;
+-- `even` gives each recipient group of the scope pool / groups, carried by its rows
+-- in proportion to their cost (by count when the group costs nothing). A pool with
+-- nobody to take it (no recipient cost of that resource, no recipient group) stays
+-- where it is: idle in `__idle__`, a shared namespace in its group, overhead in
+-- `__overhead__`; so the groups always sum to the rows' cost plus the overhead.
+-- Output per group: the kept components, own_cost (their sum) and the dollars it
+-- received by each rule (shared_idle, shared_namespaces, shared_overhead).
+SELECT
+    group_key,
+    group_pod_uid,
+    cloud_account_id,
+    {{summed_kept: components}},
+    sum(
+        {{plus_kept: components}}
+    ) AS own_cost,
+    {{summed: shared_idle, shared_namespaces, shared_overhead}},
+    -- efficiency over the group's own rows (a shared row's usage is not the group's)
+    sum(m_cpu_used) AS cpu_used,
+    sumIf(m_cpu_request, m_cpu_used IS NOT NULL) AS cpu_requested_measured,
+    sum(m_ram_used) AS ram_used,
+    sumIf(m_ram_request, m_ram_used IS NOT NULL) AS ram_requested_measured
+FROM
+(
+    SELECT
+        group_key,
+        group_pod_uid,
+        if({per_cluster:UInt8}, cloud_account_id, '') AS cloud_account_id,
+        namespace, node, services, labels, namespace_labels, controller_key, recipient,
+        multiIf(idle_pooled, arraySum(idle_keep) > 0, shared_row, pool_keep, 1) AS kept_row,
+        if(shared_row, NULL, cpu_used_core_hours) AS m_cpu_used,
+        if(shared_row, 0, cpu_request_core_hours) AS m_cpu_request,
+        if(shared_row, NULL, ram_used_byte_hours) AS m_ram_used,
+        if(shared_row, 0, ram_request_byte_hours) AS m_ram_request,
+        {{kept: components}},
+        if(NOT recipient, 0, if({share_idle:String} = 'weighted',
+            if(r_cpu != 0, i_cpu * cpu_cost / r_cpu, 0)
+            + if(r_ram != 0, i_ram * ram_cost / r_ram, 0)
+            + if(r_gpu != 0, i_gpu * gpu_cost / r_gpu, 0)
+            + if(r_compute != 0, (i_all - i_cpu - i_ram - i_gpu) * compute / r_compute, 0),
+            if(n_scope > 0, i_all / n_scope * if(g_scope != 0, cost / g_scope, 1 / k_scope), 0)
+        )) AS shared_idle,
+        if(NOT recipient, 0, if({share_split:String} = 'weighted',
+            if(r_cost != 0, cost / r_cost, 0),
+            if(n_day > 0, if(g_day != 0, cost / g_day, 1 / k_day) / n_day, 0)
+        )) AS pool_part,
+        pool_part * s_namespaces AS shared_namespaces,
+        pool_part * s_overhead + if(is_overhead AND pool_keep, s_overhead, 0) AS shared_overhead
+    FROM
+    (
+        SELECT
+            *,
+            -- the idle scope's pools and recipients
+            sumIf(cpu_cost, idle_pooled) OVER idle_scope AS i_cpu,
+            sumIf(ram_cost, idle_pooled) OVER idle_scope AS i_ram,
+            sumIf(gpu_cost, idle_pooled) OVER idle_scope AS i_gpu,
+            sumIf(cost, idle_pooled) OVER idle_scope AS i_all,
+            sumIf(cpu_cost, recipient) OVER idle_scope AS r_cpu,
+            sumIf(ram_cost, recipient) OVER idle_scope AS r_ram,
+            sumIf(gpu_cost, recipient) OVER idle_scope AS r_gpu,
+            sumIf(compute, recipient) OVER idle_scope AS r_compute,
+            uniqExactIf(tuple(group_key, group_pod_uid), recipient) OVER idle_scope AS n_scope,
+            sumIf(cost, recipient) OVER idle_group AS g_scope,
+            countIf(recipient) OVER idle_group AS k_scope,
+            -- the cluster-day's pools and recipients
+            sumIf(cost, shared_row AND NOT is_overhead) OVER cluster_day AS s_namespaces,
+            countIf(is_overhead) OVER cluster_day * {overhead_hourly:Float64} * 24 AS s_overhead,
+            sumIf(cost, recipient) OVER cluster_day AS r_cost,
+            uniqExactIf(tuple(group_key, group_pod_uid), recipient) OVER cluster_day AS n_day,
+            sumIf(cost, recipient) OVER day_group AS g_day,
+            countIf(recipient) OVER day_group AS k_day,
+            -- what an idle row keeps of [other, cpu, ram, gpu], a shared row of itself
+            if({share_idle:String} = 'weighted',
+               [r_compute = 0, r_cpu = 0, r_ram = 0, r_gpu = 0],
+               [n_scope = 0, n_scope = 0, n_scope = 0, n_scope = 0]) AS idle_keep,
+            if({share_split:String} = 'weighted', r_cost = 0, n_day = 0) AS pool_keep
+        FROM
+        (
+            SELECT
+                *,
+                {group_by:String} AS grouped_by,
+                {label_key:String} AS label_name,
+                {{grouping: group_key, group_pod_uid}},
+                resource_id = '__overhead__' AS is_overhead,
+                namespace = '__idle__' AND {share_idle:String} != 'none' AS idle_pooled,
+                is_overhead OR (namespace != '__idle__' AND (
+                    has({share_namespaces:Array(String)}, namespace)
+                    OR arrayExists(
+                        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
+                        {share_label_keys:Array(String)},
+                        {share_label_values:Array(String)}
+                    ))) AS shared_row,
+                namespace NOT IN ('__idle__', '__unmounted__') AND NOT shared_row AS recipient,
+                cpu_cost + ram_cost + gpu_cost AS compute,
+                if({idle_by:String} = 'node', node, '') AS scope
+            FROM
+            (
+                SELECT
+                    cloud_account_id,
+                    date,
+                    resource_id,
+                    {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels, services}},
+                    {{collapsed: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
+                FROM k8s_allocation
+                WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+                  AND date >= toDateTime({start_date:UInt32})
+                  AND date <= toDateTime({end_date:UInt32})
+                {{live_keys: cloud_account_id, date, resource_id}}
+                UNION ALL
+                SELECT
+                    cloud_account_id,
+                    date,
+                    '__overhead__' AS resource_id,
+                    '__overhead__' AS namespace,
+                    '' AS controller_kind,
+                    '__overhead__' AS controller,
+                    '__overhead__' AS pod,
+                    '' AS pod_uid,
+                    '' AS node,
+                    CAST(map(), 'Map(LowCardinality(String), String)') AS labels,
+                    CAST(map(), 'Map(LowCardinality(String), String)') AS namespace_labels,
+                    CAST([], 'Array(LowCardinality(String))') AS services,
+                    {{zero: components, cost, cpu_request_core_hours, ram_request_byte_hours}},
+                    CAST(NULL, 'Nullable(Float64)') AS cpu_used_core_hours,
+                    CAST(NULL, 'Nullable(Float64)') AS ram_used_byte_hours
+                FROM k8s_allocation
+                WHERE {overhead_hourly:Float64} > 0
+                  AND cloud_account_id IN {cloud_account_ids:Array(String)}
+                  AND date >= toDateTime({start_date:UInt32})
+                  AND date <= toDateTime({end_date:UInt32})
+                {{live_keys: cloud_account_id, date}}
+            )
+        )
+        WINDOW
+            idle_scope AS (PARTITION BY cloud_account_id, date, scope),
+            idle_group AS (PARTITION BY cloud_account_id, date, scope, group_key, group_pod_uid),
+            cluster_day AS (PARTITION BY cloud_account_id, date),
+            day_group AS (PARTITION BY cloud_account_id, date, group_key, group_pod_uid)
+    )
+)
+WHERE (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
+  AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
+  AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
+  AND (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, controller_key))
+  AND arrayAll(
+        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
+        {label_keys:Array(String)},
+        {label_values:Array(String)}
+      )
+GROUP BY group_key, group_pod_uid, cloud_account_id
+HAVING countIf(kept_row) > 0
+ORDER BY own_cost + shared_idle + shared_namespaces + shared_overhead DESC, group_key,
+    group_pod_uid, cloud_account_id

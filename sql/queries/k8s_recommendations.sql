@@ -1,0 +1,43 @@
+-- Right-sizing over a window (api/query/recommendations.py): per cluster, namespace,
+-- controller (`Kind/name`, else the pod's name) and container, the days of
+-- `k8s_container_usage` (sql/schema/006) in [start_date, end_date] combined
+-- conservatively: the largest daily quantile (p95 or max, as asked) of cpu and of
+-- memory, the current requests (those of the latest day), and what it is based on
+-- (days, days with usage, samples) and priced at (cost over core- and GiB-hours, the
+-- prices of the nodes it ran on; running hours give the average number of replicas).
+-- Each row key is collapsed the way every reader must (HAVING SUM(sign) > 0, no
+-- FINAL); a quantile is NULL without usage, and max() of NULLs is NULL.
+SELECT
+    cloud_account_id,
+    namespace,
+    controller_key,
+    container,
+    argMax(cpu_request, date) AS cpu_request,
+    argMax(ram_request, date) AS ram_request,
+    max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
+    max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage,
+    uniqExact(date) AS days,
+    uniqExactIf(date, cpu_p95 IS NOT NULL) AS measured_days,
+    sum(samples) AS samples,
+    {{summed: running_hours, cpu_usd, cpu_core_hours, ram_usd, ram_gib_hours}}
+FROM
+(
+    SELECT
+        cloud_account_id,
+        date,
+        resource_id,
+        {{any: namespace, controller_kind, controller, pod, container}},
+        multiIf(
+            controller_kind != '', concat(controller_kind, '/', controller),
+            controller != '', controller,
+            pod
+        ) AS controller_key,
+        {{collapsed: running_hours, cpu_request, ram_request, cpu_p95, cpu_max, ram_p95, ram_max, samples, cpu_usd, cpu_core_hours, ram_usd, ram_gib_hours}}
+    FROM k8s_container_usage
+    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+      AND date >= toDateTime({start_date:UInt32})
+      AND date <= toDateTime({end_date:UInt32})
+      AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_container_usage.namespace))
+    {{live_keys: cloud_account_id, date, resource_id}}
+)
+GROUP BY cloud_account_id, namespace, controller_key, container
