@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 # silently under-cost the day.
 THANOS_PARAMS = {"dedup": "true", "partial_response": "false"}
 TENANT_HEADER = "THANOS-TENANT"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class PromQLError(RuntimeError):
@@ -44,13 +49,24 @@ class Sample:
     value: float
 
 
+@dataclass(frozen=True)
+class Series:
+    """One element of a range vector (a matrix answer): its labels and its raw samples."""
+
+    labels: dict[str, str]
+    times: list[float]
+    values: list[float]
+
+
 @dataclass
 class QueryCounter:
-    """How many queries a client sent; tests and the benchmark read it."""
+    """How many queries a client sent; tests and the benchmark read it. Updated under a
+    lock, since the extract sends independent queries from several threads."""
 
     queries: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 class PromQLClient:
@@ -73,12 +89,33 @@ class PromQLClient:
             raise_on_status=False,
         )
         self.session = requests.Session()
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        # Room for the extract's concurrent queries (PROMQL_CONCURRENCY) on one session.
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def instant(self, query: str, at: datetime, tenant: str) -> list[Sample]:
         """Evaluate `query` at `at`; returns the vector (scalars become one unlabeled sample)."""
         where = f"tenant {tenant}, query {query!r}"
+        return _samples(self._post(query, at, tenant, where), where)
+
+    def matrix(self, query: str, at: datetime, tenant: str) -> list[Series]:
+        """Evaluate `query` (a range selector) at `at`; returns each series' raw samples."""
+        where = f"tenant {tenant}, query {query!r}"
+        data = self._post(query, at, tenant, where)
+        if data.get("resultType") != "matrix":
+            raise PromQLError(
+                f"unexpected PromQL result type {data.get('resultType')!r} for {where}"
+            )
+        found = []
+        for item in data["result"]:
+            times = [float(t) for t, _ in item["values"]]
+            found.append(
+                Series(item["metric"], times, [_finite(v, where) for _, v in item["values"]])
+            )
+        return found
+
+    def _post(self, query: str, at: datetime, tenant: str, where: str) -> dict[str, Any]:
         try:
             response = self.session.post(
                 f"{self.base_url}/api/v1/query",
@@ -90,8 +127,9 @@ class PromQLClient:
             raise PromQLUnavailableError(
                 f"PromQL endpoint {self.base_url} unreachable ({type(error).__name__}) for {where}"
             ) from error
-        self.counter.queries += 1
-        self.counter.seconds += response.elapsed.total_seconds()
+        with self.counter.lock:
+            self.counter.queries += 1
+            self.counter.seconds += response.elapsed.total_seconds()
         body = _json_body(response)
         if response.status_code >= 500 and body.get("status") != "error":
             raise PromQLUnavailableError(
@@ -103,8 +141,9 @@ class PromQLClient:
             raise PromQLError(f"PromQL error for {where}: {kind}: {detail}")
         for warning in body.get("warnings") or []:
             log.warning("PromQL warning for %s: %s", where, warning)
-            self.counter.warnings.append(warning)
-        return _samples(body["data"], where)
+            with self.counter.lock:
+                self.counter.warnings.append(warning)
+        return body["data"]
 
 
 def _json_body(response: requests.Response) -> dict[str, Any]:
@@ -129,3 +168,17 @@ def _finite(text: str, where: str) -> float:
     if not math.isfinite(value):
         raise PromQLError(f"non-finite value {text} in the answer for {where}")
     return value
+
+
+def run_concurrently(work: Callable[[T], R], items: Iterable[T], concurrency: int) -> list[R]:
+    """`work` over `items`, at most `concurrency` at a time, answers in the items' order.
+
+    Independent queries of one tenant-day divide its wall time on a Thanos with several
+    cores (OpenCost's MAX_QUERY_CONCURRENCY does the same); 1 runs them one by one. The
+    first error is raised once the queries already sent have finished.
+    """
+    items = list(items)
+    if concurrency <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        return list(pool.map(work, items))

@@ -23,7 +23,7 @@ from devtools.simulate import build_scenario, write_openmetrics
 from devtools.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
 from devtools.simulate.pitfalls import PITFALLS
 from etl.core.config import Settings
-from etl.metroculus.queries import QUERIES
+from etl.metroculus.extract import QUERY_COUNT
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import DayResult, run_tenant_day
@@ -502,4 +502,4 @@ def test_the_number_of_queries_does_not_depend_on_the_pod_count(tmp_path, small_
         counts[len(rows[rows["pod_uid"] != ""])] = result.promql_queries
         assert not [issue for issue in result.issues if "reconcile" in issue]
     assert sorted(counts) == [50, 5000]
-    assert set(counts.values()) == {len(QUERIES) + 1}  # and the ledger's sample count
+    assert set(counts.values()) == {QUERY_COUNT + 1}  # and the ledger's sample count

@@ -1,0 +1,127 @@
+"""The extract of one tenant-day: run the query set, turn its answers into `Answers`.
+
+Two phases (etl/metroculus/queries.py says why): phase 1 reads every family once, phase
+2 finishes what phase 1 could not settle (container lives at their boundary hour, the
+raw samples of nodes that are not one value all day). The queries of a phase are
+independent, so they run `concurrency` at a time (`PROMQL_CONCURRENCY`); with 1 they
+run one by one. The count of queries is the same whatever the cluster's size.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from etl.core.days import day_start_epoch
+from etl.metroculus import lives, nodes
+from etl.metroculus.answers import ANSWER, Answers
+from etl.metroculus.promql import PromQLClient, Sample, Series, run_concurrently
+from etl.metroculus.queries import (
+    ALLOCATION,
+    DEFAULT_STEP_S,
+    MATRIX,
+    PART,
+    QUERIES,
+    RUNNING,
+    TenantDayQuery,
+    evaluation_time,
+)
+
+Result = list[Sample] | list[Series]
+PHASE_TWO_QUERIES = 3
+# Every tenant-day sends exactly this many queries (plus the ledger's sample count).
+QUERY_COUNT = len(QUERIES) + PHASE_TWO_QUERIES
+
+
+def run_query(
+    client: PromQLClient, query: TenantDayQuery, tenant: str, day: date, step_s: int
+) -> Result:
+    """One query of the set, as a vector or (a range selector) a matrix."""
+    text = query.render(tenant, step_s)
+    at = evaluation_time(day, query.evaluated)
+    if query.kind == MATRIX:
+        return client.matrix(text, at, tenant)
+    return client.instant(text, at, tenant)
+
+
+def _direct(query: TenantDayQuery, samples: list[Sample]) -> list[list[object]]:
+    """Rows of a query whose answer is its vector as is."""
+    return [
+        [sample.labels.get(label, "") for label in query.labels]
+        + ([json.dumps(sample.labels, sort_keys=True)] if query.label_map else [])
+        + [sample.value]
+        for sample in samples
+    ]
+
+
+def phase_two(
+    phase_one: dict[str, Result], day: date, step_s: int
+) -> tuple[list[TenantDayQuery], lives.Lives, lives.Lives, nodes.NodeSeries]:
+    """The phase-2 queries, from phase 1's answers (and what they settled)."""
+    lo = day_start_epoch(day)
+    running = lives.summarize(RUNNING, phase_one["running_summary"], lo, step_s)
+    allocation = lives.summarize(
+        ALLOCATION,
+        [s for s in phase_one["allocation_summary"] if s.labels.get(PART) != "avg"],
+        lo,
+        step_s,
+    )
+    settled, complex_nodes = nodes.simple_nodes(phase_one["node_summary"], step_s)
+    queries = [  # PHASE_TWO_QUERIES of them
+        nodes.node_samples_query(complex_nodes),
+        TenantDayQuery("running_edges", lives.refine_query(running, lo, step_s)),
+        TenantDayQuery("allocation_edges", lives.refine_query(allocation, lo, step_s)),
+    ]
+    return queries, running, allocation, settled
+
+
+def extract(
+    client: PromQLClient,
+    tenant: str,
+    day: date,
+    step_s: int = DEFAULT_STEP_S,
+    concurrency: int = 1,
+) -> Answers:
+    """Run every query for the tenant-day: answer name -> frame of label columns + `value`.
+
+    `step_s` is the cluster's scrape interval (the steps of every per-step definition).
+    """
+
+    def run(query: TenantDayQuery) -> Result:
+        return run_query(client, query, tenant, day, step_s)
+
+    first = dict(
+        zip([q.name for q in QUERIES], run_concurrently(run, QUERIES, concurrency), strict=True)
+    )
+    second_queries, running, allocation, settled = phase_two(first, day, step_s)
+    second = dict(
+        zip(
+            [q.name for q in second_queries],
+            run_concurrently(run, second_queries, concurrency),
+            strict=True,
+        )
+    )
+    lo = day_start_epoch(day)
+    lives.finish(running, second["running_edges"], lo, step_s)
+    lives.finish(allocation, second["allocation_edges"], lo, step_s)
+    answers: Answers = {}
+    for query in QUERIES:
+        if query.labels:
+            answers[query.name] = ANSWER[query.name].frame(_direct(query, first[query.name]))
+    averages = [s for s in first["allocation_summary"] if s.labels.get(PART) == "avg"]
+    answers["container_cpu_allocation"] = ANSWER["container_cpu_allocation"].frame(
+        _direct(TenantDayQuery("avg", "", ALLOCATION.keys), averages)
+    )
+    for prefix, lived in (("container", running), ("container_allocation", allocation)):
+        for edge in ("first", "last"):
+            name = f"{prefix}_{edge}_seen"
+            answers[name] = ANSWER[name].frame(lives.rows(lived, edge))
+    day_of = nodes._Day(lo, step_s)
+    answers.update(nodes.node_answers(settled, second["node_samples"], day_of))
+    answers.update(nodes.small_answers(first["small_family_samples"], day_of))
+    egress = answers["pod_network_egress_bytes"]
+    classes = list(ANSWER["network_egress_bytes"].labels)
+    answers["network_egress_bytes"] = ANSWER["network_egress_bytes"].frame(
+        egress.groupby(classes, as_index=False, sort=True)["value"].sum().values.tolist()
+    )
+    return {answer: answers[answer] for answer in ANSWER}
