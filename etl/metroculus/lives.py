@@ -25,6 +25,7 @@ from etl.metroculus.queries import PART, LifeFamily, bucket_s, part
 log = logging.getLogger(__name__)
 
 Key = tuple[str, ...]
+_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
 def names_matcher(label: str, names: Iterable[str]) -> str:
@@ -33,7 +34,10 @@ def names_matcher(label: str, names: Iterable[str]) -> str:
     values = sorted(set(names))
     if not values:
         return f'{label}=~"",{label}!=""'
-    escaped = (re.escape(value).replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    escaped = (
+        _RE2_SPECIAL.sub(r"\\\1", value).replace("\\", "\\\\").replace('"', '\\"')
+        for value in values
+    )
     return f'{label}=~"{"|".join(escaped)}"'
 
 

@@ -87,7 +87,7 @@ class _Day:
 
     def of(self, series: list[Series]) -> Held:
         """Held of one entity: a settled stand-in (no times) or raw samples."""
-        if series and not series[0].times:
+        if series and len(series[0].times) == 0:
             return simple_held(max(one.values[0] for one in series), self.lo, self.step)
         return held(series, self.lo, self.step, gap_s(self.step))
 
@@ -143,7 +143,7 @@ def node_answers(settled: NodeSeries, raw: list[Series], day: _Day) -> Answers:
     for (name, node), group in series.items():
         if name == PRICES["cpu"]:
             for one in group:
-                if not one.times or day.of([one]).average is not None:
+                if len(one.times) == 0 or day.of([one]).average is not None:
                     ids.add((node, one.labels.get("provider_id", ""), one.labels.get("region", "")))
     out["node_provider_ids"] = ANSWER["node_provider_ids"].frame([[*i, 1.0] for i in sorted(ids)])
     return out

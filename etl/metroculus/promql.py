@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import msgspec
+import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -54,8 +56,8 @@ class Series:
     """One element of a range vector (a matrix answer): its labels and its raw samples."""
 
     labels: dict[str, str]
-    times: list[float]
-    values: list[float]
+    times: Sequence[float]
+    values: Sequence[float]
 
 
 @dataclass
@@ -109,10 +111,10 @@ class PromQLClient:
             )
         found = []
         for item in data["result"]:
-            times = [float(t) for t, _ in item["values"]]
-            found.append(
-                Series(item["metric"], times, [_finite(v, where) for _, v in item["values"]])
-            )
+            points = np.asarray(item["values"], dtype=float).reshape(-1, 2)
+            if not np.isfinite(points[:, 1]).all():
+                raise PromQLError(f"non-finite value in the answer for {where}")
+            found.append(Series(item["metric"], points[:, 0], points[:, 1]))
         return found
 
     def _post(self, query: str, at: datetime, tenant: str, where: str) -> dict[str, Any]:
@@ -147,9 +149,10 @@ class PromQLClient:
 
 
 def _json_body(response: requests.Response) -> dict[str, Any]:
+    # msgspec (already a dependency) decodes the large answers several times faster.
     try:
-        body = response.json()
-    except ValueError:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
         return {}
     return body if isinstance(body, dict) else {}
 
