@@ -27,6 +27,7 @@ from etl.core.config import Settings
 from etl.metroculus.promql import PromQLError, PromQLUnavailableError
 from etl.storage import registry
 from etl.storage.registry import ClusterAccount
+from etl.worker import ledger
 from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.worker.quality import QualityCheckError
@@ -50,7 +51,7 @@ def days_between(first: date, last: date) -> list[date]:
     """Every day from `first` to `last`, both included."""
     if last < first:
         raise ValueError(f"--from {first} is after --to {last}")
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return ledger.days_between(first, last)
 
 
 def cost_tenant_day(settings: Settings, tenant_id: str, day: date, run_id: str) -> Outcome:
