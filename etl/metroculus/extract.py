@@ -1,15 +1,17 @@
 """The extract of one tenant-day: run the query set, turn its answers into `Answers`.
 
-Two phases (etl/metroculus/queries.py says why): phase 1 reads every family once, phase
-2 finishes what phase 1 could not settle (container lives at their boundary hour, the
-raw samples of nodes that are not one value all day). The queries of a phase are
-independent, so they run `concurrency` at a time (`PROMQL_CONCURRENCY`); with 1 they
-run one by one. The count of queries is the same whatever the cluster's size.
+Three rounds (etl/metroculus/queries.py says why): round 1 reads every family once,
+round 2 finishes what it could not settle (container lives at their boundary hour, the
+raw samples of nodes that are not one value all day, the masks of the allocation series
+whose life decides something), round 3 those series' boundaries. The queries of a round
+are independent, so they run `concurrency` at a time (`PROMQL_CONCURRENCY`); with 1 one
+by one. The count of queries is the same whatever the cluster's size.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import date, datetime
 
 from etl.core.days import day_start_epoch
@@ -20,7 +22,6 @@ from etl.metroculus.queries import (
     ALLOCATION,
     DEFAULT_STEP_S,
     MATRIX,
-    PART,
     QUERIES,
     RUNNING,
     TenantDayQuery,
@@ -30,9 +31,9 @@ from etl.metroculus.queries import (
 Result = list[Sample] | list[Series]
 # Prometheus' (and Thanos') answer to a query over `--query.max-samples`.
 TOO_MANY_SAMPLES = "too many samples"
-PHASE_TWO_QUERIES = 3
+FOLLOW_UP_QUERIES = 4  # round 2: nodes' samples, running edges, allocation lives; round 3
 # Every tenant-day sends exactly this many queries (plus the ledger's sample count).
-QUERY_COUNT = len(QUERIES) + PHASE_TWO_QUERIES
+QUERY_COUNT = len(QUERIES) + FOLLOW_UP_QUERIES
 
 
 def run_query(
@@ -95,25 +96,30 @@ def _direct(query: TenantDayQuery, samples: list[Sample]) -> list[list[object]]:
     ]
 
 
+def needing_lives(allocation: list[Sample], running: lives.Lives) -> set[str]:
+    """Pod names of the allocation series whose life decides something: a container name
+    (namespace, pod, container) with several series, or with no running series."""
+    names = ("namespace", "pod", "container")
+    named = [tuple(s.labels.get(k, "") for k in names) for s in allocation]
+    known = {key[: len(names)] for key in running.edges}
+    counts = Counter(named)
+    return {name[1] for name in named if counts[name] > 1 or name not in known}
+
+
 def phase_two(
     phase_one: dict[str, Result], day: date, step_s: int
-) -> tuple[list[TenantDayQuery], lives.Lives, lives.Lives, nodes.NodeSeries]:
-    """The phase-2 queries, from phase 1's answers (and what they settled)."""
+) -> tuple[list[TenantDayQuery], lives.Lives, nodes.NodeSeries]:
+    """Round 2's queries, from round 1's answers (and what they settled)."""
     lo = day_start_epoch(day)
     running = lives.summarize(RUNNING, phase_one["running_summary"], lo, step_s)
-    allocation = lives.summarize(
-        ALLOCATION,
-        [s for s in phase_one["allocation_summary"] if s.labels.get(PART) != "avg"],
-        lo,
-        step_s,
-    )
     settled, complex_nodes = nodes.simple_nodes(phase_one["node_summary"], step_s)
-    queries = [  # PHASE_TWO_QUERIES of them
+    pods = needing_lives(phase_one["container_cpu_allocation"], running)
+    queries = [
         nodes.node_samples_query(complex_nodes),
         TenantDayQuery("running_edges", lives.refine_query(running, lo, step_s)),
-        TenantDayQuery("allocation_edges", lives.refine_query(allocation, lo, step_s)),
+        ALLOCATION.summary(lives.names_matcher(ALLOCATION.name_label, pods)),
     ]
-    return queries, running, allocation, settled
+    return queries, running, settled
 
 
 def extract(
@@ -128,31 +134,26 @@ def extract(
     `step_s` is the cluster's scrape interval (the steps of every per-step definition).
     """
 
-    def run(query: TenantDayQuery) -> Result:
-        return run_query(client, query, tenant, day, step_s)
-
-    first = dict(
-        zip([q.name for q in QUERIES], run_concurrently(run, QUERIES, concurrency), strict=True)
-    )
-    second_queries, running, allocation, settled = phase_two(first, day, step_s)
-    second = dict(
-        zip(
-            [q.name for q in second_queries],
-            run_concurrently(run, second_queries, concurrency),
-            strict=True,
+    def run_all(queries: list[TenantDayQuery]) -> dict[str, Result]:
+        answers = run_concurrently(
+            lambda q: run_query(client, q, tenant, day, step_s), queries, concurrency
         )
-    )
+        return dict(zip([q.name for q in queries], answers, strict=True))
+
     lo = day_start_epoch(day)
+    first = run_all(list(QUERIES))
+    second_queries, running, settled = phase_two(first, day, step_s)
+    second = run_all(second_queries)
     lives.finish(running, second["running_edges"], lo, step_s)
-    lives.finish(allocation, second["allocation_edges"], lo, step_s)
+    allocation = lives.summarize(ALLOCATION, second["allocation_summary"], lo, step_s)
+    third = run_all(
+        [TenantDayQuery("allocation_edges", lives.refine_query(allocation, lo, step_s))]
+    )
+    lives.finish(allocation, third["allocation_edges"], lo, step_s)
     answers: Answers = {}
     for query in QUERIES:
         if query.labels:
             answers[query.name] = ANSWER[query.name].frame(_direct(query, first[query.name]))
-    averages = [s for s in first["allocation_summary"] if s.labels.get(PART) == "avg"]
-    answers["container_cpu_allocation"] = ANSWER["container_cpu_allocation"].frame(
-        _direct(TenantDayQuery("avg", "", ALLOCATION.keys), averages)
-    )
     for prefix, lived in (("container", running), ("container_allocation", allocation)):
         for edge in ("first", "last"):
             name = f"{prefix}_{edge}_seen"

@@ -11,15 +11,16 @@ docs/allocation.md) are applied only where the raw figures cannot settle them:
 - node families (`NODE_SUMMARY`): a node whose series have one sample per scrape
   interval all day at one value (the usual on-demand node) is settled by its count,
   its changes and its first and last step; the others' raw samples are fetched
-  (phase 2, `lives.node_samples_query`) and finished in pandas (etl/metroculus/held.py);
-- containers (`RUNNING`, `ALLOCATION`): an hourly presence mask per series (24 bits, each
-  raw sample read once) and whether it was seen at the day's first and last step; the
-  others' first and last step are found by a per-step subquery over their boundary hour
-  only, selecting them by name (phase 2, etl/metroculus/lives.py);
+  (phase 2, `nodes.node_samples_query`) and finished in pandas (etl/metroculus/held.py);
+- containers (`RUNNING`): an hourly presence mask per series (24 bits, each raw sample
+  read once) and whether it was seen at the day's first and last step; the others'
+  first and last step are found by a per-step subquery over their boundary hour only,
+  selecting them by name (phase 2, etl/metroculus/lives.py); the allocation series'
+  lives the same way (`ALLOCATION`), for the few series whose life decides something;
 - PVs, claims, load balancers and the management fee (`SMALL_FAMILIES`): their raw
   samples, few at any cluster size, in one range selector, finished in pandas.
-The number of queries is fixed (the phase-2 queries are always sent, selecting nothing
-when nothing needs them), whatever the number of pods.
+The number of queries is fixed (the later rounds' queries are always sent, selecting
+nothing when nothing needs them), whatever the number of pods.
 
 Day-edge convention (the same on Prometheus 2, Prometheus 3 and Thanos, whose range
 selectors differ in whether the left end is closed): gauges are evaluated at the last
@@ -207,21 +208,22 @@ class LifeFamily:
     seen: str
     step_seen: str
 
-    def present(self, window: str, offset: str = "") -> str:
+    def present(self, window: str, offset: str = "", matcher: str = "") -> str:
         """Per series: 1 when it is seen somewhere in `window` (ending `offset` back)."""
-        return self.seen.format(s=f"{self.metric}{{sel}}", w=window, o=offset)
+        selector = f"{self.metric}{{sel,{matcher}}}" if matcher else f"{self.metric}{{sel}}"
+        return self.seen.format(s=selector, w=window, o=offset)
 
-    def summary(self, extra: tuple[str, ...] = ()) -> TenantDayQuery:
-        """The phase-1 query: mask, seen at the first step, seen at the last step."""
+    def summary(self, matcher: str = "") -> TenantDayQuery:
+        """Mask, seen at the first step, seen at the last step (of the series `matcher`
+        selects besides the tenant's, or all)."""
         mask = (
-            f"sum_over_time(({self.present('{bucket}', '{bucket_shift}')}"
+            f"sum_over_time(({self.present('{bucket}', '{bucket_shift}', matcher)}"
             " * 2 ^ (time() % 86400 / {bucket_size}))[1d:{bucket_step}])"
         )
         parts = [
             part("mask", mask),
-            part("start", self.present("{window}", " offset {at_start}")),
-            part("end", self.present("{window}", " offset {at_last}")),
-            *extra,
+            part("start", self.present("{window}", " offset {at_start}", matcher)),
+            part("end", self.present("{window}", " offset {at_last}", matcher)),
         ]
         return TenantDayQuery(f"{self.name}_summary", " or ".join(parts))
 
@@ -237,8 +239,10 @@ RUNNING = LifeFamily(
     "(max_over_time({s}[{w}]{o}) == bool 1)",
     "timestamp(max_over_time({s}[{w}]) == 1)",
 )
-# The life of each allocation series: which of two same-named pods it belongs to
-# (etl/costmodel/allocation/pods.py), and the life of containers KSM does not report.
+# The life of an allocation series decides two things (etl/costmodel/allocation/pods.py):
+# which of two same-named pods it belongs to, and the life of a container KSM does not
+# report. So it is found (in rounds 2 and 3) only for the series of a name with several
+# series or without a running series: one `max by` read otherwise.
 ALLOCATION = LifeFamily(
     "allocation",
     "container_cpu_allocation",
@@ -279,14 +283,11 @@ QUERIES: tuple[TenantDayQuery, ...] = (
     ),
     NODE_SUMMARY,
     RUNNING.summary(),
-    ALLOCATION.summary(
-        (
-            part(
-                "avg",
-                f"max by ({', '.join(ALLOCATION_SERIES)}) "
-                "(avg_over_time(container_cpu_allocation{sel}[1d]))",
-            ),
-        )
+    _per(
+        "container_cpu_allocation",
+        ALLOCATION_SERIES,
+        "avg_over_time",
+        "container_cpu_allocation",
     ),
     _per(
         "container_ram_allocation",

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from etl.metroculus.answers import ANSWERS
-from etl.metroculus.extract import PHASE_TWO_QUERIES, QUERY_COUNT
+from etl.metroculus.extract import FOLLOW_UP_QUERIES, QUERY_COUNT
 from etl.metroculus.lives import names_matcher
 from etl.metroculus.queries import (
     COUNTER,
@@ -58,7 +58,7 @@ def test_every_answer_comes_from_the_query_set_and_no_query_is_sent_twice():
     names = [query.name for query in QUERIES]
     assert len(names) == len(set(names))
     assert len(ANSWERS) == len({answer.name for answer in ANSWERS})
-    assert len(QUERIES) + PHASE_TWO_QUERIES == QUERY_COUNT
+    assert len(QUERIES) + FOLLOW_UP_QUERIES == QUERY_COUNT
 
 
 @pytest.mark.parametrize("step_s", [60, 300, 480, 3600, 7200])
