@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 import numpy as np
@@ -43,9 +43,9 @@ class PromQLUnavailableError(PromQLError):
     """Thanos/Prometheus could not be reached (after retries)."""
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One element of an instant vector: its labels and its value."""
+class Sample(NamedTuple):
+    """One element of an instant vector: its labels and its value (a tuple: answers hold
+    thousands, and a tuple is the cheapest to build)."""
 
     labels: dict[str, str]
     value: float
