@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from etl.storage.clusterddl import ddl as db_ddl
 from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.worker.quality import QualityCheckError
+from k8scost import backfill
 from k8scost.alerts import alerts_command, budgets_command
 from k8scost.recommendations import recommendations_command
 from k8scost.replay import replay_command
@@ -127,28 +129,58 @@ def accounts_list(settings: Settings) -> None:
 
 
 @cli.command()
-@click.option("--date", "day_text", required=True, help="UTC day to cost, YYYY-MM-DD.")
+@click.option("--date", "day_text", help="UTC day to cost, YYYY-MM-DD.")
+@click.option("--from", "from_text", help="First UTC day of a range (with --to).")
+@click.option("--to", "to_text", help="Last UTC day of a range, included.")
 @click.option("--tenant", "tenants", multiple=True, help="Only this tenant (repeatable).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Tenant-days of a range costed at once (each in its own process).",
+)
 @click.pass_obj
-def run(settings: Settings, day_text: str, tenants: tuple[str, ...]) -> None:
-    """Cost one UTC day for every kubernetes_cnr account (or the named tenants) and load it.
+def run(
+    settings: Settings,
+    day_text: str | None,
+    from_text: str | None,
+    to_text: str | None,
+    tenants: tuple[str, ...],
+    concurrency: int,
+) -> None:
+    """Cost one UTC day (--date), or every day of --from..--to, for every kubernetes_cnr
+    account (or the named tenants) and load it.
 
     Each tenant-day goes through the Airflow DAG's steps (extract, archive, load,
-    check); a tenant that fails is reported and the others still run, but an
-    unreachable Thanos stops the run (every other tenant would fail the same way).
+    check) and its ledger; a tenant-day that fails is reported and the others still
+    run (a range: named at the end, exit 1), but an unreachable Thanos stops the run
+    (every other tenant would fail the same way).
     """
-    day = parse_day(day_text)
+    if bool(day_text) == bool(from_text or to_text) or bool(from_text) != bool(to_text):
+        raise click.UsageError("give either --date, or both --from and --to")
+    days = (
+        [parse_day(day_text)]
+        if day_text
+        else backfill.days_between(parse_day(from_text), parse_day(to_text))
+    )
     database = _database(settings)
     targets = registry.k8s_accounts(database, list(tenants))
     if not targets:
         raise registry.UnknownAccountError("no kubernetes_cnr account is registered")
     with connect(settings.clickhouse_dsn) as client:
         warehouse.init_schema(client)
+    if from_text:
+        started = time.monotonic()
+        outcomes = backfill.run_range(settings, targets, days, concurrency)
+        if not backfill.report(outcomes, time.monotonic() - started):
+            sys.exit(1)
+        return
     promql = promql_client(settings)
     failures = []
     for account in targets:
         try:
-            result = run_tenant_day(settings, database, account, day, promql)
+            result = run_tenant_day(settings, database, account, days[0], promql)
         except PromQLUnavailableError:
             raise
         except (PromQLError, NoDataError, ArchiveError, QualityCheckError) as error:

@@ -30,6 +30,9 @@ class Settings:
     raw_archive_url: str
     promql_timeout_s: float = 60.0
     promql_retries: int = 3
+    # Independent PromQL queries of one tenant-day in flight at once (OpenCost's
+    # MAX_QUERY_CONCURRENCY): divides wall time on a Thanos with several cores.
+    promql_concurrency: int = 4
     default_scrape_interval_s: int = 60
     thanos_receive_url: str = DEFAULT_THANOS_RECEIVE_URL
     thanos_tenant_header: str = DEFAULT_THANOS_TENANT_HEADER
@@ -58,6 +61,7 @@ class Settings:
             raw_archive_url=env.get("RAW_ARCHIVE_URL", f"file://{data_dir / 'archive'}"),
             promql_timeout_s=float(env.get("PROMQL_TIMEOUT_S", "60")),
             promql_retries=int(env.get("PROMQL_RETRIES", "3")),
+            promql_concurrency=max(1, int(env.get("PROMQL_CONCURRENCY", "4"))),
             default_scrape_interval_s=int(env.get("K8SCOST_SCRAPE_INTERVAL_S", "60")),
             thanos_receive_url=env.get("THANOS_RECEIVE_URL", DEFAULT_THANOS_RECEIVE_URL),
             thanos_tenant_header=env.get("THANOS_TENANT_HEADER", DEFAULT_THANOS_TENANT_HEADER),

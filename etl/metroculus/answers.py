@@ -1,11 +1,104 @@
-"""What a tenant-day's extract is: query name -> frame of its label columns and `value`.
+"""What a tenant-day's extract is: answer name -> frame of its label columns and `value`.
 
 Apart from the query set so that the cost model can name it without importing the
-PromQL client.
+PromQL client. The answers are the contract between the extract and the cost model
+(and what the raw archive keeps): each is one row per entity (node, PV, container,
+claim, price change, ...) with the columns below. How they are obtained is the query
+set's business (etl/metroculus/queries.py): several answers may come from one query
+that reads a metric family once, and a few are finished in pandas.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
+from etl.metroculus.usage import USAGE_QUERIES
+
 Answers = dict[str, pd.DataFrame]
+
+NODE = ("node",)
+PV = ("persistentvolume",)
+LOAD_BALANCER = ("namespace", "service_name")
+# A container is named by (namespace, pod, container); `uid` tells apart two pods of one
+# name within a day, but only where the exporter sends it (docs/exporters.md): OpenCost's
+# container_*_allocation series carry no uid, so an absent label is an empty column.
+CONTAINER = ("namespace", "pod", "container", "uid")
+ALLOCATION_SERIES = (*CONTAINER, "node")
+POD = ("namespace", "pod", "uid")
+CLAIM = ("namespace", "pod", "persistentvolume")
+NETWORK_CLASS_LABELS = ("internet", "same_zone", "same_region")
+POD_EGRESS = ("namespace", "pod_name", *NETWORK_CLASS_LABELS, "service")
+CHANGE = ("price", "at")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer's shape: its label columns; with `label_map`, a `labels` column also
+    holds all of each sample's labels (JSON text), for series whose label names vary."""
+
+    name: str
+    labels: tuple[str, ...]
+    label_map: bool = False
+
+    def columns(self) -> list[str]:
+        """The frame's columns, in order."""
+        return [*self.labels, *(["labels"] if self.label_map else []), "value"]
+
+    def frame(self, rows: list[list[object]]) -> pd.DataFrame:
+        """A frame of `rows` (one list per row, in `columns()` order), `value` as float.
+
+        Built column by column: a frame's constructor and `astype` from rows cost more
+        than the extract's own work on small answers."""
+        columns = self.columns()
+        values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+        data = {name: list(column) for name, column in zip(columns[:-1], values[:-1], strict=True)}
+        data["value"] = np.asarray(values[-1], dtype="float64")
+        return pd.DataFrame(data, columns=columns)
+
+
+ANSWERS: tuple[Answer, ...] = (
+    Answer("cluster_info", ("id", "name", "provider", "provisioner", "region")),
+    Answer("node_cpu_cores", NODE),
+    Answer("node_ram_bytes", NODE),
+    Answer("node_gpu_count", NODE),
+    Answer("node_cpu_price_samples", NODE),
+    Answer("node_ram_price_samples", NODE),
+    Answer("node_gpu_price_samples", NODE),
+    Answer("pv_bytes", PV),
+    Answer("pv_price_samples", PV),
+    Answer("load_balancer_rate_samples", LOAD_BALANCER),
+    Answer("management_rate_samples", ("provisioner_name",)),
+    Answer("network_class_price", ("class",)),
+    Answer("network_egress_bytes", NETWORK_CLASS_LABELS),
+    Answer("node_life_steps", NODE),
+    Answer("node_provider_ids", ("node", "provider_id", "region")),
+    Answer("container_first_seen", CONTAINER),
+    Answer("container_last_seen", CONTAINER),
+    Answer("container_cpu_allocation", ALLOCATION_SERIES),
+    Answer("container_ram_allocation", ALLOCATION_SERIES),
+    Answer("container_gpu_allocation", ALLOCATION_SERIES),
+    Answer("container_allocation_first_seen", ALLOCATION_SERIES),
+    Answer("container_allocation_last_seen", ALLOCATION_SERIES),
+    Answer("container_requests", (*ALLOCATION_SERIES, "resource")),
+    Answer("node_cpu_price_changes", (*NODE, *CHANGE)),
+    Answer("node_ram_price_changes", (*NODE, *CHANGE)),
+    Answer("node_gpu_price_changes", (*NODE, *CHANGE)),
+    Answer("pod_owners", (*POD, "owner_kind", "owner_name")),
+    Answer("replicaset_owners", ("namespace", "replicaset", "owner_kind", "owner_name")),
+    Answer("pod_labels", POD, label_map=True),
+    Answer("namespace_labels", ("namespace",), label_map=True),
+    Answer("service_selectors", ("namespace", "service"), label_map=True),
+    Answer("claim_bytes", CLAIM),
+    Answer("claim_first_seen", CLAIM),
+    Answer("claim_last_seen", CLAIM),
+    Answer("pv_price_changes", (*PV, *CHANGE)),
+    Answer("load_balancer_first_seen", LOAD_BALANCER),
+    Answer("load_balancer_last_seen", LOAD_BALANCER),
+    Answer("pod_network_egress_bytes", POD_EGRESS),
+    # Usage (cAdvisor): each query's rows as they come (etl/metroculus/usage.py).
+    *(Answer(name, labels) for name, labels, _, _ in USAGE_QUERIES),
+)
+ANSWER = {answer.name: answer for answer in ANSWERS}

@@ -10,11 +10,18 @@ from etl.metroculus.promql import PromQLClient
 from etl.metroculus.queries import GAUGE, QUERIES, evaluation_time, tenant_selector
 
 _METRIC = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{sel[},]")
+_NAMES = re.compile(r'__name__=~"([A-Za-z0-9_:|]+)"')
 
 
 def source_metrics() -> list[str]:
-    """The metric names the query set reads, taken from the queries themselves."""
-    return sorted({name for query in QUERIES for name in _METRIC.findall(query.template)})
+    """The metric names the query set reads, taken from the queries themselves (a
+    selector `metric{sel...}`, or a range selector's `__name__=~"a|b"`)."""
+    found = set()
+    for query in QUERIES:
+        found.update(_METRIC.findall(query.template))
+        for names in _NAMES.findall(query.template):
+            found.update(names.split("|"))
+    return sorted(found)
 
 
 def count_source_samples(client: PromQLClient, tenant_id: str, day: date) -> dict[str, int]:

@@ -37,9 +37,10 @@ from pymongo.database import Database
 from etl.core.config import Settings
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
-from etl.metroculus import queries, samples
+from etl.metroculus import samples
+from etl.metroculus.answers import ANSWERS, Answers
+from etl.metroculus.extract import extract
 from etl.metroculus.promql import PromQLClient
-from etl.metroculus.queries import QUERIES, Answers
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import Client, connect
 from etl.storage.registry import ClusterAccount
@@ -79,12 +80,15 @@ def scrape_interval_s(settings: Settings, account: ClusterAccount) -> int:
     return account.scrape_interval_s(settings.default_scrape_interval_s)
 
 
-def extract_day(client: PromQLClient, account: ClusterAccount, day: date, step_s: int) -> Answers:
+def extract_day(
+    client: PromQLClient, account: ClusterAccount, day: date, step_s: int, concurrency: int = 1
+) -> Answers:
     """Run the tenant-day's PromQL queries; raises NoDataError when the cluster sent nothing.
 
-    `step_s` is the cluster's scrape interval (`scrape_interval_s`).
+    `step_s` is the cluster's scrape interval (`scrape_interval_s`); `concurrency` how many
+    independent queries are in flight at once (`PROMQL_CONCURRENCY`).
     """
-    answers = queries.extract(client, account.id, day, step_s)
+    answers = extract(client, account.id, day, step_s, concurrency)
     if all(frame.empty for name, frame in answers.items() if name != "network_class_price"):
         raise NoDataError(
             f"tenant {account.id} ({account.name}) has no cost metrics on {day}: "
@@ -180,7 +184,8 @@ def extract_step(
     """
     ledger.start_attempt(db, account, day, run_id)
     with ledger_stage(db, account, day, "extract"):
-        answers = extract_day(client, account, day, scrape_interval_s(settings, account))
+        step_s = scrape_interval_s(settings, account)
+        answers = extract_day(client, account, day, step_s, settings.promql_concurrency)
         by_metric = samples.count_source_samples(client, account.id, day)
         source = {"samples": sum(by_metric.values()), "samples_by_metric": by_metric}
         return archive.write_extract(settings, account.id, day, answers, source, run_id)
@@ -191,7 +196,9 @@ def archive_step(
 ) -> None:
     """Check the extract against its manifest and publish it as the day's current one."""
     with ledger_stage(db, account, day, "archive"):
-        manifest = archive.verify_extract(settings, extract_url, [query.name for query in QUERIES])
+        manifest = archive.verify_extract(
+            settings, extract_url, [answer.name for answer in ANSWERS]
+        )
         archive.publish(settings, extract_url)
         ledger.record_archived(db, account, day, extract_url, manifest)
 

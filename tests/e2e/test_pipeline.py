@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from etl.core.config import Settings
+from etl.metroculus.extract import QUERY_COUNT
 from etl.metroculus.promql import PromQLUnavailableError
-from etl.metroculus.queries import QUERIES
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 from etl.worker import ledger
@@ -103,7 +103,7 @@ def test_a_constant_number_of_instant_queries_per_tenant_day(
         _run(pipeline_settings, tenant, simulated_prometheus.days[0]).promql_queries
         for tenant in simulated_prometheus.tenant_ids
     }
-    assert counts == {len(QUERIES) + 1}  # the cost queries and the ledger's sample count
+    assert counts == {QUERY_COUNT + 1}  # the cost queries and the ledger's sample count
 
 
 def test_a_failed_day_keeps_the_previous_good_data(pipeline_settings, simulated_prometheus):

@@ -19,7 +19,7 @@ from etl.core.days import day_start_epoch
 from etl.costmodel.allocation import IDLE, UNMOUNTED, allocate
 from etl.costmodel.allocation.reconcile import reconcile
 from etl.costmodel.assets import cost_model, day_costs
-from etl.metroculus.queries import QUERIES
+from etl.metroculus.answers import ANSWERS
 from tests.truth import (
     COST_KEYS,
     day_bounds,
@@ -39,7 +39,7 @@ class Cluster:
     """Builds the answers of a small cluster, one entity at a time."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = {query.name: [] for query in QUERIES}
+        self.rows: dict[str, list[dict[str, Any]]] = {answer.name: [] for answer in ANSWERS}
 
     def add(self, query: str, value: float, **labels: Any) -> None:
         self.rows[query].append({**labels, "value": value})
@@ -97,9 +97,8 @@ class Cluster:
 
     def answers(self) -> dict[str, pd.DataFrame]:
         shaped = {}
-        for query in QUERIES:
-            columns = [*query.labels, *(["labels"] if query.label_map else []), "value"]
-            shaped[query.name] = pd.DataFrame(self.rows[query.name], columns=columns)
+        for answer in ANSWERS:
+            shaped[answer.name] = pd.DataFrame(self.rows[answer.name], columns=answer.columns())
         return shaped
 
     def allocate(self):

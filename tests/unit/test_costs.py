@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 
 from etl.costmodel.assets import cluster_region, day_costs, network_class
-from etl.metroculus.queries import QUERIES
+from etl.metroculus.answers import ANSWERS
 
 GIB = 2**30
 
 
 def answers(**frames: list[dict]) -> dict[str, pd.DataFrame]:
     """Every query's answer empty (with its columns) except the ones given."""
-    shaped = {q.name: pd.DataFrame(columns=[*q.labels, "value"]) for q in QUERIES}
+    shaped = {a.name: pd.DataFrame(columns=a.columns()) for a in ANSWERS}
     for name, rows in frames.items():
         shaped[name] = pd.DataFrame(rows)
     return shaped

@@ -103,8 +103,11 @@ def test_the_sample_count_covers_every_metric_the_queries_read():
     metrics = samples.source_metrics()
     for query in QUERIES:
         rendered = query.render("t")
-        # `{tenant_id="t"}` or, with more matchers (the usage queries), `{tenant_id="t",`
-        assert any(f'{metric}{{tenant_id="t"' in rendered for metric in metrics), query.name
+        assert any(
+            f'{metric}{{tenant_id="t"' in rendered
+            or f"|{metric}|" in f"|{rendered}|".replace('"', "|")
+            for metric in metrics
+        ), query.name
 
 
 def test_a_check_does_not_overwrite_the_status_of_a_run_that_started_since(db, account):

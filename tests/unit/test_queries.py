@@ -1,4 +1,4 @@
-"""The query set: tenant scoping, day edges, deduplication."""
+"""The query set: tenant scoping, day edges, deduplication, and its size."""
 
 from __future__ import annotations
 
@@ -6,13 +6,24 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from etl.metroculus.queries import COUNTER, GAUGE, QUERIES, evaluation_time, tenant_selector
+from etl.metroculus.answers import ANSWERS
+from etl.metroculus.extract import FOLLOW_UP_QUERIES, QUERY_COUNT
+from etl.metroculus.lives import names_matcher
+from etl.metroculus.queries import (
+    COUNTER,
+    GAUGE,
+    MATRIX,
+    QUERIES,
+    bucket_s,
+    evaluation_time,
+    tenant_selector,
+)
 
 
 def test_every_query_is_scoped_to_the_tenant():
     for query in QUERIES:
         rendered = query.render("tenant-1")
-        assert "{sel}" not in rendered
+        assert "{sel" not in rendered
         selectors = rendered.count("{")
         scoped = rendered.count('{tenant_id="tenant-1"}') + rendered.count('{tenant_id="tenant-1",')
         assert scoped == selectors, query.name
@@ -32,11 +43,30 @@ def test_gauges_end_at_the_last_millisecond_and_counters_at_midnight():
 
 def test_aggregations_deduplicate_with_max_before_any_sum():
     for query in QUERIES:
+        if query.kind == MATRIX or not query.labels:
+            continue  # raw samples or per-series figures: merged with max in pandas
         if "sum by" in query.template:
             inner = query.template.split("sum by", 1)[1]
             assert "max by" in inner, query.name
         else:
-            # min (first sample times) and max without (info series) deduplicate too.
             assert query.template.startswith(
                 ("max by", "min by", "max without", "label_replace(max(", "(max by")
             ), query.name
+
+
+def test_every_answer_comes_from_the_query_set_and_no_query_is_sent_twice():
+    names = [query.name for query in QUERIES]
+    assert len(names) == len(set(names))
+    assert len(ANSWERS) == len({answer.name for answer in ANSWERS})
+    assert len(QUERIES) + FOLLOW_UP_QUERIES == QUERY_COUNT
+
+
+@pytest.mark.parametrize("step_s", [60, 300, 480, 3600, 7200])
+def test_the_presence_mask_has_at_most_24_buckets_of_whole_steps(step_s):
+    size = bucket_s(step_s)
+    assert size % step_s == 0 and 86400 % size == 0 and 86400 // size <= 24
+
+
+def test_a_names_matcher_escapes_and_can_select_nothing():
+    assert names_matcher("pod", ["b.c", "a"]) == 'pod=~"a|b\\\\.c"'
+    assert names_matcher("pod", []) == 'pod=~"",pod!=""'
