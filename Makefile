@@ -16,8 +16,9 @@ airflow: setup
 	$(BIN)/python scripts/airflow_local.py
 
 ## Lint, then every test tier (unit, DAG, end-to-end with real Prometheus/chdb/Airflow).
+# Two processes, a test file each at a time (a file's module fixtures are built once).
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint:
 	$(BIN)/ruff check .
