@@ -18,7 +18,7 @@ import pytest
 from devtools.simulate import build_scenario
 from etl.core.config import Settings
 from etl.storage import registry
-from tests.e2e.test_allocation_e2e import (
+from tests.allocation_checks import (
     PITFALL_DAY,
     api_over_every_day,
     merged_history,

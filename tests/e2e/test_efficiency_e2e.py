@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from api.app import create_app
 from k8scost.cli import cli
-from tests.e2e.test_allocation_e2e import PITFALL_DAY
+from tests.allocation_checks import PITFALL_DAY
 from tests.stored import stored_usage
 from tests.truth_usage import expected_recommendations, expected_usage
 
