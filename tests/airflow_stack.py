@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,6 +37,9 @@ RUN_TIMEOUT_S = 300
 # SQLite lets one writer at a time, and pysqlite waits 5 s for the lock by default:
 # an `airflow backfill create` beside a busy scheduler could fail with "database is
 # locked". Airflow puts $AIRFLOW_HOME/config on sys.path, so the connect args live there.
+# The busy timeout does not cover a read transaction that must become a write while
+# another writer holds the lock (SQLite answers "locked" at once, to avoid a deadlock),
+# which a CI run met once; in WAL mode readers and the writer do not block each other.
 SQLITE_ARGS_MODULE = "k8scost_test_sqlite"
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -86,6 +90,8 @@ class AirflowStack:
 
     def start(self) -> AirflowStack:
         self.cli("db", "migrate")
+        with sqlite3.connect(self.home / "airflow.db") as metadata:
+            assert metadata.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
         logs = self.home / "process-logs"
         logs.mkdir()
         for part in PARTS:
