@@ -17,9 +17,8 @@ from apiflask import APIFlask, HTTPError
 from flask import g, request
 from pymongo.database import Database
 
-from api.context import current_settings
+from api.context import mongodb
 from etl.core import tokens
-from etl.storage.registry import open_database
 
 COLLECTION = "api_tokens"
 SUBJECT_FIELD = "organization_id"
@@ -64,10 +63,7 @@ def _authenticate() -> None:
     """before_request: 401 without a live token, 403 for another organization's route."""
     if request.routing_exception is not None or request.endpoint in PUBLIC_ENDPOINTS:
         return  # unknown routes get their 404/405; open endpoints need no token
-    settings = current_settings()
-    found = tokens.lookup(
-        open_database(settings.mongo_uri, settings.mongo_db), COLLECTION, _presented_token()
-    )
+    found = tokens.lookup(mongodb(), COLLECTION, _presented_token())
     if found is None:
         raise HTTPError(401, detail="invalid or revoked token", headers=CHALLENGE)
     g.organization_id = found[SUBJECT_FIELD]

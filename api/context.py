@@ -1,13 +1,15 @@
-"""Where a request finds the app's Settings and ClickHouse pool, without the app factory."""
+"""Where a request finds the app's Settings, ClickHouse pool and MongoDB (not the factory)."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
 from flask import Flask, current_app
+from pymongo.database import Database
 
 from etl.core.config import Settings
 from etl.storage.clickhouse import Client, ClientPool
+from etl.storage.registry import open_database
 
 SETTINGS_EXTENSION = "k8scost_settings"
 CLICKHOUSE_EXTENSION = "k8scost_clickhouse"
@@ -28,3 +30,9 @@ def clickhouse(lock_wait_s: float | None = None) -> AbstractContextManager[Clien
     """A client of the app's pool for a block: kept open between requests
     (etl/storage/clickhouse.py)."""
     return current_app.extensions[CLICKHOUSE_EXTENSION].client(lock_wait_s)
+
+
+def mongodb() -> Database:
+    """The MongoDB database of the app's settings (etl/storage/registry.py opens it)."""
+    settings = current_settings()
+    return open_database(settings.mongo_uri, settings.mongo_db)

@@ -21,10 +21,10 @@ from apiflask.fields import Boolean, Date, Float, Integer, List, Nested, String
 from apiflask.validators import Length, Range
 from marshmallow import RAISE, ValidationError, validates
 
-from api.context import clickhouse, current_settings
+from api.context import clickhouse, mongodb
 from etl.alerts import budgets
 from etl.storage import budgets as store
-from etl.storage.registry import list_accounts, open_database
+from etl.storage.registry import list_accounts
 
 bp = APIBlueprint("budgets", __name__, tag="budgets", url_prefix="/restapi/v2")
 PATH = "/organizations/<organization_id>/budgets"
@@ -139,8 +139,7 @@ def _check_account(db: Any, organization_id: str, scope: str | None) -> None:
 
 
 def _db() -> Any:
-    settings = current_settings()
-    return open_database(settings.mongo_uri, settings.mongo_db)
+    return mongodb()
 
 
 @bp.post(PATH)

@@ -17,7 +17,7 @@ from flask import Response, current_app, jsonify
 from marshmallow import RAISE
 
 from api.catalog.cache import CatalogCache
-from api.context import current_settings
+from api.context import current_settings, mongodb
 from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
 from api.query.period import query_schema
@@ -27,7 +27,6 @@ from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.csvfile import csv_response
 from api.render.schemas import CleanExpensesSchema
 from etl.core.sharing import SharingPolicy
-from etl.storage.registry import open_database
 
 bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
 
@@ -88,9 +87,7 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     filters = Filters.from_query(query, CLEAN_EXPENSES)
     limit = query.get("limit")
     settings = current_settings()
-    policy = request_policy(
-        open_database(settings.mongo_uri, settings.mongo_db), organization_id, query
-    )
+    policy = request_policy(mongodb(), organization_id, query)
     if policy.active:
         return _shared_answer(organization_id, query, filters, policy)
     answer = find_clean_expenses(

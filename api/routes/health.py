@@ -12,7 +12,7 @@ from collections.abc import Callable
 from apiflask import APIBlueprint, HTTPError, Schema
 from apiflask.fields import Boolean, Dict, String
 
-from api.context import clickhouse, current_settings
+from api.context import clickhouse, mongodb
 from etl.storage import registry
 
 bp = APIBlueprint("health", __name__, tag="health")
@@ -37,9 +37,8 @@ def _check_clickhouse() -> None:
 
 
 def _check_mongodb() -> None:
-    settings = current_settings()
     # find_one works on pymongo and montydb alike (montydb has no "ping" command).
-    registry.ping(registry.open_database(settings.mongo_uri, settings.mongo_db))
+    registry.ping(mongodb())
 
 
 CHECKS: dict[str, Callable[[], None]] = {

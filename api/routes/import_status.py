@@ -19,10 +19,10 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 from marshmallow import RAISE, ValidationError, validates_schema
 
-from api.context import current_settings
+from api.context import mongodb
 from api.query.period import END_DESCRIPTION, PeriodQuery, unix_seconds
 from etl.costmodel.assets import COMPONENTS
-from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts
 from etl.worker import ledger
 
 bp = APIBlueprint("import_status", __name__, tag="k8s import status", url_prefix="/restapi/v2")
@@ -147,8 +147,7 @@ def _item(account: dict[str, Any], day: date, record: dict[str, Any] | None) -> 
 @bp.output(ImportStatusSchema)
 def get_k8s_import_status(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """Per cluster and day of the period: is its cost loaded and checked, and if not, why."""
-    settings = current_settings()
-    db = open_database(settings.mongo_uri, settings.mongo_db)
+    db = mongodb()
     accounts = list_accounts(db, K8S_ACCOUNT_TYPE, organization_id)
     if query.get("cloud_account_id"):
         accounts = [a for a in accounts if a["_id"] in query["cloud_account_id"]]

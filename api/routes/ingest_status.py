@@ -17,9 +17,9 @@ from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import Range
 from marshmallow import RAISE
 
-from api.context import current_settings
+from api.context import mongodb
 from etl.storage.ingest_status import read_status
-from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
+from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts
 
 bp = APIBlueprint("ingest_status", __name__, tag="ingest", url_prefix="/restapi/v2")
 
@@ -60,8 +60,7 @@ class IngestStatusSchema(Schema):
 @bp.output(IngestStatusSchema)
 def get_ingest_status(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's clusters with their newest ingested sample, silent ones flagged."""
-    settings = current_settings()
-    database = open_database(settings.mongo_uri, settings.mongo_db)
+    database = mongodb()
     accounts = list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
     stored = read_status(database, [account["_id"] for account in accounts])
     now = int(time.time())

@@ -19,11 +19,10 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 from marshmallow import RAISE
 
-from api.context import current_settings
+from api.context import mongodb
 from api.query.period import PeriodQuery
 from etl.alerts.notify import public_alert
 from etl.storage import alerting
-from etl.storage.registry import open_database
 
 bp = APIBlueprint("k8s_alerts", __name__, tag="k8s alerts", url_prefix="/restapi/v2")
 
@@ -100,8 +99,7 @@ class AlertsSchema(Schema):
 @bp.output(AlertsSchema)
 def get_k8s_alerts(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's anomalies and budget alerts of the period, with their causes."""
-    settings = current_settings()
-    db = open_database(settings.mongo_uri, settings.mongo_db)
+    db = mongodb()
     alerts = alerting.find_alerts(
         db, organization_id, query["start_date"], query["end_date"], query.get("state")
     )

@@ -29,7 +29,7 @@ from apiflask.fields import Integer, String
 from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError
 
-from api.context import clickhouse, current_settings
+from api.context import clickhouse, mongodb
 from api.query.efficiency import efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.period import query_schema
@@ -37,7 +37,7 @@ from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
 from etl.core.sharing import SharingPolicy
 from etl.storage import sqlfiles
-from etl.storage.registry import k8s_account_ids, open_database
+from etl.storage.registry import k8s_account_ids
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
@@ -99,8 +99,7 @@ def find_groups(
 ) -> list[dict[str, Any]]:
     """The groups of the organization's allocation for `query`, most expensive first,
     with shared costs spread as `policy` says (None: the query's and the organization's)."""
-    settings = current_settings()
-    database = open_database(settings.mongo_uri, settings.mongo_db)
+    database = mongodb()
     if policy is None:
         policy = request_policy(database, organization_id, query)
     filters = Filters.from_query(query, K8S_COSTS)
@@ -129,8 +128,7 @@ def find_groups(
 @bp.output(K8sCostGroupsSchema)
 def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's K8s costs over the period per group, most expensive first."""
-    settings = current_settings()
-    database = open_database(settings.mongo_uri, settings.mongo_db)
+    database = mongodb()
     policy = request_policy(database, organization_id, query)
     groups = find_groups(organization_id, query, policy)
     totals = {column: sum(group[column] for group in groups) for column in COST_FIELDS}

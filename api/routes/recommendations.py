@@ -18,11 +18,11 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf, Range
 from marshmallow import RAISE
 
-from api.context import clickhouse, current_settings
+from api.context import clickhouse, mongodb
 from api.query.filters import K8S_RECOMMENDATIONS, Filters
 from api.query.period import query_schema
 from api.query.recommendations import QUANTILES, Options, find_recommendations
-from etl.storage.registry import k8s_account_ids, open_database
+from etl.storage.registry import k8s_account_ids
 
 bp = APIBlueprint(
     "k8s_recommendations", __name__, tag="k8s_recommendations", url_prefix="/restapi/v2"
@@ -94,8 +94,7 @@ class RecommendationsSchema(Schema):
 @bp.output(RecommendationsSchema)
 def get_k8s_recommendations(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """Recommended requests per controller and container, largest monthly savings first."""
-    settings = current_settings()
-    database = open_database(settings.mongo_uri, settings.mongo_db)
+    database = mongodb()
     filters = Filters.from_query(query, K8S_RECOMMENDATIONS)
     accounts = k8s_account_ids(database, organization_id, filters.accounts())
     options = Options(query["cpu_quantile"], query["memory_quantile"], query["target_utilization"])
