@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime
+from datetime import date
 
 from etl.core.days import day_start_epoch
-from etl.metroculus import lives, nodes
+from etl.metroculus import lives, nodes, split
 from etl.metroculus.answers import ANSWER, Answers
 from etl.metroculus.promql import PromQLClient, PromQLError, Sample, Series, run_concurrently
 from etl.metroculus.queries import (
@@ -29,8 +29,6 @@ from etl.metroculus.queries import (
 )
 
 Result = list[Sample] | list[Series]
-# Prometheus' (and Thanos') answer to a query over `--query.max-samples`.
-TOO_MANY_SAMPLES = "too many samples"
 FOLLOW_UP_QUERIES = 4  # round 2: nodes' samples, running edges, allocation lives; round 3
 # Every tenant-day sends exactly this many queries (plus the ledger's sample count).
 QUERY_COUNT = len(QUERIES) + FOLLOW_UP_QUERIES
@@ -39,51 +37,20 @@ QUERY_COUNT = len(QUERIES) + FOLLOW_UP_QUERIES
 def run_query(
     client: PromQLClient, query: TenantDayQuery, tenant: str, day: date, step_s: int
 ) -> Result:
-    """One query of the set, as a vector or (a range selector) a matrix."""
+    """One query of the set, as a vector or (a range selector) a matrix; one the engine
+    refuses over its sample limit is sent again in parts (etl/metroculus/split.py)."""
     text = query.render(tenant, step_s)
     at = evaluation_time(day, query.evaluated)
-    if query.kind != MATRIX:
-        return client.instant(text, at, tenant)
     try:
+        if query.kind != MATRIX:
+            return client.instant(text, at, tenant)
         return client.matrix(text, at, tenant)
     except PromQLError as error:
-        if TOO_MANY_SAMPLES not in str(error):
+        if not split.over_the_limit(error):
             raise
-    return split_matrix(client, query, tenant, at, step_s)
-
-
-def split_matrix(
-    client: PromQLClient, query: TenantDayQuery, tenant: str, at: datetime, step_s: int
-) -> list[Series]:
-    """A raw-sample fetch over more samples than the engine's limit (Prometheus'
-    `--query.max-samples`, Thanos' per-store limits), in 2, 4, 8... consecutive windows
-    ending at `at`, joined per series. Windows are closed at both ends on Prometheus 2,
-    so a sample on a boundary comes twice: kept once. The other queries of the set hold
-    about one series' day at a time (range functions), so only these fetches grow with
-    the data past a limit.
-    """
-    total_ms = round(float(query.render(tenant, step_s).rsplit("[", 1)[1].rstrip("s]")) * 1000)
-    end_ms = round(at.timestamp() * 1000)
-    for parts in (2, 4, 8, 16, 32, 64):
-        width = -(-total_ms // parts)
-        joined: dict[tuple, dict[float, float]] = {}
-        try:
-            for i in range(parts):
-                window_end = end_ms - (parts - 1 - i) * width
-                text = query.render(tenant, step_s).rsplit("[", 1)[0]
-                text = f"{text}[{width}ms] @ {window_end / 1000:.3f}"
-                for one in client.matrix(text, at, tenant):
-                    points = joined.setdefault(tuple(sorted(one.labels.items())), {})
-                    points.update(zip(one.times, one.values, strict=True))
-        except PromQLError as error:
-            if TOO_MANY_SAMPLES not in str(error):
-                raise
-            continue
-        return [
-            Series(dict(labels), sorted(points), [points[t] for t in sorted(points)])
-            for labels, points in joined.items()
-        ]
-    raise PromQLError(f"{query.name}: over the sample limit even in 64 windows")
+    if query.kind == MATRIX:
+        return split.split_matrix(client, query, tenant, at, step_s)
+    return split.split_series(client, query, tenant, at, step_s)
 
 
 def _direct(query: TenantDayQuery, samples: list[Sample]) -> list[list[object]]:
@@ -116,7 +83,9 @@ def phase_two(
     pods = needing_lives(phase_one["container_cpu_allocation"], running)
     queries = [
         nodes.node_samples_query(complex_nodes),
-        TenantDayQuery("running_edges", lives.refine_query(running, lo, step_s)),
+        TenantDayQuery(
+            "running_edges", lives.refine_query(running, lo, step_s), shard_by=RUNNING.name_label
+        ),
         ALLOCATION.summary(lives.names_matcher(ALLOCATION.name_label, pods)),
     ]
     return queries, running, settled
@@ -147,7 +116,13 @@ def extract(
     lives.finish(running, second["running_edges"], lo, step_s)
     allocation = lives.summarize(ALLOCATION, second["allocation_summary"], lo, step_s)
     third = run_all(
-        [TenantDayQuery("allocation_edges", lives.refine_query(allocation, lo, step_s))]
+        [
+            TenantDayQuery(
+                "allocation_edges",
+                lives.refine_query(allocation, lo, step_s),
+                shard_by=ALLOCATION.name_label,
+            )
+        ]
     )
     lives.finish(allocation, third["allocation_edges"], lo, step_s)
     answers: Answers = {}

@@ -87,7 +87,10 @@ class TenantDayQuery:
     `{bucket_step}` the presence mask's windows. With `labels`, its rows are an
     answer of that name (etl/metroculus/answers.py); without, a family's raw figures
     that etl/metroculus/extract.py turns into answers. `kind` is `matrix` for a range
-    selector (raw samples).
+    selector (raw samples). `shard_by` is the label that keys its rows (every series
+    and duplicate of one row share its value; by default the first of `SHARD_LABELS`
+    among `labels`, none for a query that aggregates across entities): over the
+    engine's sample limit it is sent in parts by that label (etl/metroculus/split.py).
     """
 
     name: str
@@ -96,15 +99,30 @@ class TenantDayQuery:
     evaluated: str = GAUGE
     label_map: bool = False
     kind: str = VECTOR
+    shard_by: str | None = None
 
-    def render(self, tenant: str, step_s: int = DEFAULT_STEP_S) -> str:
-        """The query for `tenant` at scrape interval `step_s`."""
-        return render(self.template, tenant, step_s)
+    def render(self, tenant: str, step_s: int = DEFAULT_STEP_S, shard: str = "") -> str:
+        """The query for `tenant` at scrape interval `step_s`; with `shard` (a label
+        matcher), for the series that matcher selects only."""
+        return render(self.template, tenant, step_s, shard)
+
+    def shard_label(self) -> str:
+        """The label it can be split by ('' if none)."""
+        if self.shard_by is not None:
+            return self.shard_by
+        return next((label for label in SHARD_LABELS if label in self.labels), "")
 
 
-def render(template: str, tenant: str, step_s: int = DEFAULT_STEP_S) -> str:
+# Entity labels, the most specific first: a query keyed by one of them can be sent in
+# parts by that label's values and its rows concatenated, exactly.
+SHARD_LABELS = ("pod", "pod_name", "node", "replicaset", "service", "namespace")
+
+
+def render(template: str, tenant: str, step_s: int = DEFAULT_STEP_S, shard: str = "") -> str:
     """Fill a template's placeholders (see `TenantDayQuery`)."""
     matcher = tenant_selector(tenant)
+    if shard:
+        matcher = f"{matcher.removesuffix('}')},{shard}}}"
     bucket = bucket_s(step_s)
     shift = f" offset -{bucket - step_s}s" if bucket > step_s else ""
     return (
@@ -176,6 +194,7 @@ NODE_SUMMARY = TenantDayQuery(
         for metric in NODE_FAMILIES
         for figure, template in NODE_FIGURES.items()
     ),
+    shard_by="node",
 )
 # PVs, claims, load balancers, the management fee: raw samples (few series).
 SMALL_FAMILIES = (
@@ -226,7 +245,7 @@ class LifeFamily:
             part("start", self.present("{window}", " offset {at_start}", matcher)),
             part("end", self.present("{window}", " offset {at_last}", matcher)),
         ]
-        return TenantDayQuery(f"{self.name}_summary", " or ".join(parts))
+        return TenantDayQuery(f"{self.name}_summary", " or ".join(parts), shard_by=self.name_label)
 
 
 # Running containers only: kube-state-metrics keeps a completed pod's series (at 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from etl.metroculus.queries import (
     evaluation_time,
     tenant_selector,
 )
+from etl.metroculus.split import PARTS, shard_matchers
 
 
 def test_every_query_is_scoped_to_the_tenant():
@@ -70,3 +72,31 @@ def test_the_presence_mask_has_at_most_24_buckets_of_whole_steps(step_s):
 def test_a_names_matcher_escapes_and_can_select_nothing():
     assert names_matcher("pod", ["b.c", "a"]) == 'pod=~"a|b\\\\.c"'
     assert names_matcher("pod", []) == 'pod=~"",pod!=""'
+
+
+@pytest.mark.parametrize("parts", PARTS)
+def test_shards_select_every_name_exactly_once(parts):
+    """The parts of a split query (PromQL regexes match whole values, like fullmatch)."""
+    names = ["", "web-7d4b9c-x2kqz", "db-0", "NODE-A", "ip-10-0-1-9.ec2.internal", "é", "z", "9"]
+    for name in names:
+        hits = 0
+        for matcher in shard_matchers("pod", parts):
+            negated, pattern = "!~" in matcher, matcher.split('"')[1]
+            hits += bool(re.fullmatch(pattern, name)) != negated
+        assert hits == 1, (name, parts)
+    assert len(shard_matchers("pod", parts)) == parts
+
+
+def test_every_query_that_can_be_split_is_keyed_by_its_shard_label():
+    """A query is split only by a label its rows are grouped by, so one row (and its
+    duplicates) never falls in two parts; the tiny cross-entity ones are not split."""
+    for query in QUERIES:
+        label = query.shard_label()
+        if query.kind == MATRIX:
+            continue
+        if not label:
+            assert query.name in {"cluster_info", "network_class_price"}, query.name
+        elif query.labels:
+            assert label in query.labels, query.name
+        rendered = query.render("t", 60, 'pod=~".*[0]"')
+        assert rendered.count('{tenant_id="t",pod=~".*[0]"') == rendered.count("{"), query.name
