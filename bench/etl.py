@@ -4,19 +4,20 @@
                                   [--scrape-interval 60] [--keep DIR] [--no-pipeline]
 
 For each size: simulate one cluster-day (devtools.simulate, 25 pods per node), backfill it
-into a local Prometheus 2.42 started with the default sample limit
-(`--query.max-samples=50000000`), then, `--runs` times, one after the other on that
-server:
+into a local Prometheus 2.42 (one block, or past 5,000 pods 2-hour blocks) started with
+the default sample limit (`--query.max-samples=50000000`), then, `--runs` times, one
+after the other on that server:
 - the floor: every sample of every family our set reads, read once (one
   `sum(count_over_time(<family>[1d]))` per family, sequentially);
-- OpenCost's allocation query set (`OPENCOST`, written from the public formats of opencost
-  `pkg/costmodel/allocation.go`), its subqueries at 5m and at 1m resolution, sequentially;
+- OpenCost's allocation query set (devtools/opencost.py, from the public formats of
+  opencost's Prometheus source), its subqueries at 5m and at 1m resolution, sequentially;
 - ours (etl/metroculus/extract.py) sequentially (`PROMQL_CONCURRENCY=1`) and with
   `--concurrency` queries in flight (on 2 cores shared with the server, little gain).
-Seconds are wall time per set; the table prints every run and the ratios of the best.
-Then (unless `--no-pipeline`) the whole tenant-day once in a fresh subprocess, so its peak
-RSS is the extract and transform's alone (embedded chdb and montydb loaded), with the
-largest per-query peak sample count Prometheus reports (`stats=all`).
+Seconds are wall time per set through the one PromQL client; the table prints every run
+and the ratios of the best, then what Prometheus itself spent evaluating each set and its
+largest per-query peak of samples (one more pass, `stats=all`). Then (unless
+`--no-pipeline`) the whole tenant-day once in a fresh subprocess, so its peak RSS is the
+extract and transform's alone (embedded chdb and montydb loaded).
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ from datetime import date
 
 import requests
 
+from devtools import opencost
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import build_scenario, write_openmetrics
 from etl.core.config import Settings
 from etl.metroculus import samples
 from etl.metroculus.extract import extract, phase_two, run_query
-from etl.metroculus.promql import PromQLClient
+from etl.metroculus.promql import PromQLClient, PromQLError
 from etl.metroculus.queries import GAUGE, QUERIES, evaluation_time, tenant_selector
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
@@ -55,150 +57,28 @@ from etl.worker.pipeline import extract_day, scrape_interval_s, transform_and_lo
 DAY = date(2026, 6, 2)
 PODS_PER_NODE = 25
 MAX_SAMPLES = "--query.max-samples=50000000"  # Prometheus' default, stated
-
-_CONTAINER = 'container!="",container!="POD"'
-_BY_CONTAINER = "container, pod, namespace, node, cluster_id"
-_BY_USAGE = "container_name, container, pod_name, pod, namespace, instance, cluster_id"
-_USAGE = 'container!="",container_name!="POD",container!="POD"'
-_EGRESS = "kubecost_pod_network_egress_bytes_total"
-# OpenCost's allocation queries (pkg/costmodel/allocation.go): (function, metric, matchers,
-# by). "avg" is avg(avg_over_time(m[1d])) by (...); "raw" the range function alone;
-# "steps" avg/count(m) by (...)[1d:<res>], the subqueries whose resolution is the knob.
-# The egress classes use the label spelling of the simulated data (same_zone), so
-# that they read what they would read on a real cluster.
-OPENCOST: tuple[tuple[str, str, str, str], ...] = (
-    ("steps:avg", "kube_pod_container_status_running", "", "pod, namespace, uid, cluster_id"),
-    (
-        "avg",
-        "container_memory_allocation_bytes",
-        f'{_CONTAINER},node!=""',
-        f"{_BY_CONTAINER}, provider_id",
-    ),
-    (
-        "avg",
-        "kube_pod_container_resource_requests",
-        f'resource="memory",unit="byte",{_CONTAINER},node!=""',
-        _BY_CONTAINER,
-    ),
-    ("avg", "container_memory_working_set_bytes", _USAGE, _BY_USAGE),
-    ("max", "container_memory_working_set_bytes", _USAGE, _BY_USAGE),
-    ("avg", "container_cpu_allocation", f'{_CONTAINER},node!=""', _BY_CONTAINER),
-    (
-        "avg",
-        "kube_pod_container_resource_requests",
-        f'resource="cpu",unit="core",{_CONTAINER},node!=""',
-        _BY_CONTAINER,
-    ),
-    ("avg:rate", "container_cpu_usage_seconds_total", _USAGE, _BY_USAGE),
-    ("max", "kubecost_container_cpu_usage_irate", "", _BY_USAGE),
-    (
-        "avg",
-        "kube_pod_container_resource_requests",
-        f'resource="nvidia_com_gpu",{_CONTAINER},node!=""',
-        _BY_CONTAINER,
-    ),
-    ("avg", "container_gpu_allocation", f'{_CONTAINER},node!=""', _BY_CONTAINER),
-    ("avg", "node_cpu_hourly_cost", "", "node, cluster_id, instance_type, provider_id"),
-    ("avg", "node_ram_hourly_cost", "", "node, cluster_id, instance_type, provider_id"),
-    ("avg", "node_gpu_hourly_cost", "", "node, cluster_id, instance_type, provider_id"),
-    ("raw:avg_over_time", "kubecost_node_is_spot", "", ""),
-    (
-        "steps:avg",
-        "kube_persistentvolumeclaim_info",
-        'volumename!=""',
-        "persistentvolumeclaim, storageclass, volumename, namespace, cluster_id",
-    ),
-    (
-        "avg",
-        "pod_pvc_allocation",
-        "",
-        "persistentvolume, persistentvolumeclaim, pod, namespace, cluster_id",
-    ),
-    (
-        "avg",
-        "kube_persistentvolumeclaim_resource_requests_storage_bytes",
-        "",
-        "persistentvolumeclaim, namespace, cluster_id",
-    ),
-    ("steps:count", "kube_persistentvolume_capacity_bytes", "", "persistentvolume, cluster_id"),
-    ("avg", "kube_persistentvolume_capacity_bytes", "", "persistentvolume, cluster_id"),
-    ("avg", "pv_hourly_cost", "", "volumename, cluster_id"),
-    (
-        "sum:increase",
-        _EGRESS,
-        'internet="false",same_zone="false",same_region="true"',
-        "pod_name, namespace, cluster_id",
-    ),
-    ("avg", "kubecost_network_zone_egress_cost", "", "cluster_id"),
-    (
-        "sum:increase",
-        _EGRESS,
-        'internet="false",same_zone="false",same_region="false"',
-        "pod_name, namespace, cluster_id",
-    ),
-    ("avg", "kubecost_network_region_egress_cost", "", "cluster_id"),
-    ("sum:increase", _EGRESS, 'internet="true"', "pod_name, namespace, cluster_id"),
-    ("avg", "kubecost_network_internet_egress_cost", "", "cluster_id"),
-    (
-        "sum:increase",
-        "container_network_receive_bytes_total",
-        'pod!=""',
-        "pod_name, pod, namespace, cluster_id",
-    ),
-    (
-        "sum:increase",
-        "container_network_transmit_bytes_total",
-        'pod!=""',
-        "pod_name, pod, namespace, cluster_id",
-    ),
-    *(
-        ("raw:avg_over_time", metric, "", "")
-        for metric in (
-            "kube_node_labels",
-            "kube_namespace_labels",
-            "kube_namespace_annotations",
-            "kube_pod_labels",
-            "kube_pod_annotations",
-            "service_selector_labels",
-            "deployment_match_labels",
-            "statefulSet_match_labels",
-        )
-    ),
-    *(
-        ("sum", "kube_pod_owner", f'owner_kind="{kind}"', "pod, owner_name, namespace, cluster_id")
-        for kind in ("DaemonSet", "Job", "ReplicaSet")
-    ),
-    (
-        "avg",
-        "kube_replicaset_owner",
-        'owner_kind="<none>",owner_name="<none>"',
-        "replicaset, namespace, cluster_id",
-    ),
-    (
-        "avg",
-        "kube_replicaset_owner",
-        'owner_kind="Rollout"',
-        "replicaset, namespace, owner_kind, owner_name, cluster_id",
-    ),
-    ("avg", "kubecost_load_balancer_cost", "", "namespace, service_name, cluster_id"),
-    ("steps:count", "kubecost_load_balancer_cost", "", "namespace, service_name, cluster_id"),
-)
+# promtool holds a whole input file's samples in memory to cut its block (about 260
+# bytes a sample: 15 GB at 5,000 pods), so past 5,000 pods the day is backfilled two
+# hours at a time, as the 2-hour blocks a Prometheus or a Thanos sidecar cuts.
+ONE_BLOCK_PODS = 5000
+BLOCK_S = 7200
+# No compaction while measuring (a Thanos sidecar's Prometheus runs with min = max = 2h).
+SERVER_ARGS = [
+    MAX_SAMPLES,
+    "--storage.tsdb.min-block-duration=2h",
+    "--storage.tsdb.max-block-duration=2h",
+]
 
 
-def opencost_queries(tenant: str, resolution: str) -> list[str]:
-    """OpenCost's set for one day at `resolution`, scoped to the tenant like ours."""
-    found = []
-    for function, metric, matchers, by in OPENCOST:
-        selector = f'{metric}{{tenant_id="{tenant}"{"," + matchers if matchers else ""}}}'
-        kind, _, inner = function.partition(":")
-        if kind == "steps":
-            found.append(f"{inner}({selector}) by ({by})[1d:{resolution}]")
-        elif kind == "raw":
-            found.append(f"{inner}({selector}[1d])")
-        else:
-            over = f"{inner}({selector}[1d])" if inner else f"{kind}_over_time({selector}[1d])"
-            found.append(f"{kind}({over}) by ({by})")
-    return found
+def opencost_queries(tenant: str, resolution_m: int) -> list[str | tuple[str, str]]:
+    """OpenCost's set for one day (devtools/opencost.py) at `resolution_m` minutes."""
+    matcher = tenant_selector(tenant).removeprefix("{").removesuffix("}")
+    return [
+        tuple(opencost.render(q, matcher, resolution_m) for q in query)
+        if isinstance(query, tuple)
+        else opencost.render(query, matcher, resolution_m)
+        for query in opencost.QUERIES
+    ]
 
 
 def floor_queries(tenant: str) -> list[str]:
@@ -213,12 +93,15 @@ def timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def run_set(client: PromQLClient, queries: list[str], tenant: str) -> None:
-    """Each query in turn; a subquery at the top (`...[1d:5m]`) answers a matrix."""
+def run_set(client: PromQLClient, queries: list[str | tuple[str, str]], tenant: str) -> None:
+    """Each query in turn; a subquery at the top (`...[1d:5m]`) answers a matrix; of a
+    (query, fallback) pair, the fallback is sent when the query answers nothing."""
     at = evaluation_time(DAY, GAUGE)
-    for query in queries:
-        matrix = query.endswith("]") and ":" in query.rsplit("[", 1)[1]
-        (client.matrix if matrix else client.instant)(query, at, tenant)
+    for entry in queries:
+        for query in entry if isinstance(entry, tuple) else (entry,):
+            matrix = query.endswith("]") and ":" in query.rsplit("[", 1)[1]
+            if (client.matrix if matrix else client.instant)(query, at, tenant):
+                break
 
 
 SETS = ("floor", "opencost_5m", "opencost_1m", "ours", "ours_concurrent")
@@ -231,8 +114,8 @@ def compare(
     client = PromQLClient(url, 600)
     sets: dict[str, Callable[[], object]] = {
         "floor": lambda: run_set(client, floor_queries(tenant), tenant),
-        "opencost_5m": lambda: run_set(client, opencost_queries(tenant, "5m"), tenant),
-        "opencost_1m": lambda: run_set(client, opencost_queries(tenant, "1m"), tenant),
+        "opencost_5m": lambda: run_set(client, opencost_queries(tenant, 5), tenant),
+        "opencost_1m": lambda: run_set(client, opencost_queries(tenant, 1), tenant),
         "ours": lambda: extract(client, tenant, DAY, step_s, 1),
         "ours_concurrent": lambda: extract(client, tenant, DAY, step_s, concurrency),
     }
@@ -241,7 +124,10 @@ def compare(
     times: dict[str, list] = {name: [] for name in names}
     for _ in range(runs):
         for name in names:
-            times[name].append(timed(sets[name]))
+            try:
+                times[name].append(timed(sets[name]))
+            except PromQLError as error:  # a set over the server's limits: say so
+                times[name].append(f"failed: {str(error).rsplit(': ', 1)[-1][:80]}")
     return times
 
 
@@ -274,20 +160,65 @@ def measure(url: str, data_dir: Path, scenario_path: Path) -> dict[str, float]:
     }
 
 
-def largest_query(url: str, tenant: str, step_s: int) -> tuple[str, int]:
-    """(query name, peak samples) of our query with the largest peak."""
+def _stats(url: str, query: str, at: float) -> dict:
+    body = requests.post(
+        f"{url}/api/v1/query", data={"query": query, "time": f"{at:.3f}", "stats": "all"}
+    ).json()
+    if body.get("status") != "success":
+        raise PromQLError(body.get("error", "error"))
+    return body["data"]
+
+
+def evaluation(url: str, tenant: str, step_s: int, names: list[str]) -> dict[str, list]:
+    """Per set: [seconds Prometheus spent evaluating it (`execTotalTime` summed over its
+    queries: the load on a shared Thanos, without transfer and parsing), the largest
+    per-query peak of samples, that query's name], from one more pass with `stats=all`."""
     client = PromQLClient(url, 600)
     first = {q.name: run_query(client, q, tenant, DAY, step_s) for q in QUERIES}
-    found = []
-    for query in [*QUERIES, *phase_two(first, DAY, step_s)[0]]:
-        at = evaluation_time(DAY, query.evaluated).timestamp()
-        body = requests.post(
-            f"{url}/api/v1/query",
-            data={"query": query.render(tenant, step_s), "time": f"{at:.3f}", "stats": "all"},
-            timeout=600,
-        ).json()
-        found.append((query.name, body["data"]["stats"]["samples"]["peakSamples"]))
-    return max(found, key=lambda item: item[1])
+    at = evaluation_time(DAY, GAUGE).timestamp()
+
+    def opencost_set(resolution_m: int) -> list[list[tuple[str, str, float]]]:
+        entries = opencost_queries(tenant, resolution_m)
+        return [[(q, q, at) for q in (e if isinstance(e, tuple) else (e,))] for e in entries]
+
+    # Each entry: its query, then the fallbacks sent when it answers nothing.
+    sets = {
+        "floor": [[(q, q, at)] for q in floor_queries(tenant)],
+        "opencost_5m": opencost_set(5),
+        "opencost_1m": opencost_set(1),
+        "ours": [
+            [(q.name, q.render(tenant, step_s), evaluation_time(DAY, q.evaluated).timestamp())]
+            for q in [*QUERIES, *phase_two(first, DAY, step_s)[0]]
+        ],
+    }
+    found: dict[str, list] = {}
+    for name in [n for n in names if n in sets]:
+        total, peak = 0.0, (0, "")
+        try:
+            for entry in sets[name]:
+                for label, query, when in entry:
+                    data = _stats(url, query, when)
+                    total += data["stats"]["timings"]["execTotalTime"]
+                    peak = max(peak, (data["stats"]["samples"]["peakSamples"], label[:60]))
+                    if data["result"]:
+                        break
+        except PromQLError as error:
+            found[name] = [f"failed: {str(error)[:60]}", 0, ""]
+            continue
+        found[name] = [total, *peak]
+    return found
+
+
+def backfill_blocks(scenario: dict, sim: Path, width_s: int) -> tuple[int, int]:
+    """Backfill the scenario into `sim/tsdb` as consecutive blocks of `width_s` seconds
+    (one file each, written and removed in turn); returns (samples, blocks)."""
+    written, blocks = 0, 0
+    for lo in range(scenario["start"], scenario["end"], width_s):
+        written += write_openmetrics(scenario, sim / "metrics.om", (lo, lo + width_s))
+        backfill(sim / "metrics.om", sim / "tsdb")
+        (sim / "metrics.om").unlink()
+        blocks += 1
+    return written, blocks
 
 
 def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
@@ -307,15 +238,17 @@ def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
     if not (sim / "tsdb").exists():
         sim.mkdir(parents=True, exist_ok=True)
         scenario_path.write_text(json.dumps(scenario))
-        (sim / "samples").write_text(str(write_openmetrics(scenario, sim / "metrics.om")))
-        backfill(sim / "metrics.om", sim / "tsdb")
-        (sim / "metrics.om").unlink()
+        span = scenario["end"] - scenario["start"]
+        written = backfill_blocks(scenario, sim, span if pods <= ONE_BLOCK_PODS else BLOCK_S)
+        (sim / "samples").write_text(json.dumps(written))
     tenant = scenario["clusters"][0]["tenant_id"]
-    figures: dict = {"samples": int((sim / "samples").read_text()), "pods": pods}
-    with PrometheusServer(sim / "tsdb", extra_args=[MAX_SAMPLES]) as server:
+    samples_written = json.loads((sim / "samples").read_text())
+    figures: dict = {"pods": pods, "samples": samples_written[0], "blocks": samples_written[1]}
+    with PrometheusServer(sim / "tsdb", extra_args=SERVER_ARGS) as server:
         figures["runs"] = compare(
             server.url, tenant, step_s, args.runs, args.concurrency, args.sets
         )
+        figures["evaluation"] = evaluation(server.url, tenant, step_s, args.sets)
         report(figures)
         if not args.no_pipeline:
             shutil.rmtree(sim / "data", ignore_errors=True)  # a fresh tenant-day each time
@@ -334,9 +267,6 @@ def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
                 env={**os.environ, "PROMQL_CONCURRENCY": "1"},
             )
             figures.update(json.loads(child.stdout.splitlines()[-1]))
-            figures["largest_query"], figures["peak_samples"] = largest_query(
-                server.url, tenant, step_s
-            )
             report(figures)
     return figures
 
@@ -348,19 +278,26 @@ def report(f: dict) -> None:
         print(
             f"pipeline: {f['queries']} queries, PromQL {f['promql_s']:.2f} s, "
             f"rest {f['rest_s']:.2f} s, "
-            f"{f['rows_written']:,} rows, peak RSS {f['peak_rss_mb']:.0f} MB, largest query peak "
-            f"{f['peak_samples']:,} samples ({f['largest_query']})",
+            f"{f['rows_written']:,} rows, peak RSS {f['peak_rss_mb']:.0f} MB",
             flush=True,
         )
         return
-    best = {name: min(times) for name, times in f["runs"].items()}
+    best = {
+        name: min((t for t in times if isinstance(t, float)), default=float("nan"))
+        for name, times in f["runs"].items()
+    }
     best.setdefault("ours", float("nan"))
-    print(f"\n{f['pods']:,} pods, {f['samples']:,} samples/day")
-    print("| query set | seconds per run | best | best / ours |")
-    print("|---|---|---:|---:|")
+    print(f"\n{f['pods']:,} pods, {f['samples']:,} samples/day in {f['blocks']} block(s)")
+    print("| query set | seconds per run | best | best / ours | evaluation s | peak samples |")
+    print("|---|---|---:|---:|---:|---|")
     for name, times in f["runs"].items():
-        runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"| {name} | {runs} | {best[name]:.2f} | {best[name] / best['ours']:.2f} |")
+        runs = ", ".join(t if isinstance(t, str) else f"{t:.2f}" for t in times)
+        evaluated, peak, where = f["evaluation"].get(name, ["", 0, ""])
+        evaluated = evaluated if isinstance(evaluated, str) else f"{evaluated:.2f}"
+        print(
+            f"| {name} | {runs} | {best[name]:.2f} | {best[name] / best['ours']:.2f} "
+            f"| {evaluated} | {peak:,} ({where}) |"
+        )
     if set(SETS) <= set(best):
         print(
             f"ours vs floor: {best['ours'] / best['floor']:.2f}x; OpenCost 5m vs ours: "

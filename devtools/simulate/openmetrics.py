@@ -30,10 +30,17 @@ from devtools.simulate.exporters import DEFAULT_EXPORTER, Family, Shape, shape_n
 from devtools.simulate.families import FAMILIES, Series, SeriesOf
 
 
-def write_openmetrics(scenario: dict[str, Any], path: Path) -> int:
-    """Write every series of `scenario` to `path`; returns the number of samples."""
+def write_openmetrics(
+    scenario: dict[str, Any], path: Path, window: tuple[int, int] | None = None
+) -> int:
+    """Write every series of `scenario` to `path`; returns the number of samples.
+
+    With `window` (epoch seconds, [from, to)), only the samples inside it: a large
+    scenario is backfilled a few hours at a time, since promtool holds a whole input
+    file's samples in memory to cut its block (docs/allocation.md#benchmark)."""
     step = scenario["scrape_interval_s"]
-    window = (scenario["start"], scenario["end"])
+    lo, hi = window or (scenario["start"], scenario["end"])
+    window = (max(lo, scenario["start"]), min(hi, scenario["end"]))
     shape = shape_named(scenario.get("exporter", DEFAULT_EXPORTER))
     written = 0
     with path.open("w", encoding="utf-8", buffering=1 << 20) as out:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from devtools import opencost
 from devtools.localprom import LocalPrometheusError, PrometheusServer, backfill, free_port
 from etl.metroculus.contract import CONTRACT_METRICS
 from tests.truth import cluster_of, day_bounds, expected_day_costs, overlap_s
@@ -77,6 +78,23 @@ def test_every_contract_family_is_stored_for_each_tenant(
     for tenant in sim.tenant_ids:
         result = query(sim.url, f'count by (__name__) ({{tenant_id="{tenant}"}})', end - 0.001)
         assert {r["metric"]["__name__"] for r in result} == CONTRACT_METRICS
+
+
+def test_the_opencost_reference_set_evaluates_and_falls_back_as_opencost_does(
+    simulated_prometheus: SimulatedPrometheus,
+) -> None:
+    """bench/etl.py's reference (devtools/opencost.py): every query is valid PromQL here,
+    and without Kubecost's recording rule the cpu maximum comes from the irate subquery,
+    the one OpenCost sends then."""
+    sim = simulated_prometheus
+    _, end = day_bounds(sim.days[-1])
+    matcher = f'tenant_id="{sim.tenant_ids[0]}"'
+    for entry in opencost.QUERIES:
+        for one in entry if isinstance(entry, tuple) else (entry,):
+            query(sim.url, opencost.render(one, matcher, 5), end - 0.001)
+    (rule, fallback), *_ = [entry for entry in opencost.QUERIES if isinstance(entry, tuple)]
+    assert query(sim.url, opencost.render(rule, matcher, 5), end - 0.001) == []
+    assert query(sim.url, opencost.render(fallback, matcher, 5), end - 0.001)
 
 
 def test_increase_of_the_egress_counters_matches_the_truth(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -367,3 +368,18 @@ def test_simulate_to_dir_writes_metrics_and_scenario(tmp_path: Path) -> None:
         1, 1, END_DAY, seed=5, scrape_interval_s=HOUR
     )
     assert (tmp_path / "out" / "metrics.om").read_text().endswith("# EOF\n")
+
+
+def test_windows_of_a_scenario_add_up_to_the_whole(
+    scenario: dict[str, Any], written: Path, tmp_path: Path
+) -> None:
+    """bench/etl.py backfills a large day a few hours at a time: the windows' samples
+    are the whole file's, each once, counters included (they restart nowhere)."""
+    cuts = [scenario["start"], W0 + 5 * HOUR + 17, W0 + 30 * HOUR, scenario["end"]]
+    lines, count = [], 0
+    for i, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+        count += write_openmetrics(scenario, tmp_path / f"{i}.om", (lo, hi))
+        lines += [x for x in (tmp_path / f"{i}.om").read_text().splitlines() if x[0] != "#"]
+    whole = [x for x in written.read_text().splitlines() if x[0] != "#"]
+    assert count == len(whole) == len(lines)
+    assert sorted(lines) == sorted(whole)
