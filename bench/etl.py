@@ -16,8 +16,9 @@ after the other on that server:
 Seconds are wall time per set through the one PromQL client; the table prints every run
 and the ratios of the best, then what Prometheus itself spent evaluating each set and its
 largest per-query peak of samples (one more pass, `stats=all`). Then (unless
-`--no-pipeline`) the whole tenant-day once in a fresh subprocess, so its peak RSS is the
-extract and transform's alone (embedded chdb and montydb loaded).
+`--no-pipeline`) the whole tenant-day once in a fresh subprocess at the default
+`PROMQL_CONCURRENCY`, so its peak RSS is the extract and transform's alone (embedded chdb
+and montydb loaded).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from pathlib import Path
 sys.path.remove(str(Path(__file__).resolve().parent))
 
 import argparse
+import gc
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -120,10 +121,13 @@ def compare(
         "ours_concurrent": lambda: extract(client, tenant, DAY, step_s, concurrency),
     }
     extract(client, tenant, DAY, step_s)  # warm the page cache once
-    # Runs outer, sets inner: a load from elsewhere on the machine falls on every set alike.
+    # Runs outer, sets inner: a load from elsewhere on the machine falls on every set alike;
+    # each run starts one set later, so that no set always follows the same one (the 1m
+    # set leaves the server's heap large), and Python's garbage is collected before each.
     times: dict[str, list] = {name: [] for name in names}
-    for _ in range(runs):
-        for name in names:
+    for run in range(runs):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            gc.collect()
             try:
                 times[name].append(timed(sets[name]))
             except PromQLError as error:  # a set over the server's limits: say so
@@ -136,6 +140,7 @@ def measure(url: str, data_dir: Path, scenario_path: Path) -> dict[str, float]:
     scenario = json.loads(scenario_path.read_text())
     (cluster,) = scenario["clusters"]
     settings = Settings.from_env({"K8SCOST_DATA_DIR": str(data_dir), "THANOS_URL": url})
+    # At the default PROMQL_CONCURRENCY (4): the answers of a round are in memory at once.
     database = registry.open_database(settings.mongo_uri, settings.mongo_db)
     config = {"scrape_interval_seconds": scenario["scrape_interval_s"]}
     account = registry.add_account(
@@ -264,7 +269,6 @@ def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
                 capture_output=True,
                 text=True,
                 check=True,
-                env={**os.environ, "PROMQL_CONCURRENCY": "1"},
             )
             figures.update(json.loads(child.stdout.splitlines()[-1]))
             report(figures)
