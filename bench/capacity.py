@@ -1,6 +1,7 @@
 """Measure the figures of the capacity table in docs/production.md; prints them as Markdown.
 
-    .venv/bin/python bench/capacity.py [--clusters 3] [--days 2] [--nodes 4] [--pods 24]
+    .venv/bin/python -m bench.capacity [--clusters 3] [--days 2] [--nodes 4] [--pods 24]
+    (from the repository root: as `python bench/capacity.py`, bench/etl.py would be `etl`)
 
 What it does, with the project's own pieces only:
 1. simulates clusters (devtools.simulate) and counts their series and samples per tenant-day;

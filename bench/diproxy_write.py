@@ -1,6 +1,6 @@
 """How much one remote write costs the proxy: wire format work and the token lookup.
 
-Run: .venv/bin/python bench/diproxy_write.py
+Run: .venv/bin/python -m bench.diproxy_write (from the repository root)
 Prints milliseconds per request for a batch shaped like Prometheus' (2,000 series of
 container metrics, one sample each) and for authenticating against the embedded MongoDB.
 """

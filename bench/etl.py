@@ -27,8 +27,9 @@ import sys
 from pathlib import Path
 
 # Run as a script (`python bench/etl.py`), this file's directory leads sys.path, where
-# its name would shadow the `etl` package.
-sys.path.remove(str(Path(__file__).resolve().parent))
+# its name would shadow the `etl` package (as `python -m bench.etl` it does not).
+if str(Path(__file__).resolve().parent) in sys.path:
+    sys.path.remove(str(Path(__file__).resolve().parent))
 
 import argparse
 import gc
