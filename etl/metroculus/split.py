@@ -1,8 +1,8 @@
 """Queries over the engine's sample limit, sent again in parts that combine exactly.
 
 Prometheus refuses a query whose peak of samples in memory passes
-`--query.max-samples` (50M by default) and Thanos applies its limits per store, both
-answering "too many samples". The set's range functions hold about one series' day at
+`--query.max-samples` (50M by default), and a Thanos store one that would fetch more than
+its `--store.limits.request-samples`. The set's range functions hold about one series' day at
 a time and its subqueries their steps of every series (2.2M samples at 10,000 pods, the
 largest: docs/allocation.md#benchmark), so only a cluster far larger, or an engine with
 lower limits, meets the limit; then:
@@ -24,8 +24,11 @@ from datetime import datetime
 from etl.metroculus.promql import PromQLClient, PromQLError, Sample, Series
 from etl.metroculus.queries import TenantDayQuery
 
-# Prometheus' (and Thanos') answer to a query over its sample limits.
+# The engine's answer to a query over its sample limit: Prometheus' and Thanos Query's
+# (`--query.max-samples`), and a Thanos store's (`--store.limits.request-samples`,
+# pkg/store/bucket.go: "exceeded samples limit").
 TOO_MANY_SAMPLES = "too many samples"
+STORE_SAMPLES_LIMIT = "exceeded samples limit"
 PARTS = (2, 4, 8, 16, 32)
 # Last characters of names (pods, nodes: DNS labels), dealt into parts in this order; the
 # last part takes every other value (upper case, anything else), so the parts cover all.
@@ -34,7 +37,7 @@ NAME_CHARACTERS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 def over_the_limit(error: PromQLError) -> bool:
     """Whether the engine refused the query for its sample limit."""
-    return TOO_MANY_SAMPLES in str(error)
+    return TOO_MANY_SAMPLES in str(error) or STORE_SAMPLES_LIMIT in str(error)
 
 
 def shard_matchers(label: str, parts: int) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 from etl.metroculus.answers import ANSWERS
 from etl.metroculus.extract import FOLLOW_UP_QUERIES, QUERY_COUNT
 from etl.metroculus.lives import names_matcher
+from etl.metroculus.promql import PromQLError
 from etl.metroculus.queries import (
     COUNTER,
     GAUGE,
@@ -19,7 +20,7 @@ from etl.metroculus.queries import (
     evaluation_time,
     tenant_selector,
 )
-from etl.metroculus.split import PARTS, shard_matchers
+from etl.metroculus.split import PARTS, over_the_limit, shard_matchers
 
 
 def test_every_query_is_scoped_to_the_tenant():
@@ -100,3 +101,11 @@ def test_every_query_that_can_be_split_is_keyed_by_its_shard_label():
             assert label in query.labels, query.name
         rendered = query.render("t", 60, 'pod=~".*[0]"')
         assert rendered.count('{tenant_id="t",pod=~".*[0]"') == rendered.count("{"), query.name
+
+
+def test_the_engines_sample_limits_are_recognized():
+    """Prometheus' and Thanos Query's engine limit, and a Thanos store's, as they word it."""
+    engine = "query processing would load too many samples into memory in query execution"
+    store = "rpc error: code = Aborted desc = exceeded samples limit: limit 1000 violated"
+    assert over_the_limit(PromQLError(engine)) and over_the_limit(PromQLError(store))
+    assert not over_the_limit(PromQLError("bad_data: 1:5: parse error"))
