@@ -48,9 +48,10 @@ def run_query(
     except PromQLError as error:
         if not split.over_the_limit(error):
             raise
+        refused = error
     if query.kind == MATRIX:
-        return split.split_matrix(client, query, tenant, at, step_s)
-    return split.split_series(client, query, tenant, at, step_s)
+        return split.split_matrix(client, query, tenant, at, step_s, refused)
+    return split.split_series(client, query, tenant, at, step_s, refused)
 
 
 def _direct(query: TenantDayQuery, samples: list[Sample]) -> list[list[object]]:

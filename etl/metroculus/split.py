@@ -50,12 +50,18 @@ def shard_matchers(label: str, parts: int) -> list[str]:
 
 
 def split_series(
-    client: PromQLClient, query: TenantDayQuery, tenant: str, at: datetime, step_s: int
+    client: PromQLClient,
+    query: TenantDayQuery,
+    tenant: str,
+    at: datetime,
+    step_s: int,
+    refused: PromQLError,
 ) -> list[Sample]:
-    """An instant query over the limit, in parts of its series (see the module)."""
+    """An instant query over the limit (`refused`: the engine's answer), in parts of its
+    series (see the module)."""
     label = query.shard_label()
     if not label:
-        raise PromQLError(f"{query.name}: over the sample limit, and has no label to split by")
+        raise PromQLError(f"{refused} (not split: {query.name} has no label to split by)")
     for parts in PARTS:
         try:
             return [
@@ -66,11 +72,16 @@ def split_series(
         except PromQLError as error:
             if not over_the_limit(error):
                 raise
-    raise PromQLError(f"{query.name}: over the sample limit even in {PARTS[-1]} parts")
+    raise PromQLError(f"{refused} (and in each of {PARTS[-1]} parts of its series)")
 
 
 def split_matrix(
-    client: PromQLClient, query: TenantDayQuery, tenant: str, at: datetime, step_s: int
+    client: PromQLClient,
+    query: TenantDayQuery,
+    tenant: str,
+    at: datetime,
+    step_s: int,
+    refused: PromQLError,
 ) -> list[Series]:
     """A raw-sample fetch over more samples than the engine's limit (Prometheus'
     `--query.max-samples`, Thanos' per-store limits), in 2, 4, 8... consecutive windows
@@ -98,4 +109,4 @@ def split_matrix(
             Series(dict(labels), sorted(points), [points[t] for t in sorted(points)])
             for labels, points in joined.items()
         ]
-    raise PromQLError(f"{query.name}: over the sample limit even in {PARTS[-1]} windows")
+    raise PromQLError(f"{refused} (and in each of {PARTS[-1]} windows of time)")
