@@ -48,10 +48,8 @@ def run_query(
     except PromQLError as error:
         if not split.over_the_limit(error):
             raise
-        refused = error
-    if query.kind == MATRIX:
-        return split.split_matrix(client, query, tenant, at, step_s, refused)
-    return split.split_series(client, query, tenant, at, step_s, refused)
+        refused = split.Refused(client, query, tenant, at, step_s, error)
+    return split.resend(refused)
 
 
 def _direct(query: TenantDayQuery, samples: list[Sample]) -> list[list[object]]:

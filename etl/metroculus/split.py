@@ -19,10 +19,11 @@ refused query costs its parts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from etl.metroculus.promql import PromQLClient, PromQLError, Sample, Series
-from etl.metroculus.queries import TenantDayQuery
+from etl.metroculus.queries import MATRIX, TenantDayQuery
 
 # The engine's answer to a query over its sample limit: Prometheus' and Thanos Query's
 # (`--query.max-samples`), and a Thanos store's (`--store.limits.request-samples`,
@@ -49,56 +50,68 @@ def shard_matchers(label: str, parts: int) -> list[str]:
     return [*matchers, f'{label}!~".*[{"".join(named[:-1])}]"']
 
 
-def split_series(
-    client: PromQLClient,
-    query: TenantDayQuery,
-    tenant: str,
-    at: datetime,
-    step_s: int,
-    refused: PromQLError,
-) -> list[Sample]:
-    """An instant query over the limit (`refused`: the engine's answer), in parts of its
-    series (see the module)."""
-    label = query.shard_label()
+@dataclass(frozen=True)
+class Refused:
+    """A query of the set the engine refused over its sample limit (`error`)."""
+
+    client: PromQLClient
+    query: TenantDayQuery
+    tenant: str
+    at: datetime
+    step_s: int
+    error: PromQLError
+
+    def text(self, shard: str = "") -> str:
+        """The query (for the series `shard` selects)."""
+        return self.query.render(self.tenant, self.step_s, shard)
+
+    def instant(self, text: str) -> list[Sample]:
+        return self.client.instant(text, self.at, self.tenant)
+
+    def matrix(self, text: str) -> list[Series]:
+        return self.client.matrix(text, self.at, self.tenant)
+
+
+def resend(refused: Refused) -> list[Sample] | list[Series]:
+    """The refused query's answer, from its parts (see the module)."""
+    return split_matrix(refused) if refused.query.kind == MATRIX else split_series(refused)
+
+
+def split_series(refused: Refused) -> list[Sample]:
+    """An instant query over the limit, in parts of its series."""
+    label = refused.query.shard_label()
     if not label:
-        raise PromQLError(f"{refused} (not split: {query.name} has no label to split by)")
+        name = refused.query.name
+        raise PromQLError(f"{refused.error} (not split: {name} has no label to split by)")
     for parts in PARTS:
         try:
             return [
                 sample
                 for shard in shard_matchers(label, parts)
-                for sample in client.instant(query.render(tenant, step_s, shard), at, tenant)
+                for sample in refused.instant(refused.text(shard))
             ]
         except PromQLError as error:
             if not over_the_limit(error):
                 raise
-    raise PromQLError(f"{refused} (and in each of {PARTS[-1]} parts of its series)")
+    raise PromQLError(f"{refused.error} (and in each of {PARTS[-1]} parts of its series)")
 
 
-def split_matrix(
-    client: PromQLClient,
-    query: TenantDayQuery,
-    tenant: str,
-    at: datetime,
-    step_s: int,
-    refused: PromQLError,
-) -> list[Series]:
-    """A raw-sample fetch over more samples than the engine's limit (Prometheus'
-    `--query.max-samples`, Thanos' per-store limits), in 2, 4, 8... consecutive windows
-    ending at `at`, joined per series. Windows are closed at both ends on Prometheus 2,
-    so a sample on a boundary comes twice: kept once.
+def split_matrix(refused: Refused) -> list[Series]:
+    """A raw-sample fetch over the limit, in 2, 4, 8... consecutive windows ending at
+    `at`, joined per series. Windows are closed at both ends on Prometheus 2, so a sample
+    on a boundary comes twice: kept once.
     """
-    total_ms = round(float(query.render(tenant, step_s).rsplit("[", 1)[1].rstrip("s]")) * 1000)
-    end_ms = round(at.timestamp() * 1000)
+    selector, window = refused.text().rsplit("[", 1)
+    total_ms = round(float(window.rstrip("s]")) * 1000)
+    end_ms = round(refused.at.timestamp() * 1000)
     for parts in PARTS:
         width = -(-total_ms // parts)
         joined: dict[tuple, dict[float, float]] = {}
         try:
             for i in range(parts):
                 window_end = end_ms - (parts - 1 - i) * width
-                text = query.render(tenant, step_s).rsplit("[", 1)[0]
-                text = f"{text}[{width}ms] @ {window_end / 1000:.3f}"
-                for one in client.matrix(text, at, tenant):
+                text = f"{selector}[{width}ms] @ {window_end / 1000:.3f}"
+                for one in refused.matrix(text):
                     points = joined.setdefault(tuple(sorted(one.labels.items())), {})
                     points.update(zip(one.times, one.values, strict=True))
         except PromQLError as error:
@@ -109,4 +122,4 @@ def split_matrix(
             Series(dict(labels), sorted(points), [points[t] for t in sorted(points)])
             for labels, points in joined.items()
         ]
-    raise PromQLError(f"{refused} (and in each of {PARTS[-1]} windows of time)")
+    raise PromQLError(f"{refused.error} (and in each of {PARTS[-1]} windows of time)")
