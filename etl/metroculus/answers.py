@@ -42,6 +42,9 @@ class Answer:
     name: str
     labels: tuple[str, ...]
     label_map: bool = False
+    # Added after extracts were first archived (the usage answers): an older extract
+    # without it replays with it empty, as a cluster without those series would.
+    optional: bool = False
 
     def columns(self) -> list[str]:
         """The frame's columns, in order."""
@@ -99,6 +102,13 @@ ANSWERS: tuple[Answer, ...] = (
     Answer("load_balancer_last_seen", LOAD_BALANCER),
     Answer("pod_network_egress_bytes", POD_EGRESS),
     # Usage (cAdvisor): each query's rows as they come (etl/metroculus/usage.py).
-    *(Answer(name, labels) for name, labels, _, _ in USAGE_QUERIES),
+    *(Answer(name, labels, optional=True) for name, labels, _, _ in USAGE_QUERIES),
 )
 ANSWER = {answer.name: answer for answer in ANSWERS}
+REQUIRED = [answer.name for answer in ANSWERS if not answer.optional]
+
+
+def with_optional(answers: Answers) -> Answers:
+    """An extract's answers with the optional ones it predates, empty."""
+    missing = {a.name: a.frame([]) for a in ANSWERS if a.optional and a.name not in answers}
+    return {**answers, **missing}

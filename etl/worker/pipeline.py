@@ -38,7 +38,7 @@ from etl.core.config import Settings
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.metroculus import samples
-from etl.metroculus.answers import ANSWERS, Answers
+from etl.metroculus.answers import REQUIRED, Answers, with_optional
 from etl.metroculus.extract import extract
 from etl.metroculus.promql import PromQLClient
 from etl.storage import registry, warehouse
@@ -196,9 +196,7 @@ def archive_step(
 ) -> None:
     """Check the extract against its manifest and publish it as the day's current one."""
     with ledger_stage(db, account, day, "archive"):
-        manifest = archive.verify_extract(
-            settings, extract_url, [answer.name for answer in ANSWERS]
-        )
+        manifest = archive.verify_extract(settings, extract_url, REQUIRED)
         archive.publish(settings, extract_url)
         ledger.record_archived(db, account, day, extract_url, manifest)
 
@@ -212,7 +210,7 @@ def load_step(
     what is loaded is always what a replay would load.
     """
     with ledger_stage(db, account, day, "load"):
-        answers = archive.read_extract(settings, extract_url)
+        answers = with_optional(archive.read_extract(settings, extract_url))
         return transform_and_load(settings, db, account, day, answers)
 
 

@@ -6,12 +6,15 @@ local directory; the Airflow end-to-end test runs the same steps under a schedul
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
 from etl.metroculus import samples
+from etl.metroculus.answers import ANSWERS
 from etl.storage import registry
-from etl.worker import ledger, orchestration
+from etl.worker import archive, ledger, orchestration
 from etl.worker.pipeline import promql_client
 from k8scost.cli import cli
 from tests.stored import stored_day
@@ -136,3 +139,26 @@ def test_run_the_dag_steps_and_replay_leave_the_same_ledger_record(
     assert set(by_cli) == set(by_dag) == set(by_replay)
     assert comparable(by_cli) == comparable(by_dag) == comparable(by_replay)
     assert (by_dag["run_id"], by_replay["run_id"]) == ("test-run", "replay")
+
+
+def test_an_extract_archived_before_the_usage_answers_replays(
+    pipeline_settings, simulated_prometheus
+):
+    """An extract written before the usage queries joined the set has none of their
+    answers: it replays to the same costs, its containers without usage."""
+    settings, tenant, day = (
+        pipeline_settings,
+        simulated_prometheus.tenant_ids[0],
+        simulated_prometheus.days[0],
+    )
+    run_steps(settings, tenant, day)
+    original = stored_day(settings, tenant, day)
+    url = ledger_record(settings, tenant, day)["extract_url"]
+    manifest = archive.read_manifest(settings, url)
+    optional = [answer.name for answer in ANSWERS if answer.optional]
+    assert optional and set(optional) <= set(manifest["queries"])
+    for name in optional:
+        del manifest["queries"][name]
+    archive._store(settings, url).put(archive.MANIFEST, json.dumps(manifest).encode())
+    _, totals = orchestration.replay(settings, tenant, day)
+    assert totals["cost"] == original["cost"]
