@@ -75,14 +75,16 @@ def test_the_finder_sees_gaps_failures_and_late_data(pipeline_settings, simulate
     ]
 
 
-def test_replay_restores_the_day_from_the_archive(pipeline_settings, simulated_prometheus):
-    settings, tenant, day = (
-        pipeline_settings,
-        simulated_prometheus.tenant_ids[0],
-        simulated_prometheus.days[1],
-    )
+def run_and_store(settings, simulated_prometheus, day_index: int) -> tuple[str, object, dict]:
+    """Run the first tenant's day through the steps: (tenant, day, what was stored)."""
+    tenant, day = simulated_prometheus.tenant_ids[0], simulated_prometheus.days[day_index]
     run_steps(settings, tenant, day)
-    original = stored_day(settings, tenant, day)
+    return tenant, day, stored_day(settings, tenant, day)
+
+
+def test_replay_restores_the_day_from_the_archive(pipeline_settings, simulated_prometheus):
+    settings = pipeline_settings
+    tenant, day, original = run_and_store(settings, simulated_prometheus, 1)
     unreachable = settings.with_overrides(thanos_url="http://127.0.0.1:9")
     extract_url, totals = orchestration.replay(unreachable, tenant, day)
     assert extract_url == ledger_record(settings, tenant, day)["extract_url"]
@@ -146,13 +148,8 @@ def test_an_extract_archived_before_the_usage_answers_replays(
 ):
     """An extract written before the usage queries joined the set has none of their
     answers: it replays to the same costs, its containers without usage."""
-    settings, tenant, day = (
-        pipeline_settings,
-        simulated_prometheus.tenant_ids[0],
-        simulated_prometheus.days[0],
-    )
-    run_steps(settings, tenant, day)
-    original = stored_day(settings, tenant, day)
+    settings = pipeline_settings
+    tenant, day, original = run_and_store(settings, simulated_prometheus, 0)
     url = ledger_record(settings, tenant, day)["extract_url"]
     manifest = archive.read_manifest(settings, url)
     optional = [answer.name for answer in ANSWERS if answer.optional]
