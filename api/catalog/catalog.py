@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
-from api.catalog.nodes import node_clusters
-from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
+from etl.storage.nodes import cluster_resources, node_clusters
 
 # Filter combinations whose scope a catalog keeps.
 MEMO_SIZE = 64
@@ -84,16 +83,11 @@ class Catalog:
         return self._indexes[attribute]
 
     @cached_property
-    def clusters(self) -> dict[str, dict[str, Any]]:
+    def clusters(self) -> dict[str, Mapping[str, Any]]:
         """K8s cluster resources of live kubernetes_cnr accounts, by resource id."""
-        return {
-            resource_id: resource
-            for resource_id, resource in self.resources.items()
-            if resource.get("resource_type") == K8S_CLUSTER_RESOURCE_TYPE
-            and self.accounts[resource["cloud_account_id"]].get("type") == K8S_ACCOUNT_TYPE
-        }
+        return cluster_resources(self.accounts, self.resources)
 
     @cached_property
     def node_clusters(self) -> dict[str, str]:
-        """Cloud-bill resource id -> id of the cluster it is a node of (api/catalog/nodes.py)."""
+        """Cloud-bill resource id -> id of the cluster it is a node of (etl/storage/nodes.py)."""
         return node_clusters(self.accounts, self.resources, self.clusters)

@@ -3,7 +3,7 @@
 The organization's catalog decides which accounts and resources may be seen; the
 attribute and tag filters of api/query/filters.py narrow them (their indexes are the
 catalog's); the nodes of its clusters that the answer includes are folded into them
-(api/catalog/nodes.py, the double-counting rule of docs/api.md).
+(etl/storage/nodes.py, the double-counting rule of docs/api.md).
 """
 
 from __future__ import annotations

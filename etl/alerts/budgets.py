@@ -7,8 +7,9 @@ The rule (docs/alerts.md), for a budget looked at after day A (the last complete
 - a threshold of p% is `crossed` when month-to-date >= p% of the amount, and
   `forecast` to be when the forecast is.
 
-The spend is ClickHouse's: `expenses` for the organization (every account it has)
-and a `cloud_account_id`; `k8s_allocation` of the organization's clusters for a
+The spend is ClickHouse's: `expenses` for the organization (every account it has, a
+billed node VM counted once, in its cluster: docs/api.md) and a `cloud_account_id`
+(its bill, whole); `k8s_allocation` of the organization's clusters for a
 namespace or a `label:<key>=<value>` (the pod's label, else its namespace's).
 Each crossed threshold is one alert per month (its id names budget, month and
 threshold), so it is raised once however many days stay above it. Its causes are
@@ -26,7 +27,7 @@ from typing import Any
 from pymongo.database import Database
 
 from etl.core.days import day_start_epoch
-from etl.storage import costreads, registry
+from etl.storage import costreads, nodes, registry
 from etl.storage.clickhouse import Client
 
 TREND_DAYS = 7
@@ -61,24 +62,54 @@ class BudgetMonth:
     thresholds: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class OrganizationSpend:
+    """An organization's `expenses` per (account, day), with what of it is billed nodes:
+    per (bill account, day, node resource), and each node's cluster account."""
+
+    spend: costreads.Daily
+    node_spend: costreads.NodeDaily
+    cluster_account: dict[str, str]
+
+    def folded(self) -> costreads.Daily:
+        """The spend with a billed node's cost left out of its bill account on the days
+        its cluster has a cost, which holds it (docs/api.md: no double counting)."""
+        folded = dict(self.spend)
+        for (account, day, node), cost in self.node_spend.items():
+            if (self.cluster_account[node], day) in self.spend:
+                folded[(account, day)] -= cost
+        return folded
+
+
 class SpendReader:
     """Reads budget scopes' daily spend, sharing the organization-wide `expenses` read
     between the budgets of one request or run (an organization or account budget
-    filters it; a namespace or label budget reads `k8s_allocation` itself)."""
+    reads it; a namespace or label budget reads `k8s_allocation` itself)."""
 
     def __init__(self, client: Client, db: Database) -> None:
         self._client, self._db = client, db
-        self._expenses: dict[tuple[str, date, date], costreads.Daily] = {}
+        self._expenses: dict[tuple[str, date, date], OrganizationSpend] = {}
 
-    def _organization(self, organization: str, first: date, last: date) -> costreads.Daily:
+    def _organization(self, organization: str, first: date, last: date) -> OrganizationSpend:
         key = (organization, first, last)
         if key not in self._expenses:
-            accounts = [a["_id"] for a in registry.list_accounts(self._db, None, organization)]
-            self._expenses[key] = costreads.expense_days(self._client, accounts, first, last)
+            accounts, resources = registry.organization_documents(
+                self._db, organization, nodes.ACCOUNT_FIELDS, nodes.RESOURCE_FIELDS
+            )
+            clusters = nodes.cluster_resources(accounts, resources)
+            node_of = nodes.node_clusters(accounts, resources, clusters)
+            spend, node_spend = costreads.expense_days(
+                self._client, sorted(accounts), first, last, sorted(node_of)
+            )
+            cluster_account = {
+                node: resources[cluster]["cloud_account_id"] for node, cluster in node_of.items()
+            }
+            self._expenses[key] = OrganizationSpend(spend, node_spend, cluster_account)
         return self._expenses[key]
 
     def daily(self, budget: dict[str, Any], first: date, last: date) -> costreads.Daily:
-        """The budget scope's spend per (account, day) over [first, last]."""
+        """The budget scope's spend per (account, day) over [first, last]. The organization's
+        counts a billed node once, in its cluster; an account's is its own bill, whole."""
         parts = parse_scope(budget["scope"])
         organization = budget["organization_id"]
         if "namespace" in parts or "key" in parts:
@@ -96,10 +127,10 @@ class SpendReader:
                 parts.get("namespace", ""),
                 (parts.get("key", ""), parts.get("value", "")),
             )
-        spend = self._organization(organization, first, last)
+        read = self._organization(organization, first, last)
         if "account" in parts:
-            return {key: cost for key, cost in spend.items() if key[0] == parts["account"]}
-        return spend
+            return {key: cost for key, cost in read.spend.items() if key[0] == parts["account"]}
+        return read.folded()
 
 
 def month_figures(budget: dict[str, Any], spend: dict[tuple[str, date], float], as_of: date):

@@ -48,18 +48,43 @@ def _daily(frame: pd.DataFrame) -> Daily:
     }
 
 
+NodeDaily = dict[tuple[str, date, str], float]  # (bill account, day, node resource) -> cost
+
+
 def expense_days(
-    client: Client, cloud_account_ids: Sequence[str], first_day: date, last_day: date
-) -> Daily:
-    """Spend per (account, day) (sql/queries/budgets_expenses_daily.sql); an account-day
+    client: Client,
+    cloud_account_ids: Sequence[str],
+    first_day: date,
+    last_day: date,
+    node_resource_ids: Sequence[str] = (),
+) -> tuple[Daily, NodeDaily]:
+    """Spend per (account, day), all resources (sql/queries/budgets_expenses_daily.sql),
+    and, of it, the spend of each of `node_resource_ids` per day; an account-day
     without rows is absent."""
     if not cloud_account_ids:
-        return {}
+        return {}, {}
     frame = client.query_df(
         sqlfiles.query("budgets_expenses_daily"),
-        parameters={"cloud_account_ids": list(cloud_account_ids), **_days(first_day, last_day)},
+        parameters={
+            "cloud_account_ids": list(cloud_account_ids),
+            "node_resource_ids": list(node_resource_ids),
+            **_days(first_day, last_day),
+        },
     )
-    return _daily(frame)
+    if frame.empty:
+        return {}, {}
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    totals = frame.groupby(["cloud_account_id", "day"], sort=True)["cost"].sum()
+    nodes = frame[frame["node_resource_id"] != ""]
+    return (
+        {key: float(cost) for key, cost in totals.items()},
+        {
+            (account, day, node): float(cost)
+            for account, day, node, cost in nodes[
+                ["cloud_account_id", "day", "node_resource_id", "cost"]
+            ].itertuples(index=False)
+        },
+    )
 
 
 def allocation_days(

@@ -224,3 +224,66 @@ def test_the_days_left_are_those_of_the_month(month):
         budgets.month_figures({"amount_usd": 1.0, "thresholds": [100.0]}, {}, day).days_left
         for day in (date(2026, 2, 28), date(2028, 2, 1), date(2026, 12, 31))
     ] == [0, 28, 0]
+
+
+def test_an_organization_budget_counts_a_billed_node_once_in_its_cluster(tmp_path):
+    """A node VM in the AWS bill ($4 a day, June 1-3) of a cluster with a cost on June 2
+    and 3 ($10 a day), beside an S3 bucket ($1 a day). Folded into its cluster on the
+    days it has a cost (docs/api.md), the organization's month-to-date after June 3 is
+    2 x 10 + 4 (June 1's VM) + 3 x 1 = $27, not 35; the AWS account's own budget
+    counts its whole bill, 3 x 4 + 3 x 1 = $15."""
+    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path)})
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    account = registry.add_account(db, "org-n", "cluster", "k8s-n")
+    cluster = registry.record_cluster_seen(
+        db, account, JUNE[1], {"name": "c"}, ["aws:///us-east-1a/i-0abc"]
+    )
+    db.cloud_accounts.insert_one(
+        {
+            "_id": "aws-n",
+            "organization_id": "org-n",
+            "type": "aws_cnr",
+            "name": "aws",
+            "deleted_at": 0,
+        }
+    )
+    for resource_id, cloud_id in (
+        ("vm-1", "arn:aws:ec2:us-east-1:1:instance/i-0abc"),
+        ("s3-1", "b"),
+    ):
+        db.resources.insert_one(
+            {
+                "_id": resource_id,
+                "cloud_account_id": "aws-n",
+                "organization_id": "org-n",
+                "cloud_resource_id": cloud_id,
+                "resource_type": "Instance",
+            }
+        )
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.init_schema(client)
+        for day in JUNE[:3]:
+            bill = pd.DataFrame(
+                [{"resource_id": "vm-1", "cost": 4.0}, {"resource_id": "s3-1", "cost": 1.0}]
+            )
+            warehouse.restate_day(client, "expenses", "aws-n", day, bill)
+            if day > JUNE[0]:
+                k8s = pd.DataFrame([{"resource_id": cluster["_id"], "cost": 10.0}])
+                warehouse.restate_day(client, "expenses", "k8s-n", day, k8s)
+        reader = budgets.SpendReader(client, db)
+        figures = {
+            scope: budgets.budget_month(
+                reader,
+                {
+                    "organization_id": "org-n",
+                    "scope": scope,
+                    "amount_usd": 100.0,
+                    "thresholds": [50],
+                },
+                JUNE[2],
+            )
+            for scope in ("organization", "cloud_account_id:aws-n")
+        }
+    assert figures["organization"].month_to_date_usd == pytest.approx(27.0, abs=1e-9)
+    assert figures["organization"].by_account == pytest.approx({"k8s-n": 20.0, "aws-n": 7.0})
+    assert figures["cloud_account_id:aws-n"].month_to_date_usd == pytest.approx(15.0, abs=1e-9)

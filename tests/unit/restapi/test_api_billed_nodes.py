@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from api.catalog.nodes import instance_key
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
+from etl.storage.nodes import instance_key
 from tests.api_data import (
     Api,
     add_cloud_account,

@@ -3,7 +3,8 @@
 A node VM appears twice: in the cloud bill, and inside its cluster's cost (the
 cluster's resource document lists its nodes' provider ids, etl/storage/registry).
 Matching the two by their instance part is the double-counting rule of docs/api.md:
-the answer folds such a VM into its cluster.
+the API's answers (api/catalog) and the organization budgets (etl/alerts/budgets.py)
+fold such a VM into its cluster on the days the cluster has a cost.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from etl.storage.registry import K8S_ACCOUNT_TYPE
+from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
+
+# The fields of the organization's documents the matching reads.
+ACCOUNT_FIELDS = ("type",)
+RESOURCE_FIELDS = ("cloud_account_id", "resource_type", "cloud_resource_id", "meta")
 
 
 def instance_key(identifier: str) -> str:
@@ -29,6 +34,18 @@ def instance_key(identifier: str) -> str:
     if parts[-1].isdigit() and len(parts) >= 3:
         return "/".join(parts[-3:]).lower()
     return parts[-1].rsplit(":", 1)[-1].lower()
+
+
+def cluster_resources(
+    accounts: Mapping[str, Mapping[str, Any]], resources: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """K8s cluster resources of live kubernetes_cnr accounts, by resource id."""
+    return {
+        resource_id: resource
+        for resource_id, resource in resources.items()
+        if resource.get("resource_type") == K8S_CLUSTER_RESOURCE_TYPE
+        and accounts[resource["cloud_account_id"]].get("type") == K8S_ACCOUNT_TYPE
+    }
 
 
 def node_clusters(
