@@ -62,49 +62,30 @@ class BudgetMonth:
     thresholds: list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class OrganizationSpend:
-    """An organization's `expenses` per (account, day), with what of it is billed nodes:
-    per (bill account, day, node resource), and each node's cluster account."""
-
-    spend: costreads.Daily
-    node_spend: costreads.NodeDaily
-    cluster_account: dict[str, str]
-
-    def folded(self) -> costreads.Daily:
-        """The spend with a billed node's cost left out of its bill account on the days
-        its cluster has a cost, which holds it (docs/api.md: no double counting)."""
-        folded = dict(self.spend)
-        for (account, day, node), cost in self.node_spend.items():
-            if (self.cluster_account[node], day) in self.spend:
-                folded[(account, day)] -= cost
-        return folded
-
-
 class SpendReader:
-    """Reads budget scopes' daily spend, sharing the organization-wide `expenses` read
-    between the budgets of one request or run (an organization or account budget
-    reads it; a namespace or label budget reads `k8s_allocation` itself)."""
+    """Reads budget scopes' daily spend, sharing the organization-wide `expenses` reads
+    between the budgets of one request or run (an organization budget reads it with its
+    billed nodes folded into their clusters, an account budget filters it unfolded; a
+    namespace or label budget reads `k8s_allocation` itself)."""
 
     def __init__(self, client: Client, db: Database) -> None:
         self._client, self._db = client, db
-        self._expenses: dict[tuple[str, date, date], OrganizationSpend] = {}
+        self._expenses: dict[tuple[str, date, date, bool], costreads.Daily] = {}
 
-    def _organization(self, organization: str, first: date, last: date) -> OrganizationSpend:
-        key = (organization, first, last)
+    def _organization(
+        self, organization: str, first: date, last: date, fold: bool
+    ) -> costreads.Daily:
+        key = (organization, first, last, fold)
         if key not in self._expenses:
             accounts, resources = registry.organization_documents(
                 self._db, organization, nodes.ACCOUNT_FIELDS, nodes.RESOURCE_FIELDS
             )
             clusters = nodes.cluster_resources(accounts, resources)
-            node_of = nodes.node_clusters(accounts, resources, clusters)
-            spend, node_spend = costreads.expense_days(
-                self._client, sorted(accounts), first, last, sorted(node_of)
+            node_of = nodes.node_clusters(accounts, resources, clusters) if fold else {}
+            cluster_accounts = sorted({resources[c]["cloud_account_id"] for c in node_of.values()})
+            self._expenses[key] = costreads.expense_days(
+                self._client, sorted(accounts), first, last, node_of, cluster_accounts
             )
-            cluster_account = {
-                node: resources[cluster]["cloud_account_id"] for node, cluster in node_of.items()
-            }
-            self._expenses[key] = OrganizationSpend(spend, node_spend, cluster_account)
         return self._expenses[key]
 
     def daily(self, budget: dict[str, Any], first: date, last: date) -> costreads.Daily:
@@ -127,10 +108,10 @@ class SpendReader:
                 parts.get("namespace", ""),
                 (parts.get("key", ""), parts.get("value", "")),
             )
-        read = self._organization(organization, first, last)
         if "account" in parts:
-            return {key: cost for key, cost in read.spend.items() if key[0] == parts["account"]}
-        return read.folded()
+            spend = self._organization(organization, first, last, fold=False)
+            return {key: cost for key, cost in spend.items() if key[0] == parts["account"]}
+        return self._organization(organization, first, last, fold=True)
 
 
 def month_figures(budget: dict[str, Any], spend: dict[tuple[str, date], float], as_of: date):

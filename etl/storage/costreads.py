@@ -6,8 +6,8 @@ alerts package never holds a query string; each function is one query file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from clickhouse_connect.driver.client import Client
@@ -48,43 +48,45 @@ def _daily(frame: pd.DataFrame) -> Daily:
     }
 
 
-NodeDaily = dict[tuple[str, date, str], float]  # (bill account, day, node resource) -> cost
-
-
 def expense_days(
     client: Client,
     cloud_account_ids: Sequence[str],
     first_day: date,
     last_day: date,
-    node_resource_ids: Sequence[str] = (),
-) -> tuple[Daily, NodeDaily]:
-    """Spend per (account, day), all resources (sql/queries/budgets_expenses_daily.sql),
-    and, of it, the spend of each of `node_resource_ids` per day; an account-day
-    without rows is absent."""
+    node_clusters: Mapping[str, str] | None = None,
+    cluster_account_ids: Sequence[str] = (),
+) -> Daily:
+    """Spend per (account, day), every resource: clean_expenses' count, by account
+    (sql/queries/breakdown_expenses_costs.sql). With `node_clusters` (bill resource ->
+    the cluster resource it is a node of, etl/storage/nodes.py; `cluster_account_ids`:
+    those clusters' accounts), a node's bill cost is left out on the days its cluster
+    has a cost, which holds it. An account-day without rows is absent."""
     if not cloud_account_ids:
-        return {}, {}
-    frame = client.query_df(
-        sqlfiles.query("budgets_expenses_daily"),
+        return {}
+    nodes = sorted((node_clusters or {}).items())
+    rows = client.query(
+        sqlfiles.query("breakdown_expenses_costs"),
         parameters={
             "cloud_account_ids": list(cloud_account_ids),
-            "node_resource_ids": list(node_resource_ids),
-            **_days(first_day, last_day),
+            "skip_account_ids": [],
+            "start_date": day_start_epoch(first_day),
+            "end_date": day_start_epoch(last_day),
+            "all_resources": True,
+            "resource_ids": [],
+            "by_account": True,
+            "key_ids": [],
+            "key_values": [],
+            "key_account_ids": [],
+            "key_account_values": [],
+            "node_ids": [node for node, _ in nodes],
+            "node_clusters": [cluster for _, cluster in nodes],
+            "cluster_account_ids": list(cluster_account_ids),
         },
-    )
-    if frame.empty:
-        return {}, {}
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    totals = frame.groupby(["cloud_account_id", "day"], sort=True)["cost"].sum()
-    nodes = frame[frame["node_resource_id"] != ""]
-    return (
-        {key: float(cost) for key, cost in totals.items()},
-        {
-            (account, day, node): float(cost)
-            for account, day, node, cost in nodes[
-                ["cloud_account_id", "day", "node_resource_id", "cost"]
-            ].itertuples(index=False)
-        },
-    )
+    ).result_rows
+    return {
+        (account, datetime.fromtimestamp(day, UTC).date()): float(cost)
+        for day, account, cost in rows
+    }
 
 
 def allocation_days(

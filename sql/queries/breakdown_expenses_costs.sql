@@ -1,6 +1,7 @@
--- The daily costs behind breakdown_expenses (docs/api.md): the cost of each day of a
--- period per breakdown key, counted the way clean_expenses counts its totals, so that
--- a day's buckets add up to clean_expenses' total_cost for that day alone.
+-- The daily costs behind breakdown_expenses (docs/api.md), and behind the budgets of an
+-- organization or an account (by account: etl/storage/costreads.py): the cost of each
+-- day of a period per breakdown key, counted the way clean_expenses counts its totals,
+-- so that a day's buckets add up to clean_expenses' total_cost for that day alone.
 --
 -- Collapsing, without FINAL and without grouping by row key: a restatement leaves the
 -- signs of each key (cloud_account_id, date, resource_id) summing to 1 (live) or 0
