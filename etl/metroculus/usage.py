@@ -8,7 +8,8 @@ whatever the number of pods. cAdvisor's series carry no node and no pod uid
 (docs/exporters.md); the pod's own cgroup (`container=""`) and the pause container
 (`container="POD"`) are left out. A container restarted within the day has two
 series (two cgroup `id`s): `max by (..., id)` first merges HA and duplicate scrapes
-of one series, then the series are summed (cpu seconds) or maxed (the quantiles).
+of one series, then the series are summed (cpu seconds, the working set's samples
+and their sum) or maxed (the quantiles).
 
 - `container_cpu_used_seconds`: the day's core-seconds, `increase` over the day like
   the network counter (evaluated at D+1 00:00 over one day + 1 ms);
@@ -24,9 +25,11 @@ of one series, then the series are summed (cpu seconds) or maxed (the quantiles)
   (docs/allocation.md); and the new series of a restarted container is not added to
   the old one's rate, which outlives it by one window;
 - `container_memory_working_set_avg`, `_p95`, `_max`: the day's samples of the working
-  set, averaged, 95th percentile, maximum;
-- `container_usage_samples`: how many working-set samples the day had (what a
-  recommendation is based on).
+  set, averaged (over the samples of all the container's cgroups: their sum over their
+  count, so this query reads the family twice), 95th percentile and maximum (the
+  largest of its cgroups');
+- `container_usage_samples`: how many working-set samples the day had, all its cgroups
+  (what a recommendation is based on).
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ _RATES = f"rate({CPU}[{{gap}}])[1d:{RATE_STEP}]"  # per series, every 5 minutes
 
 def _memory(function: str) -> str:
     return f"max by ({_BY}) ({function}({MEMORY}[1d]))"
+
+
+def _per_cgroup(function: str) -> str:
+    """`function` of each cgroup's working set (duplicate scrapes merged), summed over
+    the container's cgroups: a restarted container's two lives are one container's."""
+    return f"sum by ({_BY}) (max by ({_BY}, id) ({function}({MEMORY}[1d])))"
+
+
+SAMPLES = _per_cgroup("count_over_time")
 
 
 # (name, label columns, template, evaluated): TenantDayQuery's fields; `counter` is
@@ -65,7 +77,12 @@ USAGE_QUERIES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         f"max by ({_BY}) (max_over_time({_RATES}))",
         "gauge",
     ),
-    ("container_memory_working_set_avg", USAGE_CONTAINER, _memory("avg_over_time"), "gauge"),
+    (
+        "container_memory_working_set_avg",
+        USAGE_CONTAINER,
+        f"{_per_cgroup('sum_over_time')} / {SAMPLES}",
+        "gauge",
+    ),
     (
         "container_memory_working_set_p95",
         USAGE_CONTAINER,
@@ -73,5 +90,5 @@ USAGE_QUERIES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         "gauge",
     ),
     ("container_memory_working_set_max", USAGE_CONTAINER, _memory("max_over_time"), "gauge"),
-    ("container_usage_samples", USAGE_CONTAINER, _memory("count_over_time"), "gauge"),
+    ("container_usage_samples", USAGE_CONTAINER, SAMPLES, "gauge"),
 )

@@ -1,0 +1,130 @@
+"""The usage queries on cAdvisor series as a kubelet serves them, restart included.
+
+The label sets are the producers' (docs/exporters.md [18]-[20]): cAdvisor's `id` (the
+cgroup path), `name`, `image` and, on the cpu counter, `cpu="total"`
+(kubernetes/kubernetes vendor/github.com/google/cadvisor/metrics/prometheus.go); the
+kubelet's `namespace`, `pod`, `container`; the scrape's `instance`, `job="kubelet"`,
+`metrics_path="/metrics/cadvisor"`, `endpoint`, `service` and the relabeled `node` of
+kube-prometheus-stack's kubelet ServiceMonitor. Besides the container, the kubelet
+serves the pod's own cgroup (`container=""`, `image=""`) and, under dockershim, the
+pause container (`container="POD"`). A restarted container gets a new cgroup, so a new
+`id`: two series of one container name, one after the other. The samples are written
+here (constant rates and working sets); the expected figures are computed from them by
+Prometheus' documented rules (tests/truth_usage.py `_increase`), not by the pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from devtools.localprom import PrometheusServer, backfill
+from etl.metroculus.extract import run_query
+from etl.metroculus.promql import PromQLClient
+from etl.metroculus.queries import QUERIES
+from etl.metroculus.usage import USAGE_QUERIES
+from tests.truth import day_bounds
+from tests.truth_usage import _increase
+
+pytestmark = pytest.mark.e2e
+
+DAY = date(2026, 6, 2)
+TENANT = "cadvisor-tenant"
+STEP = 60
+MIB = 1 << 20
+UID = "7f0c2b1e-3d4a-4c55-9e2f-0a1b2c3d4e5f"
+SCRAPE = {
+    "tenant_id": TENANT,
+    "instance": "10.0.1.17:10250",
+    "job": "kubelet",
+    "metrics_path": "/metrics/cadvisor",
+    "endpoint": "https-metrics",
+    "service": "kube-prometheus-stack-kubelet",
+    "node": "ip-10-0-1-17.ec2.internal",
+}
+POD = {"namespace": "shop", "pod": "api-6d8f9c7b5-x2kqz"}
+CGROUP = (
+    f"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID.replace('-', '_')}.slice"
+)
+START, END = day_bounds(DAY)
+NOON = START + 43200
+
+
+def _series(container: str, cid: str, image: str, cores: float, memory: float, lo: int, hi: int):
+    labels = {**SCRAPE, **POD, "container": container, "image": image}
+    labels["id"] = f"{CGROUP}/cri-containerd-{cid}.scope" if cid else CGROUP
+    labels["name"] = cid
+    return labels, cores, memory, lo, hi
+
+
+# (labels, cores, working set, from, to): the restarted `api` container's two lives, the
+# pod's own cgroup (all of its containers: more than the container) and the pause one.
+SERIES = [
+    _series("api", "3f1a9c", "ghcr.io/acme/api:1.4.2", 0.5, 300 * MIB, START - 3600, NOON),
+    _series("api", "8b2d7e", "ghcr.io/acme/api:1.4.2", 0.25, 200 * MIB, NOON, END + 3600),
+    _series("", "", "", 0.8, 900 * MIB, START - 3600, END + 3600),
+    _series("POD", "c0ffee", "registry.k8s.io/pause:3.9", 0.001, 1 * MIB, START - 3600, END + 3600),
+]
+
+
+def _labels(labels: dict[str, str], **more: str) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in {**labels, **more}.items())
+
+
+@pytest.fixture(scope="module")
+def kubelet_prometheus(tmp_path_factory):
+    root: Path = tmp_path_factory.mktemp("cadvisor")
+    lines = ["# TYPE container_cpu_usage_seconds_total counter"]
+    for labels, cores, _, lo, hi in SERIES:
+        head = f"container_cpu_usage_seconds_total{{{_labels(labels, cpu='total')}}}"
+        lines += [f"{head} {cores * (t - lo)} {t}" for t in range(lo, hi, STEP)]
+    lines.append("# TYPE container_memory_working_set_bytes gauge")
+    for labels, _, memory, lo, hi in SERIES:
+        head = f"container_memory_working_set_bytes{{{_labels(labels)}}}"
+        lines += [f"{head} {memory} {t}" for t in range(lo, hi, STEP)]
+    (root / "metrics.om").write_text("\n".join([*lines, "# EOF", ""]))
+    backfill(root / "metrics.om", root / "tsdb")
+    with PrometheusServer(root / "tsdb") as server:
+        yield server.url
+
+
+def usage(url: str) -> dict[str, dict[tuple, float]]:
+    """Each usage answer: (namespace, pod, container) -> value."""
+    client = PromQLClient(url)
+    names = {name for name, *_ in USAGE_QUERIES}
+    return {
+        query.name: {
+            tuple(s.labels.get(k, "") for k in query.labels): s.value
+            for s in run_query(client, query, TENANT, DAY, STEP)
+        }
+        for query in QUERIES
+        if query.name in names
+    }
+
+
+def test_a_restarted_container_is_one_container_and_the_pod_cgroup_is_left_out(
+    kubelet_prometheus,
+):
+    answers = usage(kubelet_prometheus)
+    api = ("shop", "api-6d8f9c7b5-x2kqz", "api")
+    # Only the container: not the pod's cgroup (container="") nor the pause container.
+    assert all(set(rows) == {api} for rows in answers.values()), answers
+    lives = [(cores, memory, lo, hi) for labels, cores, memory, lo, hi in SERIES[:2]]
+    used = 0.0
+    for cores, _, lo, hi in lives:
+        ticks = [t for t in range(lo, hi, STEP) if START <= t <= END]
+        used += _increase(ticks, [cores * (t - lo) for t in ticks], START - 0.001, END)
+    assert answers["container_cpu_used_seconds"][api] == pytest.approx(used, rel=1e-9)
+    # The busier life's rate is both quantiles: the largest of the two series'.
+    assert answers["container_cpu_usage_p95"][api] == pytest.approx(0.5, rel=1e-9)
+    assert answers["container_cpu_usage_max"][api] == pytest.approx(0.5, rel=1e-9)
+    # The day's working set: 720 samples of 300 MiB, then 720 of 200 MiB.
+    samples = [(memory, t) for _, memory, lo, hi in lives for t in range(lo, hi, STEP)]
+    day_samples = [memory for memory, t in samples if START <= t < END]
+    assert answers["container_usage_samples"][api] == len(day_samples) == 1440
+    average = sum(day_samples) / len(day_samples)
+    assert answers["container_memory_working_set_avg"][api] == pytest.approx(average, rel=1e-12)
+    assert answers["container_memory_working_set_max"][api] == 300 * MIB
+    assert answers["container_memory_working_set_p95"][api] == 300 * MIB
