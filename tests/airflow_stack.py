@@ -42,6 +42,7 @@ RUN_TIMEOUT_S = 300
 # which a CI run met once; in WAL mode readers and the writer do not block each other.
 SQLITE_ARGS_MODULE = "k8scost_test_sqlite"
 SQLITE_BUSY_TIMEOUT_S = 60
+BACKFILL_ATTEMPTS = 3
 
 
 class AirflowStack:
@@ -82,30 +83,21 @@ class AirflowStack:
 
     def cli(self, *args: str) -> str:
         """Run an `airflow` command (as an operator would); returns its output."""
-        done = subprocess.run(
-            [str(AIRFLOW), *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
+        done = self._run(*args)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(AIRFLOW), *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
 
     def start(self) -> AirflowStack:
         self.cli("db", "migrate")
         with sqlite3.connect(self.home / "airflow.db") as metadata:
             assert metadata.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
-        logs = self.home / "process-logs"
-        logs.mkdir()
-        for part in PARTS:
-            with (logs / f"{part}.log").open("wb") as log:
-                self.processes.append(
-                    subprocess.Popen(
-                        [str(AIRFLOW), part],
-                        env=self.env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,  # so stop() reaches the task processes too
-                    )
-                )
+        (self.home / "process-logs").mkdir()
+        self.processes = [self._spawn(part, part) for part in PARTS]
         self._wait_for_dags("k8s_costs_daily", "k8s_costs_repair")
         for name, pool in json.loads(POOLS_FILE.read_text()).items():
             self.api("post", "/pools", json={"name": name, "slots": pool["slots"]})
@@ -114,23 +106,52 @@ class AirflowStack:
     def restart_scheduler(self, **env: str) -> None:
         """Restart the scheduler alone with more settings (e.g. scheduled runs on, so that
         Asset-triggered runs are created); the api-server and dag-processor keep running."""
-        index = PARTS.index("scheduler")
-        old = self.processes[index]
+        self._stop_scheduler()
+        self._start_scheduler("scheduler-restarted", **env)
+
+    def backfill(self, *args: str) -> None:
+        """`airflow backfill create ARGS`, as an operator runs it, with the scheduler held.
+
+        Airflow creates a backfill's runs one savepoint each. On SQLite the outermost
+        savepoint is a deferred transaction of its own: it reads, then must turn into a
+        write, and if another process committed in between SQLite answers "database is
+        locked" at once (the busy timeout cannot help). The scheduler starting the first
+        runs is that other process, which a CI run met. Held, it cannot commit; a rare
+        dag-processor heartbeat still can, and then Airflow deletes the partial backfill
+        "so the user can retry" (models/backfill.py), which this does, as a user would.
+        """
+        self._stop_scheduler()
+        try:
+            for _ in range(BACKFILL_ATTEMPTS):
+                done = self._run("backfill", "create", *args)
+                if done.returncode == 0 or "database is locked" not in done.stderr:
+                    break
+            assert done.returncode == 0, done.stdout + done.stderr
+        finally:
+            self._start_scheduler("scheduler-after-backfill")
+
+    def _stop_scheduler(self) -> None:
+        old = self.processes[PARTS.index("scheduler")]
         os.killpg(old.pid, signal.SIGTERM)
         try:
             old.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(old.pid, signal.SIGKILL)
             old.wait()
+
+    def _start_scheduler(self, log_name: str, **env: str) -> None:
         self.env = {**self.env, **env}
-        with (self.home / "process-logs" / "scheduler-restarted.log").open("wb") as log:
-            self.processes[index] = subprocess.Popen(
-                [str(AIRFLOW), "scheduler"],
+        self.processes[PARTS.index("scheduler")] = self._spawn("scheduler", log_name)
+
+    def _spawn(self, part: str, log_name: str) -> subprocess.Popen[bytes]:
+        with (self.home / "process-logs" / f"{log_name}.log").open("wb") as log:
+            return subprocess.Popen(
+                [str(AIRFLOW), part],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True,  # so stop() reaches the task processes too
             )
 
     def _wait_for_dags(self, *dag_ids: str) -> None:

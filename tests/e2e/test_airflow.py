@@ -151,9 +151,7 @@ def _same(totals: dict[str, dict[str, float]]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def backfilled(stack: Stack) -> dict[date, dict[str, dict[str, float]]]:
     """`airflow backfill create` over the 3 days, run to the end by the scheduler."""
-    stack.airflow.cli(
-        "backfill",
-        "create",
+    stack.airflow.backfill(
         "--dag-id",
         DAILY,
         "--from-date",
