@@ -9,7 +9,10 @@ whatever the number of pods. cAdvisor's series carry no node and no pod uid
 (`container="POD"`) are left out. A container restarted within the day has two
 series (two cgroup `id`s): `max by (..., id)` first merges HA and duplicate scrapes
 of one series, then the series are summed (cpu seconds, the working set's samples
-and their sum) or maxed (the quantiles).
+and their sum) or maxed (the quantiles). The cpu counter is one series per cgroup
+and `cpu` value: the kubelet serves `cpu="total"`, a standalone cAdvisor with per-cpu
+usage on (its default; cgroup v1 nodes) one series per core, `cpu00`, `cpu01`...
+(docs/exporters.md [18]): a cgroup's cpu is the sum over its `cpu` values.
 
 - `container_cpu_used_seconds`: the day's core-seconds, `increase` over the day like
   the network counter (evaluated at D+1 00:00 over one day + 1 ms);
@@ -23,7 +26,8 @@ and their sum) or maxed (the quantiles).
   scrape, 0.48 s against 0.11 s a query on Prometheus 2.42); the largest of the
   quantiles is the conservative combination the recommendations' window already uses
   (docs/allocation.md); and the new series of a restarted container is not added to
-  the old one's rate, which outlives it by one window;
+  the old one's rate, which outlives it by one window. Per-core series' quantiles are
+  summed per cgroup: exact for `total`, never below the cgroup's own quantile else;
 - `container_memory_working_set_avg`, `_p95`, `_max`: the day's samples of the working
   set, averaged (over the samples of all the container's cgroups: their sum over their
   count, so this query reads the family twice), 95th percentile and maximum (the
@@ -41,6 +45,12 @@ CPU = f"container_cpu_usage_seconds_total{{sel,{_CONTAINERS}}}"
 MEMORY = f"container_memory_working_set_bytes{{sel,{_CONTAINERS}}}"
 RATE_STEP = "5m"
 _RATES = f"rate({CPU}[{{gap}}])[1d:{RATE_STEP}]"  # per series, every 5 minutes
+
+
+def _per_cpu_cgroup(expression: str) -> str:
+    """`expression` (one value per cpu series) summed over each cgroup's `cpu` values,
+    duplicate scrapes of a series merged first."""
+    return f"sum by ({_BY}, id) (max by ({_BY}, id, cpu) ({expression}))"
 
 
 def _memory(function: str) -> str:
@@ -62,19 +72,19 @@ USAGE_QUERIES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     (
         "container_cpu_used_seconds",
         USAGE_CONTAINER,
-        f"sum by ({_BY}) (max by ({_BY}, id) (increase({CPU}[86400001ms])))",
+        f"sum by ({_BY}) ({_per_cpu_cgroup(f'increase({CPU}[86400001ms])')})",
         "counter",
     ),
     (
         "container_cpu_usage_p95",
         USAGE_CONTAINER,
-        f"max by ({_BY}) (quantile_over_time(0.95, {_RATES}))",
+        f"max by ({_BY}) ({_per_cpu_cgroup(f'quantile_over_time(0.95, {_RATES})')})",
         "gauge",
     ),
     (
         "container_cpu_usage_max",
         USAGE_CONTAINER,
-        f"max by ({_BY}) (max_over_time({_RATES}))",
+        f"max by ({_BY}) ({_per_cpu_cgroup(f'max_over_time({_RATES})')})",
         "gauge",
     ),
     (

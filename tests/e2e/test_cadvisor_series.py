@@ -8,9 +8,14 @@ kubelet's `namespace`, `pod`, `container`; the scrape's `instance`, `job="kubele
 kube-prometheus-stack's kubelet ServiceMonitor. Besides the container, the kubelet
 serves the pod's own cgroup (`container=""`, `image=""`) and, under dockershim, the
 pause container (`container="POD"`). A restarted container gets a new cgroup, so a new
-`id`: two series of one container name, one after the other. The samples are written
-here (constant rates and working sets); the expected figures are computed from them by
-Prometheus' documented rules (tests/truth_usage.py `_increase`), not by the pipeline.
+`id`: two series of one container name, one after the other. A second pod's container
+is served by a standalone cAdvisor DaemonSet on a cgroup v1 node, its kubernetes labels
+relabeled to the kubelet's names: its per-cpu usage is on by default (cAdvisor
+docs/runtime_options.md `--disable_metrics` leaves `percpu` out), so its cpu counter is
+one series per core, `cpu="cpu00"`, `"cpu01"` (prometheus.go), and no `total`. The
+samples are written here (constant rates and working sets); the expected figures are
+computed from them by Prometheus' documented rules (tests/truth_usage.py `_increase`),
+not by the pipeline.
 """
 
 from __future__ import annotations
@@ -67,6 +72,24 @@ SERIES = [
     _series("", "", "", 0.8, 900 * MIB, START - 3600, END + 3600),
     _series("POD", "c0ffee", "registry.k8s.io/pause:3.9", 0.001, 1 * MIB, START - 3600, END + 3600),
 ]
+# (labels, cores per cpu label, working set): the standalone cAdvisor's container, all day.
+WORKER = ("shop", "batch-7c9d4-q8w2n", "worker")
+PER_CPU = (
+    {
+        **SCRAPE,
+        "job": "cadvisor",
+        "metrics_path": "/metrics",
+        "instance": "10.0.1.17:8080",
+        "namespace": WORKER[0],
+        "pod": WORKER[1],
+        "container": WORKER[2],
+        "image": "ghcr.io/acme/worker:2.0.1",
+        "id": f"/kubepods/burstable/pod{UID}/5e6f7a8b9c0d",
+        "name": "k8s_worker_batch-7c9d4-q8w2n_shop_0",
+    },
+    {"cpu00": 0.75, "cpu01": 0.5, "cpu02": 0.25},
+    400 * MIB,
+)
 
 
 def _labels(labels: dict[str, str], **more: str) -> str:
@@ -80,8 +103,13 @@ def kubelet_prometheus(tmp_path_factory):
     for labels, cores, _, lo, hi in SERIES:
         head = f"container_cpu_usage_seconds_total{{{_labels(labels, cpu='total')}}}"
         lines += [f"{head} {cores * (t - lo)} {t}" for t in range(lo, hi, STEP)]
+    worker, cores_per_cpu, worker_memory = PER_CPU
+    for cpu, cores in cores_per_cpu.items():
+        head = f"container_cpu_usage_seconds_total{{{_labels(worker, cpu=cpu)}}}"
+        lines += [f"{head} {cores * (t - START)} {t}" for t in range(START, END + 3600, STEP)]
     lines.append("# TYPE container_memory_working_set_bytes gauge")
-    for labels, _, memory, lo, hi in SERIES:
+    whole_day = (worker, 0.0, worker_memory, START, END + 3600)
+    for labels, _, memory, lo, hi in [*SERIES, whole_day]:
         head = f"container_memory_working_set_bytes{{{_labels(labels)}}}"
         lines += [f"{head} {memory} {t}" for t in range(lo, hi, STEP)]
     (root / "metrics.om").write_text("\n".join([*lines, "# EOF", ""]))
@@ -109,8 +137,8 @@ def test_a_restarted_container_is_one_container_and_the_pod_cgroup_is_left_out(
 ):
     answers = usage(kubelet_prometheus)
     api = ("shop", "api-6d8f9c7b5-x2kqz", "api")
-    # Only the container: not the pod's cgroup (container="") nor the pause container.
-    assert all(set(rows) == {api} for rows in answers.values()), answers
+    # Only the containers: not the pod's cgroup (container="") nor the pause container.
+    assert all(set(rows) == {api, WORKER} for rows in answers.values()), answers
     lives = [(cores, memory, lo, hi) for labels, cores, memory, lo, hi in SERIES[:2]]
     used = 0.0
     for cores, _, lo, hi in lives:
@@ -128,3 +156,20 @@ def test_a_restarted_container_is_one_container_and_the_pod_cgroup_is_left_out(
     assert answers["container_memory_working_set_avg"][api] == pytest.approx(average, rel=1e-12)
     assert answers["container_memory_working_set_max"][api] == 300 * MIB
     assert answers["container_memory_working_set_p95"][api] == 300 * MIB
+
+
+def test_a_per_cpu_counter_is_summed_over_its_cores(kubelet_prometheus):
+    answers = usage(kubelet_prometheus)
+    _, cores_per_cpu, memory = PER_CPU
+    ticks = list(range(START, END + 1, STEP))
+    used = sum(
+        _increase(ticks, [cores * (t - START) for t in ticks], START - 0.001, END)
+        for cores in cores_per_cpu.values()
+    )
+    assert answers["container_cpu_used_seconds"][WORKER] == pytest.approx(used, rel=1e-9)
+    # Constant rates: every step's usage is the cores' sum, so are its p95 and maximum.
+    cores = sum(cores_per_cpu.values())
+    assert answers["container_cpu_usage_p95"][WORKER] == pytest.approx(cores, rel=1e-9)
+    assert answers["container_cpu_usage_max"][WORKER] == pytest.approx(cores, rel=1e-9)
+    assert answers["container_memory_working_set_avg"][WORKER] == pytest.approx(memory)
+    assert answers["container_usage_samples"][WORKER] == 1440
