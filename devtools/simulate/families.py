@@ -361,7 +361,7 @@ def _cadvisor(kind: str) -> Callable[[dict[str, Any]], Iterator[Series]]:
                 labels = usage.cadvisor_labels(pod, container)
                 if kind == "cpu":
                     rates = tuple(usage.levels(container["cpu_usage"], profile, *_life(pod)))
-                    yield Series(labels, pod["start"], pod["end"], rates=rates)
+                    yield from _per_cpu(cluster, labels, pod, rates)
                 else:
                     labels.pop("cpu")
                     average = container["ram_usage_bytes"]
@@ -369,6 +369,20 @@ def _cadvisor(kind: str) -> Callable[[dict[str, Any]], Iterator[Series]]:
                     yield Series(labels, pod["start"], pod["end"], pieces)
 
     return series
+
+
+def _per_cpu(
+    cluster: dict[str, Any], labels: dict[str, str], pod: dict[str, Any], rates: tuple
+) -> Iterator[Series]:
+    """The cpu counter as `total` (the kubelet), or one series per core with its share
+    of the rates when the cluster has `cpu_shares` (pitfalls.py per_cpu_usage)."""
+    shares = cluster.get("cpu_shares")
+    if not shares:
+        yield Series(labels, pod["start"], pod["end"], rates=rates)
+        return
+    for core, share in enumerate(shares):
+        scaled = tuple((at, rate * share) for at, rate in rates)
+        yield Series({**labels, "cpu": f"cpu{core:02d}"}, pod["start"], pod["end"], rates=scaled)
 
 
 def _life(pod: dict[str, Any]) -> tuple[int, int]:

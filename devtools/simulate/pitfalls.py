@@ -16,6 +16,10 @@ is what a real cluster produces and what a naive cost pipeline gets wrong:
 - price_outlier: the GPU node reports 3.8e8 $/GPU-hour;
 - unpriced_node: a node (with two workers and its kube-proxy) has no price series, so
   it must be priced with the account's cost model;
+- per_cpu_usage: cAdvisor serves each container's cpu counter per core (`cpu00`,
+  `cpu01`, `cpu02`: a half and two quarters of its usage) and no `total`, as a
+  standalone cAdvisor does on cgroup v1 nodes (docs/exporters.md [21]), so keeping
+  one series of a cgroup keeps one core's usage;
 - scrape_gap: ten minutes without any sample of the cluster, placed where nothing
   starts, stops or changes price (applied last, so it avoids the other pitfalls too).
 
@@ -118,6 +122,15 @@ def _unpriced_node(builder: Any, cluster: Cluster) -> None:
         )
 
 
+# Each core's share of a container's cpu usage: binary fractions, so the per-core
+# counters add up to the container's exactly.
+PER_CPU_SHARES = (0.5, 0.25, 0.25)
+
+
+def _per_cpu_usage(builder: Any, cluster: Cluster) -> None:
+    cluster["cpu_shares"] = list(PER_CPU_SHARES)
+
+
 def _boundaries(cluster: Cluster) -> set[int]:
     """Every instant at which something starts, stops, changes price or resets."""
     found = {reset["at"] for reset in cluster["network_resets"]}
@@ -149,6 +162,7 @@ _APPLY: dict[str, Callable[[Any, Cluster], None]] = {
     "name_reuse": _name_reuse,
     "price_outlier": _price_outlier,
     "unpriced_node": _unpriced_node,
+    "per_cpu_usage": _per_cpu_usage,
     "scrape_gap": _scrape_gap,
 }
 PITFALLS = tuple(_APPLY)

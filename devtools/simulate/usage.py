@@ -13,7 +13,8 @@ kubelet whose /metrics/cadvisor is not scraped, a relabelled-away family).
 Rendered as the kubelet's /metrics/cadvisor sends them: `container_cpu_usage_seconds_total`
 (a counter of core-seconds) and `container_memory_working_set_bytes` (a gauge), with
 cAdvisor's `id`, `name`, `image` (and `cpu` on the counter) and the kubelet's
-`namespace`, `pod`, `container`; no `node`, no pod uid (docs/exporters.md).
+`namespace`, `pod`, `container`; no `node`, no pod uid (docs/exporters.md). The cpu
+counter is `cpu="total"`, or one series per core with the `per_cpu_usage` pitfall.
 """
 
 from __future__ import annotations

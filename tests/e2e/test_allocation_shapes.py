@@ -1,8 +1,8 @@
 """The allocation end to end on histories of the field's shapes, against the analytic truth.
 
-A cluster per pitfall of the field (each alone, one day, 5 min scrape), a cluster per
-exporter shape (docs/exporters.md), and a 50-pod cluster (one day, hourly scrape) to
-count queries.
+A cluster per pitfall of the field (each alone, one day, 5 min scrape; for per-core cpu
+counters, the usage too), a cluster per exporter shape (docs/exporters.md), and a
+50-pod cluster (one day, hourly scrape) to count queries.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from tests.allocation_checks import (
     run,
     stored_allocation,
 )
+from tests.stored import stored_usage
+from tests.truth_usage import expected_usage
 
 pytestmark = pytest.mark.e2e
 
@@ -130,6 +132,21 @@ def test_a_node_priced_by_the_cost_model_is_flagged(pitfalls, pitfall, flag, wor
     assert set(flagged["namespace"]) >= {IDLE} and len(flagged) >= 2
     assert any(words in issue for issue in result.issues)
     assert result.cost < 1000  # 3.8e8 $/h never reaches the bill
+
+
+def test_per_core_cpu_series_add_up_to_each_pod_s_usage(pitfalls):
+    """cAdvisor's cpu counter served per core (`per_cpu_usage`): the stored used
+    core-hours are the profile's (tests/truth_usage.py), not one core's share."""
+    settings, scenario, tenants = pitfalls
+    tenant = tenants["per_cpu_usage"]
+    run(settings, tenant, PITFALL_DAY)
+    truth = expected_usage(scenario, tenant, PITFALL_DAY)
+    pods = {row["pod_uid"]: row for row in stored_usage(settings, tenant, PITFALL_DAY)}
+    measured = {uid: row for uid, row in truth.items() if row["cpu_used_core_hours"]}
+    assert measured and set(measured) <= set(pods)
+    for uid, expected in measured.items():
+        for column in ("cpu_used_core_hours", "ram_used_byte_hours"):
+            assert pods[uid][column] == pytest.approx(expected[column], rel=1e-4), (uid, column)
 
 
 @pytest.fixture(scope="module")

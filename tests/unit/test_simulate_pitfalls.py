@@ -147,3 +147,18 @@ def test_a_price_outlier_and_an_unpriced_node(tmp_path):
     for name in ("node_cpu_hourly_cost", "node_ram_hourly_cost", "node_total_hourly_cost"):
         assert not matching(samples, name, node=node["name"])
     assert matching(samples, "kube_node_status_capacity_cpu_cores", node=node["name"])
+
+
+def test_per_cpu_usage_splits_each_cpu_counter_into_cores_that_add_up(tmp_path):
+    cpu = "container_cpu_usage_seconds_total"
+    (tmp_path / "total").mkdir(), (tmp_path / "cores").mkdir()
+    totals = matching(rendered(scenario_with(), tmp_path / "total"), cpu)
+    cores = matching(rendered(scenario_with("per_cpu_usage"), tmp_path / "cores"), cpu)
+    assert {dict(labels)["cpu"] for _, labels in totals} == {"total"}
+    assert {dict(labels)["cpu"] for _, labels in cores} == {"cpu00", "cpu01", "cpu02"}
+    summed: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for (name, labels), points in cores.items():
+        as_total = tuple(sorted({**dict(labels), "cpu": "total"}.items()))
+        for at, value in points:
+            summed[(name, as_total)][at] += value
+    assert {key: sorted(points.items()) for key, points in summed.items()} == totals
