@@ -23,8 +23,8 @@ import click
 
 from devtools.simulate import build_scenario
 from devtools.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
-from devtools.simulate.families import _price_at
 from devtools.simulate.openmetrics import _label_text, _number, shaped_families
+from devtools.simulate.series import price_at
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 # `--exporter` of `simulate-serve` and `simulate`: the label shape to emit.
@@ -52,7 +52,7 @@ def render(cluster: dict[str, Any], at: int, exporter: str = DEFAULT_EXPORTER) -
             elif series.rates:
                 value = _number(series.counted(at))
             else:
-                value = _number(_price_at(series.pieces, at))
+                value = _number(price_at(series.pieces, at))
             labels = _label_text(series.labels)
             lines.append(
                 f"{sample_name}{{{labels}}} {value}" if labels else f"{sample_name} {value}"

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from devtools.simulate.exporters import DEFAULT_EXPORTER, Family, Shape, shape_named
-from devtools.simulate.families import FAMILIES, Series, SeriesOf
+from devtools.simulate.families import FAMILIES
+from devtools.simulate.series import Series, SeriesOf
 
 
 def write_openmetrics(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from devtools.simulate import build_scenario, write_openmetrics
-from devtools.simulate.families import EGRESS_CLASSES
+from devtools.simulate.costmodel_series import EGRESS_CLASSES
 from devtools.simulate.pitfalls import OUTLIER_PRICE, PITFALLS
 
 DAY = date(2026, 6, 2)
