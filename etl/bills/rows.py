@@ -1,7 +1,8 @@
 """Check one batch of FOCUS rows and turn it into the importer's clean columns.
 
 The checks are the ones that would make a cost wrong or unplaceable: BilledCost
-a finite number, ChargePeriodStart an ISO 8601 time ClickHouse can hold, an
+a finite number, ChargePeriodStart an ISO 8601 time ClickHouse can hold (or
+BigQuery's text form of one, `... UTC`), an
 account (SubAccountId, else BillingAccountId: FOCUS lets a sub-account be null,
 e.g. for charges of the billing account itself), the currency the K8s costs use,
 Tags a JSON object. Anything else FOCUS allows, or that a provider writes
@@ -52,6 +53,10 @@ MAX_LISTED = 10
 FIRST_TIME = pd.Timestamp(0, unit="s", tz="UTC")
 LAST_TIME = pd.Timestamp(2**32 - 86400, unit="s", tz="UTC")
 ONE_MICROSECOND = pd.Timedelta(1, unit="us")
+# BigQuery writes a TIMESTAMP as text `2024-09-01 07:00:00[.ffffff] UTC` (`bq extract`
+# to CSV or JSON, the form Google's FOCUS export takes as a file: docs/api.md): the
+# suffix is UTC's name for what ISO 8601 writes `Z`.
+BIGQUERY_UTC = r"\s+UTC\Z"
 
 
 def missing_columns(columns: list[str]) -> list[str]:
@@ -110,7 +115,13 @@ def _times(frame: pd.DataFrame, column: str) -> pd.Series:
     values = frame[column]
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
-    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    times = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    unread = times.isna() & values.notna()
+    if unread.any() and (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        # Only what ISO 8601 did not read is tried again: the usual bill pays nothing.
+        text = values[unread].str.replace(BIGQUERY_UTC, "Z", regex=True)
+        times[unread] = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    return times
 
 
 def _days(times: pd.Series) -> np.ndarray:

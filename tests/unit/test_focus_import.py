@@ -109,6 +109,25 @@ def test_the_fixture_imports_in_every_form_to_its_billed_cost(
     assert_periods_match(Api(settings), bill)
 
 
+def test_bigquery_s_text_form_of_times_imports_alike(settings: Settings, tmp_path: Path) -> None:
+    """`bq extract` writes a TIMESTAMP as `2024-09-01 00:00:00 UTC` (no `T`, no `Z`):
+    how Google's FOCUS table (a BigQuery table) reaches a CSV file."""
+    times = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "BillingPeriodEnd")
+    bill = [
+        {
+            **row,
+            **{c: row[c].replace("T", " ").replace("Z", " UTC") for c in times if row[c] != "NULL"},
+        }
+        for row in rows()
+    ]
+    assert bill[0]["ChargePeriodStart"] == "2024-09-01 00:00:00 UTC"
+
+    summary = import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill))
+
+    assert summary.rows == len(bill)
+    assert_periods_match(Api(settings), rows())
+
+
 def test_the_accounts_keep_their_providers(settings: Settings, tmp_path: Path) -> None:
     import_bill(settings, ORG, copy_fixture(tmp_path / "bill.csv"))
 
