@@ -138,16 +138,12 @@ def _check_account(db: Any, organization_id: str, scope: str | None) -> None:
         )
 
 
-def _db() -> Any:
-    return mongodb()
-
-
 @bp.post(PATH)
 @bp.input(BudgetIn, arg_name="body")
 @bp.output(BudgetSchema, status_code=201)
 def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Create a budget; answers it with its month so far."""
-    db = _db()
+    db = mongodb()
     _check_account(db, organization_id, body["scope"])
     budget = store.add_budget(
         db, organization_id, body["name"], body["scope"], body["amount_usd"], body.get("thresholds")
@@ -160,7 +156,7 @@ def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
 @bp.output(BudgetsSchema)
 def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's budgets, each with its month-to-date, forecast and thresholds."""
-    db = _db()
+    db = mongodb()
     found = _answers(db, store.list_budgets(db, organization_id), _as_of(query))
     return {"total_count": len(found), "budgets": found}
 
@@ -171,7 +167,7 @@ def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
 @bp.output(BudgetSchema)
 def get_budget(organization_id: str, budget_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """One budget with its month."""
-    db = _db()
+    db = mongodb()
     return _answer(db, _owned(db, organization_id, budget_id), _as_of(query))
 
 
@@ -181,7 +177,7 @@ def get_budget(organization_id: str, budget_id: str, query: dict[str, Any]) -> d
 @bp.output(BudgetSchema)
 def update_budget(organization_id: str, budget_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Change some of a budget's name, scope, amount and thresholds."""
-    db = _db()
+    db = mongodb()
     _owned(db, organization_id, budget_id)
     _check_account(db, organization_id, body.get("scope"))
     return _answer(db, store.update_budget(db, budget_id, body), _as_of({}))
@@ -192,7 +188,7 @@ def update_budget(organization_id: str, budget_id: str, body: dict[str, Any]) ->
 @bp.output({}, status_code=204)
 def delete_budget(organization_id: str, budget_id: str) -> tuple[str, int]:
     """Remove a budget (its alerts stay)."""
-    db = _db()
+    db = mongodb()
     _owned(db, organization_id, budget_id)
     store.delete_budget(db, budget_id)
     return "", 204

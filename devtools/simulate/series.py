@@ -1,7 +1,7 @@
 """A simulated series, and what the families of every producer build theirs from.
 
 A `Series` is one entity's labels and values over its life; each producer's module
-(costmodel_series.py, kube_series.py, usage.py) turns a cluster into its families'
+(costmodel_series.py, kube_series.py, cadvisor_series.py) turns a cluster into its families'
 series, and families.py lists them in the order openmetrics.py writes them.
 """
 

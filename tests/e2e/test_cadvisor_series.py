@@ -12,7 +12,10 @@ pause container (`container="POD"`). A restarted container gets a new cgroup, so
 is served by a standalone cAdvisor DaemonSet on a cgroup v1 node, its kubernetes labels
 relabeled to the kubelet's names: its per-cpu usage is on by default (cAdvisor
 docs/runtime_options.md `--disable_metrics` leaves `percpu` out), so its cpu counter is
-one series per core, `cpu="cpu00"`, `"cpu01"` (prometheus.go), and no `total`. The
+one series per core, `cpu="cpu00"`, `"cpu01"` (prometheus.go), and no `total`, as in
+cAdvisor's own sample output (google/cadvisor metrics/testdata/prometheus_metrics:
+`cpu00`..`cpu03` at 2, 3, 4, 5 ns beside `id`, `image`, `name`; the worker's cores use
+0.2, 0.3, 0.4, 0.5 of a core, those proportions). The
 samples are written here (constant rates and working sets); the expected figures are
 computed from them by Prometheus' documented rules (tests/truth_usage.py `_increase`),
 not by the pipeline.
@@ -87,7 +90,7 @@ PER_CPU = (
         "id": f"/kubepods/burstable/pod{UID}/5e6f7a8b9c0d",
         "name": "k8s_worker_batch-7c9d4-q8w2n_shop_0",
     },
-    {"cpu00": 0.75, "cpu01": 0.5, "cpu02": 0.25},
+    {"cpu00": 0.2, "cpu01": 0.3, "cpu02": 0.4, "cpu03": 0.5},
     400 * MIB,
 )
 

@@ -151,7 +151,8 @@ def test_a_price_outlier_and_an_unpriced_node(tmp_path):
 
 def test_per_cpu_usage_splits_each_cpu_counter_into_cores_that_add_up(tmp_path):
     cpu = "container_cpu_usage_seconds_total"
-    (tmp_path / "total").mkdir(), (tmp_path / "cores").mkdir()
+    for name in ("total", "cores"):
+        (tmp_path / name).mkdir()
     totals = matching(rendered(scenario_with(), tmp_path / "total"), cpu)
     cores = matching(rendered(scenario_with("per_cpu_usage"), tmp_path / "cores"), cpu)
     assert {dict(labels)["cpu"] for _, labels in totals} == {"total"}
