@@ -217,14 +217,14 @@ def record_abandoned(
     _write(db, account, day, {}, outcome=_abandoned_entry(gone))
 
 
-def settle_abandoned(db: Database, records: Iterable[dict[str, Any]], now: float) -> list[str]:
+def settle_abandoned(db: Database, records: Iterable[dict[str, Any]], now: float) -> None:
     """Mark `abandoned` the `running` records whose attempt died holding its lease (the
-    lease, taken since the attempt started, has a holder that is gone); their ids.
+    lease, taken since the attempt started, has a holder that is gone), in the store and
+    in `records`.
 
     What the repair DAG sees of a killed load that no run has taken over yet, instead of
     a `running` record until STALE_AFTER_S.
     """
-    settled = []
     for record in records:
         if record["status"] != RUNNING:
             continue
@@ -243,8 +243,6 @@ def settle_abandoned(db: Database, records: Iterable[dict[str, Any]], now: float
         )
         if marked.modified_count:
             record.update(status=ABANDONED, stage="load")
-            settled.append(record["_id"])
-    return settled
 
 
 def leased(db: Database, account: ClusterAccount, day: date) -> AbstractContextManager[None]:
