@@ -124,12 +124,16 @@ def test_a_command_that_waits_for_the_directory_says_so_once_and_no_clickhouse_e
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(
             f"""
-            import sys, time
-            from etl.storage.clickhouse import connect
+            import time
+            from pathlib import Path
+            from etl.storage.clickhouse import connect, wanted_marker
             with connect({dsn!r}) as client:
                 client.command("SELECT 1")
                 print("holding", flush=True)
-                time.sleep(2)
+                # Held until the command has found it held and waits (it marks it wanted).
+                marker = wanted_marker(Path({str(data_dir / "clickhouse")!r}))
+                while not marker.exists():
+                    time.sleep(0.01)
             """
         )],
         stdout=subprocess.PIPE,
