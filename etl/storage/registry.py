@@ -93,6 +93,14 @@ def open_database(uri: str, name: str) -> Database:
     return client[name]
 
 
+def database_in_this_thread(db: Database) -> Database:
+    """`db` for the calling thread (a heartbeat's): the same pymongo database, or the same
+    montydb database through this thread's client."""
+    if isinstance(db, Database):
+        return db
+    return open_database(f"montydb://{db.client.address}", db.name)
+
+
 def add_account(
     db: Database,
     organization_id: str,
