@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+# The days the stores can hold: ClickHouse's `DateTime` is UInt32 Unix seconds, from
+# 1970-01-01 to 2106-02-07 06:28:15 UTC, so the last whole day is 2106-02-06. A day
+# outside them is refused where it enters (a CLI date, an API date, a bill's times).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2106, 2, 6)
+DAY_RANGE_TEXT = f"{FIRST_DAY} to {LAST_DAY}"
+
 
 class FutureDayError(ValueError):
     """A day that has not ended yet cannot be costed."""
@@ -25,11 +32,13 @@ def day_end(day: date) -> datetime:
 
 
 def parse_day(text: str, now: datetime | None = None) -> date:
-    """Parse YYYY-MM-DD and refuse a day that has not ended yet (UTC)."""
+    """Parse YYYY-MM-DD; refuse a day the stores cannot hold or that has not ended (UTC)."""
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"date {day} is out of range: the stores hold days {DAY_RANGE_TEXT}")
     now = now or datetime.now(UTC)
     if day_end(day) > now:
         raise FutureDayError(
