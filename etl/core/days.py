@@ -31,14 +31,20 @@ def day_end(day: date) -> datetime:
     return day_start(day) + timedelta(days=1)
 
 
-def parse_day(text: str, now: datetime | None = None) -> date:
-    """Parse YYYY-MM-DD; refuse a day the stores cannot hold or that has not ended (UTC)."""
+def parse_stored_day(text: str) -> date:
+    """Parse YYYY-MM-DD, a day the stores can hold (ValueError otherwise)."""
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
     if not FIRST_DAY <= day <= LAST_DAY:
         raise ValueError(f"date {day} is out of range: the stores hold days {DAY_RANGE_TEXT}")
+    return day
+
+
+def parse_day(text: str, now: datetime | None = None) -> date:
+    """Parse YYYY-MM-DD, a day the stores hold that has ended (UTC): a day to cost."""
+    day = parse_stored_day(text)
     now = now or datetime.now(UTC)
     if day_end(day) > now:
         raise FutureDayError(
