@@ -42,7 +42,9 @@ class BudgetIn(Schema):
     scope = String(required=True, metadata={"description": budgets.SCOPE_DESCRIPTION})
     amount_usd = Float(
         required=True,
-        validate=Range(min=0, max=MAX_USD, min_inclusive=False),
+        validate=Range(
+            min=0, max=MAX_USD, min_inclusive=False, error=f"must be > 0 and <= {BOUND_TEXT}"
+        ),
         metadata={"description": f"USD, > 0 and at most {BOUND_TEXT}", "example": 1000},
     )
     thresholds = List(
