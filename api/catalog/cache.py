@@ -29,7 +29,7 @@ ACCOUNT_FIELDS = ("name", "type")
 
 
 def build_catalog(
-    settings: Settings, organization_id: str, fields: Sequence[str], version: int
+    settings: Settings, organization_id: str, fields: Sequence[str], version: str
 ) -> Catalog:
     """The organization's live accounts and their resources (only `fields`), from MongoDB,
     as of stamp `version` (read before them: a write in between rebuilds it again)."""
@@ -38,7 +38,7 @@ def build_catalog(
     return Catalog(accounts, resources, time.monotonic(), version)
 
 
-def stored_version(settings: Settings, organization_id: str) -> int:
+def stored_version(settings: Settings, organization_id: str) -> str:
     """The organization's catalog stamp in MongoDB."""
     return catalog_version(open_database(settings.mongo_uri, settings.mongo_db), organization_id)
 
@@ -88,7 +88,7 @@ class CatalogCache:
         with self._lock:
             return self._locks[organization_id]
 
-    def _rebuild(self, settings: Settings, organization_id: str, version: int) -> Catalog:
+    def _rebuild(self, settings: Settings, organization_id: str, version: str) -> Catalog:
         catalog = build_catalog(settings, organization_id, self.fields, version)
         # Millions of long-lived objects would make every full garbage collection walk
         # them all (~0.5 s per request at 100k resources); freezing moves them out of

@@ -1,6 +1,7 @@
 """Issue #26, finding 5: the catalog knows when it changed. Two apps stand for two API
 processes (each keeps its own catalogs); what one import or registration writes is
-in the next answer of both, and an unchanged organization is not rebuilt."""
+in the next answer of both, and an unchanged organization is not rebuilt; writers
+racing on the first stamp both leave one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from apiflask import APIFlask
+from pymongo.errors import DuplicateKeyError
 
 from api.app import create_app
 from api.routes.clean_expenses import CATALOG_EXTENSION
@@ -17,6 +19,7 @@ from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.storage import registry
+from etl.storage.catalog_versions import COLLECTION, catalog_changed, catalog_version
 from tests.api_data import Api, add_cloud_account, day, write_cost
 
 ORG = "org-1"
@@ -100,3 +103,30 @@ def test_an_unchanged_organization_is_not_rebuilt(
         api.expenses(ORG, *PERIOD)
 
     assert [builds(api) for api in processes] == before
+
+
+def test_racing_writers_each_leave_a_stamp_no_catalog_was_built_at(db: Any) -> None:
+    """The first stamp of an organization may be created by two processes at once: the
+    loser of montydb's upsert race updates the winner's document."""
+    seen = {catalog_version(db, ORG)}
+    catalog_changed(db, ORG)
+    seen.add(catalog_version(db, ORG))
+
+    class LateUpsert:
+        """The collection as the loser sees it: its upsert finds the document created."""
+
+        def __init__(self) -> None:
+            self.calls: list[bool] = []
+
+        def update_one(self, query: Any, change: Any, upsert: bool = False) -> Any:
+            self.calls.append(upsert)
+            if upsert:
+                raise DuplicateKeyError("E11000 duplicate key")
+            return db[COLLECTION].update_one(query, change)
+
+    late = LateUpsert()
+    catalog_changed({COLLECTION: late}, ORG)  # type: ignore[arg-type]
+
+    assert late.calls == [True, False]
+    assert catalog_version(db, ORG) not in seen
+    assert len(seen) == 2
