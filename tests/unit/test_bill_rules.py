@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from etl.bills import MalformedBillError, import_bill
 from etl.core.config import Settings
 from k8scost.cli import cli
+from tests import focus_bill
 from tests.focus_bill import live_expenses, snapshot
 
 ORG = "org-rules"
@@ -173,6 +174,23 @@ def test_rows_that_differ_in_any_column_read_are_no_duplicates(
     rows.append({**rows[0], "ChargePeriodEnd": "2024-03-01T02:00:00Z"})
 
     assert import_bill(settings, ORG, bill(tmp_path, rows)).duplicate_rows == 0
+
+
+@pytest.mark.parametrize("form", ["csv", "parquet"])
+def test_a_bill_given_twice_in_one_folder_is_warned_about(
+    settings: Settings, tmp_path: Path, form: str
+) -> None:
+    """The FOCUS fixture (typed Parquet: decimal costs, UTC times, a tags map) in two
+    files of one folder: every row of the second repeats one of the first."""
+    fixture = focus_bill.rows()
+    write = focus_bill.write_parquet if form == "parquet" else focus_bill.write_csv
+    for name in ("part-1", "part-2"):
+        write(tmp_path / "export" / f"{name}.{form}", fixture)
+
+    summary = import_bill(settings, ORG, tmp_path / "export")
+
+    assert summary.rows == 2 * len(fixture)
+    assert summary.duplicate_rows == len(fixture)
 
 
 # Finding 8: messages that help.
