@@ -238,3 +238,31 @@ def test_the_truth_services_are_the_pods_each_load_balancer_is_built_with():
                 assert named - {UNMOUNTED} == expected
                 checked += len(expected)
     assert checked > 0
+
+
+def test_the_worked_example_of_the_capacity_rules():
+    """docs/allocation.md, "Same input, same money": A asks for 2 cores all day, B for 1
+    from 12:00, on a 2-core node at $0.05 per core-hour ($2.40 of cpu)."""
+    cluster = Cluster()
+    cluster.node("n1", 24, 2, 4, PRICES)
+    cluster.pod("a", "n1", 0, 24, cores=2, ram_gib=1)
+    cluster.pod("b", "n1", 12, 24, cores=1, ram_gib=1)
+    _, allocation = cluster.allocate()
+    a, b = row(allocation, pod_uid="a"), row(allocation, pod_uid="b")
+    idle = row(allocation, namespace=IDLE, node="n1")
+    assert a["cpu_cost"] == pytest.approx(2 * 12 * 0.05 + 4 / 3 * 12 * 0.05)  # $2.00
+    assert b["cpu_cost"] == pytest.approx(2 / 3 * 12 * 0.05)  # $0.40
+    assert (a["cpu_core_hours"], b["cpu_core_hours"]) == pytest.approx((40, 8))  # 48 = 2 x 24
+    assert idle["cpu_cost"] == pytest.approx(0, abs=1e-12)
+
+
+def test_pods_seen_longer_than_their_node_cost_at_most_the_node():
+    """The second rule: the node's series end at 18:00, A's run to midnight, so the pod's
+    $2.40 of cpu is scaled to the node's $1.80."""
+    cluster = Cluster()
+    cluster.node("n1", 18, 2, 4, PRICES)
+    cluster.pod("a", "n1", 0, 24, cores=2, ram_gib=1)
+    _, allocation = cluster.allocate()
+    assert row(allocation, pod_uid="a")["cpu_cost"] == pytest.approx(2 * 18 * 0.05)
+    assert row(allocation, namespace=IDLE, node="n1")["cpu_cost"] == pytest.approx(0, abs=1e-12)
+    assert any("more than its" in issue and "n1" in issue for issue in allocation.issues)
