@@ -10,20 +10,16 @@ tests/unit/test_allocation_properties.py draws many more on the transform alone.
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools.simulate import SHAPES, build_scenario
 from devtools.simulate.pitfalls import PITFALLS
-from etl.core.config import Settings
 from tests.allocation_checks import (
     PITFALL_DAY,
     assert_matches_truth,
-    merged_history,
-    register,
+    registered_history,
     run,
     stored_allocation,
 )
@@ -56,10 +52,7 @@ def test_a_drawn_cluster_day_in_any_shape_costs_one_amount(
         exporter=shape,
     )
     root = tmp_path_factory.mktemp("drawn")
-    with contextlib.closing(merged_history(root, {shape: scenario})) as served:
-        url, merged = next(served)
-        settings_ = Settings.from_env({"K8SCOST_DATA_DIR": str(root / "data"), "THANOS_URL": url})
-        register(settings_, merged)
+    with registered_history(root, {shape: scenario}) as (settings_, merged):
         tenant = merged["clusters"][0]["tenant_id"]
         first = run(settings_, tenant, PITFALL_DAY)
         rows = stored_allocation(settings_, tenant, PITFALL_DAY).sort_values("resource_id")

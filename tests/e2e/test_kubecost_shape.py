@@ -12,7 +12,6 @@ asset view's, which is tests/truth.py's, computed from the scenario alone.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -35,8 +34,7 @@ from tests.allocation_checks import (
     PITFALL_DAY,
     REL,
     assert_matches_truth,
-    merged_history,
-    register,
+    registered_history,
     stored_allocation,
 )
 from tests.stored import stored_day
@@ -58,11 +56,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Any:
         for n, shape in enumerate(SHAPES)
     }
     root = tmp_path_factory.mktemp("kubecost")
-    with contextlib.closing(merged_history(root, scenarios)) as served:
-        url, scenario = next(served)
-        settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root / "data"), "THANOS_URL": url})
-        register(settings, scenario)
-        yield settings, scenario
+    with registered_history(root, scenarios) as served:
+        yield served
 
 
 def _live_rows(settings: Settings, tenant: str) -> pd.DataFrame:
