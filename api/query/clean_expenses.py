@@ -138,6 +138,8 @@ def find_clean_expenses(
     (the `offset` most expensive skipped, then at most `limit`)."""
     catalog = cache.get(settings, organization_id)
     if filters.narrows_allocation:
+        if period.billing_periods:  # allocation rows are a cluster's, which no bill charges
+            return CleanExpenses.empty()
         return _allocation_answer(catalog, period, filters, limit, offset)
     return _expenses_answer(
         settings, cache, organization_id, catalog, period, filters, limit, offset

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from apiflask.fields import Integer, String
-from apiflask.validators import OneOf, Range
+from apiflask.fields import Integer, List, String
+from apiflask.validators import OneOf, Range, Regexp
 from flask import Response, current_app, jsonify
 from marshmallow import RAISE
 
@@ -34,6 +34,7 @@ CATALOG_EXTENSION = "k8scost_catalogs"
 # How long an API process trusts its copy of an organization's resource documents.
 CATALOG_TTL_S = 300.0
 FORMATS = ("advanced_json", "json", "csv")
+BILLING_PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 # Query string of clean_expenses: the period, the filters of api/query/filters.py, then these.
 CleanExpensesQuery = query_schema(
@@ -48,6 +49,15 @@ CleanExpensesQuery = query_schema(
             load_default=0,
             validate=Range(min=0),
             metadata={"description": "Skip this many items first (paging, with limit)"},
+        ),
+        "billing_period": List(
+            String(validate=Regexp(BILLING_PERIOD, error="must be a month, YYYY-MM")),
+            metadata={
+                "description": "Only the rows of these months' bills (YYYY-MM, a bill's "
+                "BillingPeriodStart), on whatever day they were charged; nodes stay apart "
+                "from their clusters, as the bill has them. With dates that cover its "
+                "charges: exactly the invoice's total (repeatable)"
+            },
         ),
         "format": String(
             load_default="advanced_json",
@@ -94,7 +104,7 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
         settings,
         catalogs(),
         organization_id,
-        Period(query["start_date"], query["end_date"]),
+        _period(query),
         filters,
         limit,
         query["offset"],
@@ -121,12 +131,18 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     return Response(answer.json_body(totals), mimetype="application/json")
 
 
+def _period(query: dict[str, Any]) -> Period:
+    """The dates, and the billing periods as YYYYMM numbers."""
+    months = sorted({int(month.replace("-", "")) for month in query.get("billing_period", ())})
+    return Period(query["start_date"], query["end_date"], tuple(months))
+
+
 def _shared_answer(
     organization_id: str, query: dict[str, Any], filters: Filters, policy: SharingPolicy
 ) -> Any:
     """The answer with its cluster items costed with sharing (api/query/shared_expenses.py):
     every item before the limit, dicts rendered by Flask (sharing is the rarer question)."""
-    period = Period(query["start_date"], query["end_date"])
+    period = _period(query)
     answer = find_clean_expenses(current_settings(), catalogs(), organization_id, period, filters)
     items = answer.items()
     clusters = sorted({item["cloud_account_id"] for item in items if "k8s_costs" in item})

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from etl.bills.costs import METRIC_SOURCES, metric_costs
 from etl.bills.ids import account_type
 
 REQUIRED_COLUMNS = ("BilledCost", "ChargePeriodStart", "ServiceName")
@@ -43,10 +44,20 @@ TEXT_COLUMNS = (
     "RegionName",
     "ChargeCategory",
     "BillingCurrency",
+    "PricingCategory",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountId",
 )
 UNKNOWN = "Unknown"
 PERIOD_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd")
-WANTED_COLUMNS = ("BilledCost", "ChargePeriodStart", *TEXT_COLUMNS, *PERIOD_COLUMNS, "Tags")
+WANTED_COLUMNS = (
+    "BilledCost",
+    *METRIC_SOURCES.values(),
+    "ChargePeriodStart",
+    *TEXT_COLUMNS,
+    *PERIOD_COLUMNS,
+    "Tags",
+)
 CURRENCY = "USD"
 MAX_LISTED = 10
 # ClickHouse DateTime holds UInt32 seconds: 1970-01-01 to 2106-02-07.
@@ -255,11 +266,16 @@ def clean_batch(
     """Check the batch (recording its problems) and give its rows as the importer's columns.
 
     Columns: account_type, account_ref, account_name, provider, account_level,
-    item_ref, name, resource_type, service_name, region, charge_category, tags,
-    day, period_first, period_last (days since 1970-01-01), cost.
+    item_ref, name, resource_type, service_name, region, charge_category,
+    pricing_category, commitment_discount_status, commitment_discount_id, tags,
+    day, period_first, period_last (days since 1970-01-01), cost (BilledCost),
+    effective_cost, list_cost, contracted_cost. The day is the charge's, even
+    outside its billing period (a correction billed in October for September hours
+    lands on its September day); the billing period is kept beside it.
     """
     text = {column: _text(frame, column) for column in TEXT_COLUMNS}
     cost = _cost(frame, problems, where)
+    metrics = metric_costs(frame, cost, problems, where)
     charge_days = _charge_days(frame, problems, where)
     period_first, period_last = _periods(frame, charge_days, problems, where)
     account_ref = _coalesce(text["SubAccountId"], text["BillingAccountId"])
@@ -299,10 +315,14 @@ def clean_batch(
             "service_name": service,
             "region": _coalesce(text["RegionId"], text["RegionName"]).where(~account_level, None),
             "charge_category": category,
+            "pricing_category": text["PricingCategory"],
+            "commitment_discount_status": text["CommitmentDiscountStatus"],
+            "commitment_discount_id": text["CommitmentDiscountId"],
             "tags": tags,
-            "day": np.clip(charge_days, period_first, period_last),
+            "day": charge_days,
             "period_first": period_first,
             "period_last": period_last,
             "cost": cost.to_numpy(dtype=float),
+            **metrics,
         }
     )

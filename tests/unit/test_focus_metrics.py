@@ -1,0 +1,241 @@
+"""The cost metrics' FOCUS columns of a bill, stored on every expense row, and the day rule.
+
+The fixture (tests/fixtures/focus/focus_1_2_commitments.csv, README beside it) is
+written to the spec's commitment-discount examples: a reservation bought upfront,
+a savings plan with a recurring fee and an unused hour, a spot node, a negotiated
+on-demand node, literal NULLs, and a row billed in October for September 30. Every
+expected figure is summed here with Decimal from the file's text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from etl.bills import MalformedBillError, account_id, account_level_id, import_bill, resource_id
+from etl.core.config import Settings
+from etl.core.metrics import COST_COLUMNS
+from etl.storage import sqlfiles, warehouse
+from etl.storage.clickhouse import connect
+from tests.focus_bill import (
+    COMMITMENTS,
+    ORG,
+    Api,
+    billed_by_charge_month,
+    billed_by_period,
+    charge_span,
+    exact,
+    month_bounds,
+    period_query,
+    rows,
+    snapshot,
+    write_csv,
+)
+
+FOCUS_COSTS = {
+    "cost": "BilledCost",
+    "effective_cost": "EffectiveCost",
+    "list_cost": "ListCost",
+    "contracted_cost": "ContractedCost",
+}
+ATTRIBUTES = (
+    "ChargeCategory",
+    "PricingCategory",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountId",
+)
+NULL = "NULL"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
+
+
+def bill() -> list[dict[str, str]]:
+    return rows(COMMITMENTS)
+
+
+def _row_id(row: dict[str, str]) -> str:
+    account = account_id(ORG, "aws_cnr", row["SubAccountId"])
+    if row["ResourceId"] == NULL:
+        return account_level_id(account, row["ServiceName"], row["ChargeCategory"])
+    return resource_id(account, row["ResourceId"])
+
+
+def expected_rows(lines: list[dict[str, str]]) -> dict[tuple[str, ...], dict[str, Decimal]]:
+    """(resource, charge day, billing period, attributes '' for NULL) -> each cost; a NULL
+    cost is the row's BilledCost (docs/api.md, "Cost metrics")."""
+    expected: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(
+        lambda: dict.fromkeys(FOCUS_COSTS, Decimal(0))
+    )
+    for row in lines:
+        key = (
+            _row_id(row),
+            row["ChargePeriodStart"][:10],
+            row["BillingPeriodStart"][:10],
+            *("" if row[column] == NULL else row[column] for column in ATTRIBUTES),
+        )
+        for name, column in FOCUS_COSTS.items():
+            text = row[column] if row[column] != NULL else row["BilledCost"]
+            expected[key][name] += Decimal(text)
+    return dict(expected)
+
+
+def stored_rows(settings: Settings) -> dict[tuple[str, ...], dict[str, Decimal]]:
+    """The live expense rows, collapsed as readers collapse them, at the fixture's precision."""
+    costs = ", ".join(f"sum({name} * sign)" for name in COST_COLUMNS)
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.init_schema(client)
+        found = client.query(
+            "SELECT resource_id, toString(toDate(date)), toString(billing_period), charge_category,"
+            " pricing_category, commitment_discount_status, commitment_discount_id,"
+            f" {costs} FROM expenses GROUP BY ALL HAVING sum(sign) > 0"
+        ).result_rows
+    return {
+        tuple(row[:7]): {
+            name: exact(value) for name, value in zip(COST_COLUMNS, row[7:], strict=True)
+        }
+        for row in found
+    }
+
+
+def test_every_row_keeps_its_four_costs_and_its_commitment(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+
+    assert stored_rows(settings) == expected_rows(bill())
+
+
+def test_effective_cost_sums_to_the_bill_s_per_provider(settings: Settings, tmp_path: Path) -> None:
+    """The FinOps Foundation sample's convention: Σ EffectiveCost per provider."""
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+
+    effective = sum(
+        Decimal(row["EffectiveCost"] if row["EffectiveCost"] != NULL else row["BilledCost"])
+        for row in bill()
+    )
+    stored = sum(costs["effective_cost"] for costs in stored_rows(settings).values())
+    assert stored == effective
+    assert effective != sum(
+        Decimal(row["BilledCost"]) for row in bill()
+    )  # the fixture tells them apart
+
+
+def test_a_row_billed_next_period_lands_on_its_charge_day(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+    api = Api(settings)
+
+    for month, charged in billed_by_charge_month(bill()).items():
+        assert exact(api.get(**period_query(*month_bounds(month)))["total_cost"]) == charged
+    september_30 = [row for row in bill() if row["ChargePeriodStart"].startswith("2024-09-30")]
+    assert [row["BillingPeriodStart"][:7] for row in september_30] == ["2024-10"]
+    day = api.get(**period_query("2024-09-30T00:00:00+00:00", "2024-10-01T00:00:00+00:00"))
+    assert exact(day["total_cost"]) == Decimal(september_30[0]["BilledCost"])
+
+
+def test_billing_period_gives_exactly_each_invoice(settings: Settings, tmp_path: Path) -> None:
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+    api = Api(settings)
+
+    for (start, _), billed in billed_by_period(bill()).items():
+        body = api.get(**charge_span(bill()), billing_period=start[:7])
+        assert exact(body["total_cost"]) == billed
+    both = api.get(**charge_span(bill()), billing_period=["2024-09", "2024-10"])
+    assert exact(both["total_cost"]) == sum(billed_by_period(bill()).values())
+    assert api.get(**charge_span(bill()), billing_period="2024-08")["total_count"] == 0
+
+
+@pytest.mark.parametrize("month", ["2024-13", "2024-9", "September", "2024-09-01"])
+def test_a_billing_period_that_is_no_month_is_a_400_problem(settings: Settings, month: str) -> None:
+    api = Api(settings)
+    response = api.client.get(
+        f"/restapi/v2/organizations/{ORG}/clean_expenses",
+        query_string={**period_query(*month_bounds("2024-09")), "billing_period": month},
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    problem = response.get_json()
+    assert (response.status_code, problem["status"], problem["title"]) == (400, 400, "Bad Request")
+    assert problem["errors"] == {"billing_period.0": ["must be a month, YYYY-MM"]}
+
+
+def test_a_reimport_changes_nothing(settings: Settings, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "bill.csv", bill())
+    import_bill(settings, ORG, path)
+    before = snapshot(settings), stored_rows(settings)
+
+    import_bill(settings, ORG, path)
+
+    assert (snapshot(settings), stored_rows(settings)) == before
+
+
+def test_restating_october_leaves_september_s_rows_of_the_same_day(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """September 30 holds no September row here, so add one: October's re-import must
+    restate its own row of that day and leave September's."""
+    september_30 = {
+        **bill()[2],
+        "ChargePeriodStart": "2024-09-30T00:00:00Z",
+        "ChargePeriodEnd": "2024-10-01T00:00:00Z",
+    }
+    lines = [*bill(), september_30]
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", lines))
+    october = [row for row in lines if row["BillingPeriodStart"].startswith("2024-10")]
+    changed = [{**row, "BilledCost": "2.43", "EffectiveCost": "2.43"} for row in october]
+
+    import_bill(settings, ORG, write_csv(tmp_path / "october.csv", changed))
+
+    september = [row for row in lines if row["BillingPeriodStart"].startswith("2024-09")]
+    assert stored_rows(settings) == expected_rows(september + changed)
+
+
+def test_rows_imported_before_billing_periods_are_replaced_not_doubled(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """An import from before sql/schema/007 left rows without a billing period, the
+    October-billed September 30 moved onto October 1: the next import cancels them."""
+    october_1 = [row for row in bill() if row["BillingPeriodStart"].startswith("2024-10")]
+    legacy_cost = sum(float(row["BilledCost"]) for row in october_1)
+    with connect(settings.clickhouse_dsn) as client:
+        client.command(sqlfiles.schema_statements()[0][1])
+        client.insert(
+            "expenses",
+            [
+                [
+                    account_id(ORG, "aws_cnr", "222200000001"),
+                    _row_id(october_1[0]),
+                    pd.Timestamp("2024-10-01", tz="UTC").to_pydatetime(),
+                    legacy_cost,
+                    1,
+                ]
+            ],
+            column_names=["cloud_account_id", "resource_id", "date", "cost", "sign"],
+        )
+
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+
+    assert stored_rows(settings) == expected_rows(bill())
+
+
+@pytest.mark.parametrize(
+    ("column", "text"), [("EffectiveCost", "1,5"), ("ListCost", "inf"), ("ContractedCost", "x")]
+)
+def test_a_metric_cost_that_is_no_number_is_refused_by_line_and_column(
+    settings: Settings, tmp_path: Path, column: str, text: str
+) -> None:
+    lines = bill()
+    lines[4] = {**lines[4], column: text}
+
+    with pytest.raises(MalformedBillError) as raised:
+        import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", lines))
+
+    assert f"line 6, column {column}: '{text}' is not a number" in str(raised.value)
+    assert snapshot(settings) == ([], [], {})
