@@ -13,6 +13,7 @@ from typing import Any
 
 from api.catalog.catalog import Catalog
 from api.query.filters import CATALOG_FILTERS, Filters
+from etl.core.metrics import DEFAULT_METRIC, METRIC_COLUMNS
 from etl.storage.clickhouse import StringArray
 from etl.storage.registry import K8S_ACCOUNT_TYPE
 
@@ -117,9 +118,14 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
 
 
 def cost_parameters(
-    request_scope: Scope, period: Period, limit: int | None, offset: int = 0
+    request_scope: Scope,
+    period: Period,
+    limit: int | None,
+    offset: int = 0,
+    metric: str = DEFAULT_METRIC,
 ) -> dict[str, Any]:
-    """The parameters of sql/queries/clean_expenses_costs.sql (`offset`: items skipped)."""
+    """The parameters of sql/queries/clean_expenses_costs.sql (`offset`: items skipped;
+    `metric`: the cost summed, etl/core/metrics.py)."""
     # An invoice's rows are shown as the bill has them: no node folded into a cluster.
     folding = not period.billing_periods
     return {
@@ -127,6 +133,7 @@ def cost_parameters(
         "start_date": period.start,
         "end_date": period.end,
         "billing_periods": list(period.billing_periods),
+        "cost_column": METRIC_COLUMNS[metric],
         "all_resources": request_scope.resource_ids is None,
         "resource_ids": request_scope.resource_ids or StringArray(()),
         "node_ids": request_scope.node_ids if folding else StringArray(()),

@@ -20,6 +20,7 @@ from api.catalog.cache import CatalogCache
 from api.context import current_settings, mongodb
 from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
+from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.scope import Period
 from api.query.shared_expenses import share_items, shared_cluster_costs
@@ -64,6 +65,7 @@ CleanExpensesQuery = query_schema(
             validate=OneOf(FORMATS),
             metadata={"description": "advanced_json or json: this document; csv: the same rows"},
         ),
+        **METRIC_FIELDS,
         **SHARING_FIELDS,
     },
 )
@@ -98,8 +100,9 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     limit = query.get("limit")
     settings = current_settings()
     policy = request_policy(mongodb(), organization_id, query)
+    metric = request_metric(mongodb(), organization_id, query)
     if policy.active:
-        return _shared_answer(organization_id, query, filters, policy)
+        return _shared_answer(organization_id, query, filters, policy, metric)
     answer = find_clean_expenses(
         settings,
         catalogs(),
@@ -108,11 +111,13 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
         filters,
         limit,
         query["offset"],
+        metric,
     )
     csv = query["format"] == "csv"
     totals: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
+        "cost_metric": metric,
         "total_count": answer.total_count,
         "total_cost": answer.total_cost,
     }
@@ -138,12 +143,18 @@ def _period(query: dict[str, Any]) -> Period:
 
 
 def _shared_answer(
-    organization_id: str, query: dict[str, Any], filters: Filters, policy: SharingPolicy
+    organization_id: str,
+    query: dict[str, Any],
+    filters: Filters,
+    policy: SharingPolicy,
+    metric: str,
 ) -> Any:
     """The answer with its cluster items costed with sharing (api/query/shared_expenses.py):
     every item before the limit, dicts rendered by Flask (sharing is the rarer question)."""
     period = _period(query)
-    answer = find_clean_expenses(current_settings(), catalogs(), organization_id, period, filters)
+    answer = find_clean_expenses(
+        current_settings(), catalogs(), organization_id, period, filters, metric=metric
+    )
     items = answer.items()
     clusters = sorted({item["cloud_account_id"] for item in items if "k8s_costs" in item})
     items, change = share_items(items, shared_cluster_costs(clusters, period, filters, policy))
@@ -151,6 +162,7 @@ def _shared_answer(
     body: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
+        "cost_metric": metric,
         "total_count": answer.total_count,
         "total_cost": answer.total_cost + change,
         "sharing": policy.document(),

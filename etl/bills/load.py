@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from etl.bills.ids import account_id, account_level_id, resource_id
+from etl.bills.ids import account_id, account_level_id, resource_id, unused_commitment_id
 from etl.bills.reader import batches, columns_of
 from etl.bills.rows import WANTED_COLUMNS, Problems, clean_batch, missing_columns
 from etl.bills.sources import BillFile, MalformedBillError, bill_files
@@ -128,16 +128,18 @@ def read_bill(settings: Settings, source: str, progress: Progress = no_progress)
 
 
 def _item_id(account: str, key: ItemKey, item: dict[str, Any]) -> str:
-    _, _, account_level, item_ref = key
+    _, _, account_level, unused, item_ref = key
     if account_level:
         return account_level_id(account, item["service_name"], item.get("charge_category"))
+    if unused:
+        return unused_commitment_id(account, item_ref)
     return resource_id(account, item_ref)
 
 
 def _resource_document(
     organization_id: str, account: str, key: ItemKey, item: dict[str, Any]
 ) -> dict[str, Any]:
-    _, _, account_level, item_ref = key
+    _, _, account_level, unused, item_ref = key
     document: dict[str, Any] = {
         "cloud_account_id": account,
         "organization_id": organization_id,
@@ -153,6 +155,8 @@ def _resource_document(
     }
     if account_level:
         document["meta"] = {"account_level": True, "charge_category": item.get("charge_category")}
+    elif unused:  # no cloud_resource_id: it is no resource, and never a cluster's node
+        document["meta"] = {"unused_commitment": True, "commitment_discount_id": item_ref}
     else:
         document["cloud_resource_id"] = item_ref
     return document

@@ -49,6 +49,9 @@ TEXT_COLUMNS = (
     "CommitmentDiscountId",
 )
 UNKNOWN = "Unknown"
+# Unused commitment (FOCUS CommitmentDiscountStatus): an item of its own, per commitment.
+UNUSED = "Unused"
+UNUSED_COMMITMENT = "Unused Commitment"
 PERIOD_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd")
 WANTED_COLUMNS = (
     "BilledCost",
@@ -266,7 +269,7 @@ def clean_batch(
     """Check the batch (recording its problems) and give its rows as the importer's columns.
 
     Columns: account_type, account_ref, account_name, provider, account_level,
-    item_ref, name, resource_type, service_name, region, charge_category,
+    unused_commitment, item_ref, name, resource_type, service_name, region, charge_category,
     pricing_category, commitment_discount_status, commitment_discount_id, tags,
     day, period_first, period_last (days since 1970-01-01), cost (BilledCost),
     effective_cost, list_cost, contracted_cost. The day is the charge's, even
@@ -294,7 +297,12 @@ def clean_batch(
         return frame.iloc[0:0]
     providers = _coalesce(*(text[column] for column in PROVIDER_COLUMNS)).fillna(UNKNOWN)
     kinds = {provider: account_type(provider) for provider in providers.unique()}
-    account_level = text["ResourceId"].isna()
+    # A commitment's unused part is its own item, whichever ResourceId the bill gives it
+    # (the spec's examples use the commitment's, or the VM it was bought for): never
+    # merged into a resource's cost, so it cannot pass for usage.
+    commitment = _coalesce(text["CommitmentDiscountId"], text["ResourceId"])
+    unused = text["CommitmentDiscountStatus"].eq(UNUSED) & commitment.notna()
+    account_level = text["ResourceId"].isna() & ~unused
     category = text["ChargeCategory"]
     service = _coalesce(text["ServiceName"], text["ServiceCategory"]).fillna(UNKNOWN)
     labels = service.where(category.isna(), service + " (" + category.fillna("") + ")")
@@ -309,9 +317,16 @@ def clean_batch(
             "account_name": account_names,
             "provider": providers,
             "account_level": account_level,
-            "item_ref": _item_refs(text["ResourceId"], account_level, service, category),
-            "name": text["ResourceName"].where(~account_level, labels),
-            "resource_type": resource_type.where(~account_level, category).fillna("Other"),
+            "unused_commitment": unused,
+            "item_ref": _item_refs(text["ResourceId"], account_level, service, category).where(
+                ~unused, commitment
+            ),
+            "name": text["ResourceName"]
+            .where(~account_level, labels)
+            .where(~unused, commitment + " (unused)"),
+            "resource_type": resource_type.where(~account_level, category)
+            .where(~unused, UNUSED_COMMITMENT)
+            .fillna("Other"),
             "service_name": service,
             "region": _coalesce(text["RegionId"], text["RegionName"]).where(~account_level, None),
             "charge_category": category,

@@ -21,8 +21,9 @@ import pandas as pd
 from etl.core.metrics import ATTRIBUTE_COLUMNS, COST_COLUMNS
 
 AccountKey = tuple[str, str]  # (account type, account ref: SubAccountId or BillingAccountId)
-ItemKey = tuple[str, str, bool, str]  # (*AccountKey, account level, item ref)
-ITEM_COLUMNS = ["account_type", "account_ref", "account_level", "item_ref"]
+# (*AccountKey, account level, unused commitment, item ref)
+ItemKey = tuple[str, str, bool, bool, str]
+ITEM_COLUMNS = ["account_type", "account_ref", "account_level", "unused_commitment", "item_ref"]
 ACCOUNT_COLUMNS = ["account_type", "account_ref"]
 ATTRIBUTES = ("name", "resource_type", "service_name", "region", "charge_category")
 # What tells an item's expense rows apart (period_first: its billing period's first day).
@@ -127,7 +128,7 @@ class BillTotals:
 
     def item_keys(self) -> list[ItemKey]:
         """The items' keys, by code."""
-        keys: list[ItemKey] = [("", "", False, "")] * len(self.codes)
+        keys: list[ItemKey] = [("", "", False, False, "")] * len(self.codes)
         for key, code in self.codes.items():
             keys[code] = key
         return keys

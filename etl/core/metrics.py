@@ -16,6 +16,9 @@ from datetime import date
 import pandas as pd
 
 METRIC_COLUMNS = {"billed": "cost", "effective": "effective_cost", "list": "list_cost"}
+METRICS = tuple(METRIC_COLUMNS)
+# Without a request's `cost_metric` nor an organization's default: today's answers.
+DEFAULT_METRIC = "billed"
 # The cost columns of an expense row: the metrics', then FOCUS ContractedCost (the
 # negotiated price before commitments), stored for the reconciliation to come.
 COST_COLUMNS = (*METRIC_COLUMNS.values(), "contracted_cost")

@@ -12,15 +12,26 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
-from etl.bills import MalformedBillError, account_id, account_level_id, import_bill, resource_id
+from etl.bills import (
+    MalformedBillError,
+    account_id,
+    account_level_id,
+    import_bill,
+    resource_id,
+    unused_commitment_id,
+)
 from etl.core.config import Settings
 from etl.core.metrics import COST_COLUMNS
-from etl.storage import sqlfiles, warehouse
+from etl.storage import registry, sqlfiles, warehouse
 from etl.storage.clickhouse import connect
+from etl.storage.pricing import set_default_metric
+from k8scost.cli import cli
 from tests.focus_bill import (
     COMMITMENTS,
     ORG,
@@ -28,6 +39,7 @@ from tests.focus_bill import (
     billed_by_charge_month,
     billed_by_period,
     charge_span,
+    epoch,
     exact,
     month_bounds,
     period_query,
@@ -49,6 +61,7 @@ ATTRIBUTES = (
     "CommitmentDiscountId",
 )
 NULL = "NULL"
+METRIC_SOURCES = {"billed": "BilledCost", "effective": "EffectiveCost", "list": "ListCost"}
 
 
 @pytest.fixture
@@ -62,6 +75,8 @@ def bill() -> list[dict[str, str]]:
 
 def _row_id(row: dict[str, str]) -> str:
     account = account_id(ORG, "aws_cnr", row["SubAccountId"])
+    if row["CommitmentDiscountStatus"] == "Unused":
+        return unused_commitment_id(account, row["CommitmentDiscountId"])
     if row["ResourceId"] == NULL:
         return account_level_id(account, row["ServiceName"], row["ChargeCategory"])
     return resource_id(account, row["ResourceId"])
@@ -239,3 +254,173 @@ def test_a_metric_cost_that_is_no_number_is_refused_by_line_and_column(
 
     assert f"line 6, column {column}: '{text}' is not a number" in str(raised.value)
     assert snapshot(settings) == ([], [], {})
+
+
+def column_total(lines: list[dict[str, str]], column: str) -> Decimal:
+    """Σ of a FOCUS cost column, a NULL cell counting as the row's BilledCost."""
+    return sum(
+        (Decimal(row[column] if row[column] != NULL else row["BilledCost"]) for row in lines),
+        Decimal(0),
+    )
+
+
+@pytest.mark.parametrize("metric", list(METRIC_SOURCES))
+def test_clean_expenses_sums_the_metric_s_column(
+    settings: Settings, tmp_path: Path, metric: str
+) -> None:
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+
+    body = Api(settings).get(**charge_span(bill()), cost_metric=metric)
+
+    assert body["cost_metric"] == metric
+    assert exact(body["total_cost"]) == column_total(bill(), METRIC_SOURCES[metric])
+    items = {item.get("cloud_resource_id"): item["cost"] for item in body["clean_expenses"]}
+    used = [row for row in bill() if row["CommitmentDiscountStatus"] != "Unused"]
+    for row in used:
+        if row["ResourceId"] == NULL:
+            continue
+        lines = [line for line in used if line["ResourceId"] == row["ResourceId"]]
+        assert exact(items[row["ResourceId"]]) == column_total(lines, METRIC_SOURCES[metric])
+
+
+def test_the_organization_s_default_metric_applies_until_a_request_says_otherwise(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+    api = Api(settings)
+    billed, effective = (column_total(bill(), c) for c in ("BilledCost", "EffectiveCost"))
+    assert api.get(**charge_span(bill()))["cost_metric"] == "billed"  # nothing chosen
+
+    def pricing(*args: str) -> str:
+        result = CliRunner().invoke(
+            cli,
+            ["pricing", "metric", "--organization-id", ORG, *args],
+            env={"K8SCOST_DATA_DIR": str(settings.data_dir)},
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert pricing() == "billed\n"
+    assert pricing("effective") == "effective\n"
+    assert pricing() == "effective\n"
+
+    chosen = api.get(**charge_span(bill()))
+    assert (chosen["cost_metric"], exact(chosen["total_cost"])) == ("effective", effective)
+    overridden = api.get(**charge_span(bill()), cost_metric="billed")
+    assert (overridden["cost_metric"], exact(overridden["total_cost"])) == ("billed", billed)
+    other = CliRunner().invoke(
+        cli,
+        ["pricing", "metric", "--organization-id", ORG, "amortized"],
+        env={"K8SCOST_DATA_DIR": str(settings.data_dir)},
+    )
+    assert other.exit_code == 2 and "amortized" in other.output
+
+
+def test_a_cost_metric_that_is_none_of_the_three_is_a_400_problem(settings: Settings) -> None:
+    api = Api(settings)
+    response = api.client.get(
+        f"/restapi/v2/organizations/{ORG}/clean_expenses",
+        query_string={**period_query(*month_bounds("2024-09")), "cost_metric": "amortized"},
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 400
+    assert "cost_metric" in response.get_json()["errors"]
+
+
+def _get(api: Api, endpoint: str, **query: Any) -> Any:
+    response = api.client.get(
+        f"/restapi/v2/organizations/{ORG}/{endpoint}",
+        query_string=query,
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+@pytest.mark.parametrize("metric", list(METRIC_SOURCES))
+def test_breakdown_expenses_sums_the_metric_s_column_day_by_day(
+    settings: Settings, tmp_path: Path, metric: str
+) -> None:
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+
+    body = _get(
+        Api(settings),
+        "breakdown_expenses",
+        **charge_span(bill()),
+        breakdown_by="service_name",
+        cost_metric=metric,
+    )
+
+    assert body["cost_metric"] == metric
+    assert exact(body["total"]) == column_total(bill(), METRIC_SOURCES[metric])
+    day = str(epoch("2024-09-03T00:00:00Z"))
+    charged = [row for row in bill() if row["ChargePeriodStart"].startswith("2024-09-03")]
+    on_day = sum(bucket["cost"] for bucket in body["breakdown"][day].values())
+    assert exact(on_day) == column_total(charged, METRIC_SOURCES[metric])
+
+
+def test_a_budget_s_spend_is_in_the_requested_or_the_organization_s_metric(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+    api = Api(settings)
+    created = api.client.post(
+        f"/restapi/v2/organizations/{ORG}/budgets",
+        json={"name": "sim", "scope": "organization", "amount_usd": 1000},
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    september = [row for row in bill() if row["ChargePeriodStart"].startswith("2024-09")]
+
+    def status(**query: str) -> dict[str, Any]:
+        (budget,) = _get(api, "budgets", as_of="2024-09-30", **query)["budgets"]
+        return budget["status"]
+
+    billed, effective = status(), status(cost_metric="effective")
+    assert (billed["cost_metric"], effective["cost_metric"]) == ("billed", "effective")
+    assert exact(billed["month_to_date_usd"]) == column_total(september, "BilledCost")
+    assert exact(effective["month_to_date_usd"]) == column_total(september, "EffectiveCost")
+    set_default_metric(registry.open_database(settings.mongo_uri, settings.mongo_db), ORG, "list")
+    assert exact(status()["month_to_date_usd"]) == column_total(september, "ListCost")
+
+
+def test_k8s_costs_says_its_metric(settings: Settings) -> None:
+    """A cluster's allocation is its cost in every metric until nodes are priced from the
+    bill: the answer says which metric it was asked in."""
+    body = _get(Api(settings), "k8s_costs", **charge_span(bill()), cost_metric="effective")
+    assert (body["cost_metric"], body["total_count"]) == ("effective", 0)
+
+
+@pytest.mark.parametrize("on", ["commitment", "vm"])
+def test_unused_commitment_is_an_item_of_its_own(
+    settings: Settings, tmp_path: Path, on: str
+) -> None:
+    """The spec's examples put an Unused row on the commitment's ResourceId (usage
+    scenario 2) or on the VM it was bought for (zero-percent utilization): either way it
+    is one item per commitment, never part of a resource's cost."""
+    lines = bill()
+    (at,) = [i for i, row in enumerate(lines) if row["CommitmentDiscountStatus"] == "Unused"]
+    vm = next(row for row in lines if row["CommitmentDiscountStatus"] == "Used")
+    if on == "vm":
+        lines[at] = {**lines[at], "ResourceId": vm["ResourceId"]}
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", lines))
+
+    body = Api(settings).get(**charge_span(lines), cost_metric="effective")
+
+    (unused,) = [i for i in body["clean_expenses"] if i["resource_type"] == "Unused Commitment"]
+    assert exact(unused["cost"]) == Decimal(lines[at]["EffectiveCost"])
+    assert unused["meta"] == {
+        "unused_commitment": True,
+        "commitment_discount_id": lines[at]["CommitmentDiscountId"],
+    }
+    assert "cloud_resource_id" not in unused
+    assert unused["name"] == f"{lines[at]['CommitmentDiscountId']} (unused)"
+    vm_item = next(
+        i for i in body["clean_expenses"] if i.get("cloud_resource_id") == vm["ResourceId"]
+    )
+    vm_lines = [
+        row
+        for row in lines
+        if row["ResourceId"] == vm["ResourceId"] and row["CommitmentDiscountStatus"] != "Unused"
+    ]
+    assert exact(vm_item["cost"]) == column_total(vm_lines, "EffectiveCost")
