@@ -31,6 +31,8 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "focus" / "focus_1_0_fo
 COMMITMENTS = FIXTURE.with_name("focus_1_2_commitments.csv")
 ORG = "org-focus"
 MILLIONTH = Decimal("0.000001")
+# The cost columns, typed decimal as the providers' Parquet exports type them.
+DECIMAL_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 TIME_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd")
 
 
@@ -50,12 +52,12 @@ def write_csv(path: Path, bill: list[dict[str, str]]) -> Path:
 
 
 def write_parquet(path: Path, bill: list[dict[str, str]]) -> Path:
-    """Typed as the providers' Parquet exports are: decimal cost, UTC times, a tags map."""
+    """Typed as the providers' Parquet exports are: decimal costs, UTC times, a tags map."""
     frame = pd.DataFrame(bill).replace({"NULL": None, "": None})
     columns: dict[str, pa.Array] = {}
     for name in frame:
         values = frame[name]
-        if name == "BilledCost":
+        if name in DECIMAL_COLUMNS:
             columns[name] = pa.array([v and Decimal(v) for v in values], pa.decimal128(20, 6))
         elif name in TIME_COLUMNS:
             columns[name] = pa.array(pd.to_datetime(values, utc=True), pa.timestamp("us", tz="UTC"))

@@ -46,6 +46,7 @@ from tests.focus_bill import (
     rows,
     snapshot,
     write_csv,
+    write_parquet,
 )
 
 FOCUS_COSTS = {
@@ -119,10 +120,13 @@ def stored_rows(settings: Settings) -> dict[tuple[str, ...], dict[str, Decimal]]
     }
 
 
+@pytest.mark.parametrize("form", ["csv", "parquet"])
 def test_every_row_keeps_its_four_costs_and_its_commitment(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, form: str
 ) -> None:
-    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+    """CSV as text; Parquet typed (decimal costs, NULL as a null) as providers export it."""
+    write = write_csv if form == "csv" else write_parquet
+    import_bill(settings, ORG, write(tmp_path / f"bill.{form}", bill()))
 
     assert stored_rows(settings) == expected_rows(bill())
 
