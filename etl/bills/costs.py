@@ -4,8 +4,17 @@ FOCUS 1.0 makes the three mandatory, yet files leave them out (the spec's own
 commitment examples have no ContractedCost, some no ListCost) or hold NULLs (the
 FinOps Foundation's sample writes the literal `NULL`). A NULL is not 0: an absent
 column or a NULL cell takes the row's BilledCost, the one cost every row has,
-which is what the charge cost on the invoice. A cell that is not a finite number
-is refused like a bad BilledCost, naming line and column.
+which is what the charge cost on the invoice (and what FOCUS itself sets the three
+to for a charge unrelated to others, such as a credit). A cell that is not a finite
+number is refused like a bad BilledCost, naming line and column.
+
+A commitment's purchase (ChargeCategory Purchase with a CommitmentDiscountId) has a
+ListCost and a ContractedCost of its own, yet the usage it covers states its list
+and contracted cost too: summed together they count the covered hours twice. FOCUS
+says to exclude one or the other when aggregating (specification/columns/listcost.md
+and contractedcost.md: the purchases on an accrual basis). The metrics are an
+accrual view (EffectiveCost already puts such a purchase at 0), so the purchase's
+list and contracted cost are stored as 0; its BilledCost is untouched.
 """
 
 from __future__ import annotations
@@ -25,12 +34,19 @@ METRIC_SOURCES = {
     "list_cost": "ListCost",
     "contracted_cost": "ContractedCost",
 }
+# The columns a commitment's purchase does not count in (its covered usage does).
+ACCRUAL_ONLY = ("list_cost", "contracted_cost")
 
 
 def metric_costs(
-    frame: pd.DataFrame, billed: pd.Series, problems: Problems, where: Callable[[int], str]
+    frame: pd.DataFrame,
+    billed: pd.Series,
+    commitment_purchase: pd.Series,
+    problems: Problems,
+    where: Callable[[int], str],
 ) -> dict[str, np.ndarray]:
-    """Each metric column's values for the batch, NULL or absent as `billed`."""
+    """Each metric column's values for the batch, NULL or absent as `billed`, and the list
+    and contracted cost of the rows of `commitment_purchase` 0."""
     costs = {}
     for name, column in METRIC_SOURCES.items():
         if column not in frame:
@@ -45,4 +61,7 @@ def metric_costs(
         bad = raw.notna() & (value.isna() | value.abs().eq(float("inf")))
         problems.flag(bad, column, lambda at, raw=raw: f"{raw.iloc[at]!r} is not a number", where)
         costs[name] = value.where(raw.notna(), billed).to_numpy(dtype=float)
+    purchase = commitment_purchase.to_numpy(dtype=bool)
+    for name in ACCRUAL_ONLY:
+        costs[name] = np.where(purchase, 0.0, costs[name])
     return costs

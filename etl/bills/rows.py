@@ -278,7 +278,10 @@ def clean_batch(
     """
     text = {column: _text(frame, column) for column in TEXT_COLUMNS}
     cost = _cost(frame, problems, where)
-    metrics = metric_costs(frame, cost, problems, where)
+    commitment_purchase = (
+        text["ChargeCategory"].eq("Purchase") & text["CommitmentDiscountId"].notna()
+    )
+    metrics = metric_costs(frame, cost, commitment_purchase, problems, where)
     charge_days = _charge_days(frame, problems, where)
     period_first, period_last = _periods(frame, charge_days, problems, where)
     account_ref = _coalesce(text["SubAccountId"], text["BillingAccountId"])

@@ -83,6 +83,16 @@ def _row_id(row: dict[str, str]) -> str:
     return resource_id(account, row["ResourceId"])
 
 
+def focus_cost(row: dict[str, str], column: str) -> Decimal:
+    """A row's cost in a FOCUS column as the metrics count it (docs/api.md, "Cost metrics"):
+    a NULL is the row's BilledCost; a commitment's purchase has no list or contracted cost
+    of its own, its covered usage states them (FOCUS listcost.md: accrual basis)."""
+    purchase = row["ChargeCategory"] == "Purchase" and row["CommitmentDiscountId"] != NULL
+    if purchase and column in ("ListCost", "ContractedCost"):
+        return Decimal(0)
+    return Decimal(row[column] if row[column] != NULL else row["BilledCost"])
+
+
 def expected_rows(lines: list[dict[str, str]]) -> dict[tuple[str, ...], dict[str, Decimal]]:
     """(resource, charge day, billing period, attributes '' for NULL) -> each cost; a NULL
     cost is the row's BilledCost (docs/api.md, "Cost metrics")."""
@@ -97,8 +107,7 @@ def expected_rows(lines: list[dict[str, str]]) -> dict[tuple[str, ...], dict[str
             *("" if row[column] == NULL else row[column] for column in ATTRIBUTES),
         )
         for name, column in FOCUS_COSTS.items():
-            text = row[column] if row[column] != NULL else row["BilledCost"]
-            expected[key][name] += Decimal(text)
+            expected[key][name] += focus_cost(row, column)
     return dict(expected)
 
 
@@ -135,10 +144,7 @@ def test_effective_cost_sums_to_the_bill_s_per_provider(settings: Settings, tmp_
     """The FinOps Foundation sample's convention: Σ EffectiveCost per provider."""
     import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
 
-    effective = sum(
-        Decimal(row["EffectiveCost"] if row["EffectiveCost"] != NULL else row["BilledCost"])
-        for row in bill()
-    )
+    effective = sum(focus_cost(row, "EffectiveCost") for row in bill())
     stored = sum(costs["effective_cost"] for costs in stored_rows(settings).values())
     assert stored == effective
     assert effective != sum(
@@ -261,11 +267,8 @@ def test_a_metric_cost_that_is_no_number_is_refused_by_line_and_column(
 
 
 def column_total(lines: list[dict[str, str]], column: str) -> Decimal:
-    """Σ of a FOCUS cost column, a NULL cell counting as the row's BilledCost."""
-    return sum(
-        (Decimal(row[column] if row[column] != NULL else row["BilledCost"]) for row in lines),
-        Decimal(0),
-    )
+    """Σ of a FOCUS cost column as the metrics count it (focus_cost)."""
+    return sum((focus_cost(row, column) for row in lines), Decimal(0))
 
 
 @pytest.mark.parametrize("metric", list(METRIC_SOURCES))
@@ -428,3 +431,28 @@ def test_unused_commitment_is_an_item_of_its_own(
         if row["ResourceId"] == vm["ResourceId"] and row["CommitmentDiscountStatus"] != "Unused"
     ]
     assert exact(vm_item["cost"]) == column_total(vm_lines, "EffectiveCost")
+
+
+def test_a_commitment_s_purchase_is_not_counted_again_in_list_cost(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The usage a reservation covers states its list cost; the purchase's own ListCost
+    would count those hours twice, so under `list` the purchase costs 0 (FOCUS listcost.md:
+    on an accrual basis, exclude the purchases)."""
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", bill()))
+
+    body = Api(settings).get(**charge_span(bill()), cost_metric="list")
+
+    purchases = [row for row in bill() if row["ChargeCategory"] == "Purchase"]
+    assert purchases and all(Decimal(row["ListCost"]) > 0 for row in purchases)
+    items = {item.get("cloud_resource_id"): item["cost"] for item in body["clean_expenses"]}
+    reservation = next(row for row in purchases if row["ChargeFrequency"] == "One-Time")
+    assert items[reservation["ResourceId"]] == 0
+    naive = sum(Decimal(row["ListCost"]) for row in bill() if row["ListCost"] != NULL)
+    listed = sum(
+        Decimal(row["ListCost"])
+        for row in bill()
+        if row["ListCost"] != NULL and row["ChargeCategory"] != "Purchase"
+    )
+    tax = sum(Decimal(row["BilledCost"]) for row in bill() if row["ListCost"] == NULL)
+    assert exact(body["total_cost"]) == listed + tax != naive + tax
