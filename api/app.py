@@ -15,7 +15,8 @@ from apiflask import APIFlask
 from api import server
 from api.auth import protect
 from api.context import attach_settings
-from api.problems import ProblemSchema, problem_response
+from api.problems import ProblemSchema, problem_response, stored_data_problem
+from api.render.finite import FiniteJSONProvider, NonFiniteNumberError
 from api.routes import (
     breakdown_expenses,
     budgets,
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         AUTO_404_RESPONSE=False,
     )
     app.error_processor(problem_response)
+    # No answer carries NaN or Infinity (api/render/finite.py): a 500 problem instead.
+    app.json = FiniteJSONProvider(app)
+    app.register_error_handler(NonFiniteNumberError, stored_data_problem)
     attach_settings(app, settings or Settings.from_env())
     protect(app)
     app.register_blueprint(docs.bp)

@@ -38,7 +38,7 @@ from typing import Any
 
 from api.app import create_app
 from api.auth import issue_token
-from api.catalog.cache import build_catalog
+from api.catalog.cache import build_catalog, stored_version
 from api.catalog.catalog import Catalog
 from api.context import CLICKHOUSE_EXTENSION
 from api.query import scope as join
@@ -214,11 +214,12 @@ def main() -> None:
     arguments = parser.parse_args()
     settings, db = loaded(arguments.data_dir)
     started = time.perf_counter()
-    catalog = build_catalog(settings, ORG, CATALOG_FIELDS)
+    catalog = build_catalog(settings, ORG, CATALOG_FIELDS, stored_version(settings, ORG))
     print(
         f"MongoDB side: building the organization's catalog ({len(catalog.resources):,} "
         f"documents, montydb) takes {time.perf_counter() - started:.1f} s, once per API "
-        f"process per TTL (or when an import adds resources); steady-state requests skip it"
+        f"process when the organization's documents change (or per TTL); steady-state "
+        "requests skip it"
     )
     tune_gc()  # what the serving process does (api/server.py)
     app = create_app(settings)

@@ -25,6 +25,8 @@ from api.context import clickhouse, mongodb
 from api.query.metric import METRIC_FIELDS
 from api.render.schemas import cost_metric_field
 from etl.alerts import budgets
+from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY
+from etl.core.money import BOUND_TEXT, MAX_USD
 from etl.storage import budgets as store
 from etl.storage.registry import list_accounts
 
@@ -41,10 +43,14 @@ class BudgetIn(Schema):
     name = String(required=True, validate=Length(min=1, max=200))
     scope = String(required=True, metadata={"description": budgets.SCOPE_DESCRIPTION})
     amount_usd = Float(
-        required=True, validate=Range(min=0, min_inclusive=False), metadata={"example": 1000}
+        required=True,
+        validate=Range(
+            min=0, max=MAX_USD, min_inclusive=False, error=f"must be > 0 and <= {BOUND_TEXT}"
+        ),
+        metadata={"description": f"USD, > 0 and at most {BOUND_TEXT}", "example": 1000},
     )
     thresholds = List(
-        Float(validate=Range(min=0, max=1000, min_inclusive=False)),
+        Float(validate=Range(min=0, max=budgets.MAX_THRESHOLD_PCT, min_inclusive=False)),
         validate=Length(min=1, max=20),
         metadata={"description": "percent of the amount; default 50, 80, 100"},
     )
@@ -63,7 +69,12 @@ class AsOfQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    as_of = Date(metadata={"description": "YYYY-MM-DD; default: the last complete UTC day"})
+    as_of = Date(
+        validate=Range(
+            min=FIRST_DAY, max=LAST_DAY, error=f"must be a day from {DAY_RANGE_TEXT} (UTC)"
+        ),
+        metadata={"description": "YYYY-MM-DD; default: the last complete UTC day"},
+    )
     cost_metric = METRIC_FIELDS["cost_metric"]
 
 

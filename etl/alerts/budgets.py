@@ -30,12 +30,14 @@ from typing import Any
 
 from pymongo.database import Database
 
-from etl.core.days import day_start_epoch
+from etl.core.days import FIRST_DAY, day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
 from etl.storage import costreads, nodes, pricing, registry
 from etl.storage.clickhouse import Client
 
 TREND_DAYS = 7
+# A threshold is a percent of the amount, so at most 10x the money bound.
+MAX_THRESHOLD_PCT = 1000.0
 SCOPE = re.compile(
     r"^(?:organization|cloud_account_id:(?P<account>.+)|namespace:(?P<namespace>[^\s]+)"
     r"|label:(?P<key>[^=\s]+)=(?P<value>.*))$"
@@ -169,7 +171,8 @@ def month_figures(
 
 def budget_month(reader: SpendReader, budget: dict[str, Any], as_of: date) -> BudgetMonth:
     """A budget's month after `as_of`, from ClickHouse."""
-    first = min(as_of.replace(day=1), as_of - timedelta(days=TREND_DAYS - 1))
+    # No store holds a day before FIRST_DAY: a trend reaching back past it counts them $0.
+    first = max(FIRST_DAY, min(as_of.replace(day=1), as_of - timedelta(days=TREND_DAYS - 1)))
     return month_figures(budget, reader.daily(budget, first, as_of), as_of, reader.metric(budget))
 
 

@@ -6,7 +6,8 @@ FinOps Foundation's sample writes the literal `NULL`). A NULL is not 0: an absen
 column or a NULL cell takes the row's BilledCost, the one cost every row has,
 which is what the charge cost on the invoice (and what FOCUS itself sets the three
 to for a charge unrelated to others, such as a credit). A cell that is not a finite
-number is refused like a bad BilledCost, naming line and column.
+number within the money bound (etl/core/money.py) is refused like a bad BilledCost,
+naming line and column.
 
 A commitment's purchase (ChargeCategory Purchase with a CommitmentDiscountId) has a
 ListCost and a ContractedCost of its own, yet the usage it covers states its list
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from etl.core.money import MAX_USD, money_problem
+
 if TYPE_CHECKING:
     from etl.bills.rows import Problems
 
@@ -36,6 +39,28 @@ METRIC_SOURCES = {
 }
 # The columns a commitment's purchase does not count in (its covered usage does).
 ACCRUAL_ONLY = ("list_cost", "contracted_cost")
+
+
+def amounts(
+    frame: pd.DataFrame, column: str, problems: Problems, where: Callable[[int], str]
+) -> pd.Series:
+    """A cost column as floats (NaN where null); a cell that is no number, or no amount
+    of money (etl/core/money.py), is recorded as a problem."""
+    raw = frame[column]
+    cost = (
+        raw.astype(float)
+        if pd.api.types.is_numeric_dtype(raw)
+        else pd.to_numeric(raw, errors="coerce")
+    )
+    unread = raw.notna() & cost.isna()
+    problems.flag(unread, column, lambda at: f"{raw.iloc[at]!r} is not a number", where)
+    problems.flag(
+        cost.notna() & ~cost.abs().le(MAX_USD),
+        column,
+        lambda at: f"{raw.iloc[at]!r} {money_problem(cost.iloc[at])}",
+        where,
+    )
+    return cost
 
 
 def metric_costs(
@@ -52,15 +77,8 @@ def metric_costs(
         if column not in frame:
             costs[name] = billed.to_numpy(dtype=float)
             continue
-        raw = frame[column]
-        value = (
-            raw.astype(float)
-            if pd.api.types.is_numeric_dtype(raw)
-            else pd.to_numeric(raw, errors="coerce")
-        )
-        bad = raw.notna() & (value.isna() | value.abs().eq(float("inf")))
-        problems.flag(bad, column, lambda at, raw=raw: f"{raw.iloc[at]!r} is not a number", where)
-        costs[name] = value.where(raw.notna(), billed).to_numpy(dtype=float)
+        value = amounts(frame, column, problems, where)
+        costs[name] = value.where(frame[column].notna(), billed).to_numpy(dtype=float)
     purchase = commitment_purchase.to_numpy(dtype=bool)
     for name in ACCRUAL_ONLY:
         costs[name] = np.where(purchase, 0.0, costs[name])

@@ -5,7 +5,9 @@ is checked (etl/bills/rows.py) and folded into the totals (etl/bills/totals.py),
 so memory follows what will be written, not the size of the export. Nothing is
 written before the last batch of the last file has been checked: a malformed
 bill is rejected whole, every problem counted and the first ones named by file,
-line (CSV, the header being line 1; Parquet rows count from 1) and column.
+line (CSV: the file line the row starts on, the header being line 1; Parquet rows
+count from 1) and column; so is a bill without a single row. Rows that repeat
+another exactly are loaded (summed, as billed) and counted in the summary.
 Writing then creates the missing accounts and resources and restates, in
 ClickHouse, every billing period the bill holds for an account: the rows of that
 period, on whatever days they fall (a row lands on its charge day, which may lie
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from etl.bills.ids import account_id, account_level_id, resource_id, unused_commitment_id
-from etl.bills.reader import batches, columns_of
+from etl.bills.reader import CsvLines, batches, columns_of
 from etl.bills.rows import WANTED_COLUMNS, Problems, clean_batch, missing_columns
 from etl.bills.sources import BillFile, MalformedBillError, bill_files
 from etl.bills.totals import BillTotals, ItemKey
@@ -77,6 +79,7 @@ class ImportSummary:
     new_resources: int
     account_days: int
     cost: float
+    duplicate_rows: int  # rows that repeat an earlier row in every column read
 
 
 def _day(days_since_epoch: int) -> date:
@@ -96,21 +99,23 @@ def _read_file(
         wanted = [column for column in WANTED_COLUMNS if column in columns]
         prefix = f"{bill_file.name}, " if several else ""
         done = 0
-        for batch in batches(path, bill_file.kind, bill_file.name, wanted):
-            if bill_file.kind == "parquet":
+        with closing(CsvLines(path, bill_file.kind)) as lines:
+            for batch in batches(path, bill_file.kind, bill_file.name, wanted):
+                if bill_file.kind == "parquet":
 
-                def where(at: int, first: int = batch.first_row) -> str:
-                    return f"{prefix}row {first + at + 1}"
-            else:
+                    def where(at: int, first: int = batch.first_row) -> str:
+                        return f"{prefix}row {first + at + 1}"
+                else:
 
-                def where(at: int, first: int = batch.first_row) -> str:
-                    return f"{prefix}line {first + at + 2}"
+                    def where(at: int, first: int = batch.first_row) -> str:
+                        return f"{prefix}line {lines.line_of(first + at)}"
 
-            clean = clean_batch(batch.frame, problems, where)
-            if not problems.count:
-                totals.add(clean)
-            bar.update(batch.done_bytes - done)
-            done = batch.done_bytes
+                clean = clean_batch(batch.frame, problems, where)
+                if not problems.count:
+                    totals.add_raw_rows(batch.frame)
+                    totals.add(clean)
+                bar.update(batch.done_bytes - done)
+                done = batch.done_bytes
         bar.update(bill_file.size - done)
 
 
@@ -122,8 +127,11 @@ def read_bill(settings: Settings, source: str, progress: Progress = no_progress)
     with progress(f"reading {source}", sum(bill_file.size for bill_file in files)) as bar:
         for bill_file in files:
             _read_file(bill_file, several, totals, problems, bar)
+    name = source if several else files[0].name
     if problems.count:
-        raise MalformedBillError(problems.message(source if several else files[0].name))
+        raise MalformedBillError(problems.message(name))
+    if not totals.rows:
+        raise MalformedBillError(f"{name}: no rows (a header only), nothing to import")
     return totals
 
 
@@ -286,4 +294,5 @@ def import_bill(
         new_resources=new_resources,
         account_days=account_days,
         cost=totals.cost,
+        duplicate_rows=totals.duplicate_rows,
     )

@@ -1,8 +1,10 @@
 """Check one batch of FOCUS rows and turn it into the importer's clean columns.
 
 The checks are the ones that would make a cost wrong or unplaceable: BilledCost
-a finite number, ChargePeriodStart an ISO 8601 time ClickHouse can hold (or
-BigQuery's text form of one, `... UTC`), an
+a number within the money bound (etl/core/money.py), ChargePeriodStart an ISO 8601
+time of a day the stores hold (or BigQuery's text form of one, `... UTC`; a time
+that reads but lies outside those days is reported as out of range, not as
+unreadable), ChargePeriodEnd (when the file has it) not before its start, an
 account (SubAccountId, else BillingAccountId: FOCUS lets a sub-account be null,
 e.g. for charges of the billing account itself), the currency the K8s costs use,
 Tags a JSON object. Anything else FOCUS allows, or that a provider writes
@@ -16,14 +18,17 @@ the service the ServiceCategory, else `Unknown`, since the cost is still the bil
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from etl.bills.costs import METRIC_SOURCES, metric_costs
+from etl.bills.costs import METRIC_SOURCES, amounts, metric_costs
 from etl.bills.ids import account_type
+from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY, day_end, day_start
 
 REQUIRED_COLUMNS = ("BilledCost", "ChargePeriodStart", "ServiceName")
 # Who the provider is: FOCUS 1.3 renamed ProviderName to ServiceProviderName; a null
@@ -53,19 +58,21 @@ UNKNOWN = "Unknown"
 UNUSED = "Unused"
 UNUSED_COMMITMENT = "Unused Commitment"
 PERIOD_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd")
+CHARGE_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd")
 WANTED_COLUMNS = (
     "BilledCost",
     *METRIC_SOURCES.values(),
-    "ChargePeriodStart",
+    *CHARGE_COLUMNS,
     *TEXT_COLUMNS,
     *PERIOD_COLUMNS,
     "Tags",
 )
 CURRENCY = "USD"
 MAX_LISTED = 10
-# ClickHouse DateTime holds UInt32 seconds: 1970-01-01 to 2106-02-07.
-FIRST_TIME = pd.Timestamp(0, unit="s", tz="UTC")
-LAST_TIME = pd.Timestamp(2**32 - 86400, unit="s", tz="UTC")
+# The times of the days the stores hold (etl/core/days.py): a start before LAST_TIME,
+# an (exclusive) end at or before it.
+FIRST_TIME = pd.Timestamp(day_start(FIRST_DAY))
+LAST_TIME = pd.Timestamp(day_end(LAST_DAY))
 ONE_MICROSECOND = pd.Timedelta(1, unit="us")
 # BigQuery writes a TIMESTAMP as text `2024-09-01 07:00:00[.ffffff] UTC` (`bq extract`
 # to CSV or JSON, the form Google's FOCUS export takes as a file: docs/api.md): the
@@ -138,6 +145,35 @@ def _times(frame: pd.DataFrame, column: str) -> pd.Series:
     return times
 
 
+def _time_problem(text: Any) -> str:
+    """Why a cell is not a usable time: out of range when it reads as one (pandas reads
+    no year after 2262, Python's datetime every year to 9999), else not a time."""
+    try:
+        datetime.fromisoformat(re.sub(BIGQUERY_UTC, "+00:00", str(text)))
+    except ValueError:
+        return f"{text!r} is not an ISO 8601 time"
+    return f"{text!r} is out of range: the stores hold days {DAY_RANGE_TEXT} (UTC)"
+
+
+def _checked_times(
+    frame: pd.DataFrame,
+    column: str,
+    problems: Problems,
+    where: Callable[[int], str],
+    exclusive_end: bool = False,
+) -> tuple[pd.Series, pd.Series]:
+    """The column's times and which of them are usable; the others given are flagged.
+
+    An `exclusive_end` (FOCUS's period ends) may be the end of the last day.
+    """
+    raw = frame[column]
+    times = _times(frame, column)
+    beyond = times > LAST_TIME if exclusive_end else times >= LAST_TIME
+    bad = raw.notna() & (times.isna() | (times < FIRST_TIME) | beyond)
+    problems.flag(bad, column, lambda at: _time_problem(raw.iloc[at]), where)
+    return times, raw.notna() & ~bad
+
+
 def _days(times: pd.Series) -> np.ndarray:
     """Days since 1970-01-01 (UTC) of valid times."""
     return times.dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -205,29 +241,27 @@ def _item_refs(
 
 
 def _cost(frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]) -> pd.Series:
-    raw = frame["BilledCost"]
-    cost = (
-        raw.astype(float)
-        if pd.api.types.is_numeric_dtype(raw)
-        else pd.to_numeric(raw, errors="coerce")
-    )
-    problems.flag(raw.isna(), "BilledCost", lambda _: "is empty", where)
-    bad = raw.notna() & (cost.isna() | cost.abs().eq(float("inf")))
-    problems.flag(bad, "BilledCost", lambda at: f"{raw.iloc[at]!r} is not a number", where)
-    return cost
+    problems.flag(frame["BilledCost"].isna(), "BilledCost", lambda _: "is empty", where)
+    return amounts(frame, "BilledCost", problems, where)
 
 
 def _charge_days(
     frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]
 ) -> np.ndarray:
+    """Each row's charge day (its start's); an end, when given, must not precede it."""
     raw = frame["ChargePeriodStart"]
-    starts = _times(frame, "ChargePeriodStart")
     problems.flag(raw.isna(), "ChargePeriodStart", lambda _: "is empty", where)
-    bad = raw.notna() & (starts.isna() | (starts < FIRST_TIME) | (starts >= LAST_TIME))
-    problems.flag(
-        bad, "ChargePeriodStart", lambda at: f"{raw.iloc[at]!r} is not an ISO 8601 time", where
-    )
-    return _days(starts.where(~bad & raw.notna(), FIRST_TIME))
+    starts, usable = _checked_times(frame, "ChargePeriodStart", problems, where)
+    if "ChargePeriodEnd" in frame:
+        ends, given = _checked_times(frame, "ChargePeriodEnd", problems, where, True)
+        raw_end = frame["ChargePeriodEnd"]
+        problems.flag(
+            usable & given & (ends < starts),
+            "ChargePeriodEnd",
+            lambda at: f"{raw_end.iloc[at]!r} is before ChargePeriodStart {raw.iloc[at]!r}",
+            where,
+        )
+    return _days(starts.where(usable, FIRST_TIME))
 
 
 def _periods(
@@ -239,18 +273,9 @@ def _periods(
     last = (month + 1).astype("datetime64[D]").astype(np.int64) - 1
     if not all(column in frame for column in PERIOD_COLUMNS):
         return first, last
-    given = frame["BillingPeriodStart"].notna() & frame["BillingPeriodEnd"].notna()
-    bounds = {column: _times(frame, column) for column in PERIOD_COLUMNS}
-    for column, times in bounds.items():
-        bad = frame[column].notna() & (times.isna() | (times < FIRST_TIME) | (times >= LAST_TIME))
-        problems.flag(
-            bad,
-            column,
-            lambda at, c=column: f"{frame[c].iloc[at]!r} is not an ISO 8601 time",
-            where,
-        )
-        given &= ~bad
-    start, end = bounds["BillingPeriodStart"], bounds["BillingPeriodEnd"]
+    start, start_given = _checked_times(frame, "BillingPeriodStart", problems, where)
+    end, end_given = _checked_times(frame, "BillingPeriodEnd", problems, where, True)
+    given = start_given & end_given
     backwards = given & (end <= start)
     problems.flag(
         backwards, "BillingPeriodEnd", lambda at: "is not after BillingPeriodStart", where

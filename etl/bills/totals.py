@@ -6,11 +6,16 @@ one set of attributes per item (a resource, or an account-level item), the costs
 attributes of the row key, etl/core/metrics.py) and the billing periods of each
 account. Its memory grows with those (the size of what is written), not with the
 file: a 1M-row hourly export of 40k resources holds ~1M (item, day) rows of a few
-numpy numbers each (the attributes rarely split a day).
+numpy numbers each (the attributes rarely split a day). One number per row is kept
+besides: a hash of the row as read, to count the rows that repeat another exactly
+(in every column the import reads), which the summary warns about: FOCUS has no row
+id, so such rows are summed as billed, but a double export is a likelier cause than
+two identical charges.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,11 +50,27 @@ class BillTotals:
     _costs: list[pd.DataFrame] = field(default_factory=list)  # (ROW_KEY, costs) pieces
     _pending: int = 0
     _sums: list[float] = field(default_factory=list)
+    _row_hashes: list[np.ndarray] = field(default_factory=list)
 
     @property
     def cost(self) -> float:
         """The sum of every BilledCost folded so far."""
         return math.fsum(self._sums)
+
+    @property
+    def duplicate_rows(self) -> int:
+        """How many rows folded so far repeat an earlier row in every column read."""
+        if not self._row_hashes:
+            return 0
+        hashes = np.concatenate(self._row_hashes)
+        return len(hashes) - len(np.unique(hashes))
+
+    def add_raw_rows(self, frame: pd.DataFrame) -> None:
+        """Note the batch's rows as read (before cleaning), to count exact repeats."""
+        if "Tags" in frame:  # the one column a Parquet file may hold maps or structs in
+            frame = frame.assign(Tags=frame["Tags"].map(_hashable))
+        hashes = pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False)
+        self._row_hashes.append(hashes.to_numpy())
 
     def add(self, batch: pd.DataFrame) -> None:
         """Fold one clean batch (etl.bills.rows.clean_batch) into the totals."""
@@ -132,3 +153,15 @@ class BillTotals:
         for key, code in self.codes.items():
             keys[code] = key
         return keys
+
+
+def _hashable(value: Any) -> Any:
+    """A cell as pandas hashes it: text and nulls as they are, a Parquet map or struct
+    (Tags) as its JSON."""
+    if value is None or isinstance(value, str | float):
+        return value
+    return json.dumps(value, sort_keys=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if isinstance(value, np.ndarray) else str(value)

@@ -45,7 +45,7 @@ from etl.metroculus.promql import PromQLClient
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import Client, connect
 from etl.storage.registry import ClusterAccount
-from etl.worker import archive, lease, ledger, quality, reconciliations
+from etl.worker import archive, ledger, quality, reconciliations
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,10 @@ def transform_and_load(
         log.warning("tenant %s %s: %s", account.id, day, issue)
     for failure in costs.quality_failures:
         log.error("tenant %s %s: quality failure: %s", account.id, day, failure)
-    # One restatement of a tenant-day at a time, whatever runs it (etl/worker/lease.py);
+    # One restatement of a tenant-day at a time, whatever runs it (etl/worker/lease.py;
+    # a dead holder's attempt is recorded abandoned when its lease is taken over);
     # the ledger is written under the same lease so it always matches ClickHouse.
-    with lease.hold(db, account.id, day):
+    with ledger.leased(db, account, day):
         with connect(settings.clickhouse_dsn) as clickhouse:
             rows_written = load_day(clickhouse, account, day, allocation)
         resource = registry.record_cluster_seen(

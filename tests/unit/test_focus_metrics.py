@@ -251,18 +251,25 @@ def test_rows_imported_before_billing_periods_are_replaced_not_doubled(
 
 
 @pytest.mark.parametrize(
-    ("column", "text"), [("EffectiveCost", "1,5"), ("ListCost", "inf"), ("ContractedCost", "x")]
+    ("column", "text", "why"),
+    [
+        ("EffectiveCost", "1,5", "is not a number"),
+        ("ListCost", "inf", "is not a finite number"),
+        ("ContractedCost", "x", "is not a number"),
+        ("EffectiveCost", "2e12", "is beyond the bound of 1e12 USD in magnitude"),
+    ],
 )
-def test_a_metric_cost_that_is_no_number_is_refused_by_line_and_column(
-    settings: Settings, tmp_path: Path, column: str, text: str
+def test_a_metric_cost_that_is_no_amount_is_refused_by_line_and_column(
+    settings: Settings, tmp_path: Path, column: str, text: str, why: str
 ) -> None:
+    """The money rule of BilledCost (etl/core/money.py) holds for the metrics' columns."""
     lines = bill()
     lines[4] = {**lines[4], column: text}
 
     with pytest.raises(MalformedBillError) as raised:
         import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", lines))
 
-    assert f"line 6, column {column}: '{text}' is not a number" in str(raised.value)
+    assert f"line 6, column {column}: '{text}' {why}" in str(raised.value)
     assert snapshot(settings) == ([], [], {})
 
 
