@@ -55,8 +55,9 @@ def write_openmetrics(
                 gaps = [tuple(gap) for gap in cluster.get("gaps", [])]
                 for copy_labels in _copies(cluster, family):
                     for series in series_of(cluster):
-                        stored = shape.stored(contract[family], series.labels)
-                        labels = _label_text({**stored, **copy_labels})
+                        stored = {**copy_labels, **shape.stored(contract[family], series.labels)}
+                        stored.update(copy_labels)  # an emitter copy's job over the scrape's
+                        labels = _label_text(stored)
                         head = f"{sample_name}{{{labels}}} "
                         written += _write_samples(out, head, series, window, step, gaps)
         out.write("# EOF\n")
