@@ -33,6 +33,7 @@ from etl.storage.clusterddl import ddl as db_ddl
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from k8scost import backfill
 from k8scost.alerts import alerts_command, budgets_command
+from k8scost.pricing import pricing_command
 from k8scost.recommendations import recommendations_command
 from k8scost.replay import replay_command
 from k8scost.sharing import sharing_command
@@ -311,6 +312,7 @@ cli.add_command(cloud_command)
 cli.add_command(tokens_command)
 cli.add_command(replay_command)
 cli.add_command(sharing_command)
+cli.add_command(pricing_command)
 cli.add_command(recommendations_command)
 cli.add_command(alerts_command)
 cli.add_command(budgets_command)

@@ -22,6 +22,8 @@ from apiflask.validators import Length, Range
 from marshmallow import RAISE, ValidationError, validates
 
 from api.context import clickhouse, mongodb
+from api.query.metric import METRIC_FIELDS
+from api.render.schemas import cost_metric_field
 from etl.alerts import budgets
 from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY
 from etl.core.money import BOUND_TEXT, MAX_USD
@@ -62,7 +64,7 @@ class BudgetIn(Schema):
 
 
 class AsOfQuery(Schema):
-    """The day a budget's figures are taken after."""
+    """The day a budget's figures are taken after, and the cost metric of its spend."""
 
     class Meta:
         unknown = RAISE
@@ -73,6 +75,7 @@ class AsOfQuery(Schema):
         ),
         metadata={"description": "YYYY-MM-DD; default: the last complete UTC day"},
     )
+    cost_metric = METRIC_FIELDS["cost_metric"]
 
 
 class ThresholdSchema(Schema):
@@ -90,6 +93,7 @@ class BudgetMonthSchema(Schema):
     days_left = Integer(required=True, metadata={"description": "days of the month after as_of"})
     forecast_usd = Float(required=True)
     thresholds = List(Nested(ThresholdSchema), required=True)
+    cost_metric = cost_metric_field()
 
 
 class BudgetSchema(Schema):
@@ -115,11 +119,14 @@ def _as_of(query: dict[str, Any]) -> date:
     return query.get("as_of") or (datetime.now(UTC) - timedelta(days=1)).date()
 
 
-def _answers(db: Any, found: list[dict[str, Any]], as_of: date) -> list[dict[str, Any]]:
-    """The budgets with their months (one organization-wide `expenses` read for all)."""
+def _answers(
+    db: Any, found: list[dict[str, Any]], as_of: date, metric: str | None = None
+) -> list[dict[str, Any]]:
+    """The budgets with their months in `metric` (None: each organization's default; one
+    organization-wide `expenses` read for all)."""
     answers = []
     with clickhouse() as client:
-        reader = budgets.SpendReader(client, db)
+        reader = budgets.SpendReader(client, db, metric)
         for budget in found:
             month = asdict(budgets.budget_month(reader, budget, as_of))
             status = {key: value for key, value in month.items() if key != "by_account"}
@@ -168,7 +175,9 @@ def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
 def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's budgets, each with its month-to-date, forecast and thresholds."""
     db = mongodb()
-    found = _answers(db, store.list_budgets(db, organization_id), _as_of(query))
+    found = _answers(
+        db, store.list_budgets(db, organization_id), _as_of(query), query.get("cost_metric")
+    )
     return {"total_count": len(found), "budgets": found}
 
 
@@ -179,7 +188,8 @@ def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
 def get_budget(organization_id: str, budget_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """One budget with its month."""
     db = mongodb()
-    return _answer(db, _owned(db, organization_id, budget_id), _as_of(query))
+    budget = _owned(db, organization_id, budget_id)
+    return _answers(db, [budget], _as_of(query), query.get("cost_metric"))[0]
 
 
 @bp.put(f"{PATH}/<budget_id>")

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from etl.bills.costs import METRIC_SOURCES, amounts, metric_costs
 from etl.bills.ids import account_type
 from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY, day_end, day_start
-from etl.core.money import MAX_USD, money_problem
 
 REQUIRED_COLUMNS = ("BilledCost", "ChargePeriodStart", "ServiceName")
 # Who the provider is: FOCUS 1.3 renamed ProviderName to ServiceProviderName; a null
@@ -49,11 +49,24 @@ TEXT_COLUMNS = (
     "RegionName",
     "ChargeCategory",
     "BillingCurrency",
+    "PricingCategory",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountId",
 )
 UNKNOWN = "Unknown"
+# Unused commitment (FOCUS CommitmentDiscountStatus): an item of its own, per commitment.
+UNUSED = "Unused"
+UNUSED_COMMITMENT = "Unused Commitment"
 PERIOD_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd")
 CHARGE_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd")
-WANTED_COLUMNS = ("BilledCost", *CHARGE_COLUMNS, *TEXT_COLUMNS, *PERIOD_COLUMNS, "Tags")
+WANTED_COLUMNS = (
+    "BilledCost",
+    *METRIC_SOURCES.values(),
+    *CHARGE_COLUMNS,
+    *TEXT_COLUMNS,
+    *PERIOD_COLUMNS,
+    "Tags",
+)
 CURRENCY = "USD"
 MAX_LISTED = 10
 # The times of the days the stores hold (etl/core/days.py): a start before LAST_TIME,
@@ -228,22 +241,8 @@ def _item_refs(
 
 
 def _cost(frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]) -> pd.Series:
-    raw = frame["BilledCost"]
-    cost = (
-        raw.astype(float)
-        if pd.api.types.is_numeric_dtype(raw)
-        else pd.to_numeric(raw, errors="coerce")
-    )
-    problems.flag(raw.isna(), "BilledCost", lambda _: "is empty", where)
-    unread = raw.notna() & cost.isna()
-    problems.flag(unread, "BilledCost", lambda at: f"{raw.iloc[at]!r} is not a number", where)
-    problems.flag(
-        cost.notna() & ~cost.abs().le(MAX_USD),
-        "BilledCost",
-        lambda at: f"{raw.iloc[at]!r} {money_problem(cost.iloc[at])}",
-        where,
-    )
-    return cost
+    problems.flag(frame["BilledCost"].isna(), "BilledCost", lambda _: "is empty", where)
+    return amounts(frame, "BilledCost", problems, where)
 
 
 def _charge_days(
@@ -295,11 +294,19 @@ def clean_batch(
     """Check the batch (recording its problems) and give its rows as the importer's columns.
 
     Columns: account_type, account_ref, account_name, provider, account_level,
-    item_ref, name, resource_type, service_name, region, charge_category, tags,
-    day, period_first, period_last (days since 1970-01-01), cost.
+    unused_commitment, item_ref, name, resource_type, service_name, region, charge_category,
+    pricing_category, commitment_discount_status, commitment_discount_id, tags,
+    day, period_first, period_last (days since 1970-01-01), cost (BilledCost),
+    effective_cost, list_cost, contracted_cost. The day is the charge's, even
+    outside its billing period (a correction billed in October for September hours
+    lands on its September day); the billing period is kept beside it.
     """
     text = {column: _text(frame, column) for column in TEXT_COLUMNS}
     cost = _cost(frame, problems, where)
+    commitment_purchase = (
+        text["ChargeCategory"].eq("Purchase") & text["CommitmentDiscountId"].notna()
+    )
+    metrics = metric_costs(frame, cost, commitment_purchase, problems, where)
     charge_days = _charge_days(frame, problems, where)
     period_first, period_last = _periods(frame, charge_days, problems, where)
     account_ref = _coalesce(text["SubAccountId"], text["BillingAccountId"])
@@ -318,7 +325,12 @@ def clean_batch(
         return frame.iloc[0:0]
     providers = _coalesce(*(text[column] for column in PROVIDER_COLUMNS)).fillna(UNKNOWN)
     kinds = {provider: account_type(provider) for provider in providers.unique()}
-    account_level = text["ResourceId"].isna()
+    # A commitment's unused part is its own item, whichever ResourceId the bill gives it
+    # (the spec's examples use the commitment's, or the VM it was bought for): never
+    # merged into a resource's cost, so it cannot pass for usage.
+    commitment = _coalesce(text["CommitmentDiscountId"], text["ResourceId"])
+    unused = text["CommitmentDiscountStatus"].eq(UNUSED) & commitment.notna()
+    account_level = text["ResourceId"].isna() & ~unused
     category = text["ChargeCategory"]
     service = _coalesce(text["ServiceName"], text["ServiceCategory"]).fillna(UNKNOWN)
     labels = service.where(category.isna(), service + " (" + category.fillna("") + ")")
@@ -333,16 +345,27 @@ def clean_batch(
             "account_name": account_names,
             "provider": providers,
             "account_level": account_level,
-            "item_ref": _item_refs(text["ResourceId"], account_level, service, category),
-            "name": text["ResourceName"].where(~account_level, labels),
-            "resource_type": resource_type.where(~account_level, category).fillna("Other"),
+            "unused_commitment": unused,
+            "item_ref": _item_refs(text["ResourceId"], account_level, service, category).where(
+                ~unused, commitment
+            ),
+            "name": text["ResourceName"]
+            .where(~account_level, labels)
+            .where(~unused, commitment + " (unused)"),
+            "resource_type": resource_type.where(~account_level, category)
+            .where(~unused, UNUSED_COMMITMENT)
+            .fillna("Other"),
             "service_name": service,
             "region": _coalesce(text["RegionId"], text["RegionName"]).where(~account_level, None),
             "charge_category": category,
+            "pricing_category": text["PricingCategory"],
+            "commitment_discount_status": text["CommitmentDiscountStatus"],
+            "commitment_discount_id": text["CommitmentDiscountId"],
             "tags": tags,
-            "day": np.clip(charge_days, period_first, period_last),
+            "day": charge_days,
             "period_first": period_first,
             "period_last": period_last,
             "cost": cost.to_numpy(dtype=float),
+            **metrics,
         }
     )

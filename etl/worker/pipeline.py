@@ -35,6 +35,7 @@ import pandas as pd
 from pymongo.database import Database
 
 from etl.core.config import Settings
+from etl.core.metrics import priced_alike
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.metroculus import samples
@@ -157,7 +158,7 @@ def load_day(client: Client, account: ClusterAccount, day: date, allocation: All
     sums); returns rows inserted."""
     resource_id = registry.cluster_resource_id(account.id)
     breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
-    expense = pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}])
+    expense = priced_alike(pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}]))
     written = warehouse.restate_day(client, "k8s_allocation", account.id, day, allocation.rows)
     written += warehouse.restate_day(
         client, "k8s_cost_breakdown", account.id, day, breakdown[["resource_id", *COMPONENTS]]
