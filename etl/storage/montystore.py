@@ -29,7 +29,7 @@ from typing import Any
 from montydb import MontyClient, set_storage
 from montydb.collection import MontyCollection
 from montydb.errors import DuplicateKeyError as MontyDuplicateKeyError
-from montydb.storage.sqlite import SQLiteDatabase, SQLiteStorage
+from montydb.storage.sqlite import SQLiteCollection, SQLiteDatabase, SQLiteStorage
 from pymongo.errors import DuplicateKeyError
 
 # What an `_id` insert that lost the race raises, on a MongoDB server or on montydb.
@@ -55,9 +55,25 @@ class _AtomicCollectionDatabase(SQLiteDatabase):
             os.unlink(aside)
 
 
-# montydb picks the database class of its SQLite storage from this attribute (its
-# extension point); set once, when the embedded stand-in is first used.
+class _DottedKeysCollection(SQLiteCollection):
+    """montydb's SQLite collection that stores keys with dots, as MongoDB 5.0+ does.
+
+    Why: cloud tags are keys like EKS' `kubernetes.io/cluster/<name>`; a server stores
+    them, montydb's inserts refuse them (`check_keys`) unless told not to check.
+    """
+
+    def write_one(self, doc: Any, check_keys: bool = False) -> Any:
+        return super().write_one(doc, check_keys=False)
+
+    def write_many(self, docs: Any, check_keys: bool = False, ordered: bool = True) -> Any:
+        return super().write_many(docs, check_keys=False, ordered=ordered)
+
+
+# montydb picks the database class of its SQLite storage, and a database its
+# collection class, from these attributes (its extension points); set once, when the
+# embedded stand-in is first used.
 SQLiteStorage.contractor_cls = _AtomicCollectionDatabase
+_AtomicCollectionDatabase.contractor_cls = _DottedKeysCollection
 
 
 # The MontyCollection methods that read a document, then write it.

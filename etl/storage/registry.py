@@ -225,7 +225,10 @@ def save_resources(
     for rid in sorted(documents.keys() & stored.keys()):
         updated = merge(stored[rid], documents[rid])
         if any(stored[rid].get(key) != value for key, value in updated.items()):
-            db.resources.update_one({"_id": rid}, {"$set": updated})
+            # The whole document, not a $set: tag keys hold dots (EKS'
+            # `kubernetes.io/cluster/<name>`), which MongoDB stores but montydb's
+            # update path refuses.
+            db.resources.replace_one({"_id": rid}, {**stored[rid], **updated})
             changed.add(documents[rid]["organization_id"])
     for organization_id in sorted(changed):
         catalog_changed(db, organization_id)

@@ -319,3 +319,16 @@ def test_imported_node_vm_is_folded_into_its_cluster_in_the_api(
     assert items[node]["k8s_cluster_id"] == cluster
     bill_total = sum(float(row["BilledCost"]) for row in ROWS)
     assert body["total_cost"] == pytest.approx(50.0 + bill_total - 2.0)
+
+
+def test_tag_keys_with_dots_are_imported_and_merged(settings: Settings, tmp_path: Path) -> None:
+    """EKS tags its nodes `kubernetes.io/cluster/<name>`: a key with dots, imported, then
+    merged with the next bill's tags of the same resource."""
+    eks = {"kubernetes.io/cluster/prod": "owned", "team": "shop"}
+    first = [{**ROWS[0], "Tags": json.dumps(eks)}]
+    later = [{**ROWS[0], "Tags": json.dumps({"karpenter.sh/nodepool": "default"})}]
+    import_bill(settings, ORG, write_csv(tmp_path, first))
+    import_bill(settings, ORG, write_csv(tmp_path, later, "later.csv"))
+    aws = account_id(ORG, "aws_cnr", "111111111111")
+    node = database(settings).resources.find_one({"_id": resource_id(aws, ARN)})
+    assert node["tags"] == {**eks, "karpenter.sh/nodepool": "default"}
