@@ -16,6 +16,7 @@ from api.catalog.cache import CatalogCache
 from api.catalog.catalog import Catalog
 from api.context import clickhouse
 from api.query.filters import CLEAN_EXPENSES, DOCUMENT_FIELDS, Filters
+from api.query.paging import page
 from api.query.scope import Period, accounts_of, candidates, cost_parameters, scope
 from api.render import clusterparts
 from api.render.answer import CleanExpenses
@@ -115,7 +116,7 @@ def _allocation_answer(
             ).named_results()
         ]
     rows.sort(key=lambda row: (-row["cost"], clusters[row["cloud_account_id"]]))
-    kept = rows[offset : offset + limit] if limit else rows[offset:]
+    kept = page(rows, limit, offset)
     return CleanExpenses(
         [clusters[row["cloud_account_id"]] for row in kept],
         [row["cloud_account_id"] for row in kept],

@@ -74,5 +74,6 @@ def share_items(
             change += cluster["cost"] - item["cost"]
             item = {**item, **cluster}
         shared.append(item)
-    shared.sort(key=lambda item: -item["cost"])
+    # clean_expenses' order (sql/queries/clean_expenses_costs.sql): cost, then the ids.
+    shared.sort(key=lambda item: (-item["cost"], item["resource_id"], item["cloud_account_id"]))
     return shared, change

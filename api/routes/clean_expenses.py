@@ -21,6 +21,7 @@ from api.context import current_settings, mongodb
 from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
+from api.query.paging import page
 from api.query.period import query_schema
 from api.query.scope import Period
 from api.query.shared_expenses import share_items, shared_cluster_costs
@@ -150,7 +151,7 @@ def _shared_answer(
     metric: str,
 ) -> Any:
     """The answer with its cluster items costed with sharing (api/query/shared_expenses.py):
-    every item before the limit, dicts rendered by Flask (sharing is the rarer question)."""
+    every item costed, then paged, dicts rendered by Flask (sharing is the rarer question)."""
     period = _period(query)
     answer = find_clean_expenses(
         current_settings(), catalogs(), organization_id, period, filters, metric=metric
@@ -169,7 +170,9 @@ def _shared_answer(
     }
     if limit is not None:
         body["limit"] = limit
-        items = items[:limit]
+    if query["offset"]:
+        body["offset"] = query["offset"]
+    items = page(items, limit, query["offset"])
     if query["format"] == "csv":
         return csv_response(
             {**body, "clean_expenses": items}, f"clean_expenses_{organization_id}.csv"

@@ -33,6 +33,7 @@ from api.context import clickhouse, mongodb
 from api.query.efficiency import efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
+from api.query.paging import page
 from api.query.period import query_schema
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
@@ -153,7 +154,7 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
         body["sharing"] = policy.document()
     limit = query.get("limit")
     if limit is not None:
-        groups = groups[:limit]
+        groups = page(groups, limit)
         body["limit"] = limit
     body["groups"] = groups
     return body

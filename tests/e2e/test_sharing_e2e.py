@@ -236,3 +236,19 @@ def test_openapi_documents_every_sharing_parameter_and_field(loaded):
         assert "shared" in schemas[schema]["properties"], schema
     for schema in ("K8sCostGroupsSchema", "CleanExpensesSchema"):
         assert "sharing" in schemas[schema]["properties"], schema
+
+
+@pytest.mark.parametrize("options", [{}, {"share_idle": "weighted", "shared_overhead_hourly": 1.0}])
+def test_clean_expenses_pages_the_same_with_sharing_on(loaded, options):
+    """limit/offset pages are disjoint and add up to the unpaged answer, in its order
+    (with sharing, page 2 once repeated page 1: its path ignored offset)."""
+    whole = loaded["get"]("clean_expenses", **options)
+    keys = [(i["cloud_account_id"], i["resource_id"]) for i in whole["clean_expenses"]]
+    assert len(keys) >= 2
+    pages = [
+        loaded["get"]("clean_expenses", limit=1, offset=n, **options) for n in range(len(keys))
+    ]
+    paged = [(i["cloud_account_id"], i["resource_id"]) for p in pages for i in p["clean_expenses"]]
+    assert paged == keys
+    assert {p["total_count"] for p in pages} == {whole["total_count"]}
+    assert [p.get("offset", 0) for p in pages] == list(range(len(keys)))
