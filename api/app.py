@@ -10,11 +10,15 @@ organization's bearer token except the probes and the docs (api/auth.py).
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from apiflask import APIFlask
 
 from api import server
-from api.auth import protect
+from api.auth import document_security, protect
 from api.context import attach_settings
+from api.headers import secure_answers
 from api.problems import ProblemSchema, problem_response
 from api.routes import (
     breakdown_expenses,
@@ -34,6 +38,15 @@ from etl.core.config import Settings
 
 API_TITLE = "k8scost API"
 API_VERSION = "0.1.0"
+# What the server layer answers itself, before the app runs (etl/core/http1.py).
+SERVER_ANSWERS = {
+    "400": "Malformed request head (refused by the server)",
+    "408": "The request head or body did not arrive in time",
+    "413": "Body over the server's limit",
+    "414": "Request line over the server's limit",
+    "431": "Header fields over the server's limits",
+    "503": "Too many open connections",
+}
 
 
 def create_app(settings: Settings | None = None) -> APIFlask:
@@ -53,8 +66,10 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         AUTO_404_RESPONSE=False,
     )
     app.error_processor(problem_response)
+    app.spec_processor(_document)
     attach_settings(app, settings or Settings.from_env())
     protect(app)
+    secure_answers(app)
     app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(clean_expenses.bp)
@@ -68,6 +83,19 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ui.root)
     app.register_blueprint(recommendations.bp)
     return app
+
+
+def _document(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document: security, and the server's limits with their answers."""
+    spec = document_security(spec)
+    spec["info"]["x-server-limits"] = asdict(server.SERVER_LIMITS)
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/ProblemSchema"}}}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, text in SERVER_ANSWERS.items():
+                responses.setdefault(status, {"description": text, "content": problem})
+    return spec
 
 
 def serve(
