@@ -10,13 +10,10 @@ organization's bearer token except the probes and the docs (api/auth.py).
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from apiflask import APIFlask
 
-from api import server
-from api.auth import document_security, protect
+from api import openapi, server
+from api.auth import protect
 from api.context import attach_settings
 from api.headers import secure_answers
 from api.problems import ProblemSchema, problem_response
@@ -38,15 +35,6 @@ from etl.core.config import Settings
 
 API_TITLE = "k8scost API"
 API_VERSION = "0.1.0"
-# What the server layer answers itself, before the app runs (etl/core/http1.py).
-SERVER_ANSWERS = {
-    "400": "Malformed request head (refused by the server)",
-    "408": "The request head or body did not arrive in time",
-    "413": "Body over the server's limit",
-    "414": "Request line over the server's limit",
-    "431": "Header fields over the server's limits",
-    "503": "Too many open connections",
-}
 
 
 def create_app(settings: Settings | None = None) -> APIFlask:
@@ -56,7 +44,13 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     process): the GC tuning is the serving process's, api/server.py `tune_gc`.
     """
     # APIFlask's docs pages load their scripts from a CDN: api/routes/docs.py serves one.
-    app = APIFlask(__name__, title=API_TITLE, version=API_VERSION, docs_path=None)
+    app = APIFlask(
+        __name__,
+        title=API_TITLE,
+        version=API_VERSION,
+        docs_path=None,
+        spec_plugins=[openapi.ExclusiveRanges()],
+    )
     app.config.update(
         # The platform answers invalid parameters with 400, not APIFlask's default 422.
         VALIDATION_ERROR_STATUS_CODE=400,
@@ -66,7 +60,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         AUTO_404_RESPONSE=False,
     )
     app.error_processor(problem_response)
-    app.spec_processor(_document)
+    app.spec_processor(lambda spec: openapi.document(spec, server.SERVER_LIMITS))
     attach_settings(app, settings or Settings.from_env())
     protect(app)
     secure_answers(app)
@@ -83,19 +77,6 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ui.root)
     app.register_blueprint(recommendations.bp)
     return app
-
-
-def _document(spec: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document: security, and the server's limits with their answers."""
-    spec = document_security(spec)
-    spec["info"]["x-server-limits"] = asdict(server.SERVER_LIMITS)
-    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/ProblemSchema"}}}
-    for operations in spec.get("paths", {}).values():
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            for status, text in SERVER_ANSWERS.items():
-                responses.setdefault(status, {"description": text, "content": problem})
-    return spec
 
 
 def serve(
