@@ -48,6 +48,7 @@ class HttpWorker(Worker):
         self.limits: http1.ServerLimits = getattr(self.app, "limits", http1.ServerLimits())
         self.executor = ThreadPoolExecutor(self.cfg.threads, thread_name_prefix="request")
         self.connections: set[asyncio.Task] = set()
+        self.busy: set[asyncio.Task] = set()  # connections inside a request, not waiting for one
         servers = [
             await asyncio.start_server(self._connection, sock=listener.sock, limit=http1.READ_CHUNK)
             for listener in self.sockets
@@ -57,8 +58,10 @@ class HttpWorker(Worker):
             await asyncio.sleep(HEARTBEAT_S)
         for server in servers:
             server.close()
-        if self.connections:
-            await asyncio.wait(self.connections, timeout=self.cfg.graceful_timeout)
+        for idle in self.connections - self.busy:
+            idle.cancel()  # waiting for a request that may never come
+        if self.busy:
+            await asyncio.wait(self.busy, timeout=self.cfg.graceful_timeout)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -73,9 +76,12 @@ class HttpWorker(Worker):
             await writer.drain()
         except (ConnectionError, TimeoutError):
             pass  # the client went away or was too slow to read its answer
+        except h11.LocalProtocolError as error:  # the app's answer cannot be framed as it is
+            self.log.error("could not send an answer: %s", error)
         finally:
             writer.close()
             self.connections.discard(task)
+            self.busy.discard(task)
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -83,9 +89,10 @@ class HttpWorker(Worker):
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head_bytes)
         client = writer.get_extra_info("peername") or ("", 0)
         server = writer.get_extra_info("sockname") or ("", 0)
+        task = asyncio.current_task()
         while self.alive:
             try:
-                read = await http1.read_request(conn, reader, self.limits)
+                read = await http1.read_request(conn, reader, self.limits, writer.write)
             except http1.Refusal as refusal:
                 writer.write(http1.problem(refusal.status, refusal.detail))
                 return
@@ -96,6 +103,8 @@ class HttpWorker(Worker):
             if read is None:
                 return
             request, body = read
+            if task is not None:
+                self.busy.add(task)
             started = time.monotonic()
             environ = http1.environ(request, body, client[:2], server[:2])
             answer = await asyncio.get_running_loop().run_in_executor(
@@ -105,6 +114,7 @@ class HttpWorker(Worker):
             async with asyncio.timeout(self.limits.body_timeout_s):
                 await writer.drain()
             self._log_access(environ, request, answer, started)
+            self.busy.discard(task)
             if conn.our_state is h11.MUST_CLOSE:
                 return
             conn.start_next_cycle()

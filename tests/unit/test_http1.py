@@ -21,8 +21,12 @@ LIMITS = http1.ServerLimits(
 )
 
 
-def read(*chunks: bytes, eof: bool = True, limits: http1.ServerLimits = LIMITS):
-    """read_request over a stream that holds `chunks` (then EOF, or nothing more)."""
+def read(
+    *chunks: bytes, eof: bool = True, limits: http1.ServerLimits = LIMITS, sent: list | None = None
+):
+    """read_request over a stream that holds `chunks` (then EOF, or nothing more); what
+    the server sends on the way lands in `sent`."""
+    sent = [] if sent is None else sent
 
     async def run():
         reader = asyncio.StreamReader()
@@ -31,13 +35,13 @@ def read(*chunks: bytes, eof: bool = True, limits: http1.ServerLimits = LIMITS):
         if eof:
             reader.feed_eof()
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_head_bytes)
-        first = await http1.read_request(conn, reader, limits)
+        first = await http1.read_request(conn, reader, limits, sent.append)
         if first is None:
             return []
         conn.send(h11.Response(status_code=204, headers=[]))
         conn.send(h11.EndOfMessage())
         conn.start_next_cycle()
-        return [first, await http1.read_request(conn, reader, limits)]
+        return [first, await http1.read_request(conn, reader, limits, sent.append)]
 
     return asyncio.run(run())
 
@@ -49,6 +53,14 @@ def test_a_request_and_a_pipelined_one_are_read_with_their_bodies():
     )
     assert (first[0].target, first[1]) == (b"/a", b"abc")
     assert (second[0].target, second[1]) == (b"/b", b"xy")
+
+
+def test_a_client_that_expects_100_continue_gets_it_before_its_body_is_read():
+    sent: list[bytes] = []
+    head = b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+    first, _ = read(head, b"abc", sent=sent)
+    assert first[1] == b"abc"
+    assert sent == [b"HTTP/1.1 100 \r\n\r\n"]
 
 
 def test_a_closed_connection_between_requests_is_no_request():
