@@ -2,8 +2,8 @@
 
 gunicorn's threaded worker (gthread) hands a connection to a thread as soon as its
 first byte arrives, and the thread then reads the request, so a client sending its
-headers a byte a second holds a thread: four of them stopped the API's `/livez`, sixteen
-the proxy. Here one asyncio loop per worker process reads every request whole
+headers a byte a second holds a thread, and as many such clients as threads stop the
+server for everyone. Here one asyncio loop per worker process reads every request whole
 (etl/core/http1.py: limits, head and body deadlines), and only a complete request goes
 to the thread pool (`--threads`), where the WSGI app runs as before: slow clients cost
 a coroutine each, up to `max_connections`. Protocol errors (414, 431, a malformed head)
