@@ -16,7 +16,8 @@ from api import openapi, server
 from api.auth import protect
 from api.context import attach_settings
 from api.headers import secure_answers
-from api.problems import ProblemSchema, problem_response
+from api.problems import ProblemSchema, problem_response, stored_data_problem
+from api.render.finite import FiniteJSONProvider, NonFiniteNumberError
 from api.routes import (
     breakdown_expenses,
     budgets,
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     )
     app.error_processor(problem_response)
     app.spec_processor(lambda spec: openapi.document(spec, server.SERVER_LIMITS))
+    # No answer carries NaN or Infinity (api/render/finite.py): a 500 problem instead.
+    app.json = FiniteJSONProvider(app)
+    app.register_error_handler(NonFiniteNumberError, stored_data_problem)
     attach_settings(app, settings or Settings.from_env())
     protect(app)
     secure_answers(app)

@@ -13,6 +13,7 @@ from typing import Any
 
 from apiflask import HTTPError, Schema
 from apiflask.fields import Dict, Integer, List, String
+from flask import current_app
 from werkzeug.exceptions import default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -75,3 +76,10 @@ def problem_response(error: HTTPError) -> tuple[dict[str, Any], int, dict[str, s
     if errors:
         body["errors"] = errors
     return body, status, dict(error.headers or {})
+
+
+def stored_data_problem(error: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A 500 problem for an answer the stored data make impossible (a non-finite sum),
+    logged as the server's fault: the request was valid."""
+    current_app.logger.error("cannot answer %s: %s", error.__class__.__name__, error)
+    return problem_response(HTTPError(500, detail=str(error)))

@@ -13,10 +13,11 @@ import requests
 from etl.alerts import budgets as budget_rules
 from etl.alerts import notify, run
 from etl.core.config import Settings
-from etl.core.days import day_start_epoch, parse_day
+from etl.core.days import day_start_epoch, parse_day, parse_stored_day
 from etl.storage import alerting, registry
 from etl.storage import budgets as store
 from etl.storage.clickhouse import connect
+from k8scost.params import FiniteRange, usd
 
 
 def _db(settings: Settings):
@@ -24,7 +25,7 @@ def _db(settings: Settings):
 
 
 def _day(text: str | None, default: date) -> date:
-    return date.fromisoformat(text) if text else default
+    return parse_stored_day(text) if text else default
 
 
 def _removed(removed: bool, what: str, identifier: str) -> None:
@@ -85,8 +86,8 @@ def alerts_evaluate(settings: Settings, day_text: str, tenants: tuple[str, ...])
 
 @alerts_command.command("configure")
 @click.option("--organization-id", required=True)
-@click.option("--threshold-pct", type=click.FloatRange(min=0), help="Default 30.")
-@click.option("--min-usd", type=click.FloatRange(min=0), help="Default 1.")
+@click.option("--threshold-pct", type=FiniteRange(min=0), help="Default 30.")
+@click.option("--min-usd", type=usd(), help="Default 1.")
 @click.pass_obj
 def alerts_configure(
     settings: Settings, organization_id: str, threshold_pct: float | None, min_usd: float | None
@@ -160,11 +161,11 @@ def budgets_command() -> None:
 @click.option(
     "--scope", default="organization", show_default=True, help=budget_rules.SCOPE_DESCRIPTION
 )
-@click.option("--amount-usd", type=click.FloatRange(min=0, min_open=True), required=True)
+@click.option("--amount-usd", type=usd(min_open=True), required=True)
 @click.option(
     "--threshold",
     "thresholds",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, max=budget_rules.MAX_THRESHOLD_PCT, min_open=True),
     multiple=True,
     help="Percent (repeatable; default 50, 80, 100).",
 )

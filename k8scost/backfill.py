@@ -29,11 +29,20 @@ from etl.storage import registry
 from etl.storage.registry import ClusterAccount
 from etl.worker import ledger
 from etl.worker.archive import ArchiveError
+from etl.worker.lease import LeaseLostError, TenantDayBusyError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from etl.worker.quality import QualityCheckError
 
-# What fails one tenant-day and not the others (the ledger has recorded it).
-DAY_ERRORS = (PromQLError, NoDataError, ArchiveError, QualityCheckError)
+# What fails one tenant-day and not the others (the ledger has recorded it): reported in
+# one line among the others, never a traceback.
+DAY_ERRORS = (
+    PromQLError,
+    NoDataError,
+    ArchiveError,
+    QualityCheckError,
+    TenantDayBusyError,
+    LeaseLostError,
+)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,10 @@ from etl.metroculus.promql import PromQLError, PromQLUnavailableError
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import ClickHouseBusyError, connect
 from etl.storage.clusterddl import ddl as db_ddl
-from etl.worker.archive import ArchiveError
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
-from etl.worker.quality import QualityCheckError
 from k8scost import backfill
 from k8scost.alerts import alerts_command, budgets_command
+from k8scost.pricing import pricing_command
 from k8scost.recommendations import recommendations_command
 from k8scost.replay import replay_command
 from k8scost.sharing import sharing_command
@@ -183,7 +182,7 @@ def run(
             result = run_tenant_day(settings, database, account, days[0], promql)
         except PromQLUnavailableError:
             raise
-        except (PromQLError, NoDataError, ArchiveError, QualityCheckError) as error:
+        except backfill.DAY_ERRORS as error:
             failures.append(error)
             click.echo(f"error: {error}", err=True)
             continue
@@ -313,6 +312,7 @@ cli.add_command(cloud_command)
 cli.add_command(tokens_command)
 cli.add_command(replay_command)
 cli.add_command(sharing_command)
+cli.add_command(pricing_command)
 cli.add_command(recommendations_command)
 cli.add_command(alerts_command)
 cli.add_command(budgets_command)

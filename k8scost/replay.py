@@ -16,6 +16,7 @@ from etl.core.days import parse_day
 from etl.storage import registry
 from etl.worker import orchestration
 from etl.worker.archive import ArchiveError
+from etl.worker.lease import LeaseLostError, TenantDayBusyError
 from etl.worker.quality import QualityCheckError
 
 
@@ -33,7 +34,7 @@ def replay_command(settings: Settings, day_text: str, tenants: tuple[str, ...]) 
     for tenant in targets:
         try:
             extract_url, totals = orchestration.replay(settings, tenant["tenant_id"], day)
-        except (ArchiveError, QualityCheckError) as error:
+        except (ArchiveError, QualityCheckError, TenantDayBusyError, LeaseLostError) as error:
             click.echo(f"error: {error}", err=True)
             failed = True
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import shutil
 import threading
+import time
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -160,22 +161,27 @@ def fresh_settings(template: Any, target: Any) -> Settings:
 
 
 class Receiver:
-    """A webhook receiver on loopback recording every request; `start` brings it up."""
+    """A webhook receiver on loopback recording every request; `start` brings it up.
 
-    def __init__(self, port: int) -> None:
+    A slow one (`delay_s`) answers each request that long after reading it, on its own
+    thread, as a receiver busy elsewhere does."""
+
+    def __init__(self, port: int, delay_s: float = 0.0) -> None:
         self.port, self.requests, self.server = port, [], None
+        self.delay_s = delay_s
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
     def start(self) -> None:
-        received = self.requests
+        received, delay_s = self.requests, self.delay_s
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append({"headers": dict(self.headers), "body": body})
+                received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                time.sleep(delay_s)
                 self.send_response(200)
                 self.end_headers()
 

@@ -4,6 +4,7 @@ reading back what it stored, and checking it against the analytic truth (tests/t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -144,6 +145,19 @@ def merged_history(
         (root / "metrics.om").unlink()
     with PrometheusServer(root / "tsdb") as server:
         yield server.url, scenario
+
+
+@contextlib.contextmanager
+def registered_history(
+    root: Path, scenarios: dict[str, dict[str, Any]]
+) -> Iterator[tuple[Settings, dict[str, Any]]]:
+    """`merged_history` served, its clusters registered in embedded stores under `root`:
+    (settings, merged scenario)."""
+    with contextlib.closing(merged_history(root, scenarios)) as served:
+        url, scenario = next(served)
+        settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root / "data"), "THANOS_URL": url})
+        register(settings, scenario)
+        yield settings, scenario
 
 
 def assert_groups_add_up(rows: pd.DataFrame, result: DayResult) -> None:

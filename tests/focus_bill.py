@@ -28,13 +28,16 @@ from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "focus" / "focus_1_0_four_providers.csv"
+COMMITMENTS = FIXTURE.with_name("focus_1_2_commitments.csv")
 ORG = "org-focus"
 MILLIONTH = Decimal("0.000001")
+# The cost columns, typed decimal as the providers' Parquet exports type them.
+DECIMAL_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 TIME_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd")
 
 
-def rows() -> list[dict[str, str]]:
-    with FIXTURE.open(newline="") as text:
+def rows(fixture: Path = FIXTURE) -> list[dict[str, str]]:
+    with fixture.open(newline="") as text:
         return list(csv.DictReader(text))
 
 
@@ -49,12 +52,12 @@ def write_csv(path: Path, bill: list[dict[str, str]]) -> Path:
 
 
 def write_parquet(path: Path, bill: list[dict[str, str]]) -> Path:
-    """Typed as the providers' Parquet exports are: decimal cost, UTC times, a tags map."""
+    """Typed as the providers' Parquet exports are: decimal costs, UTC times, a tags map."""
     frame = pd.DataFrame(bill).replace({"NULL": None, "": None})
     columns: dict[str, pa.Array] = {}
     for name in frame:
         values = frame[name]
-        if name == "BilledCost":
+        if name in DECIMAL_COLUMNS:
             columns[name] = pa.array([v and Decimal(v) for v in values], pa.decimal128(20, 6))
         elif name in TIME_COLUMNS:
             columns[name] = pa.array(pd.to_datetime(values, utc=True), pa.timestamp("us", tz="UTC"))
@@ -98,6 +101,26 @@ def billed_by_period(bill: list[dict[str, str]]) -> dict[tuple[str, str], Decima
     for row in bill:
         totals[(row["BillingPeriodStart"], row["BillingPeriodEnd"])] += Decimal(row["BilledCost"])
     return dict(totals)
+
+
+def billed_by_charge_month(bill: list[dict[str, str]]) -> dict[str, Decimal]:
+    """Month (YYYY-MM) of ChargePeriodStart -> the exact sum of BilledCost charged in it."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for row in bill:
+        totals[row["ChargePeriodStart"][:7]] += Decimal(row["BilledCost"])
+    return dict(totals)
+
+
+def month_bounds(month: str) -> tuple[str, str]:
+    """A month's [first midnight, next month's first midnight), as ISO texts."""
+    first = pd.Timestamp(f"{month}-01", tz="UTC")
+    return first.isoformat(), (first + pd.offsets.MonthBegin()).isoformat()
+
+
+def charge_span(bill: list[dict[str, str]]) -> dict[str, int]:
+    """clean_expenses' dates covering every charge day of the bill."""
+    starts = sorted(pd.Timestamp(row["ChargePeriodStart"]).floor("D") for row in bill)
+    return {"start_date": int(starts[0].timestamp()), "end_date": int(starts[-1].timestamp())}
 
 
 def epoch(text: str) -> int:

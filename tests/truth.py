@@ -167,13 +167,21 @@ def _services(cluster: dict[str, Any], pod: dict[str, Any], lo: int, hi: int) ->
     ]
 
 
+def _amount(container: dict[str, Any], request: str, usage: str) -> float:
+    """What a container is charged for: OpenCost's allocation is max(request, usage); a
+    container whose allocation series is missing is known by its request alone."""
+    if container.get("allocation", True):
+        return max(container[request], container[usage])
+    return container[request]
+
+
 def _pod_compute(cluster: dict[str, Any], pod: dict[str, Any], lo: int, hi: int) -> dict:
     """cpu, ram and gpu cost of a pod's containers over its run inside [lo, hi)."""
     node = next(n for n in cluster["nodes"] if n["name"] == pod["node"])
     start, end = max(pod["start"], lo), min(pod["end"], hi)
     amounts = {
-        "cpu": sum(max(c["cpu_request"], c["cpu_usage"]) for c in pod["containers"]),
-        "ram": sum(max(c["ram_request_bytes"], c["ram_usage_bytes"]) for c in pod["containers"])
+        "cpu": sum(_amount(c, "cpu_request", "cpu_usage") for c in pod["containers"]),
+        "ram": sum(_amount(c, "ram_request_bytes", "ram_usage_bytes") for c in pod["containers"])
         / GIB,
         "gpu": sum(c["gpu"] for c in pod["containers"]),
     }
@@ -300,7 +308,8 @@ def expected_allocation(
             }
             for uid in pv["mounted_by"]
         ]
-        claimed = pv["pvc"]["request_bytes"] / GIB * pv["price_per_gib_hour"]
+        claim = pv["pvc"] or {"request_bytes": 0}  # a released PV has no claim
+        claimed = claim["request_bytes"] / GIB * pv["price_per_gib_hour"]
         shares, _ = _shared(claimed, mounts, start, end)
         unmounted = rows.setdefault(f"pv:{pv['name']}", _row(UNMOUNTED, UNMOUNTED, UNMOUNTED, ""))
         unmounted["pv_cost"] = (

@@ -1,10 +1,15 @@
 """Per-process catalogs of the organizations (api/catalog/catalog.py), rebuilt when stale.
 
-A catalog is rebuilt when older than the TTL, or when ClickHouse reports costs of a
-resource id it does not know (an import added resources). Ids still unknown after a
-rebuild are remembered as orphans (expense rows without a document), so they do not
-trigger a rebuild on every request. `fields` are the document fields a catalog
-keeps: those the items show and those the filters read (api/query/clean_expenses.py).
+A catalog is rebuilt when the organization's stamp in MongoDB differs from the one
+it was built at (every write of its accounts or resources, by any process, moves
+the stamp: etl/storage/catalog_versions.py), so an import, a new account or a
+cluster seen is in the very next answer of every API process. One read of the
+stamp per request is the price. It is also rebuilt when older than the TTL (a
+backstop for documents changed by hand), or when ClickHouse reports costs of a
+resource id it does not know. Ids still unknown after a rebuild are remembered as
+orphans (expense rows without a document), so they do not trigger a rebuild on
+every request. `fields` are the document fields a catalog keeps: those the items
+show and those the filters read (api/query/clean_expenses.py).
 """
 
 from __future__ import annotations
@@ -17,16 +22,25 @@ from collections.abc import Sequence
 
 from api.catalog.catalog import Catalog
 from etl.core.config import Settings
+from etl.storage.catalog_versions import catalog_version
 from etl.storage.registry import open_database, organization_documents
 
 ACCOUNT_FIELDS = ("name", "type")
 
 
-def build_catalog(settings: Settings, organization_id: str, fields: Sequence[str]) -> Catalog:
-    """The organization's live accounts and their resources (only `fields`), from MongoDB."""
+def build_catalog(
+    settings: Settings, organization_id: str, fields: Sequence[str], version: str
+) -> Catalog:
+    """The organization's live accounts and their resources (only `fields`), from MongoDB,
+    as of stamp `version` (read before them: a write in between rebuilds it again)."""
     db = open_database(settings.mongo_uri, settings.mongo_db)
     accounts, resources = organization_documents(db, organization_id, ACCOUNT_FIELDS, fields)
-    return Catalog(accounts, resources, time.monotonic())
+    return Catalog(accounts, resources, time.monotonic(), version)
+
+
+def stored_version(settings: Settings, organization_id: str) -> str:
+    """The organization's catalog stamp in MongoDB."""
+    return catalog_version(open_database(settings.mongo_uri, settings.mongo_db), organization_id)
 
 
 class CatalogCache:
@@ -46,11 +60,16 @@ class CatalogCache:
         self._lock = threading.Lock()
 
     def get(self, settings: Settings, organization_id: str) -> Catalog:
-        """The organization's catalog, rebuilt when older than the TTL."""
+        """The organization's catalog, rebuilt when its stamp moved or older than the TTL."""
+        version = stored_version(settings, organization_id)
         with self._organization_lock(organization_id):
             catalog = self._catalogs.get(organization_id)
-            if catalog is None or time.monotonic() - catalog.built_at >= self.ttl_s:
-                catalog = self._rebuild(settings, organization_id)
+            if (
+                catalog is None
+                or catalog.version != version
+                or time.monotonic() - catalog.built_at >= self.ttl_s
+            ):
+                catalog = self._rebuild(settings, organization_id, version)
             return catalog
 
     def refresh(self, settings: Settings, organization_id: str, unknown: set[str]) -> Catalog:
@@ -59,7 +78,9 @@ class CatalogCache:
             catalog = self._catalogs.get(organization_id)
             if catalog is not None and unknown <= catalog.orphans | catalog.resources.keys():
                 return catalog
-            catalog = self._rebuild(settings, organization_id)
+            catalog = self._rebuild(
+                settings, organization_id, stored_version(settings, organization_id)
+            )
             catalog.orphans = unknown - catalog.resources.keys()
             return catalog
 
@@ -67,8 +88,8 @@ class CatalogCache:
         with self._lock:
             return self._locks[organization_id]
 
-    def _rebuild(self, settings: Settings, organization_id: str) -> Catalog:
-        catalog = build_catalog(settings, organization_id, self.fields)
+    def _rebuild(self, settings: Settings, organization_id: str, version: str) -> Catalog:
+        catalog = build_catalog(settings, organization_id, self.fields, version)
         # Millions of long-lived objects would make every full garbage collection walk
         # them all (~0.5 s per request at 100k resources); freezing moves them out of
         # the collector's view. They hold no cycles, so reference counting still frees

@@ -32,6 +32,7 @@ class Catalog:
     accounts: dict[str, dict[str, Any]]
     resources: dict[str, dict[str, Any]]
     built_at: float
+    version: str = ""  # the organization's stamp it was built at (api/catalog/cache.py)
     orphans: set[str] = field(default_factory=set)
     _indexes: dict[str, dict[Any, set[str]]] = field(default_factory=dict)
     _memo: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)

@@ -30,6 +30,7 @@ from api.query.filters import BREAKDOWN_EXPENSES, Filters
 from api.query.scope import Period, accounts_of, candidates, cost_parameters, scope
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings
+from etl.core.metrics import DEFAULT_METRIC
 from etl.storage import sqlfiles
 from etl.storage.clickhouse import StringArray
 from etl.storage.registry import K8S_ACCOUNT_TYPE
@@ -175,9 +176,15 @@ class BreakdownQuery:
     """One request: the organization's catalog, the filters, the breakdown field."""
 
     def __init__(
-        self, catalog: Catalog, period: Period, filters: Filters, breakdown_by: str
+        self,
+        catalog: Catalog,
+        period: Period,
+        filters: Filters,
+        breakdown_by: str,
+        metric: str = DEFAULT_METRIC,
     ) -> None:
         self.catalog = catalog
+        self.metric = metric
         self.period = period
         self.filters = filters
         self.by = breakdown_by
@@ -221,7 +228,12 @@ class BreakdownQuery:
             else KeyMap.of(self.catalog, self.by)
         )
         parameters = {
-            **cost_parameters(request_scope, Period(self.read_from, self.period.end), None),
+            **cost_parameters(
+                request_scope,
+                Period(self.read_from, self.period.end),
+                None,
+                metric=self.metric,
+            ),
             "skip_account_ids": skip_accounts,
             "by_account": by_account,
             **keys.parameters(),
@@ -260,7 +272,9 @@ def find_breakdown(
     period: Period,
     filters: Filters,
     breakdown_by: str,
+    metric: str = DEFAULT_METRIC,
 ) -> tuple[Breakdown, Catalog]:
-    """The organization's daily costs per `breakdown_by` key, and the catalog read."""
+    """The organization's daily costs per `breakdown_by` key in the cost `metric`, and the
+    catalog read."""
     catalog = cache.get(settings, organization_id)
-    return BreakdownQuery(catalog, period, filters, breakdown_by).run(), catalog
+    return BreakdownQuery(catalog, period, filters, breakdown_by, metric).run(), catalog

@@ -22,6 +22,7 @@ from api.render.answer import CleanExpenses
 from api.render.clusterparts import Clusters
 from api.render.items import SHOWN_FIELDS, EncodedItems
 from etl.core.config import Settings
+from etl.core.metrics import DEFAULT_METRIC
 from etl.costmodel.assets import COMPONENTS
 from etl.storage import sqlfiles
 
@@ -39,11 +40,12 @@ def _expenses_answer(
     filters: Filters,
     limit: int | None,
     offset: int,
+    metric: str,
 ) -> CleanExpenses:
     request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
     if request_scope is None:
         return CleanExpenses.empty()
-    parameters = cost_parameters(request_scope, period, limit, offset)
+    parameters = cost_parameters(request_scope, period, limit, offset, metric)
     with clickhouse() as client:
         table = client.query_arrow(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
     # Arrow columns: no Python object per row. Items come first, then folded node rows.
@@ -51,7 +53,9 @@ def _expenses_answer(
         if not offset:
             return CleanExpenses.empty()
         # Past the last item (and no folded row): no items, but the totals of the first.
-        first = _expenses_answer(settings, cache, organization_id, catalog, period, filters, 1, 0)
+        first = _expenses_answer(
+            settings, cache, organization_id, catalog, period, filters, 1, 0, metric
+        )
         return CleanExpenses([], [], [], first.total_count, first.total_cost)
     table = table.combine_chunks()  # one chunk per column: free when the answer is one batch
     column = {name: table.column(name).chunk(0) for name in table.column_names}
@@ -133,12 +137,15 @@ def find_clean_expenses(
     filters: Filters,
     limit: int | None = None,
     offset: int = 0,
+    metric: str = DEFAULT_METRIC,
 ) -> CleanExpenses:
     """The organization's resources with cost in the period, most expensive first
-    (the `offset` most expensive skipped, then at most `limit`)."""
+    (the `offset` most expensive skipped, then at most `limit`), in the cost `metric`."""
     catalog = cache.get(settings, organization_id)
     if filters.narrows_allocation:
+        if period.billing_periods:  # allocation rows are a cluster's, which no bill charges
+            return CleanExpenses.empty()
         return _allocation_answer(catalog, period, filters, limit, offset)
     return _expenses_answer(
-        settings, cache, organization_id, catalog, period, filters, limit, offset
+        settings, cache, organization_id, catalog, period, filters, limit, offset, metric
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from api.catalog.catalog import Catalog
 from api.query.filters import CATALOG_FILTERS, Filters
+from etl.core.metrics import DEFAULT_METRIC, METRIC_COLUMNS
 from etl.storage.clickhouse import StringArray
 from etl.storage.registry import K8S_ACCOUNT_TYPE
 
@@ -23,10 +24,15 @@ MAX_ITEMS = 2**31 - 1
 
 @dataclass(frozen=True)
 class Period:
-    """Unix seconds; a day counts when its midnight-UTC row date lies in [start, end]."""
+    """Unix seconds; a day counts when its midnight-UTC row date lies in [start, end].
+
+    `billing_periods` (YYYYMM numbers; empty: no such filter) keeps only the expense
+    rows those months' bills charged (clean_expenses' `billing_period`).
+    """
 
     start: int
     end: int
+    billing_periods: tuple[int, ...] = ()
 
 
 def accounts_of(catalog: Catalog, filters: Filters) -> list[str]:
@@ -112,17 +118,26 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
 
 
 def cost_parameters(
-    request_scope: Scope, period: Period, limit: int | None, offset: int = 0
+    request_scope: Scope,
+    period: Period,
+    limit: int | None,
+    offset: int = 0,
+    metric: str = DEFAULT_METRIC,
 ) -> dict[str, Any]:
-    """The parameters of sql/queries/clean_expenses_costs.sql (`offset`: items skipped)."""
+    """The parameters of sql/queries/clean_expenses_costs.sql (`offset`: items skipped;
+    `metric`: the cost summed, etl/core/metrics.py)."""
+    # An invoice's rows are shown as the bill has them: no node folded into a cluster.
+    folding = not period.billing_periods
     return {
         "cloud_account_ids": request_scope.cloud_account_ids,
         "start_date": period.start,
         "end_date": period.end,
+        "billing_periods": list(period.billing_periods),
+        "cost_column": METRIC_COLUMNS[metric],
         "all_resources": request_scope.resource_ids is None,
         "resource_ids": request_scope.resource_ids or StringArray(()),
-        "node_ids": request_scope.node_ids,
-        "node_clusters": request_scope.node_clusters,
+        "node_ids": request_scope.node_ids if folding else StringArray(()),
+        "node_clusters": request_scope.node_clusters if folding else StringArray(()),
         "cluster_account_ids": request_scope.cluster_account_ids,
         "k8s_account_ids": request_scope.k8s_account_ids,
         "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from api.catalog.catalog import Catalog
 from api.render.arrowbytes import BYTES, NOTHING, joined_values, json_numbers
 from api.render.clusterparts import Clusters
+from api.render.finite import finite
 from api.render.items import EncodedItems, item_base
 
 PLAIN_TAIL = pa.array([b"},"], BYTES)  # what follows the cost of an item but a cluster
@@ -82,6 +83,9 @@ class CleanExpenses:
         columns item by item into one buffer, which is copied once, between the head
         and the end.
         """
+        for key, value in fields.items():
+            if isinstance(value, float):
+                finite(value, key)  # msgspec would write null
         head = msgspec.json.encode(fields)[:-1]
         head += b',"clean_expenses":[' if fields else b'"clean_expenses":['
         count = len(self.resource_ids)

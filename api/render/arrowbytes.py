@@ -15,8 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from api.render.finite import NonFiniteNumberError
+
 BYTES = pa.large_binary()
-NULL = pa.scalar(b"null", BYTES)
 NOTHING = pa.scalar(b"", BYTES)  # the separator of an element-wise join
 
 
@@ -37,12 +38,11 @@ def json_numbers(values: pa.Array) -> pa.LargeBinaryArray:
     """Each float as JSON: its shortest text that reads back to the same double.
 
     Arrow's cast writes the shortest round-trip form (`3051`, `0.30000000000000004`,
-    `1e-7`); a value JSON cannot hold (NaN, infinity) is `null`, as msgspec writes it.
+    `1e-7`); a value JSON cannot hold (NaN, infinity) is refused (api/render/finite.py).
     """
-    text = pc.cast(pc.cast(values, pa.large_string()), BYTES)
     if pc.all(pc.is_finite(values)).as_py() is False:
-        return pc.if_else(pc.is_finite(values), text, NULL)
-    return text
+        raise NonFiniteNumberError("a cost of the answer")
+    return pc.cast(pc.cast(values, pa.large_string()), BYTES)
 
 
 def joined_values(array: pa.LargeBinaryArray) -> memoryview:

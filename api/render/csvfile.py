@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Response
 
+from api.render.finite import finite
 from etl.costmodel.assets import COMPONENTS
 
 COLUMNS = (
@@ -39,6 +40,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, float):
+        return finite(value, "a cost of the answer")  # csv would write inf or nan
     if isinstance(value, dict):
         value = json.dumps(value, sort_keys=True) if value else ""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
@@ -69,6 +72,6 @@ def csv_response(body: dict[str, Any], filename: str) -> Response:
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "X-Total-Count": str(body["total_count"]),
-            "X-Total-Cost": repr(body["total_cost"]),
+            "X-Total-Cost": repr(finite(body["total_cost"], "total_cost")),
         },
     )

@@ -103,6 +103,13 @@ class CleanExpenseSchema(Schema):
     k8s_cluster_name = _text("bill resources only: that cluster's name")
 
 
+def cost_metric_field() -> String:
+    """An answer's `cost_metric`: the cost it sums (api/query/metric.py)."""
+    return String(
+        required=True, metadata={"description": "the cost summed: billed, effective or list"}
+    )
+
+
 class CleanExpensesSchema(Schema):
     """The response of clean_expenses."""
 
@@ -112,6 +119,7 @@ class CleanExpensesSchema(Schema):
         required=True, metadata={"description": "resources matched, before limit"}
     )
     total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
+    cost_metric = cost_metric_field()
     clean_expenses = List(Nested(CleanExpenseSchema), required=True)
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
     offset = Integer(metadata={"description": "the items skipped, when some were"})
@@ -164,6 +172,7 @@ class K8sCostGroupsSchema(Schema):
     start_date = Integer(required=True)
     end_date = Integer(required=True)
     group_by = String(required=True)
+    cost_metric = cost_metric_field()
     total_count = Integer(required=True, metadata={"description": "groups, before limit"})
     total_cost = Float(required=True, metadata={"description": "their cost, before limit"})
     totals = Nested(K8sCostTotalsSchema, required=True)
@@ -203,6 +212,7 @@ class BreakdownExpensesSchema(Schema):
         required=True, metadata={"description": "its end: the second before start_date"}
     )
     breakdown_by = String(required=True)
+    cost_metric = cost_metric_field()
     breakdown = Dict(
         keys=String(metadata={"description": "a day: Unix seconds of its midnight UTC"}),
         values=Dict(keys=String(), values=Nested(BreakdownCostSchema)),

@@ -19,9 +19,10 @@ from apiflask.fields import String
 from apiflask.validators import OneOf
 from marshmallow import RAISE
 
-from api.context import current_settings
+from api.context import current_settings, mongodb
 from api.query.breakdown import BREAKDOWNS, Breakdown, find_breakdown, previous_period
 from api.query.filters import BREAKDOWN_EXPENSES, Filters
+from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.scope import Period
 from api.render.schemas import BreakdownExpensesSchema
@@ -39,6 +40,7 @@ BreakdownExpensesQuery = query_schema(
             metadata={"description": " | ".join(BREAKDOWNS)},
         )
     },
+    after=METRIC_FIELDS,
 )
 
 
@@ -64,6 +66,7 @@ def get_breakdown_expenses(organization_id: str, query: dict[str, Any]) -> dict[
     """The organization's cost per day and per key over the period, with the totals."""
     period = Period(query["start_date"], query["end_date"])
     by = query["breakdown_by"]
+    metric = request_metric(mongodb(), organization_id, query)
     answer, catalog = find_breakdown(
         current_settings(),
         catalogs(),
@@ -71,6 +74,7 @@ def get_breakdown_expenses(organization_id: str, query: dict[str, Any]) -> dict[
         period,
         Filters.from_query(query, BREAKDOWN_EXPENSES),
         by,
+        metric,
     )
     previous = previous_period(period)
     return {
@@ -79,6 +83,7 @@ def get_breakdown_expenses(organization_id: str, query: dict[str, Any]) -> dict[
         "previous_start_date": previous.start,
         "previous_end_date": previous.end,
         "breakdown_by": by,
+        "cost_metric": metric,
         "breakdown": {
             str(day): {key: {"cost": cost} for key, cost in sorted(bucket.items())}
             for day, bucket in sorted(answer.days.items())

@@ -23,7 +23,11 @@ from marshmallow import RAISE, ValidationError, validates
 
 from api.context import clickhouse, mongodb
 from api.openapi import portable_pattern
+from api.query.metric import METRIC_FIELDS
+from api.render.schemas import cost_metric_field
 from etl.alerts import budgets
+from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY
+from etl.core.money import BOUND_TEXT, MAX_USD
 from etl.storage import budgets as store
 from etl.storage.registry import list_accounts
 
@@ -45,10 +49,14 @@ class BudgetIn(Schema):
         metadata={"description": budgets.SCOPE_DESCRIPTION, "pattern": SCOPE_PATTERN},
     )
     amount_usd = Float(
-        required=True, validate=Range(min=0, min_inclusive=False), metadata={"example": 1000}
+        required=True,
+        validate=Range(
+            min=0, max=MAX_USD, min_inclusive=False, error=f"must be > 0 and <= {BOUND_TEXT}"
+        ),
+        metadata={"description": f"USD, > 0 and at most {BOUND_TEXT}", "example": 1000},
     )
     thresholds = List(
-        Float(validate=Range(min=0, max=1000, min_inclusive=False)),
+        Float(validate=Range(min=0, max=budgets.MAX_THRESHOLD_PCT, min_inclusive=False)),
         validate=Length(min=1, max=20),
         metadata={"description": "percent of the amount; default 50, 80, 100"},
     )
@@ -62,12 +70,18 @@ class BudgetIn(Schema):
 
 
 class AsOfQuery(Schema):
-    """The day a budget's figures are taken after."""
+    """The day a budget's figures are taken after, and the cost metric of its spend."""
 
     class Meta:
         unknown = RAISE
 
-    as_of = Date(metadata={"description": "YYYY-MM-DD; default: the last complete UTC day"})
+    as_of = Date(
+        validate=Range(
+            min=FIRST_DAY, max=LAST_DAY, error=f"must be a day from {DAY_RANGE_TEXT} (UTC)"
+        ),
+        metadata={"description": "YYYY-MM-DD; default: the last complete UTC day"},
+    )
+    cost_metric = METRIC_FIELDS["cost_metric"]
 
 
 class ThresholdSchema(Schema):
@@ -85,6 +99,7 @@ class BudgetMonthSchema(Schema):
     days_left = Integer(required=True, metadata={"description": "days of the month after as_of"})
     forecast_usd = Float(required=True)
     thresholds = List(Nested(ThresholdSchema), required=True)
+    cost_metric = cost_metric_field()
 
 
 class BudgetSchema(Schema):
@@ -110,11 +125,14 @@ def _as_of(query: dict[str, Any]) -> date:
     return query.get("as_of") or (datetime.now(UTC) - timedelta(days=1)).date()
 
 
-def _answers(db: Any, found: list[dict[str, Any]], as_of: date) -> list[dict[str, Any]]:
-    """The budgets with their months (one organization-wide `expenses` read for all)."""
+def _answers(
+    db: Any, found: list[dict[str, Any]], as_of: date, metric: str | None = None
+) -> list[dict[str, Any]]:
+    """The budgets with their months in `metric` (None: each organization's default; one
+    organization-wide `expenses` read for all)."""
     answers = []
     with clickhouse() as client:
-        reader = budgets.SpendReader(client, db)
+        reader = budgets.SpendReader(client, db, metric)
         for budget in found:
             month = asdict(budgets.budget_month(reader, budget, as_of))
             status = {key: value for key, value in month.items() if key != "by_account"}
@@ -163,7 +181,9 @@ def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
 def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's budgets, each with its month-to-date, forecast and thresholds."""
     db = mongodb()
-    found = _answers(db, store.list_budgets(db, organization_id), _as_of(query))
+    found = _answers(
+        db, store.list_budgets(db, organization_id), _as_of(query), query.get("cost_metric")
+    )
     return {"total_count": len(found), "budgets": found}
 
 
@@ -174,7 +194,8 @@ def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
 def get_budget(organization_id: str, budget_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """One budget with its month."""
     db = mongodb()
-    return _answer(db, _owned(db, organization_id, budget_id), _as_of(query))
+    budget = _owned(db, organization_id, budget_id)
+    return _answers(db, [budget], _as_of(query), query.get("cost_metric"))[0]
 
 
 @bp.put(f"{PATH}/<budget_id>")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from apiflask.fields import Integer, String
-from apiflask.validators import OneOf, Range
+from apiflask.fields import Integer, List, String
+from apiflask.validators import OneOf, Range, Regexp
 from flask import Response, current_app, jsonify
 from marshmallow import RAISE
 
@@ -20,6 +20,7 @@ from api.catalog.cache import CatalogCache
 from api.context import current_settings, mongodb
 from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
+from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.scope import Period
 from api.query.shared_expenses import share_items, shared_cluster_costs
@@ -34,6 +35,7 @@ CATALOG_EXTENSION = "k8scost_catalogs"
 # How long an API process trusts its copy of an organization's resource documents.
 CATALOG_TTL_S = 300.0
 FORMATS = ("advanced_json", "json", "csv")
+BILLING_PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 # Query string of clean_expenses: the period, the filters of api/query/filters.py, then these.
 CleanExpensesQuery = query_schema(
@@ -49,11 +51,21 @@ CleanExpensesQuery = query_schema(
             validate=Range(min=0),
             metadata={"description": "Skip this many items first (paging, with limit)"},
         ),
+        "billing_period": List(
+            String(validate=Regexp(BILLING_PERIOD, error="must be a month, YYYY-MM")),
+            metadata={
+                "description": "Only the rows of these months' bills (YYYY-MM, a bill's "
+                "BillingPeriodStart), on whatever day they were charged; nodes stay apart "
+                "from their clusters, as the bill has them. With dates that cover its "
+                "charges: exactly the invoice's total (repeatable)"
+            },
+        ),
         "format": String(
             load_default="advanced_json",
             validate=OneOf(FORMATS),
             metadata={"description": "advanced_json or json: this document; csv: the same rows"},
         ),
+        **METRIC_FIELDS,
         **SHARING_FIELDS,
     },
 )
@@ -88,21 +100,24 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     limit = query.get("limit")
     settings = current_settings()
     policy = request_policy(mongodb(), organization_id, query)
+    metric = request_metric(mongodb(), organization_id, query)
     if policy.active:
-        return _shared_answer(organization_id, query, filters, policy)
+        return _shared_answer(organization_id, query, filters, policy, metric)
     answer = find_clean_expenses(
         settings,
         catalogs(),
         organization_id,
-        Period(query["start_date"], query["end_date"]),
+        _period(query),
         filters,
         limit,
         query["offset"],
+        metric,
     )
     csv = query["format"] == "csv"
     totals: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
+        "cost_metric": metric,
         "total_count": answer.total_count,
         "total_cost": answer.total_cost,
     }
@@ -121,13 +136,25 @@ def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     return Response(answer.json_body(totals), mimetype="application/json")
 
 
+def _period(query: dict[str, Any]) -> Period:
+    """The dates, and the billing periods as YYYYMM numbers."""
+    months = sorted({int(month.replace("-", "")) for month in query.get("billing_period", ())})
+    return Period(query["start_date"], query["end_date"], tuple(months))
+
+
 def _shared_answer(
-    organization_id: str, query: dict[str, Any], filters: Filters, policy: SharingPolicy
+    organization_id: str,
+    query: dict[str, Any],
+    filters: Filters,
+    policy: SharingPolicy,
+    metric: str,
 ) -> Any:
     """The answer with its cluster items costed with sharing (api/query/shared_expenses.py):
     every item before the limit, dicts rendered by Flask (sharing is the rarer question)."""
-    period = Period(query["start_date"], query["end_date"])
-    answer = find_clean_expenses(current_settings(), catalogs(), organization_id, period, filters)
+    period = _period(query)
+    answer = find_clean_expenses(
+        current_settings(), catalogs(), organization_id, period, filters, metric=metric
+    )
     items = answer.items()
     clusters = sorted({item["cloud_account_id"] for item in items if "k8s_costs" in item})
     items, change = share_items(items, shared_cluster_costs(clusters, period, filters, policy))
@@ -135,6 +162,7 @@ def _shared_answer(
     body: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
+        "cost_metric": metric,
         "total_count": answer.total_count,
         "total_cost": answer.total_cost + change,
         "sharing": policy.document(),

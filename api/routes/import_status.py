@@ -29,7 +29,7 @@ bp = APIBlueprint("import_status", __name__, tag="k8s import status", url_prefix
 
 MAX_DAYS = 366
 MISSING = "missing"
-STATUSES = (ledger.SUCCEEDED, ledger.LOADED, ledger.RUNNING, ledger.FAILED, ledger.NO_DATA, MISSING)
+STATUSES = (*ledger.STATUSES, MISSING)
 
 
 class ImportStatusQuery(PeriodQuery):

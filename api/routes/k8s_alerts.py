@@ -71,6 +71,12 @@ class AlertSchema(Schema):
     title = String(allow_none=True, metadata={"description": "one line: what and where"})
     headline = String(allow_none=True, metadata={"description": "the figures, in words"})
     cost_usd = Float(required=True, metadata={"description": "the day's cost (budget: to date)"})
+    cost_metric = String(
+        metadata={
+            "description": "budget: the cost metric of its spend (billed, effective or list); "
+            "an anomaly's allocation is the same in every metric"
+        }
+    )
     baseline_usd = Float(
         required=True, metadata={"description": "the baseline mean (budget: the amount)"}
     )

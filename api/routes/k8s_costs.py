@@ -32,6 +32,7 @@ from marshmallow import RAISE, ValidationError
 from api.context import clickhouse, mongodb
 from api.query.efficiency import efficiency
 from api.query.filters import K8S_COSTS, Filters
+from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
@@ -71,6 +72,7 @@ K8sCostsQuery = query_schema(
         "limit": Integer(
             validate=Range(min=1), metadata={"description": "Keep the most expensive groups"}
         ),
+        **METRIC_FIELDS,
         **SHARING_FIELDS,
     },
 )
@@ -145,6 +147,9 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
         "start_date": query["start_date"],
         "end_date": query["end_date"],
         "group_by": query["group_by"],
+        # A cluster's allocation holds the exporter's price, its cost in every metric
+        # until nodes are priced from the bill (docs/api.md, "Cost metrics").
+        "cost_metric": request_metric(database, organization_id, query),
         "total_count": len(groups),
         "total_cost": totals["cost"],
         "totals": totals,

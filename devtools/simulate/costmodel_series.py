@@ -73,7 +73,7 @@ def _containers(
     def series(cluster: dict[str, Any]) -> Iterator[Series]:
         for pod in cluster["pods"]:
             for container in pod["containers"]:
-                if only_gpu and not container["gpu"]:
+                if (only_gpu and not container["gpu"]) or not container.get("allocation", True):
                     continue
                 labels = {
                     "namespace": pod["namespace"],
@@ -103,7 +103,7 @@ def _pod_pvc_allocation(cluster: dict[str, Any]) -> Iterator[Series]:
     pods = {pod["uid"]: pod for pod in cluster["pods"]}
     for pv in cluster["pvs"]:
         claim = pv["pvc"]
-        for uid in pv["mounted_by"]:
+        for uid in pv["mounted_by"] if claim else ():
             pod = pods[uid]
             labels = {
                 "namespace": claim["namespace"],

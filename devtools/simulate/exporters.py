@@ -38,12 +38,47 @@ class Family:
 
 
 @dataclass(frozen=True)
+class Scrape:
+    """The target labels the customer's Prometheus adds to a scrape's series.
+
+    Prometheus sets `job` and `instance` on every scraped series. Where the exporter
+    already set one (the cost model's `instance`, the node's name), `honor_labels: true`
+    keeps the exporter's; `false` (Prometheus' default) keeps the target's and renames
+    the exporter's to `exported_<name>` (Prometheus' scrape_config documentation).
+    `families` are the contract families scraped from this target.
+    """
+
+    labels: dict[str, str]
+    honor_labels: bool
+    families: frozenset[str]
+
+    def apply(self, labels: dict[str, str]) -> dict[str, str]:
+        """A scraped series' labels as Prometheus stores them."""
+        stored = dict(labels)
+        for name, value in self.labels.items():
+            if name not in stored:
+                stored[name] = value
+            elif not self.honor_labels:
+                stored[f"exported_{name}"] = stored[name]
+                stored[name] = value
+        return stored
+
+
+@dataclass(frozen=True)
 class Shape:
-    """One supported exporter setup; `families` maps each contract family to its rendering."""
+    """One supported exporter setup; `families` maps each contract family to its rendering,
+    `scrape` (if set) what the customer's Prometheus adds to those it scrapes."""
 
     name: str
     summary: str
     families: dict[str, Family]
+    scrape: Scrape | None = None
+
+    def stored(self, family: str, labels: dict[str, str]) -> dict[str, str]:
+        """A series' labels as the customer's Prometheus stores them."""
+        if self.scrape is None or family not in self.scrape.families:
+            return labels
+        return self.scrape.apply(labels)
 
 
 def _same(names: dict[str, tuple[str, ...]]) -> dict[str, Family]:
@@ -205,6 +240,19 @@ _CADVISOR = _same(
     }
 )
 
+# Kubecost 2.x: its cost model is OpenCost's (no uid found on its container series), and
+# with no kube-state-metrics bundled it emits its own KSM v1 style kube_* families
+# (docs/exporters.md [22]); its network-costs DaemonSet spells sameZone/sameRegion [13].
+# One target, scraped by the customer's Prometheus with or without honor_labels.
+_KUBECOST = {**_COST_MODEL, **_OPENCOST_KSM1, **_CAMEL_NETWORK, **_CADVISOR}
+KUBECOST_TARGET = {"job": "kubecost", "instance": "kubecost-cost-analyzer.kubecost:9003"}
+
+
+def _kubecost_scrape(honor_labels: bool) -> Scrape:
+    scraped = frozenset(_KUBECOST) - frozenset(_CADVISOR)  # cAdvisor: the kubelet's target
+    return Scrape(KUBECOST_TARGET, honor_labels, scraped)
+
+
 SHAPES: dict[str, Shape] = {
     shape.name: shape
     for shape in [
@@ -227,6 +275,18 @@ SHAPES: dict[str, Shape] = {
             "network-camelcase",
             "as opencost, with an older network-costs DaemonSet (sameZone, sameRegion)",
             {**_COST_MODEL, **_OPENCOST_KSM1, **_CAMEL_NETWORK, **_CADVISOR},
+        ),
+        Shape(
+            "kubecost",
+            "Kubecost 2.x cost model with its own KSM v1 style kube_*, scraped with honor_labels",
+            _KUBECOST,
+            _kubecost_scrape(honor_labels=True),
+        ),
+        Shape(
+            "kubecost-relabelled",
+            "as kubecost, scraped without honor_labels (its instance label is exported_instance)",
+            _KUBECOST,
+            _kubecost_scrape(honor_labels=False),
         ),
     ]
 }

@@ -115,6 +115,8 @@ def _replicaset_owner(cluster: dict[str, Any]) -> Iterator[Series]:
 def _pvc_info(cluster: dict[str, Any]) -> Iterator[Series]:
     for pv in cluster["pvs"]:
         claim = pv["pvc"]
+        if claim is None:  # released: no claim object, so no series
+            continue
         labels = {
             "namespace": claim["namespace"],
             "persistentvolumeclaim": claim["name"],

@@ -43,6 +43,8 @@ def write_openmetrics(
     lo, hi = window or (scenario["start"], scenario["end"])
     window = (max(lo, scenario["start"]), min(hi, scenario["end"]))
     shape = shape_named(scenario.get("exporter", DEFAULT_EXPORTER))
+    # emitted name -> contract family (KSM v2's capacity: either one, scraped alike)
+    contract = {spec.name: name for name, spec in shape.families.items()}
     written = 0
     with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
         for family, kind, series_of, first in shaped_families(shape):
@@ -53,7 +55,9 @@ def write_openmetrics(
                 gaps = [tuple(gap) for gap in cluster.get("gaps", [])]
                 for copy_labels in _copies(cluster, family):
                     for series in series_of(cluster):
-                        labels = _label_text({**copy_labels, **series.labels})
+                        stored = {**copy_labels, **shape.stored(contract[family], series.labels)}
+                        stored.update(copy_labels)  # an emitter copy's job over the scrape's
+                        labels = _label_text(stored)
                         head = f"{sample_name}{{{labels}}} "
                         written += _write_samples(out, head, series, window, step, gaps)
         out.write("# EOF\n")

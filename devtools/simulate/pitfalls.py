@@ -20,6 +20,12 @@ is what a real cluster produces and what a naive cost pipeline gets wrong:
   `cpu01`, `cpu02`: a half and two quarters of its usage) and no `total`, as a
   standalone cAdvisor does on cgroup v1 nodes (docs/exporters.md [21]), so keeping
   one series of a cgroup keeps one core's usage;
+- missing_allocation: as on a real Kubecost scrape (26 of 79 running containers), a
+  third of the running containers have no `container_*_allocation` series, among them
+  a BestEffort sidecar (no requests) listed first in half the pods: such a container
+  can only be priced from its requests on its pod's node;
+- unclaimed_pvs: three PVs released by their claims (no PVC, never mounted), priced
+  all day: all their cost is unmounted;
 - scrape_gap: ten minutes without any sample of the cluster, placed where nothing
   starts, stops or changes price (applied last, so it avoids the other pitfalls too).
 
@@ -131,6 +137,38 @@ def _per_cpu_usage(builder: Any, cluster: Cluster) -> None:
     cluster["cpu_shares"] = list(PER_CPU_SHARES)
 
 
+SIDECAR = {
+    "name": "log-shipper",
+    "cpu_request": 0,
+    "cpu_usage": 0.01,
+    "ram_request_bytes": 0,
+    "ram_usage_bytes": 16 * 2**20,
+    "gpu": 0,
+    "allocation": False,
+}
+
+
+def _missing_allocation(builder: Any, cluster: Cluster) -> None:
+    for pod in cluster["pods"]:
+        if pod["workload"]["kind"] != "DaemonSet" and builder.rng.random() < 0.5:
+            pod["containers"].insert(0, dict(SIDECAR))
+    containers = [c for pod in cluster["pods"] for c in pod["containers"]]
+    missing = sum(not c.get("allocation", True) for c in containers)
+    for container in builder.rng.sample(containers, len(containers)):
+        if missing >= len(containers) // 3:
+            break
+        if container.get("allocation", True):
+            container["allocation"] = False
+            missing += 1
+
+
+def _unclaimed_pvs(builder: Any, cluster: Cluster) -> None:
+    clock = builder.clock
+    for n in range(3):
+        pv = builder.pv("data", f"released-{n}", 10 * (n + 1), clock.before, clock.after, [])
+        cluster["pvs"].append({**pv, "pvc": None})
+
+
 def _boundaries(cluster: Cluster) -> set[int]:
     """Every instant at which something starts, stops, changes price or resets."""
     found = {reset["at"] for reset in cluster["network_resets"]}
@@ -163,6 +201,8 @@ _APPLY: dict[str, Callable[[Any, Cluster], None]] = {
     "price_outlier": _price_outlier,
     "unpriced_node": _unpriced_node,
     "per_cpu_usage": _per_cpu_usage,
+    "missing_allocation": _missing_allocation,
+    "unclaimed_pvs": _unclaimed_pvs,
     "scrape_gap": _scrape_gap,
 }
 PITFALLS = tuple(_APPLY)

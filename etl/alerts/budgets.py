@@ -11,6 +11,10 @@ The spend is ClickHouse's: `expenses` for the organization (every account it has
 billed node VM counted once, in its cluster: docs/api.md) and a `cloud_account_id`
 (its bill, whole); `k8s_allocation` of the organization's clusters for a
 namespace or a `label:<key>=<value>` (the pod's label, else its namespace's).
+The spend is in a cost metric (docs/api.md, "Cost metrics"): the reader's when it is
+given one (a request's `cost_metric`), else the budget's organization's default
+(`k8scost pricing metric`, billed unless set); a namespace or label budget reads the
+allocation, the same in every metric until nodes are priced from the bill.
 Each crossed threshold is one alert per month (its id names budget, month and
 threshold), so it is raised once however many days stay above it. Its causes are
 the month-to-date spend per account, which adds up to the month-to-date.
@@ -26,11 +30,14 @@ from typing import Any
 
 from pymongo.database import Database
 
-from etl.core.days import day_start_epoch
-from etl.storage import costreads, nodes, registry
+from etl.core.days import FIRST_DAY, day_start_epoch
+from etl.core.metrics import DEFAULT_METRIC
+from etl.storage import costreads, nodes, pricing, registry
 from etl.storage.clickhouse import Client
 
 TREND_DAYS = 7
+# A threshold is a percent of the amount, so at most 10x the money bound.
+MAX_THRESHOLD_PCT = 1000.0
 SCOPE = re.compile(
     r"^(?:organization|cloud_account_id:(?P<account>.+)|namespace:(?P<namespace>[^\s]+)"
     r"|label:(?P<key>[^=\s]+)=(?P<value>.*))$"
@@ -60,6 +67,7 @@ class BudgetMonth:
     forecast_usd: float
     by_account: dict[str, float]  # month-to-date per cloud account
     thresholds: list[dict[str, Any]]
+    cost_metric: str = DEFAULT_METRIC  # the cost the spend sums (etl/core/metrics.py)
 
 
 class SpendReader:
@@ -68,14 +76,18 @@ class SpendReader:
     billed nodes folded into their clusters, an account budget filters it unfolded; a
     namespace or label budget reads `k8s_allocation` itself)."""
 
-    def __init__(self, client: Client, db: Database) -> None:
-        self._client, self._db = client, db
-        self._expenses: dict[tuple[str, date, date, bool], costreads.Daily] = {}
+    def __init__(self, client: Client, db: Database, metric: str | None = None) -> None:
+        self._client, self._db, self._metric = client, db, metric
+        self._expenses: dict[tuple[str, date, date, bool, str], costreads.Daily] = {}
+
+    def metric(self, budget: dict[str, Any]) -> str:
+        """The cost metric the budget's spend is read in."""
+        return self._metric or pricing.default_metric(self._db, budget["organization_id"])
 
     def _organization(
-        self, organization: str, first: date, last: date, fold: bool
+        self, organization: str, first: date, last: date, fold: bool, metric: str
     ) -> costreads.Daily:
-        key = (organization, first, last, fold)
+        key = (organization, first, last, fold, metric)
         if key not in self._expenses:
             accounts, resources = registry.organization_documents(
                 self._db, organization, nodes.ACCOUNT_FIELDS, nodes.RESOURCE_FIELDS
@@ -84,7 +96,7 @@ class SpendReader:
             node_of = nodes.node_clusters(accounts, resources, clusters) if fold else {}
             cluster_accounts = sorted({resources[c]["cloud_account_id"] for c in node_of.values()})
             self._expenses[key] = costreads.expense_days(
-                self._client, sorted(accounts), first, last, node_of, cluster_accounts
+                self._client, sorted(accounts), first, last, node_of, cluster_accounts, metric
             )
         return self._expenses[key]
 
@@ -108,14 +120,20 @@ class SpendReader:
                 parts.get("namespace", ""),
                 (parts.get("key", ""), parts.get("value", "")),
             )
+        metric = self.metric(budget)
         if "account" in parts:
-            spend = self._organization(organization, first, last, fold=False)
+            spend = self._organization(organization, first, last, False, metric)
             return {key: cost for key, cost in spend.items() if key[0] == parts["account"]}
-        return self._organization(organization, first, last, fold=True)
+        return self._organization(organization, first, last, True, metric)
 
 
-def month_figures(budget: dict[str, Any], spend: dict[tuple[str, date], float], as_of: date):
-    """BudgetMonth of a budget from its daily spend (no I/O: the rule itself)."""
+def month_figures(
+    budget: dict[str, Any],
+    spend: dict[tuple[str, date], float],
+    as_of: date,
+    metric: str = DEFAULT_METRIC,
+):
+    """BudgetMonth of a budget from its daily spend in `metric` (no I/O: the rule itself)."""
     month_start = as_of.replace(day=1)
     trend_start = as_of - timedelta(days=TREND_DAYS - 1)
     by_account: dict[str, float] = {}
@@ -147,13 +165,15 @@ def month_figures(budget: dict[str, Any], spend: dict[tuple[str, date], float], 
             }
             for pct in budget["thresholds"]
         ],
+        cost_metric=metric,
     )
 
 
 def budget_month(reader: SpendReader, budget: dict[str, Any], as_of: date) -> BudgetMonth:
     """A budget's month after `as_of`, from ClickHouse."""
-    first = min(as_of.replace(day=1), as_of - timedelta(days=TREND_DAYS - 1))
-    return month_figures(budget, reader.daily(budget, first, as_of), as_of)
+    # No store holds a day before FIRST_DAY: a trend reaching back past it counts them $0.
+    first = max(FIRST_DAY, min(as_of.replace(day=1), as_of - timedelta(days=TREND_DAYS - 1)))
+    return month_figures(budget, reader.daily(budget, first, as_of), as_of, reader.metric(budget))
 
 
 def threshold_alerts(budget: dict[str, Any], figures: BudgetMonth) -> list[dict[str, Any]]:
@@ -183,6 +203,7 @@ def threshold_alerts(budget: dict[str, Any], figures: BudgetMonth) -> list[dict[
                 "date": day_start_epoch(figures.as_of),
                 "state": "open",
                 "cost_usd": mtd,
+                "cost_metric": figures.cost_metric,
                 "baseline_usd": budget["amount_usd"],
                 "change_usd": mtd,
                 "change_pct": mtd / budget["amount_usd"] * 100 if budget["amount_usd"] else None,

@@ -9,11 +9,14 @@ Two kinds of target (etl/storage/alerting.py):
   sha256=<hex HMAC-SHA256 of "<timestamp>." + body, keyed by the target's secret>`
   (the timestamp inside the signature stops a replayed old body).
 
-Delivery: each (alert, target) is one stored delivery, inserted once. Every run sends
-the pending ones that are due; a failure (connection error, timeout, a non-2xx
-answer) counts an attempt and waits `backoff_s * 2**(attempts - 1)` before the next
-(capped at MAX_BACKOFF_S); after `max_attempts` the delivery is `failed` and kept.
-So a receiver that is down for a run loses nothing: the next run sends it.
+Delivery: each (alert, target) is one stored delivery, inserted once
+(etl/storage/deliveries.py). Every run sends the pending ones that are due, each after
+claiming it, so that runs at once send it once; a failure (connection error, timeout, a
+non-2xx answer) counts an attempt and waits `backoff_s * 2**(attempts - 1)` before the
+next (capped at MAX_BACKOFF_S); after `max_attempts` the delivery is `failed` and kept.
+So a receiver that is down for a run loses nothing: the next run sends it. Every request
+carries `X-K8scost-Delivery: <delivery id>`, the same on every attempt, so a receiver
+can drop a repeat (a sender that died after the receiver got it, then retried).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -30,11 +36,15 @@ import requests
 from pymongo.database import Database
 
 from etl.core.config import Settings
-from etl.storage import alerting
+from etl.storage import alerting, deliveries
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-K8scost-Signature"
 TIMESTAMP_HEADER = "X-K8scost-Timestamp"
+DELIVERY_HEADER = "X-K8scost-Delivery"
+# How long a claim outlives the request's own timeout: a live sender has recorded its
+# outcome long before; only a dead one (or one stopped for this long) is taken over.
+CLAIM_MARGIN_S = 60.0
 MAX_BACKOFF_S = 6 * 3600
 # The alert fields a JSON webhook receives (the stored document minus internals).
 PUBLIC_FIELDS = (
@@ -96,12 +106,16 @@ def slack_body(alert: dict[str, Any]) -> dict[str, Any]:
 
 def request_for(target: dict[str, Any], alert: dict[str, Any], now: float) -> tuple[bytes, dict]:
     """The body and headers a target receives for an alert."""
+    headers = {
+        "Content-Type": "application/json",
+        DELIVERY_HEADER: deliveries.delivery_id(alert["_id"], target["_id"]),
+    }
     if target["kind"] == "slack":
-        return json.dumps(slack_body(alert)).encode(), {"Content-Type": "application/json"}
+        return json.dumps(slack_body(alert)).encode(), headers
     body = json.dumps(public_alert(alert), sort_keys=True).encode()
     timestamp = str(int(now))
     return body, {
-        "Content-Type": "application/json",
+        **headers,
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: signature(target["secret"], timestamp, body),
     }
@@ -116,47 +130,62 @@ def post(settings: Settings, target: dict[str, Any], alert: dict[str, Any], now:
     response.raise_for_status()
 
 
+def sender_name() -> str:
+    """Who claims a delivery: host, pid and a nonce (a pid is reused after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 def deliver_due(
     settings: Settings,
     db: Database,
     organization_ids: Iterable[str] | None = None,
     now: float | None = None,
 ) -> dict[str, int]:
-    """Send every pending delivery that is due; counts of what became sent, retried, failed."""
+    """Send every delivery that is due and that this run claims first; counts of what
+    became sent, retried, failed (a delivery another run claimed is in none)."""
     now = time.time() if now is None else now
+    owner = sender_name()
+    claim_expires_at = now + settings.webhook_timeout_s + CLAIM_MARGIN_S
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    for delivery in alerting.due_deliveries(db, now, organization_ids):
-        target = alerting.get_target(db, delivery["target_id"])
-        alert = alerting.get_alert(db, delivery["alert_id"])
-        attempts = delivery["attempts"] + 1
-        try:
-            if target is None or alert is None:
-                raise LookupError("its webhook target or alert was deleted")
-            post(settings, target, alert, now)
-        except (requests.RequestException, LookupError) as error:
-            failed = attempts >= settings.webhook_max_attempts or isinstance(error, LookupError)
-            delay = min(settings.webhook_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S)
-            alerting.update_delivery(
-                db,
-                delivery["_id"],
-                {
-                    "attempts": attempts,
-                    "state": alerting.FAILED if failed else alerting.PENDING,
-                    "next_attempt_at": now + delay,
-                    "last_error": str(error)[:500],
-                    "last_attempt_at": now,
-                },
+    for listed in deliveries.due(db, now, organization_ids):
+        before = deliveries.claim(db, listed["_id"], owner, now, claim_expires_at)
+        if before is None:
+            continue  # another run claimed it first, or sent it
+        if before["state"] == deliveries.SENDING:
+            log.warning(
+                "delivery %s: %s stopped before recording its attempt; sending again",
+                listed["_id"],
+                before["claimed_by"],
             )
-            counts["failed" if failed else "retry"] += 1
-            log.warning("delivery %s attempt %d failed: %s", delivery["_id"], attempts, error)
-            continue
-        alerting.update_delivery(
-            db,
-            delivery["_id"],
-            {"attempts": attempts, "state": alerting.SENT, "sent_at": now, "last_attempt_at": now},
-        )
-        counts["sent"] += 1
+        outcome = _attempt(settings, db, before, before["attempts"] + 1, now)
+        if deliveries.finish(db, listed["_id"], owner, outcome):
+            counts[_COUNTED[outcome["state"]]] += 1
     return counts
+
+
+def _attempt(
+    settings: Settings, db: Database, delivery: dict[str, Any], attempts: int, now: float
+) -> dict[str, Any]:
+    """Send a claimed delivery once; the fields that record how it went."""
+    target = alerting.get_target(db, delivery["target_id"])
+    alert = alerting.get_alert(db, delivery["alert_id"])
+    try:
+        if target is None or alert is None:
+            raise LookupError("its webhook target or alert was deleted")
+        post(settings, target, alert, now)
+    except (requests.RequestException, LookupError) as error:
+        failed = attempts >= settings.webhook_max_attempts or isinstance(error, LookupError)
+        delay = min(settings.webhook_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S)
+        log.warning("delivery %s attempt %d failed: %s", delivery["_id"], attempts, error)
+        return {
+            "state": deliveries.FAILED if failed else deliveries.PENDING,
+            "next_attempt_at": now + delay,
+            "last_error": str(error)[:500],
+        }
+    return {"state": deliveries.SENT, "sent_at": now}
+
+
+_COUNTED = {deliveries.SENT: "sent", deliveries.PENDING: "retry", deliveries.FAILED: "failed"}
 
 
 def test_message(organization_id: str, now: float) -> dict[str, Any]:

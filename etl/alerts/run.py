@@ -25,7 +25,7 @@ from etl.core.config import Settings
 from etl.core.days import day_start_epoch, parse_day
 from etl.metroculus.nodetypes import node_instance_types
 from etl.metroculus.promql import PromQLClient, PromQLError
-from etl.storage import alerting, costreads, registry
+from etl.storage import alerting, costreads, deliveries, registry
 from etl.storage import budgets as budget_store
 from etl.storage.clickhouse import Client, connect
 
@@ -96,7 +96,7 @@ def _raise(db: Database, alert: dict[str, Any], now: float) -> bool:
     """Store an alert and queue it to its organization's webhooks; whether it is new."""
     new = alerting.save_alert(db, alert)
     targets = [target["_id"] for target in alerting.list_targets(db, alert["organization_id"])]
-    alerting.enqueue_deliveries(db, alert, targets, now)
+    deliveries.enqueue(db, alert, targets, now)
     return new
 
 

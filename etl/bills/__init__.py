@@ -8,7 +8,13 @@ are in docs/api.md ("Cloud bills").
 """
 
 from etl.bills.command import cloud_command
-from etl.bills.ids import account_id, account_level_id, account_type, resource_id
+from etl.bills.ids import (
+    account_id,
+    account_level_id,
+    account_type,
+    resource_id,
+    unused_commitment_id,
+)
 from etl.bills.load import ImportSummary, import_bill
 from etl.bills.sources import MalformedBillError
 
@@ -21,4 +27,5 @@ __all__ = [
     "cloud_command",
     "import_bill",
     "resource_id",
+    "unused_commitment_id",
 ]

@@ -40,3 +40,9 @@ def cloud_import_command(settings: Settings, organization_id: str, source: str) 
         f"{summary.resources} resource(s) ({summary.new_resources} new), "
         f"{summary.account_days} account-day(s), {summary.cost:.6f} {CURRENCY}"
     )
+    if summary.duplicate_rows:
+        click.echo(
+            f"warning: {summary.duplicate_rows} row(s) repeat an earlier row exactly (in every "
+            "column the import reads); they are loaded, summed as billed: check the export "
+            "for a file or a period given twice"
+        )

@@ -16,6 +16,8 @@ CLOUD_ID_NAMESPACE = uuid.UUID("0f3c2a71-8d4e-4b6a-9c15-2e7d9a4b8c60")
 # Account-level items get ids of their own namespace, so that no ResourceId can
 # ever be named like one of them.
 ACCOUNT_LEVEL_NAMESPACE = uuid.uuid5(CLOUD_ID_NAMESPACE, "account-level")
+# And a commitment's unused part, so that it is never the commitment's own resource.
+UNUSED_COMMITMENT_NAMESPACE = uuid.uuid5(CLOUD_ID_NAMESPACE, "unused-commitment")
 # Lower-case fragments of ProviderName and the platform's account type they mean
 # (FOCUS names "AWS", "Microsoft", "Google Cloud"; older files say "Amazon", "Azure").
 PLATFORM_TYPES = (
@@ -67,3 +69,11 @@ def account_level_id(cloud_account_id: str, service_name: str, charge_category: 
     """
     name = json.dumps([service_name, charge_category])
     return str(uuid.uuid5(ACCOUNT_LEVEL_NAMESPACE, f"{cloud_account_id}/{name}"))
+
+
+def unused_commitment_id(cloud_account_id: str, commitment_discount_id: str) -> str:
+    """The id of the item holding a commitment's unused part (CommitmentDiscountStatus
+    Unused) in an account: one per CommitmentDiscountId."""
+    return str(
+        uuid.uuid5(UNUSED_COMMITMENT_NAMESPACE, f"{cloud_account_id}/{commitment_discount_id}")
+    )

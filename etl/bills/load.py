@@ -5,21 +5,25 @@ is checked (etl/bills/rows.py) and folded into the totals (etl/bills/totals.py),
 so memory follows what will be written, not the size of the export. Nothing is
 written before the last batch of the last file has been checked: a malformed
 bill is rejected whole, every problem counted and the first ones named by file,
-line (CSV, the header being line 1; Parquet rows count from 1) and column.
+line (CSV: the file line the row starts on, the header being line 1; Parquet rows
+count from 1) and column; so is a bill without a single row. Rows that repeat
+another exactly are loaded (summed, as billed) and counted in the summary.
 Writing then creates the missing accounts and resources and restates, in
-ClickHouse, every (account, day) of every billing period the bill holds for an
-account: the days it has rows for, and the days that still hold live rows of an
-earlier import (so a corrected bill that drops a row or a day cancels it). Each
-day is one `warehouse.restate_day` INSERT (cancel rows + new rows), atomic for
-readers; a failure while writing leaves whole days, and importing again
-completes the bill.
+ClickHouse, every billing period the bill holds for an account: the rows of that
+period, on whatever days they fall (a row lands on its charge day, which may lie
+outside its period), on the days it has rows for and on the days that still hold
+live rows of that period from an earlier import (so a corrected bill that drops a
+row or a day cancels it). Rows other periods' bills put on the same days are left
+alone. Each (account, period, day) is one `warehouse.restate_day` INSERT (cancel
+rows + new rows), atomic for readers; a failure while writing leaves whole days,
+and importing again completes the bill.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,17 +31,20 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from etl.bills.ids import account_id, account_level_id, resource_id
-from etl.bills.reader import batches, columns_of
+from etl.bills.ids import account_id, account_level_id, resource_id, unused_commitment_id
+from etl.bills.reader import CsvLines, batches, columns_of
 from etl.bills.rows import WANTED_COLUMNS, Problems, clean_batch, missing_columns
 from etl.bills.sources import BillFile, MalformedBillError, bill_files
 from etl.bills.totals import BillTotals, ItemKey
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
+from etl.core.metrics import ATTRIBUTE_COLUMNS, COST_COLUMNS, NO_BILLING_PERIOD
 from etl.storage import registry, sqlfiles, warehouse
 from etl.storage.clickhouse import connect
 
 EPOCH = date(1970, 1, 1)
+EXPENSE_COLUMNS = ["resource_id", "billing_period", *ATTRIBUTE_COLUMNS, *COST_COLUMNS]
+RestateKey = tuple[str, int, int]  # (account id, billing period's first day, day): days since EPOCH
 
 
 class Bar(Protocol):
@@ -72,6 +79,7 @@ class ImportSummary:
     new_resources: int
     account_days: int
     cost: float
+    duplicate_rows: int  # rows that repeat an earlier row in every column read
 
 
 def _day(days_since_epoch: int) -> date:
@@ -91,21 +99,23 @@ def _read_file(
         wanted = [column for column in WANTED_COLUMNS if column in columns]
         prefix = f"{bill_file.name}, " if several else ""
         done = 0
-        for batch in batches(path, bill_file.kind, bill_file.name, wanted):
-            if bill_file.kind == "parquet":
+        with closing(CsvLines(path, bill_file.kind)) as lines:
+            for batch in batches(path, bill_file.kind, bill_file.name, wanted):
+                if bill_file.kind == "parquet":
 
-                def where(at: int, first: int = batch.first_row) -> str:
-                    return f"{prefix}row {first + at + 1}"
-            else:
+                    def where(at: int, first: int = batch.first_row) -> str:
+                        return f"{prefix}row {first + at + 1}"
+                else:
 
-                def where(at: int, first: int = batch.first_row) -> str:
-                    return f"{prefix}line {first + at + 2}"
+                    def where(at: int, first: int = batch.first_row) -> str:
+                        return f"{prefix}line {lines.line_of(first + at)}"
 
-            clean = clean_batch(batch.frame, problems, where)
-            if not problems.count:
-                totals.add(clean)
-            bar.update(batch.done_bytes - done)
-            done = batch.done_bytes
+                clean = clean_batch(batch.frame, problems, where)
+                if not problems.count:
+                    totals.add_raw_rows(batch.frame)
+                    totals.add(clean)
+                bar.update(batch.done_bytes - done)
+                done = batch.done_bytes
         bar.update(bill_file.size - done)
 
 
@@ -117,22 +127,27 @@ def read_bill(settings: Settings, source: str, progress: Progress = no_progress)
     with progress(f"reading {source}", sum(bill_file.size for bill_file in files)) as bar:
         for bill_file in files:
             _read_file(bill_file, several, totals, problems, bar)
+    name = source if several else files[0].name
     if problems.count:
-        raise MalformedBillError(problems.message(source if several else files[0].name))
+        raise MalformedBillError(problems.message(name))
+    if not totals.rows:
+        raise MalformedBillError(f"{name}: no rows (a header only), nothing to import")
     return totals
 
 
 def _item_id(account: str, key: ItemKey, item: dict[str, Any]) -> str:
-    _, _, account_level, item_ref = key
+    _, _, account_level, unused, item_ref = key
     if account_level:
         return account_level_id(account, item["service_name"], item.get("charge_category"))
+    if unused:
+        return unused_commitment_id(account, item_ref)
     return resource_id(account, item_ref)
 
 
 def _resource_document(
     organization_id: str, account: str, key: ItemKey, item: dict[str, Any]
 ) -> dict[str, Any]:
-    _, _, account_level, item_ref = key
+    _, _, account_level, unused, item_ref = key
     document: dict[str, Any] = {
         "cloud_account_id": account,
         "organization_id": organization_id,
@@ -148,6 +163,8 @@ def _resource_document(
     }
     if account_level:
         document["meta"] = {"account_level": True, "charge_category": item.get("charge_category")}
+    elif unused:  # no cloud_resource_id: it is no resource, and never a cluster's node
+        document["meta"] = {"unused_commitment": True, "commitment_discount_id": item_ref}
     else:
         document["cloud_resource_id"] = item_ref
     return document
@@ -183,6 +200,26 @@ def _widened(stored: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _stale_keys(
+    live: list[tuple[str, date, date]], periods: dict[str, set[tuple[int, int]]]
+) -> set[RestateKey]:
+    """The live (account, period, day)s the bill restates though it may have no row there.
+
+    Rows of one of the bill's periods for the account, on any day; and rows without a
+    billing period on a day of one (an import from before periods were kept, whose rows
+    were moved into their period's days: sql/schema/007).
+    """
+    stale = set()
+    for account, period, day in live:
+        number, spans = (day - EPOCH).days, periods[account]
+        if period == NO_BILLING_PERIOD:
+            if any(first <= number <= last for first, last in spans):
+                stale.add((account, 0, number))
+        elif any(first == (period - EPOCH).days for first, _ in spans):
+            stale.add((account, (period - EPOCH).days, number))
+    return stale
+
+
 def _restate(
     settings: Settings,
     totals: BillTotals,
@@ -191,37 +228,37 @@ def _restate(
     item_ids: list[str],
     progress: Progress,
 ) -> int:
-    """Restate every (account, day) of the bill's account-periods; how many were restated."""
+    """Restate every (account, billing period) of the bill; how many account-days were written."""
     daily = totals.daily_costs()
     daily["account"] = pd.Series(item_accounts, dtype=object).take(daily["code"]).to_numpy()
     daily["resource_id"] = pd.Series(item_ids, dtype=object).take(daily["code"]).to_numpy()
+    daily["billing_period"] = pd.to_datetime(daily["period_first"], unit="D")
     fresh = {
-        key: rows[["resource_id", "cost"]].reset_index(drop=True)
-        for key, rows in daily.groupby(["account", "day"], sort=True)
+        key: rows[EXPENSE_COLUMNS].reset_index(drop=True)
+        for key, rows in daily.groupby(["account", "period_first", "day"], sort=True)
     }
     periods = {accounts[key]: spans for key, spans in totals.periods.items()}
     bounds = [bound for spans in periods.values() for span in spans for bound in span]
-    empty = pd.DataFrame({"resource_id": pd.Series([], dtype=object), "cost": []})
+    empty = daily[EXPENSE_COLUMNS].iloc[0:0]
     with connect(settings.clickhouse_dsn) as client:
         warehouse.init_schema(client)
         live = client.query(
             sqlfiles.query("expenses_live_days"),
             parameters={
                 "cloud_account_ids": sorted(periods),
+                "billing_periods": sorted(
+                    {_day(first) for spans in periods.values() for first, _ in spans}
+                ),
                 "first_day": day_start_epoch(_day(min(bounds))),
                 "last_day": day_start_epoch(_day(max(bounds))),
             },
         ).result_rows
-        stale = {
-            (account, (day - EPOCH).days)
-            for account, day in live
-            if any(first <= (day - EPOCH).days <= last for first, last in periods[account])
-        }
-        plan = sorted(fresh.keys() | stale)
+        plan = sorted(fresh.keys() | _stale_keys(live, periods))
         with progress("writing account-days", len(plan)) as bar:
-            for account, day in plan:
-                rows = fresh.get((account, day), empty)
-                warehouse.restate_day(client, "expenses", account, _day(day), rows)
+            for account, period, day in plan:
+                rows = fresh.get((account, period, day), empty)
+                within = {"billing_period": pd.Timestamp(_day(period))}
+                warehouse.restate_day(client, "expenses", account, _day(day), rows, within)
                 bar.update(1)
     return len(plan)
 
@@ -257,4 +294,5 @@ def import_bill(
         new_resources=new_resources,
         account_days=account_days,
         cost=totals.cost,
+        duplicate_rows=totals.duplicate_rows,
     )

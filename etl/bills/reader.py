@@ -7,12 +7,18 @@ through its row-group batches, each batch holding only the wanted columns
 surrounding blanks are trimmed and an empty cell or the literal `NULL` (any
 case, as the FinOps Foundation's own sample writes it) is a null: FOCUS says
 absent values are NULL, and a CSV has no other way to write one.
+
+Arrow counts CSV records, not file lines: a quoted value may hold newlines, so
+record n need not start on line n + 2. `CsvLines` finds the line a record starts
+on by reading the file again with Python's csv module, and only for the records a
+message names, so a good bill pays nothing for it.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,15 +80,53 @@ def _frame(batch: pa.RecordBatch) -> pd.DataFrame:
     return pa.table(columns).to_pandas()
 
 
+def _records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """Each record of a CSV (the header first) and the file line it starts on; blank
+    lines are skipped, as Arrow skips them."""
+    records = csv.reader(text)
+    line = 0  # the last line read so far
+    for record in records:
+        start, line = line + 1, records.line_num
+        if record:
+            yield start, record
+
+
 def _bad_line(path: Path, kind: str) -> str:
     """Where a CSV stops being a table: the first record whose field count differs."""
     with _open_text(path, kind) as text:
-        records = csv.reader(text)
-        width = len(next(records, []))
-        for record in records:
+        records = _records(text)
+        width = len(next(records, (0, []))[1])
+        for line, record in records:
             if len(record) != width:
-                return f"line {records.line_num} has {len(record)} fields, the header {width}"
+                return f"line {line} has {len(record)} fields, the header {width}"
     return "Arrow could not parse it"
+
+
+class CsvLines:
+    """The file line each data record of a CSV starts on, read as far as asked."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path, self.kind = path, kind
+        self._text: IO[str] | None = None
+        self._records: Iterator[tuple[int, list[str]]] = iter(())
+        self._starts = array("q")  # of data records 0, 1, ... read so far
+
+    def line_of(self, record: int) -> int:
+        """The line data record `record` (from 0, the header not counted) starts on."""
+        if self._text is None:
+            self._text = _open_text(self.path, self.kind)
+            self._records = _records(self._text)
+            next(self._records, None)  # the header
+        while len(self._starts) <= record:
+            found = next(self._records, None)
+            if found is None:  # Arrow read a record csv does not: say where Arrow counts
+                return record + 2
+            self._starts.append(found[0])
+        return self._starts[record]
+
+    def close(self) -> None:
+        if self._text is not None:
+            self._text.close()
 
 
 def _csv_batches(path: Path, kind: str, name: str, columns: Sequence[str]) -> Iterator[Batch]:

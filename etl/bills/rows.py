@@ -1,8 +1,10 @@
 """Check one batch of FOCUS rows and turn it into the importer's clean columns.
 
 The checks are the ones that would make a cost wrong or unplaceable: BilledCost
-a finite number, ChargePeriodStart an ISO 8601 time ClickHouse can hold (or
-BigQuery's text form of one, `... UTC`), an
+a number within the money bound (etl/core/money.py), ChargePeriodStart an ISO 8601
+time of a day the stores hold (or BigQuery's text form of one, `... UTC`; a time
+that reads but lies outside those days is reported as out of range, not as
+unreadable), ChargePeriodEnd (when the file has it) not before its start, an
 account (SubAccountId, else BillingAccountId: FOCUS lets a sub-account be null,
 e.g. for charges of the billing account itself), the currency the K8s costs use,
 Tags a JSON object. Anything else FOCUS allows, or that a provider writes
@@ -16,13 +18,17 @@ the service the ServiceCategory, else `Unknown`, since the cost is still the bil
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from etl.bills.costs import METRIC_SOURCES, amounts, metric_costs
 from etl.bills.ids import account_type
+from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY, day_end, day_start
 
 REQUIRED_COLUMNS = ("BilledCost", "ChargePeriodStart", "ServiceName")
 # Who the provider is: FOCUS 1.3 renamed ProviderName to ServiceProviderName; a null
@@ -43,15 +49,30 @@ TEXT_COLUMNS = (
     "RegionName",
     "ChargeCategory",
     "BillingCurrency",
+    "PricingCategory",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountId",
 )
 UNKNOWN = "Unknown"
+# Unused commitment (FOCUS CommitmentDiscountStatus): an item of its own, per commitment.
+UNUSED = "Unused"
+UNUSED_COMMITMENT = "Unused Commitment"
 PERIOD_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd")
-WANTED_COLUMNS = ("BilledCost", "ChargePeriodStart", *TEXT_COLUMNS, *PERIOD_COLUMNS, "Tags")
+CHARGE_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd")
+WANTED_COLUMNS = (
+    "BilledCost",
+    *METRIC_SOURCES.values(),
+    *CHARGE_COLUMNS,
+    *TEXT_COLUMNS,
+    *PERIOD_COLUMNS,
+    "Tags",
+)
 CURRENCY = "USD"
 MAX_LISTED = 10
-# ClickHouse DateTime holds UInt32 seconds: 1970-01-01 to 2106-02-07.
-FIRST_TIME = pd.Timestamp(0, unit="s", tz="UTC")
-LAST_TIME = pd.Timestamp(2**32 - 86400, unit="s", tz="UTC")
+# The times of the days the stores hold (etl/core/days.py): a start before LAST_TIME,
+# an (exclusive) end at or before it.
+FIRST_TIME = pd.Timestamp(day_start(FIRST_DAY))
+LAST_TIME = pd.Timestamp(day_end(LAST_DAY))
 ONE_MICROSECOND = pd.Timedelta(1, unit="us")
 # BigQuery writes a TIMESTAMP as text `2024-09-01 07:00:00[.ffffff] UTC` (`bq extract`
 # to CSV or JSON, the form Google's FOCUS export takes as a file: docs/api.md): the
@@ -124,6 +145,35 @@ def _times(frame: pd.DataFrame, column: str) -> pd.Series:
     return times
 
 
+def _time_problem(text: Any) -> str:
+    """Why a cell is not a usable time: out of range when it reads as one (pandas reads
+    no year after 2262, Python's datetime every year to 9999), else not a time."""
+    try:
+        datetime.fromisoformat(re.sub(BIGQUERY_UTC, "+00:00", str(text)))
+    except ValueError:
+        return f"{text!r} is not an ISO 8601 time"
+    return f"{text!r} is out of range: the stores hold days {DAY_RANGE_TEXT} (UTC)"
+
+
+def _checked_times(
+    frame: pd.DataFrame,
+    column: str,
+    problems: Problems,
+    where: Callable[[int], str],
+    exclusive_end: bool = False,
+) -> tuple[pd.Series, pd.Series]:
+    """The column's times and which of them are usable; the others given are flagged.
+
+    An `exclusive_end` (FOCUS's period ends) may be the end of the last day.
+    """
+    raw = frame[column]
+    times = _times(frame, column)
+    beyond = times > LAST_TIME if exclusive_end else times >= LAST_TIME
+    bad = raw.notna() & (times.isna() | (times < FIRST_TIME) | beyond)
+    problems.flag(bad, column, lambda at: _time_problem(raw.iloc[at]), where)
+    return times, raw.notna() & ~bad
+
+
 def _days(times: pd.Series) -> np.ndarray:
     """Days since 1970-01-01 (UTC) of valid times."""
     return times.dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -191,29 +241,27 @@ def _item_refs(
 
 
 def _cost(frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]) -> pd.Series:
-    raw = frame["BilledCost"]
-    cost = (
-        raw.astype(float)
-        if pd.api.types.is_numeric_dtype(raw)
-        else pd.to_numeric(raw, errors="coerce")
-    )
-    problems.flag(raw.isna(), "BilledCost", lambda _: "is empty", where)
-    bad = raw.notna() & (cost.isna() | cost.abs().eq(float("inf")))
-    problems.flag(bad, "BilledCost", lambda at: f"{raw.iloc[at]!r} is not a number", where)
-    return cost
+    problems.flag(frame["BilledCost"].isna(), "BilledCost", lambda _: "is empty", where)
+    return amounts(frame, "BilledCost", problems, where)
 
 
 def _charge_days(
     frame: pd.DataFrame, problems: Problems, where: Callable[[int], str]
 ) -> np.ndarray:
+    """Each row's charge day (its start's); an end, when given, must not precede it."""
     raw = frame["ChargePeriodStart"]
-    starts = _times(frame, "ChargePeriodStart")
     problems.flag(raw.isna(), "ChargePeriodStart", lambda _: "is empty", where)
-    bad = raw.notna() & (starts.isna() | (starts < FIRST_TIME) | (starts >= LAST_TIME))
-    problems.flag(
-        bad, "ChargePeriodStart", lambda at: f"{raw.iloc[at]!r} is not an ISO 8601 time", where
-    )
-    return _days(starts.where(~bad & raw.notna(), FIRST_TIME))
+    starts, usable = _checked_times(frame, "ChargePeriodStart", problems, where)
+    if "ChargePeriodEnd" in frame:
+        ends, given = _checked_times(frame, "ChargePeriodEnd", problems, where, True)
+        raw_end = frame["ChargePeriodEnd"]
+        problems.flag(
+            usable & given & (ends < starts),
+            "ChargePeriodEnd",
+            lambda at: f"{raw_end.iloc[at]!r} is before ChargePeriodStart {raw.iloc[at]!r}",
+            where,
+        )
+    return _days(starts.where(usable, FIRST_TIME))
 
 
 def _periods(
@@ -225,18 +273,9 @@ def _periods(
     last = (month + 1).astype("datetime64[D]").astype(np.int64) - 1
     if not all(column in frame for column in PERIOD_COLUMNS):
         return first, last
-    given = frame["BillingPeriodStart"].notna() & frame["BillingPeriodEnd"].notna()
-    bounds = {column: _times(frame, column) for column in PERIOD_COLUMNS}
-    for column, times in bounds.items():
-        bad = frame[column].notna() & (times.isna() | (times < FIRST_TIME) | (times >= LAST_TIME))
-        problems.flag(
-            bad,
-            column,
-            lambda at, c=column: f"{frame[c].iloc[at]!r} is not an ISO 8601 time",
-            where,
-        )
-        given &= ~bad
-    start, end = bounds["BillingPeriodStart"], bounds["BillingPeriodEnd"]
+    start, start_given = _checked_times(frame, "BillingPeriodStart", problems, where)
+    end, end_given = _checked_times(frame, "BillingPeriodEnd", problems, where, True)
+    given = start_given & end_given
     backwards = given & (end <= start)
     problems.flag(
         backwards, "BillingPeriodEnd", lambda at: "is not after BillingPeriodStart", where
@@ -255,11 +294,19 @@ def clean_batch(
     """Check the batch (recording its problems) and give its rows as the importer's columns.
 
     Columns: account_type, account_ref, account_name, provider, account_level,
-    item_ref, name, resource_type, service_name, region, charge_category, tags,
-    day, period_first, period_last (days since 1970-01-01), cost.
+    unused_commitment, item_ref, name, resource_type, service_name, region, charge_category,
+    pricing_category, commitment_discount_status, commitment_discount_id, tags,
+    day, period_first, period_last (days since 1970-01-01), cost (BilledCost),
+    effective_cost, list_cost, contracted_cost. The day is the charge's, even
+    outside its billing period (a correction billed in October for September hours
+    lands on its September day); the billing period is kept beside it.
     """
     text = {column: _text(frame, column) for column in TEXT_COLUMNS}
     cost = _cost(frame, problems, where)
+    commitment_purchase = (
+        text["ChargeCategory"].eq("Purchase") & text["CommitmentDiscountId"].notna()
+    )
+    metrics = metric_costs(frame, cost, commitment_purchase, problems, where)
     charge_days = _charge_days(frame, problems, where)
     period_first, period_last = _periods(frame, charge_days, problems, where)
     account_ref = _coalesce(text["SubAccountId"], text["BillingAccountId"])
@@ -278,7 +325,12 @@ def clean_batch(
         return frame.iloc[0:0]
     providers = _coalesce(*(text[column] for column in PROVIDER_COLUMNS)).fillna(UNKNOWN)
     kinds = {provider: account_type(provider) for provider in providers.unique()}
-    account_level = text["ResourceId"].isna()
+    # A commitment's unused part is its own item, whichever ResourceId the bill gives it
+    # (the spec's examples use the commitment's, or the VM it was bought for): never
+    # merged into a resource's cost, so it cannot pass for usage.
+    commitment = _coalesce(text["CommitmentDiscountId"], text["ResourceId"])
+    unused = text["CommitmentDiscountStatus"].eq(UNUSED) & commitment.notna()
+    account_level = text["ResourceId"].isna() & ~unused
     category = text["ChargeCategory"]
     service = _coalesce(text["ServiceName"], text["ServiceCategory"]).fillna(UNKNOWN)
     labels = service.where(category.isna(), service + " (" + category.fillna("") + ")")
@@ -293,16 +345,27 @@ def clean_batch(
             "account_name": account_names,
             "provider": providers,
             "account_level": account_level,
-            "item_ref": _item_refs(text["ResourceId"], account_level, service, category),
-            "name": text["ResourceName"].where(~account_level, labels),
-            "resource_type": resource_type.where(~account_level, category).fillna("Other"),
+            "unused_commitment": unused,
+            "item_ref": _item_refs(text["ResourceId"], account_level, service, category).where(
+                ~unused, commitment
+            ),
+            "name": text["ResourceName"]
+            .where(~account_level, labels)
+            .where(~unused, commitment + " (unused)"),
+            "resource_type": resource_type.where(~account_level, category)
+            .where(~unused, UNUSED_COMMITMENT)
+            .fillna("Other"),
             "service_name": service,
             "region": _coalesce(text["RegionId"], text["RegionName"]).where(~account_level, None),
             "charge_category": category,
+            "pricing_category": text["PricingCategory"],
+            "commitment_discount_status": text["CommitmentDiscountStatus"],
+            "commitment_discount_id": text["CommitmentDiscountId"],
             "tags": tags,
-            "day": np.clip(charge_days, period_first, period_last),
+            "day": charge_days,
             "period_first": period_first,
             "period_last": period_last,
             "cost": cost.to_numpy(dtype=float),
+            **metrics,
         }
     )

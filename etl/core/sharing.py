@@ -17,16 +17,18 @@ option's name, values and default are written here only.
 - `share_namespaces`, `share_labels` (`key:value`, the pod's label else its
   namespace's): those rows' cost is spread over the other groups, by `share_split`
   (`weighted` by each group's own cost, or `even`);
-- `shared_overhead_hourly`: USD per cluster-hour (24 per stored cluster-day), spread
+- `shared_overhead_hourly`: USD per cluster-hour (24 per stored cluster-day; at most the
+  money bound of etl/core/money.py), spread
   by `share_split` too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from etl.core.money import BOUND_TEXT, money_problem
 
 SHARE_IDLE = ("none", "weighted", "even")
 IDLE_BY = ("cluster", "node")
@@ -74,8 +76,10 @@ class SharingPolicy:
             if getattr(self, name) not in allowed:
                 raise SharingError(f"{name} must be one of {', '.join(allowed)}")
         overhead = self.shared_overhead_hourly
-        if not isinstance(overhead, int | float) or not math.isfinite(overhead) or overhead < 0:
-            raise SharingError("shared_overhead_hourly must be a number of USD >= 0")
+        if not isinstance(overhead, int | float) or money_problem(overhead) or overhead < 0:
+            raise SharingError(
+                f"shared_overhead_hourly must be a number of USD >= 0 and <= {BOUND_TEXT}"
+            )
         if IDLE in self.share_namespaces:
             raise SharingError(f"share_namespaces: {IDLE} is shared by share_idle")
         for text in self.share_labels:

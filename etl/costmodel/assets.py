@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from etl.core.components import COMPONENTS as COMPONENTS  # the cost model's output columns
+from etl.metroculus.answers import canonical
 
 GIB = 2**30
 RESOURCES = ("cpu", "ram", "gpu")
@@ -207,6 +208,7 @@ def day_costs(
 
     `model` is the account's cost model (see `cost_model`), for nodes without a price.
     """
+    answers = canonical(answers)
     sample_hours = scrape_interval_s / 3600
     nodes, issues = node_costs(answers, sample_hours, model)
     volumes = volume_costs(answers, sample_hours)

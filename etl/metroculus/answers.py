@@ -108,6 +108,23 @@ ANSWER = {answer.name: answer for answer in ANSWERS}
 REQUIRED = [answer.name for answer in ANSWERS if not answer.optional]
 
 
+def canonical(answers: Answers) -> Answers:
+    """Every answer's rows in one order: sorted by all their columns, values last.
+
+    Why: an engine returns series in no set order (Prometheus' and Thanos' aggregations
+    come out of hash maps), and so may a concurrent extract, a replay or a split query.
+    The cost model reads answers in this order only, so that whatever choice remains
+    between equal candidates (the tie rules of docs/allocation.md) is the same on every
+    run, process and hash seed: one day's data gives one set of rows.
+    """
+    return {
+        name: frame.sort_values(list(frame.columns), kind="stable", ignore_index=True)
+        if len(frame) > 1
+        else frame.reset_index(drop=True)
+        for name, frame in answers.items()
+    }
+
+
 def with_optional(answers: Answers) -> Answers:
     """An extract's answers with the optional ones it predates, empty."""
     missing = {a.name: a.frame([]) for a in ANSWERS if a.optional and a.name not in answers}

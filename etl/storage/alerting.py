@@ -1,5 +1,5 @@
-"""MongoDB side of the alerts: alerts, their webhook deliveries, webhook targets and
-each organization's anomaly thresholds.
+"""MongoDB side of the alerts: alerts, webhook targets and each organization's anomaly
+thresholds (their deliveries: etl/storage/deliveries.py).
 
 The one module that reads or writes these collections (etl/alerts/ and the API go
 through it). Only calls montydb implements too are used: find, find_one, insert_one,
@@ -8,9 +8,6 @@ update_one (with upsert), delete_one; no bulk_write, no aggregate.
 - `k8s_alerts`: one document per (kind, scope, day), `_id` spelling exactly that, so
   re-evaluating a day (a restatement, a rerun) updates the alert instead of raising a
   second one.
-- `k8s_alert_deliveries`: one document per (alert, webhook target), `_id` =
-  `<alert id>|<target id>`, inserted once: however often the alert is re-evaluated it
-  is delivered once. `state` is pending -> sent, or failed after MAX_ATTEMPTS.
 - `k8s_webhook_targets`: an organization's webhooks (`slack` or signed `json`).
 - `k8s_alert_settings`: an organization's `threshold_pct` and `min_usd`.
 - `k8s_alert_evaluations`: when each tenant-day was last evaluated, and what it raised.
@@ -29,12 +26,10 @@ from pymongo.database import Database
 from etl.storage.montystore import DUPLICATE_KEY_ERRORS
 
 ALERTS = "k8s_alerts"
-DELIVERIES = "k8s_alert_deliveries"
 TARGETS = "k8s_webhook_targets"
 SETTINGS = "k8s_alert_settings"
 EVALUATIONS = "k8s_alert_evaluations"
 OPEN, RESOLVED = "open", "resolved"
-PENDING, SENT, FAILED = "pending", "sent", "failed"
 TARGET_KINDS = ("slack", "json")
 # The anomaly rule's defaults (docs/alerts.md): a day more than 30% and more than 1 USD
 # above the mean of its previous days.
@@ -90,57 +85,6 @@ def find_alerts(
 def get_alert(db: Database, alert_id: str) -> dict[str, Any] | None:
     """One alert by id, or None."""
     return db[ALERTS].find_one({"_id": alert_id})
-
-
-def enqueue_deliveries(
-    db: Database, alert: dict[str, Any], target_ids: Iterable[str], now: float
-) -> int:
-    """One pending delivery of the alert per target that has none yet; how many were new."""
-    created = 0
-    for target_id in target_ids:
-        try:
-            db[DELIVERIES].insert_one(
-                {
-                    "_id": f"{alert['_id']}|{target_id}",
-                    "alert_id": alert["_id"],
-                    "target_id": target_id,
-                    "organization_id": alert["organization_id"],
-                    "state": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "last_error": None,
-                    "created_at": int(now),
-                }
-            )
-            created += 1
-        except DUPLICATE_KEY_ERRORS:
-            continue
-    return created
-
-
-def due_deliveries(
-    db: Database, now: float, organization_ids: Iterable[str] | None = None
-) -> list[dict[str, Any]]:
-    """Pending deliveries whose next attempt is due by `now`, oldest first."""
-    wanted = None if organization_ids is None else set(organization_ids)
-    due = [
-        delivery
-        for delivery in db[DELIVERIES].find({"state": PENDING})
-        if delivery["next_attempt_at"] <= now
-        and (wanted is None or delivery["organization_id"] in wanted)
-    ]
-    return sorted(due, key=lambda delivery: (delivery["created_at"], delivery["_id"]))
-
-
-def update_delivery(db: Database, delivery_id: str, fields: dict[str, Any]) -> None:
-    """Record an attempt's outcome on a delivery."""
-    db[DELIVERIES].update_one({"_id": delivery_id}, {"$set": fields})
-
-
-def find_deliveries(db: Database, alert_id: str | None = None) -> list[dict[str, Any]]:
-    """Every delivery (of one alert), by id."""
-    query = {} if alert_id is None else {"alert_id": alert_id}
-    return sorted(db[DELIVERIES].find(query), key=lambda delivery: delivery["_id"])
 
 
 def add_target(

@@ -13,7 +13,11 @@ On a server, that is all: `ClientPool` is a plain pool, `connect` a plain open.
 The embedded engine alone needs more, and only a `chdb://` DSN pays for it. Its
 directory can be open in one process at a time, and the lock is released as soon
 as the last client closes. A process that finds it locked waits and retries, and
-while it waits it touches `<path>.wanted`. The API's pool for it is an
+while it waits it touches `<path>.wanted`. It looks before it tries, as ClickHouse
+itself does (an exclusive `flock` on `<path>/status`, a file naming its holder's pid):
+a try that fails makes ClickHouse print `Code: 76 ... Cannot lock file` on stderr,
+which reads like a failure on every command that merely waited, so the wait prints
+one line of ours instead, and nothing when the directory is free. The API's pool for it is an
 `EmbeddedClientPool` (opening an embedded engine costs ~0.1 s and starts with cold
 caches, so it is kept open too): once a newer `.wanted` says another process waits,
 it starts no new query and a watcher thread yields the directory when the running
@@ -24,6 +28,9 @@ pools of the previous one.
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 import threading
 import time
 import weakref
@@ -36,6 +43,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
+log = logging.getLogger(__name__)
 LOCK_RETRY_SLEEP_S = 0.05
 # How often an embedded pool looks for a waiting process, and how long a `.wanted`
 # must have been left alone before the pool takes the directory back (the waiter
@@ -71,6 +79,32 @@ def _mark_wanted(path: Path) -> None:
         wanted_marker(path).touch()
 
 
+def _other_holder(path: Path) -> int | None:
+    """The pid that holds the chdb directory when it is another process, else None.
+
+    Our own process holding it is no obstacle (its clients share the engine), so the
+    pid written in the status file tells the two apart; 0 when it cannot be read.
+    """
+    try:
+        descriptor = os.open(path / "status", os.O_RDONLY)
+    except FileNotFoundError:
+        return None  # never opened, or closed cleanly
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        status = os.pread(descriptor, 4096, 0).decode(errors="replace")
+        pid = next(
+            (line.split()[-1] for line in status.splitlines() if line.startswith("PID:")), "0"
+        )
+        holder = int(pid) if pid.isdigit() else 0
+        return None if holder == os.getpid() else holder
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)  # free: a holder that died leaves the file
+        return None
+    finally:
+        os.close(descriptor)
+
+
 def _open(dsn: str, lock_wait_s: float) -> Client:
     """A new client; for chdb, waits (marking the directory wanted) while another process
     holds it. A server DSN connects at once: `lock_wait_s` has no meaning there."""
@@ -79,19 +113,31 @@ def _open(dsn: str, lock_wait_s: float) -> Client:
         return clickhouse_connect.get_client(dsn=dsn)
     EmbeddedClientPool.release_other_paths(path)
     deadline = time.monotonic() + lock_wait_s
+    announced = False
     while True:
-        try:
-            return clickhouse_connect.get_client(dsn=dsn)
-        except ProgrammingError as error:
-            if not _is_chdb_lock_error(error):
-                raise
-            if time.monotonic() >= deadline:
-                raise ClickHouseBusyError(
-                    f"embedded ClickHouse at {dsn} stayed locked by another process "
-                    f"for {lock_wait_s:.0f}s"
-                ) from error
-            _mark_wanted(path)
-            time.sleep(LOCK_RETRY_SLEEP_S)
+        holder = _other_holder(path)
+        if holder is None:
+            try:
+                return clickhouse_connect.get_client(dsn=dsn)
+            except ProgrammingError as error:
+                if not _is_chdb_lock_error(error):
+                    raise
+                # Another process got in since we looked: the next look names it.
+        elif not announced:
+            log.warning(
+                "waiting for the API (or the process holding it, pid %s) to hand over the "
+                "embedded ClickHouse at %s",
+                holder or "unknown",
+                path,
+            )
+            announced = True
+        if time.monotonic() >= deadline:
+            raise ClickHouseBusyError(
+                f"embedded ClickHouse at {dsn} stayed locked by another process "
+                f"for {lock_wait_s:.0f}s"
+            )
+        _mark_wanted(path)
+        time.sleep(LOCK_RETRY_SLEEP_S)
 
 
 @contextmanager

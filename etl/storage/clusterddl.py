@@ -15,10 +15,11 @@ sets it; with several replicas also `insert_quorum` and
 `select_sequential_consistency`, see docs/production.md).
 
 A schema file may also change an existing table (`ALTER TABLE <name> ADD COLUMN
-...`, `ADD INDEX ...`), since `CREATE TABLE IF NOT EXISTS` never changes a table that
-exists. On a cluster a column is added to both tables, `ON CLUSTER` (the Distributed
-table must know the columns of its local table); an index only to `<name>_local`
-(a Distributed table stores nothing to index).
+...`, `ADD INDEX ...`, `MODIFY ORDER BY ...`), since `CREATE TABLE IF NOT EXISTS` never
+changes a table that exists. On a cluster a column is added to both tables, `ON
+CLUSTER` (the Distributed table must know the columns of its local table); an index
+and a sorting key only to `<name>_local` (a Distributed table stores nothing to
+index or sort).
 
 Generating instead of keeping a second copy means a new schema file cannot be
 forgotten: a statement the rewrite does not understand is an error, not a skip.
@@ -56,6 +57,7 @@ _ALTER_TABLE = re.compile(
 )
 _COLUMN_ACTION = re.compile(r"ADD\s+COLUMN\b", re.IGNORECASE)
 _INDEX_ACTION = re.compile(r"ADD\s+INDEX\b", re.IGNORECASE)
+_ORDER_ACTION = re.compile(r"MODIFY\s+ORDER\s+BY\b", re.IGNORECASE)
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -71,8 +73,8 @@ def rewrite_statement(statement: str, cluster: str) -> list[str]:
     """One schema statement -> its cluster statements.
 
     `CREATE TABLE ... ENGINE = *MergeTree` -> [replicated local table, Distributed table];
-    `ALTER TABLE ... ADD COLUMN / ADD INDEX` -> [the local table's ALTER, and the
-    Distributed table's when columns are added].
+    `ALTER TABLE ... ADD COLUMN / ADD INDEX / MODIFY ORDER BY` -> [the local table's
+    ALTER, and the Distributed table's when columns are added].
     """
     if not _CLUSTER_NAME.fullmatch(cluster):
         raise ValueError(f"cluster name {cluster!r} is not a plain identifier")
@@ -85,7 +87,7 @@ def rewrite_statement(statement: str, cluster: str) -> list[str]:
     first_line = text.strip().splitlines()[0] if text.strip() else ""
     raise UnsupportedStatementError(
         "only `CREATE TABLE <name> (...) ENGINE = <X>MergeTree(...)` and `ALTER TABLE <name> "
-        "ADD COLUMN ... / ADD INDEX ...` statements have a cluster rewrite "
+        "ADD COLUMN ... / ADD INDEX ... / MODIFY ORDER BY ...` statements have a cluster rewrite "
         f"(etl/storage/clusterddl.py); got: {first_line[:80]!r}"
     )
 
@@ -135,9 +137,10 @@ def _actions(text: str) -> list[str]:
 def _rewrite_alter(match: re.Match[str], cluster: str) -> list[str]:
     name, actions = match["name"], _actions(match["actions"])
     for action in actions:
-        if not (_COLUMN_ACTION.match(action) or _INDEX_ACTION.match(action)):
+        if not any(rule.match(action) for rule in (_COLUMN_ACTION, _INDEX_ACTION, _ORDER_ACTION)):
             raise UnsupportedStatementError(
-                f"ALTER TABLE {name}: only ADD COLUMN and ADD INDEX have a cluster rewrite "
+                f"ALTER TABLE {name}: only ADD COLUMN, ADD INDEX and MODIFY ORDER BY have a "
+                "cluster rewrite "
                 f"(etl/storage/clusterddl.py); got: {action[:80]!r}"
             )
     columns = [action for action in actions if _COLUMN_ACTION.match(action)]

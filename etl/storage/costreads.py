@@ -13,6 +13,7 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 
 from etl.core.days import day_start_epoch
+from etl.core.metrics import DEFAULT_METRIC, METRIC_COLUMNS
 from etl.storage import sqlfiles
 
 
@@ -55,12 +56,14 @@ def expense_days(
     last_day: date,
     node_clusters: Mapping[str, str] | None = None,
     cluster_account_ids: Sequence[str] = (),
+    metric: str = DEFAULT_METRIC,
 ) -> Daily:
     """Spend per (account, day), every resource: clean_expenses' count, by account
     (sql/queries/breakdown_expenses_costs.sql). With `node_clusters` (bill resource ->
     the cluster resource it is a node of, etl/storage/nodes.py; `cluster_account_ids`:
     those clusters' accounts), a node's bill cost is left out on the days its cluster
-    has a cost, which holds it. An account-day without rows is absent."""
+    has a cost, which holds it. `metric`: the cost summed (etl/core/metrics.py). An
+    account-day without rows is absent."""
     if not cloud_account_ids:
         return {}
     nodes = sorted((node_clusters or {}).items())
@@ -81,6 +84,7 @@ def expense_days(
             "node_ids": [node for node, _ in nodes],
             "node_clusters": [cluster for _, cluster in nodes],
             "cluster_account_ids": list(cluster_account_ids),
+            "cost_column": METRIC_COLUMNS[metric],
         },
     ).result_rows
     return {

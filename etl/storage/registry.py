@@ -2,7 +2,9 @@
 
 The one module of the pipeline that reads or writes the `cloud_accounts` and
 `resources` collections; the pipeline sees a cluster account as a `ClusterAccount`,
-never as the document, so a field's name and default are written once, here.
+never as the document, so a field's name and default are written once, here. Every
+write that changes them stamps the organization (etl/storage/catalog_versions.py),
+so that the API's processes drop their copies at once.
 
 `MONGO_URI` is `mongodb://...` for a server (pymongo) or `montydb:///path` for the
 embedded default: montydb with its SQLite storage, which separate processes (the
@@ -27,6 +29,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from etl.core.days import day_start_epoch
+from etl.storage.catalog_versions import catalog_changed
 
 K8S_ACCOUNT_TYPE = "kubernetes_cnr"
 K8S_CLUSTER_RESOURCE_TYPE = "K8s Cluster"
@@ -93,6 +96,14 @@ def open_database(uri: str, name: str) -> Database:
     return client[name]
 
 
+def database_in_this_thread(db: Database) -> Database:
+    """`db` for the calling thread (a heartbeat's): the same pymongo database, or the same
+    montydb database through this thread's client."""
+    if isinstance(db, Database):
+        return db
+    return open_database(f"montydb://{db.client.address}", db.name)
+
+
 def add_account(
     db: Database,
     organization_id: str,
@@ -112,6 +123,7 @@ def add_account(
         "last_import_at": 0,
     }
     db.cloud_accounts.insert_one(document)
+    catalog_changed(db, organization_id)
     return ClusterAccount.from_document(document)
 
 
@@ -181,6 +193,7 @@ def save_accounts(db: Database, organization_id: str, documents: list[dict[str, 
     new = [document for document in documents if document["_id"] not in existing]
     if new:
         db.cloud_accounts.insert_many(new)
+        catalog_changed(db, organization_id)
     now = int(time.time())
     for account in sorted(existing):
         db.cloud_accounts.update_one({"_id": account}, {"$set": {"last_import_at": now}})
@@ -208,10 +221,14 @@ def save_resources(
     ]
     if new:
         db.resources.insert_many(new)
+    changed = {document["organization_id"] for document in new}
     for rid in sorted(documents.keys() & stored.keys()):
         updated = merge(stored[rid], documents[rid])
         if any(stored[rid].get(key) != value for key, value in updated.items()):
             db.resources.update_one({"_id": rid}, {"$set": updated})
+            changed.add(documents[rid]["organization_id"])
+    for organization_id in sorted(changed):
+        catalog_changed(db, organization_id)
     return len(new)
 
 
@@ -296,6 +313,8 @@ def record_cluster_seen(
     if "region" not in document and "region" in existing:
         update["$unset"] = {"region": ""}  # a null written by an earlier version
     db.resources.update_one({"_id": resource_id}, update, upsert=True)
+    if any(existing.get(key) != value for key, value in document.items()) or "$unset" in update:
+        catalog_changed(db, account.organization_id)
     db.cloud_accounts.update_one(
         {"_id": account.id}, {"$set": {"last_import_at": int(time.time())}}
     )

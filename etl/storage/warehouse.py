@@ -2,13 +2,16 @@
 
 A restatement reads what a table holds for (account, day), then inserts, in one
 INSERT, a cancel row for each live row (sign -1, its current values) and the new
-rows (sign +1). One INSERT into one partition is atomic, so readers see either
+rows (sign +1). It may cover only part of the day, the live rows whose columns hold
+given values (`within`): a bill restates its billing period, and a day may also hold
+rows of the next period's bill. One INSERT into one partition is atomic, so readers see either
 the old day or the new one, never a mix, a double or a gap, and a failure before
 the INSERT leaves the previous good data untouched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import pandas as pd
@@ -43,12 +46,19 @@ def _cancel_rows(state: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame:
 
 
 def restate_day(
-    client: Client, table: str, cloud_account_id: str, day: date, rows: pd.DataFrame
+    client: Client,
+    table: str,
+    cloud_account_id: str,
+    day: date,
+    rows: pd.DataFrame,
+    within: Mapping[str, object] | None = None,
 ) -> int:
     """Make `table` hold exactly `rows` (resource_id + value columns) for the account-day.
 
     Returns the number of rows inserted (cancels included). Rows of resources that
-    disappeared from the day are cancelled too, so nothing is left over.
+    disappeared from the day are cancelled too, so nothing is left over. With
+    `within` ({column: value}), only the live rows holding those values are the day's
+    to restate (and `rows` must hold them too); the others are left alone.
     """
     value_columns = [column for column in rows.columns if column not in KEY_COLUMNS]
     state = client.query_df(
@@ -58,6 +68,8 @@ def restate_day(
             "day_start": day_start_epoch(day),
         },
     )
+    for column, value in (within or {}).items() if not state.empty else ():
+        state = state[state[column] == value]
     fresh = rows[["resource_id", *value_columns]].copy()
     fresh["sign"] = 1
     frames = [fresh]

@@ -9,10 +9,13 @@ the number of raw samples Thanos held), how hard it was (`attempts`,
 
 Statuses: `running` (an attempt is in progress), `loaded` (costed and stored),
 `succeeded` (loaded and the quality check agreed with ClickHouse), `failed`,
-`no_data` (the tenant sent nothing for the day; the previous data is kept).
+`no_data` (the tenant sent nothing for the day; the previous data is kept),
+`abandoned` (the attempt's process died while it held the tenant-day's lease).
+`history` keeps the last HISTORY_LENGTH outcomes, oldest first, so an attempt that
+died and the one that took over both show (`abandoned`, then `loaded`).
 
 The repair DAG asks this module which days to re-run: days with no record or a
-failed or stuck one, and yesterday when Thanos now holds more samples than the
+failed, abandoned or stuck one, and yesterday when Thanos now holds more samples than the
 load saw (late remote-write data; counted by etl/metroculus/samples.py).
 """
 
@@ -20,22 +23,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from pymongo.database import Database
 
 from etl.storage.registry import ClusterAccount
+from etl.worker import lease
 
 COLLECTION = "k8s_import_ledger"
 RUNNING, LOADED, SUCCEEDED, FAILED, NO_DATA = "running", "loaded", "succeeded", "failed", "no_data"
+ABANDONED = "abandoned"
+STATUSES = (SUCCEEDED, LOADED, RUNNING, FAILED, NO_DATA, ABANDONED)
 COMPLETE = frozenset({LOADED, SUCCEEDED})
 # Records a run has finished with; late data can still make them out of date.
 SETTLED = COMPLETE | {NO_DATA}
 # A `running` record untouched this long belongs to a run that died (a killed worker).
 STALE_AFTER_S = 6 * 3600
 ERROR_CHARS = 2000
+HISTORY_LENGTH = 20
 
 
 def record_id(tenant_id: str, day: date) -> str:
@@ -48,8 +57,10 @@ def _write(
     day: date,
     fields: dict[str, Any],
     increment: dict[str, int] | None = None,
+    outcome: dict[str, Any] | None = None,
 ) -> None:
-    """Upsert the tenant-day's record: `fields` set, `increment` added, identity on insert."""
+    """Upsert the tenant-day's record: `fields` set, `increment` added, `outcome` (an
+    attempt's end) appended to its history, identity on insert."""
     now = int(time.time())
     update: dict[str, Any] = {
         "$set": {**fields, "updated_at": now, "account_name": account.name},
@@ -62,7 +73,14 @@ def _write(
     }
     if increment:
         update["$inc"] = increment
+    if outcome:
+        update["$push"] = _history_push({**outcome, "at": now})
     db[COLLECTION].update_one({"_id": record_id(account.id, day)}, update, upsert=True)
+
+
+def _history_push(entry: dict[str, Any]) -> dict[str, Any]:
+    """The `$push` that appends `entry` to the history, keeping the last HISTORY_LENGTH."""
+    return {"history": {"$each": [entry], "$slice": -HISTORY_LENGTH}}
 
 
 def start_attempt(db: Database, account: ClusterAccount, day: date, run_id: str) -> None:
@@ -125,6 +143,7 @@ def record_loaded(
             "issues": [issue[:ERROR_CHARS] for issue in issues],
             "quality_failures": [failure[:ERROR_CHARS] for failure in quality_failures],
         },
+        outcome={"status": LOADED, "stage": "load"},
     )
 
 
@@ -137,7 +156,10 @@ def record_checked(db: Database, account: ClusterAccount, day: date) -> None:
     now = int(time.time())
     db[COLLECTION].update_one(
         {"_id": record_id(account.id, day), "status": LOADED},
-        {"$set": {"status": SUCCEEDED, "stage": "check", "checked_at": now, "updated_at": now}},
+        {
+            "$set": {"status": SUCCEEDED, "stage": "check", "checked_at": now, "updated_at": now},
+            "$push": _history_push({"status": SUCCEEDED, "stage": "check", "at": now}),
+        },
     )
 
 
@@ -155,6 +177,7 @@ def record_failed(
             "last_error": f"{type(error).__name__}: {error}"[:ERROR_CHARS],
             "last_error_at": int(time.time()),
         },
+        outcome={"status": FAILED, "stage": stage},
     )
 
 
@@ -171,7 +194,61 @@ def record_no_data(db: Database, account: ClusterAccount, day: date, error: Base
             "last_error": str(error)[:ERROR_CHARS],
             "last_error_at": int(time.time()),
         },
+        outcome={"status": NO_DATA, "stage": "extract"},
     )
+
+
+def _abandoned_entry(gone: dict[str, Any]) -> dict[str, Any]:
+    """The history entry of an attempt whose process died holding the lease `gone`."""
+    return {
+        "status": ABANDONED,
+        "stage": "load",
+        "host": gone.get("host"),
+        "pid": gone.get("pid"),
+        "lease_acquired_at": gone.get("acquired_at"),
+    }
+
+
+def record_abandoned(
+    db: Database, account: ClusterAccount, day: date, gone: dict[str, Any]
+) -> None:
+    """The attempt that held the tenant-day's lease `gone` died; recorded by the run that
+    took the lease over, right then. Its status stays the taker's own (`running`)."""
+    _write(db, account, day, {}, outcome=_abandoned_entry(gone))
+
+
+def settle_abandoned(db: Database, records: Iterable[dict[str, Any]], now: float) -> None:
+    """Mark `abandoned` the `running` records whose attempt died holding its lease (the
+    lease, taken since the attempt started, has a holder that is gone), in the store and
+    in `records`.
+
+    What the repair DAG sees of a killed load that no run has taken over yet, instead of
+    a `running` record until STALE_AFTER_S.
+    """
+    for record in records:
+        if record["status"] != RUNNING:
+            continue
+        day = date.fromisoformat(record["date"])
+        held = lease.current(db, record["cloud_account_id"], day)
+        if held is None or held["acquired_at"] < record.get("started_at", 0):
+            continue  # no lease, or an older attempt's: this one has not reached its load
+        if not lease.holder_gone(held, now):
+            continue
+        marked = db[COLLECTION].update_one(
+            {"_id": record["_id"], "status": RUNNING, "started_at": record.get("started_at")},
+            {
+                "$set": {"status": ABANDONED, "stage": "load", "updated_at": int(now)},
+                "$push": _history_push({**_abandoned_entry(held), "at": int(now)}),
+            },
+        )
+        if marked.modified_count:
+            record.update(status=ABANDONED, stage="load")
+
+
+def leased(db: Database, account: ClusterAccount, day: date) -> AbstractContextManager[None]:
+    """The tenant-day's lease (etl/worker/lease.py); taking over a dead holder's lease
+    records its attempt `abandoned`."""
+    return lease.hold(db, account.id, day, on_takeover=partial(record_abandoned, db, account, day))
 
 
 def find_records(
@@ -202,11 +279,14 @@ class Gap:
 
 
 def gap_reason(record: dict[str, Any] | None, now: float) -> str | None:
-    """Why a tenant-day needs a run: no record, a failure, or a run that died; else None."""
+    """Why a tenant-day needs a run: no record, a failure, or a run that died (seen dead
+    holding its lease, or silent for STALE_AFTER_S); else None."""
     if record is None:
         return "missing"
     if record["status"] == FAILED:
         return "failed"
+    if record["status"] == ABANDONED:
+        return "abandoned"
     if record["status"] == RUNNING and now - record["updated_at"] > STALE_AFTER_S:
         return "stale"
     return None
@@ -215,8 +295,9 @@ def gap_reason(record: dict[str, Any] | None, now: float) -> str | None:
 def find_gaps(
     db: Database, tenant_ids: list[str], first_day: date, last_day: date, now: float
 ) -> list[Gap]:
-    """Missing, failed and stuck tenant-days in the window, oldest day first."""
+    """Missing, failed, abandoned and stuck tenant-days in the window, oldest day first."""
     records = find_records(db, tenant_ids, first_day, last_day)
+    settle_abandoned(db, records.values(), now)
     gaps = []
     for day in days_between(first_day, last_day):
         for tenant in tenant_ids:

@@ -35,6 +35,7 @@ import pandas as pd
 from pymongo.database import Database
 
 from etl.core.config import Settings
+from etl.core.metrics import priced_alike
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.metroculus import samples
@@ -44,7 +45,7 @@ from etl.metroculus.promql import PromQLClient
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import Client, connect
 from etl.storage.registry import ClusterAccount
-from etl.worker import archive, lease, ledger, quality, reconciliations
+from etl.worker import archive, ledger, quality, reconciliations
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +136,10 @@ def transform_and_load(
         log.warning("tenant %s %s: %s", account.id, day, issue)
     for failure in costs.quality_failures:
         log.error("tenant %s %s: quality failure: %s", account.id, day, failure)
-    # One restatement of a tenant-day at a time, whatever runs it (etl/worker/lease.py);
+    # One restatement of a tenant-day at a time, whatever runs it (etl/worker/lease.py;
+    # a dead holder's attempt is recorded abandoned when its lease is taken over);
     # the ledger is written under the same lease so it always matches ClickHouse.
-    with lease.hold(db, account.id, day):
+    with ledger.leased(db, account, day):
         with connect(settings.clickhouse_dsn) as clickhouse:
             rows_written = load_day(clickhouse, account, day, allocation)
         resource = registry.record_cluster_seen(
@@ -156,7 +158,7 @@ def load_day(client: Client, account: ClusterAccount, day: date, allocation: All
     sums); returns rows inserted."""
     resource_id = registry.cluster_resource_id(account.id)
     breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
-    expense = pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}])
+    expense = priced_alike(pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}]))
     written = warehouse.restate_day(client, "k8s_allocation", account.id, day, allocation.rows)
     written += warehouse.restate_day(
         client, "k8s_cost_breakdown", account.id, day, breakdown[["resource_id", *COMPONENTS]]

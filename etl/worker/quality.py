@@ -21,7 +21,7 @@ from etl.costmodel.assets import COMPONENTS
 from etl.storage import registry, sqlfiles
 from etl.storage.clickhouse import connect
 from etl.storage.registry import ClusterAccount
-from etl.worker import lease, ledger
+from etl.worker import ledger
 
 RELATIVE_TOLERANCE = 1e-9
 
@@ -66,7 +66,7 @@ def day_problems(
 def check_day(settings: Settings, db: Database, account: ClusterAccount, day: date) -> dict:
     """Compare ClickHouse with the ledger under the tenant-day's lease; returns the totals."""
     parameters = {"cloud_account_id": account.id, "day_start": day_start_epoch(day)}
-    with lease.hold(db, account.id, day):
+    with ledger.leased(db, account, day):
         record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(account.id, day)})
         if not record or "totals" not in record:
             raise QualityCheckError(f"tenant {account.id} on {day} has no load to check")

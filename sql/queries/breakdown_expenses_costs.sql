@@ -16,6 +16,7 @@
 -- is left out on the days its cluster has a live row (its cost is inside the
 -- cluster's K8s cost), exactly as clean_expenses_costs.sql folds it out of the totals.
 -- {all_resources}: no attribute filter; else only {resource_ids} count.
+-- {cost_column}: the cost metric's column (etl/core/metrics.py), as in clean_expenses.
 -- {skip_account_ids}: accounts whose rows the caller takes from elsewhere (the K8s
 -- clusters, split by component: breakdown_k8s_components.sql).
 --
@@ -34,7 +35,7 @@ SELECT
         keys.key != '', keys.key,
         transform(cloud_account_id, {key_account_ids:Array(String)}, {key_account_values:Array(String)}, 'null')
     ) AS key,
-    sum(cost * sign) AS cost
+    sum({cost_column:Identifier} * sign) AS cost
 FROM expenses
 LEFT JOIN
 (

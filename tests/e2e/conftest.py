@@ -9,20 +9,17 @@ right-sizing question of tests/e2e/test_sharing_e2e.py and test_efficiency_e2e.p
 
 from __future__ import annotations
 
-import contextlib
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from devtools.simulate import build_scenario
-from etl.core.config import Settings
 from etl.storage import registry
 from tests.allocation_checks import (
     PITFALL_DAY,
     api_over_every_day,
-    merged_history,
-    register,
+    registered_history,
 )
 from tests.stored import stored_day
 from tests.truth import expected_allocation
@@ -40,10 +37,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for n, shape in enumerate(SHAPES)
     }
     root = tmp_path_factory.mktemp("sharing")
-    with contextlib.closing(merged_history(root, scenarios)) as history:
-        url, scenario = next(history)
-        settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root / "data"), "THANOS_URL": url})
-        register(settings, scenario)
+    with registered_history(root, scenarios) as (settings, scenario):
         tenants = [cluster["tenant_id"] for cluster in scenario["clusters"]]
         history_view = SimpleNamespace(tenant_ids=tenants, days=[PITFALL_DAY], scenario=scenario)
         get = api_over_every_day(settings, history_view)  # runs every tenant-day

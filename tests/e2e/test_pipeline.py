@@ -71,6 +71,23 @@ def test_a_rerun_leaves_identical_totals(pipeline_settings, simulated_prometheus
     assert again["expense_rows"] == 1 and again["live_rows"] == 1
 
 
+def test_the_cluster_row_holds_its_price_in_every_metric(pipeline_settings, simulated_prometheus):
+    """Until nodes are priced from the bill, the exporter's price is the cluster's billed,
+    effective, list and contracted cost alike (docs/api.md, "Cost metrics"), rerun or not."""
+    tenant, day = simulated_prometheus.tenant_ids[0], simulated_prometheus.days[0]
+    _run(pipeline_settings, tenant, day)
+    _run(pipeline_settings, tenant, day)
+    with connect(pipeline_settings.clickhouse_dsn) as client:
+        ((billed, *others),) = client.query(
+            "SELECT sum(cost * sign), sum(effective_cost * sign), sum(list_cost * sign),"
+            " sum(contracted_cost * sign) FROM expenses WHERE cloud_account_id = {tenant:String}"
+            " AND toDate(date) = {day:Date} HAVING sum(sign) > 0",
+            parameters={"tenant": tenant, "day": day},
+        ).result_rows
+    assert billed > 0
+    assert others == pytest.approx([billed] * 3, rel=1e-12)
+
+
 def test_a_rerun_replaces_a_wrong_day_and_leaves_nothing_over(
     pipeline_settings, simulated_prometheus
 ):

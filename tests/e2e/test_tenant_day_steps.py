@@ -107,8 +107,9 @@ def test_replay_of_a_day_never_archived_is_a_one_line_error(
 
 
 # What differs between two attempts of one tenant-day whoever runs them: when, which run,
-# which (equal) extract, how many attempts so far, and the rows (a rerun adds cancel rows).
-PER_ATTEMPT = {"run_id", "extract_url", "attempts", "rows"}
+# which (equal) extract, how many attempts so far, the rows (a rerun adds cancel rows) and
+# the history of outcomes (each attempt appends its own).
+PER_ATTEMPT = {"run_id", "extract_url", "attempts", "rows", "history"}
 
 
 def comparable(record: dict) -> dict:

@@ -24,7 +24,7 @@ from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.metroculus.nodetypes import node_instance_types
 from etl.metroculus.promql import Sample
-from etl.storage import alerting, registry
+from etl.storage import alerting, deliveries, registry
 from etl.storage.clickhouse import connect
 from tests import alert_fixtures as af
 from tests.alert_fixtures import Receiver
@@ -239,8 +239,8 @@ def test_webhooks_deliver_once_retry_a_down_receiver_and_a_restated_day_sends_no
     first = run.evaluate(settings, af.END_DAY, now=NOW, node_types=af.no_node_types)
     assert len(first["anomalies"]) == 2
     assert first["deliveries"] == {"sent": 0, "retry": 4, "failed": 0}
-    pending = alerting.find_deliveries(db)
-    assert {(d["state"], d["attempts"]) for d in pending} == {(alerting.PENDING, 1)}
+    pending = deliveries.find(db)
+    assert {(d["state"], d["attempts"]) for d in pending} == {(deliveries.PENDING, 1)}
     assert all(d["next_attempt_at"] == NOW + settings.webhook_backoff_s for d in pending)
 
     # Run 2, before the backoff is over: nothing is attempted.
@@ -276,8 +276,8 @@ def test_webhooks_deliver_once_retry_a_down_receiver_and_a_restated_day_sends_no
         message = json.loads(request["body"])
         assert message["text"].startswith("K8s cost anomaly: sim-cluster-1")
         assert [block["type"] for block in message["blocks"]] == ["header", "section", "section"]
-    assert {d["state"] for d in alerting.find_deliveries(db)} == {alerting.SENT}
-    assert slack["_id"] in {d["target_id"] for d in alerting.find_deliveries(db)}
+    assert {d["state"] for d in deliveries.find(db)} == {deliveries.SENT}
+    assert slack["_id"] in {d["target_id"] for d in deliveries.find(db)}
 
     # The day restated without the jump: its alerts are resolved, nothing is sent; then
     # restated with it again: the same alerts reopen, nothing is raised or sent twice.
@@ -292,7 +292,7 @@ def test_webhooks_deliver_once_retry_a_down_receiver_and_a_restated_day_sends_no
     assert states[False] == ([], dict.fromkeys(first["anomalies"], alerting.RESOLVED))
     assert states[True] == (first["anomalies"], dict.fromkeys(first["anomalies"], alerting.OPEN))
     assert len(receiver.requests) == 4
-    assert len(alerting.find_deliveries(db)) == 4
+    assert len(deliveries.find(db)) == 4
 
 
 def test_a_delivery_fails_for_good_after_the_configured_tries(tmp_path):
@@ -303,13 +303,36 @@ def test_a_delivery_fails_for_good_after_the_configured_tries(tmp_path):
     target = alerting.add_target(db, "org", "slack", f"http://127.0.0.1:{free_port()}/down")
     alert = notify.test_message("org", NOW) | {"_id": "anomaly:t:cluster:2026-06-01"}
     alerting.save_alert(db, alert)
-    alerting.enqueue_deliveries(db, alert, [target["_id"]], NOW)
-    alerting.enqueue_deliveries(db, alert, [target["_id"]], NOW)  # inserted once
+    deliveries.enqueue(db, alert, [target["_id"]], NOW)
+    deliveries.enqueue(db, alert, [target["_id"]], NOW)  # inserted once
     now, states = NOW, []
     for _ in range(4):
         notify.deliver_due(settings, db, ["org"], now)
-        (delivery,) = alerting.find_deliveries(db)
+        (delivery,) = deliveries.find(db)
         states.append((delivery["state"], delivery["attempts"]))
         now = delivery["next_attempt_at"]
     assert states == [("pending", 1), ("pending", 2), ("failed", 3), ("failed", 3)]
     assert delivery["next_attempt_at"] - delivery["last_attempt_at"] == 4 * 60  # 60, 120, 240
+
+
+def test_a_claim_whose_sender_died_expires_and_the_delivery_is_sent_again(tmp_path, receiver):
+    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path)})
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    target = alerting.add_target(db, "org", "json", receiver.url)
+    alert = notify.test_message("org", NOW) | {"_id": "anomaly:t:cluster:2026-06-01"}
+    alerting.save_alert(db, alert)
+    deliveries.enqueue(db, alert, [target["_id"]], NOW)
+    (delivery,) = deliveries.find(db)
+    # A sender claims it until NOW + 30, then dies before recording anything.
+    assert deliveries.claim(db, delivery["_id"], "dead-sender", NOW, NOW + 30) is not None
+    assert deliveries.claim(db, delivery["_id"], "another", NOW + 1, NOW + 31) is None
+    receiver.start()
+    assert notify.deliver_due(settings, db, ["org"], NOW + 29)["sent"] == 0
+    assert receiver.requests == []
+    assert notify.deliver_due(settings, db, ["org"], NOW + 31)["sent"] == 1
+    (request,) = receiver.requests
+    assert request["headers"]["X-K8scost-Delivery"] == f"{alert['_id']}|{target['_id']}"
+    (delivery,) = deliveries.find(db)
+    assert (delivery["state"], delivery["attempts"]) == (deliveries.SENT, 2)  # the lost one too
+    # The dead sender's late outcome, if it ever came, would not overwrite the new one.
+    assert not deliveries.finish(db, delivery["_id"], "dead-sender", {"state": "pending"})

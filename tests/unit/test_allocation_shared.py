@@ -131,22 +131,28 @@ def test_egress_of_a_reused_name_is_split_by_hours_and_an_unknown_name_kept():
     assert orphan["namespace"] == "ns" and orphan["network_cost"] == pytest.approx(0.09)
 
 
-def test_the_management_fee_follows_compute_cost_and_a_negative_idle_gets_none():
+def test_a_pod_asking_more_than_its_node_has_gets_the_node_and_the_fee_follows_compute():
     cluster = Cluster()
     cluster.node("n1", 24, 1, 1, PRICES)
-    cluster.pod("big", "n1", 0, 24, cores=3, ram_gib=0.5)  # more than n1 has
+    cluster.pod("big", "n1", 0, 24, cores=3, ram_gib=0.5)  # three times n1's one core
     cluster.node("n2", 24, 2, 2, PRICES)
     cluster.add("management_rate_samples", 0.1 * 24, provisioner_name="EKS")
     _, allocation = cluster.allocate()
     big, idle1 = row(allocation, pod_uid="big"), row(allocation, namespace=IDLE, node="n1")
     idle2 = row(allocation, namespace=IDLE, node="n2")
-    assert idle1["cpu_cost"] < 0 and idle1["management_cost"] == 0
-    compute = {r["resource_id"]: r["cpu_cost"] + r["ram_cost"] for r in (big, idle2)}
+    # Capped at the node's one core all day; its ram fits and is left as it is.
+    assert big["cpu_cost"] == pytest.approx(1 * 24 * PRICES["cpu"])
+    assert big["cpu_core_hours"] == pytest.approx(24)
+    assert big["ram_cost"] == pytest.approx(0.5 * 24 * PRICES["ram"])
+    assert idle1["cpu_cost"] == pytest.approx(0, abs=1e-12)
+    assert idle1["ram_cost"] == pytest.approx(0.5 * 24 * PRICES["ram"])
+    compute = {r["resource_id"]: r["cpu_cost"] + r["ram_cost"] for r in (big, idle1, idle2)}
     assert big["management_cost"] == pytest.approx(
         2.4 * compute[big["resource_id"]] / sum(compute.values())
     )
-    assert big["management_cost"] + idle2["management_cost"] == pytest.approx(2.4)
-    assert any("more cpu than it costs" in issue for issue in allocation.issues)
+    fees = big["management_cost"] + idle1["management_cost"] + idle2["management_cost"]
+    assert fees == pytest.approx(2.4)
+    assert any("n1" in issue and "more cpu than it has" in issue for issue in allocation.issues)
 
 
 def test_controllers_resolve_replicasets_and_labels_come_from_kube_state_metrics():
@@ -232,3 +238,31 @@ def test_the_truth_services_are_the_pods_each_load_balancer_is_built_with():
                 assert named - {UNMOUNTED} == expected
                 checked += len(expected)
     assert checked > 0
+
+
+def test_the_worked_example_of_the_capacity_rules():
+    """docs/allocation.md, "Same input, same money": A asks for 2 cores all day, B for 1
+    from 12:00, on a 2-core node at $0.05 per core-hour ($2.40 of cpu)."""
+    cluster = Cluster()
+    cluster.node("n1", 24, 2, 4, PRICES)
+    cluster.pod("a", "n1", 0, 24, cores=2, ram_gib=1)
+    cluster.pod("b", "n1", 12, 24, cores=1, ram_gib=1)
+    _, allocation = cluster.allocate()
+    a, b = row(allocation, pod_uid="a"), row(allocation, pod_uid="b")
+    idle = row(allocation, namespace=IDLE, node="n1")
+    assert a["cpu_cost"] == pytest.approx(2 * 12 * 0.05 + 4 / 3 * 12 * 0.05)  # $2.00
+    assert b["cpu_cost"] == pytest.approx(2 / 3 * 12 * 0.05)  # $0.40
+    assert (a["cpu_core_hours"], b["cpu_core_hours"]) == pytest.approx((40, 8))  # 48 = 2 x 24
+    assert idle["cpu_cost"] == pytest.approx(0, abs=1e-12)
+
+
+def test_pods_seen_longer_than_their_node_cost_at_most_the_node():
+    """The second rule: the node's series end at 18:00, A's run to midnight, so the pod's
+    $2.40 of cpu is scaled to the node's $1.80."""
+    cluster = Cluster()
+    cluster.node("n1", 18, 2, 4, PRICES)
+    cluster.pod("a", "n1", 0, 24, cores=2, ram_gib=1)
+    _, allocation = cluster.allocate()
+    assert row(allocation, pod_uid="a")["cpu_cost"] == pytest.approx(2 * 18 * 0.05)
+    assert row(allocation, namespace=IDLE, node="n1")["cpu_cost"] == pytest.approx(0, abs=1e-12)
+    assert any("more than its" in issue and "n1" in issue for issue in allocation.issues)

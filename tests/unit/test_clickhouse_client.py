@@ -3,6 +3,7 @@ waiting process), StringArray."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -107,6 +108,52 @@ def test_a_busy_pool_still_lets_a_waiting_process_in(dsn: str) -> None:
     assert count(pool) == 1
     assert pool.opens >= 2 and set(counts) <= {0, 1}
     pool.close()
+
+
+# The console script installed beside this interpreter, whatever PATH says.
+K8SCOST = Path(sys.executable).with_name("k8scost")
+
+
+def test_a_command_that_waits_for_the_directory_says_so_once_and_no_clickhouse_error(
+    tmp_path: Path,
+) -> None:
+    """`k8scost db init` while another process holds the directory, then when it is free:
+    one line of ours, then nothing; never ClickHouse's own `Cannot lock file`."""
+    data_dir = tmp_path / "data"
+    dsn = f"chdb://{data_dir / 'clickhouse'}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(
+            f"""
+            import time
+            from pathlib import Path
+            from etl.storage.clickhouse import connect, wanted_marker
+            with connect({dsn!r}) as client:
+                client.command("SELECT 1")
+                print("holding", flush=True)
+                # Held until the command has found it held and waits (it marks it wanted).
+                marker = wanted_marker(Path({str(data_dir / "clickhouse")!r}))
+                while not marker.exists():
+                    time.sleep(0.01)
+            """
+        )],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline() == "holding\n"
+    env = {**os.environ, "K8SCOST_DATA_DIR": str(data_dir)}
+    waited = subprocess.run(
+        [str(K8SCOST), "db", "init"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert holder.wait(timeout=60) == 0
+    assert waited.returncode == 0, waited.stderr
+    assert "applied" in waited.stdout
+    (line,) = waited.stderr.splitlines()
+    assert "waiting for the API" in line and f"pid {holder.pid}" in line, line
+    at_once = subprocess.run(
+        [str(K8SCOST), "db", "init"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert at_once.returncode == 0, at_once.stderr
+    assert at_once.stderr == ""
 
 
 def test_opening_another_path_closes_the_idle_pool_of_the_first(dsn: str, tmp_path: Path) -> None:

@@ -145,6 +145,16 @@ ALTER TABLE t
     ]
 
 
+def test_a_new_sorting_key_goes_to_the_local_table_only():
+    """A Distributed table has no sorting key of its own: only its columns follow."""
+    statement = "ALTER TABLE t ADD COLUMN IF NOT EXISTS k String, MODIFY ORDER BY (a, k)"
+    assert clusterddl.rewrite_statement(statement, CLUSTER) == [
+        f"ALTER TABLE t_local ON CLUSTER '{CLUSTER}'\n    ADD COLUMN IF NOT EXISTS k String,\n"
+        "    MODIFY ORDER BY (a, k)",
+        f"ALTER TABLE t ON CLUSTER '{CLUSTER}'\n    ADD COLUMN IF NOT EXISTS k String",
+    ]
+
+
 def test_statements_without_a_rule_are_refused_not_skipped():
     for statement in (
         "ALTER TABLE expenses DROP COLUMN x",

@@ -22,6 +22,7 @@ SAMPLE = re.compile(r"^(\w+)\{(.*)\} \S+ \d+$")
 # Labels the path adds (Thanos Receive, HA pairs, emitter copies), not the exporter.
 PATH_LABELS = {"tenant_id", "prometheus_replica", "job"}
 CONTRACT_ROWS = [f"{name}_total" if kind == "counter" else name for name, kind, _ in FAMILIES]
+FAMILY_NAMES = [name for name, _, _ in FAMILIES]
 
 
 def documented() -> dict[str, dict[str, tuple[str, frozenset[str]]]]:
@@ -71,9 +72,35 @@ def test_the_rendered_label_sets_are_the_documented_ones(exporter: str, tmp_path
     write_openmetrics(scenario, tmp_path / "m.om")
     found = rendered_label_sets((tmp_path / "m.om").read_text())
     expected: dict[str, set[frozenset[str]]] = defaultdict(set)
-    for emitted, names in documented()[exporter].values():
-        expected[emitted].add(names)
+    shape = SHAPES[exporter]
+    for row, (emitted, names) in documented()[exporter].items():
+        # The scrape's target labels (job, instance; exported_instance without
+        # honor_labels) are the customer's Prometheus', not the exporter's.
+        stored = shape.stored(contract_family(row), dict.fromkeys(names, ""))
+        expected[emitted].add(frozenset(stored) - PATH_LABELS)
     assert found == expected
+
+
+def contract_family(row: str) -> str:
+    """The contract family of a doc row (a counter's row has its `_total` sample name)."""
+    return {name: family for family, name in zip(FAMILY_NAMES, CONTRACT_ROWS, strict=True)}[row]
+
+
+def test_kubecost_relabelled_moves_the_exporter_s_instance_aside(tmp_path: Path) -> None:
+    scenario = build_scenario(
+        1, 1, date(2026, 6, 2), seed=3, scrape_interval_s=3600, exporter="kubecost-relabelled"
+    )
+    write_openmetrics(scenario, tmp_path / "m.om")
+    text = (tmp_path / "m.om").read_text()
+    target = 'instance="kubecost-cost-analyzer.kubecost:9003"'
+    cost = next(line for line in text.splitlines() if line.startswith("node_cpu_hourly_cost{"))
+    node = re.search(r'[{,]node="([^"]+)"', cost).group(1)
+    assert f'exported_instance="{node}"' in cost  # the exporter's instance is the node
+    assert target in cost and 'job="kubecost"' in cost
+    running = next(
+        line for line in text.splitlines() if line.startswith("kube_pod_container_status_running")
+    )
+    assert target in running and "exported_instance" not in running
 
 
 def test_the_live_exporter_renders_the_same_shape() -> None:

@@ -21,7 +21,15 @@ from etl.bills import account_id, account_level_id, import_bill
 from etl.core.config import Settings
 from etl.storage import registry
 from etl.storage.clickhouse import connect
-from tests.focus_bill import ORG, Api, billed_by_period, copy_fixture, exact, period_query, rows
+from tests.focus_bill import (
+    ORG,
+    Api,
+    billed_by_charge_month,
+    copy_fixture,
+    exact,
+    period_query,
+    rows,
+)
 
 SWAGGER_STRING_FIELDS = (
     "cloud_account_id",
@@ -100,7 +108,7 @@ def test_account_level_items_count_when_a_node_is_folded(settings: Settings) -> 
 
     body = Api(settings).get(**period_query(*SEPTEMBER))
 
-    billed = billed_by_period(rows())[SEPTEMBER]
+    billed = billed_by_charge_month(rows())["2024-09"]
     node_cost = Decimal("1.87") + Decimal("0.13")
     assert exact(body["total_cost"]) == billed - node_cost + Decimal(50)
     items = items_by_name(body)

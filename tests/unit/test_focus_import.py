@@ -23,10 +23,13 @@ from etl.storage import registry
 from tests.focus_bill import (
     ORG,
     Api,
+    billed_by_charge_month,
     billed_by_period,
+    charge_span,
     copy_fixture,
     exact,
     live_expenses,
+    month_bounds,
     period_query,
     rows,
     snapshot,
@@ -90,10 +93,15 @@ def source(
 
 
 def assert_periods_match(api: Api, bill: list[dict[str, str]]) -> None:
-    for (start, end), billed in billed_by_period(bill).items():
-        body = api.get(**period_query(start, end))
+    """Each invoice's total under its `billing_period`, and each month's days hold what
+    was charged in them (a correction billed in October for September hours included)."""
+    for (start, _), billed in billed_by_period(bill).items():
+        body = api.get(**charge_span(bill), billing_period=start[:7])
         assert exact(body["total_cost"]) == billed, (start, body["total_cost"])
         assert exact(sum(item["cost"] for item in body["clean_expenses"])) == billed
+    for month, charged in billed_by_charge_month(bill).items():
+        body = api.get(**period_query(*month_bounds(month)))
+        assert exact(body["total_cost"]) == charged, (month, body["total_cost"])
 
 
 @pytest.mark.parametrize("form", ["csv", "csv.gz", "parquet", "folder", "s3"])

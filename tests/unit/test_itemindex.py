@@ -17,6 +17,7 @@ import pytest
 
 from api.render import itemindex
 from api.render.arrowbytes import bytes_array, joined_values, json_numbers
+from api.render.finite import NonFiniteNumberError
 from api.render.itemindex import NOT_FOUND, ItemIndex, resource_keys
 from etl.storage.clickhouse import connect
 
@@ -60,7 +61,7 @@ def test_an_empty_index_finds_nothing() -> None:
     assert index.take(np.array([NOT_FOUND])).to_pylist() == [None]
 
 
-def test_numbers_read_back_to_the_same_doubles_and_nan_is_null() -> None:
+def test_numbers_read_back_to_the_same_doubles_and_nan_is_refused() -> None:
     rng = np.random.default_rng(5)
     values = np.concatenate(
         [rng.random(2000) * 10.0 ** rng.integers(-12, 18, 2000), [0.0, -0.0, 0.1 + 0.2, 5e-324]]
@@ -69,11 +70,9 @@ def test_numbers_read_back_to_the_same_doubles_and_nan_is_null() -> None:
     texts = json_numbers(pa.array(values)).to_pylist()
 
     assert [json.loads(text) for text in texts] == values.tolist()
-    assert json_numbers(pa.array([1.5, math.nan, math.inf])).to_pylist() == [
-        b"1.5",
-        b"null",
-        b"null",
-    ]
+    for bad in (math.nan, math.inf, -math.inf):  # never written as null (issue #26)
+        with pytest.raises(NonFiniteNumberError):
+            json_numbers(pa.array([1.5, bad]))
 
 
 def test_joined_values_are_the_values_back_to_back() -> None:

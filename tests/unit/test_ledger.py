@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from datetime import date
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from etl.metroculus import samples
 from etl.metroculus.queries import QUERIES
 from etl.storage import registry
-from etl.worker import ledger
+from etl.worker import lease, ledger
 
 DAY = date(2026, 6, 1)
 
@@ -116,3 +118,65 @@ def test_a_check_does_not_overwrite_the_status_of_a_run_that_started_since(db, a
     ledger.start_attempt(db, account, DAY, "run-2")
     ledger.record_checked(db, account, DAY)  # run-1's check, late
     assert record(db)["status"] == ledger.RUNNING and record(db)["run_id"] == "run-2"
+
+
+def _dead_lease(db, tenant: str, day: date, acquired_at: float) -> dict:
+    """The lease a killed load left behind: its holder's pid is gone on this machine."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    document = {
+        "_id": lease.lease_id(tenant, day),
+        "holder": f"here:{dead.pid}:x",
+        "host": "here",
+        "pid": dead.pid,
+        "pid_space": lease.pid_space(),
+        "acquired_at": acquired_at,
+        "renewed_at": acquired_at,
+        "expires_at": time.time() + 3600,
+    }
+    db[lease.COLLECTION].insert_one(document)
+    return document
+
+
+def test_a_load_that_takes_a_dead_holders_lease_records_it_abandoned_then_its_own(db, account):
+    ledger.start_attempt(db, account, DAY, "run-1")
+    dead = _dead_lease(db, "tenant-a", DAY, time.time())
+    ledger.start_attempt(db, account, DAY, "run-2")
+    with ledger.leased(db, account, DAY):
+        assert [entry["status"] for entry in record(db)["history"]] == [ledger.ABANDONED]
+        ledger.record_loaded(db, account, DAY, {"cost": 2.5}, 2)
+    ledger.record_checked(db, account, DAY)
+    done = record(db)
+    history = [(entry["status"], entry["stage"]) for entry in done["history"]]
+    assert history == [(ledger.ABANDONED, "load"), (ledger.LOADED, "load"),
+                       (ledger.SUCCEEDED, "check")]  # fmt: skip
+    assert (done["history"][0]["pid"], done["history"][0]["host"]) == (dead["pid"], "here")
+    assert done["status"] == ledger.SUCCEEDED and done["attempts"] == 2
+
+
+def test_the_finder_marks_abandoned_a_running_day_whose_load_died(db, account):
+    ledger.start_attempt(db, account, DAY, "run-1")
+    started = record(db)["started_at"]
+    assert ledger.find_gaps(db, ["tenant-a"], DAY, DAY, now=started) == []
+    _dead_lease(db, "tenant-a", DAY, started)
+    (gap,) = ledger.find_gaps(db, ["tenant-a"], DAY, DAY, now=started + 1)
+    assert gap.reason == "abandoned"
+    marked = record(db)
+    assert marked["status"] == ledger.ABANDONED
+    assert [entry["status"] for entry in marked["history"]] == [ledger.ABANDONED]
+
+
+def test_a_dead_lease_of_an_earlier_attempt_does_not_abandon_a_new_one(db, account):
+    _dead_lease(db, "tenant-a", DAY, time.time() - 60)
+    ledger.start_attempt(db, account, DAY, "run-2")  # extracting: not at its load yet
+    assert ledger.find_gaps(db, ["tenant-a"], DAY, DAY, now=time.time()) == []
+    assert record(db)["status"] == ledger.RUNNING
+
+
+def test_the_history_keeps_the_last_outcomes(db, account):
+    for attempt in range(ledger.HISTORY_LENGTH + 3):
+        ledger.start_attempt(db, account, DAY, f"run-{attempt}")
+        ledger.record_failed(db, account, DAY, "extract", RuntimeError(f"try {attempt}"))
+    history = record(db)["history"]
+    assert len(history) == ledger.HISTORY_LENGTH
+    assert [entry["status"] for entry in history] == [ledger.FAILED] * ledger.HISTORY_LENGTH

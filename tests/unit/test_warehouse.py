@@ -43,6 +43,7 @@ def test_schema_is_idempotent(client):
         "004_k8s_allocation_services.sql",
         "005_k8s_allocation_usage.sql",
         "006_k8s_container_usage.sql",
+        "007_expenses_focus_columns.sql",
     ]
 
 
@@ -119,3 +120,38 @@ def test_an_allocation_table_from_before_services_gains_them_and_restates_cleanl
             "SELECT count() FROM k8s_allocation WHERE sign = -1 AND services = ['a', 'web']"
         ).result_rows[0]
         assert cancelled == 1  # the second run cancelled the first run's row with its list
+
+
+def test_a_restatement_within_a_billing_period_leaves_the_other_period_s_rows(client):
+    """A day may hold rows of two bills (this month's, and last month's charges billed
+    late): restating one period's rows of the day keeps the other's."""
+    september, october = pd.Timestamp("2026-03-01"), pd.Timestamp("2026-04-01")
+
+    def billed(period: pd.Timestamp, cost: float) -> pd.DataFrame:
+        return expense(a=cost).assign(billing_period=period, effective_cost=cost / 2)
+
+    for period, cost in ((september, 1.0), (october, 4.0)):
+        warehouse.restate_day(
+            client, "expenses", "acc", DAY, billed(period, cost), {"billing_period": period}
+        )
+    warehouse.restate_day(
+        client, "expenses", "acc", DAY, billed(october, 6.0), {"billing_period": october}
+    )
+
+    rows = client.query(
+        "SELECT billing_period, sum(cost * sign), sum(effective_cost * sign), sum(sign)"
+        " FROM expenses GROUP BY billing_period ORDER BY billing_period"
+    ).result_rows
+    assert rows == [(september.date(), 1.0, 0.5, 1), (october.date(), 6.0, 3.0, 1)]
+
+
+def test_a_writer_of_cost_alone_states_every_metric_equal_to_it(client):
+    """The platform's other importers write `cost` only: the metrics' DEFAULT is `cost`."""
+    warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=2.5))
+    warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=3.5))
+
+    (row,) = client.query(
+        "SELECT sum(cost * sign), sum(effective_cost * sign), sum(list_cost * sign),"
+        " sum(contracted_cost * sign) FROM expenses HAVING sum(sign) > 0"
+    ).result_rows
+    assert row == (3.5, 3.5, 3.5, 3.5)

@@ -3,7 +3,8 @@
 
 // ---- data health --------------------------------------------------------------------
 
-const CATEGORY = { succeeded: "loaded", loaded: "loaded", running: "late" };
+// An abandoned attempt (its process died during the load) needs a rerun, as a failure does.
+const CATEGORY = { succeeded: "loaded", loaded: "loaded", running: "late", abandoned: "failed" };
 
 function reasonOf(item) {
   const parts = [`${item.cloud_account_name} ${item.date}: ${item.status}`];
@@ -16,6 +17,7 @@ function reasonOf(item) {
   }
   if (item.status === "missing") parts.push("no run recorded this day");
   if (item.status === "no_data") parts.push("Thanos had no samples for the day");
+  if (item.status === "abandoned") parts.push("its process died during the load: rerun the day");
   return parts.join("; ");
 }
 

@@ -21,7 +21,8 @@ from datetime import date
 import pandas as pd
 
 from etl.core.days import day_start_epoch
-from etl.costmodel.allocation.pods import containers, pods
+from etl.costmodel.allocation.capacity import cap_to_node
+from etl.costmodel.allocation.pods import CAPACITY_UNIT, containers, pods
 from etl.costmodel.allocation.shared import (
     idle_costs,
     load_balancer_shares,
@@ -36,8 +37,8 @@ from etl.costmodel.allocation.usage import (
     USED,
     container_days,
 )
-from etl.costmodel.assets import COMPONENTS, RESOURCES, DayCosts
-from etl.metroculus.answers import Answers
+from etl.costmodel.assets import CAPACITY, COMPONENTS, RESOURCES, DayCosts
+from etl.metroculus.answers import Answers, canonical
 
 IDLE = "__idle__"
 UNMOUNTED = "__unmounted__"
@@ -214,11 +215,29 @@ def _unreported(containers_frame: pd.DataFrame) -> list[str]:
     ]
 
 
+def _over_capacity(containers_frame: pd.DataFrame) -> list[str]:
+    """The nodes whose containers asked for more than the node has at some instant: the
+    ones etl/costmodel/allocation/capacity.py scaled (kept below amount x hours)."""
+    issues = []
+    for r, unit in (("cpu", "cores"), ("ram", "GiB"), ("gpu", "GPUs")):
+        asked = containers_frame[f"{r}_amount"] * containers_frame["hours"]
+        scaled = containers_frame[containers_frame[f"{r}_amount_hours"] < asked * (1 - 1e-12)]
+        for node, group in scaled.groupby("node", sort=True):
+            kept = group[f"{r}_amount_hours"].sum()
+            issues.append(
+                f"node {node}: its containers asked for more {r} than it has at some instant "
+                f"({asked[group.index].sum():.6g} {unit}-hours, {kept:.6g} kept): scaled to "
+                "its capacity"
+            )
+    return issues
+
+
 def _issues(rows: pd.DataFrame, containers_frame: pd.DataFrame, nodes: pd.DataFrame) -> list[str]:
     placed = containers_frame[containers_frame["node"] != ""]
     issues = (
         _unjoined(containers_frame)
         + _unreported(containers_frame)
+        + _over_capacity(containers_frame)
         + [
             f"pod {namespace}/{pod} ran on {node} without a capacity series: "
             "priced with the account's cost model (flagged)"
@@ -252,10 +271,15 @@ def allocate(
 
     `step_s` is the cluster's scrape interval, `model` the account's cost model.
     """
+    answers = canonical(answers)
     step_h = step_s / 3600
     nodes = assets.nodes.assign(life_hours=assets.nodes["life_steps"] * step_h)
+    for r in RESOURCES:
+        capacity = nodes[CAPACITY[r]] * CAPACITY_UNIT[r]
+        nodes[f"{r}_capacity_hours"] = capacity * nodes["life_hours"]
     running = containers(answers, day, step_s, nodes, model)
     pod_frame = pods(answers, running)
+    capped = cap_to_node(pod_frame, nodes, RESOURCES)
     pod_frame["services"] = pod_services(answers, pod_frame)
     volumes, unmounted_volumes = volume_shares(answers, pod_frame, assets.volumes, step_s)
     balancers, unmounted_balancers = load_balancer_shares(
@@ -276,7 +300,7 @@ def allocate(
     rows["management_cost"] = management_shares(assets.breakdown["management_cost"], compute)
     rows["cost"] = rows[list(COMPONENTS)].sum(axis=1)
     rows["resource_id"] = [_row_id(row) for row in rows.to_dict("records")]
-    issues = _issues(rows, running, assets.nodes)
+    issues = _issues(rows, running, assets.nodes) + capped
     failures = _quality_failures(rows, running)
     return Allocation(
         rows=rows[ROW_COLUMNS],

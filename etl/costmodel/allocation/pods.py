@@ -25,8 +25,9 @@ import pandas as pd
 
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation import usage
-from etl.costmodel.allocation.prices import pieces, price_hours
-from etl.costmodel.assets import COST_MODEL_FLAG, GIB, MODEL_KEYS, RESOURCES
+from etl.costmodel.allocation.capacity import PriceHours, fit_to_capacity
+from etl.costmodel.allocation.prices import Pieces, cumulative, pieces, price_hours
+from etl.costmodel.assets import CAPACITY, COST_MODEL_FLAG, GIB, MODEL_KEYS, RESOURCES
 from etl.metroculus.answers import Answers
 
 CONTAINER = ["namespace", "pod", "container"]
@@ -39,6 +40,8 @@ ALLOCATION_QUERIES = {
     "gpu": "container_gpu_allocation",
 }
 LABEL_PREFIX = "label_"
+# The asset view's capacity columns in the allocation's units (cores, GiB, GPUs).
+CAPACITY_UNIT = {"cpu": 1.0, "ram": 1 / GIB, "gpu": 1.0}
 
 
 def joined(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFrame:
@@ -131,8 +134,10 @@ def _allocations(running: pd.DataFrame, answers: Answers, step_s: int) -> pd.Dat
         same_uid=(pairs["uid"] != "") & (pairs["uid"] == pairs["uid_series"]),
         overlap=overlap.fillna(-1.0),
     )
-    order = ["row", "same_uid", "overlap"]
-    best = pairs.sort_values(order, ascending=[True, False, False]).drop_duplicates("row")
+    # Ties (equal overlap: series that both span the day) go to the node first by name.
+    order = ["row", "same_uid", "overlap", "node"]
+    best = pairs.sort_values(order, ascending=[True, False, False, True], kind="stable")
+    best = best.drop_duplicates("row")
     return best[["row", "node", *(f"{r}_alloc" for r in RESOURCES)]]
 
 
@@ -144,22 +149,51 @@ def _requests(running: pd.DataFrame, answers: Answers) -> pd.DataFrame:
     pairs = joined(running[["row", *CONTAINER, "uid"]], requests, CONTAINER)
     found = pairs.pivot_table(index="row", columns="resource", values="value", aggfunc="max")
     found = found.reindex(columns=list(RESOURCES)).add_suffix("_request")
-    nodes = pairs[pairs["node"] != ""].groupby("row")["node"].first().rename("request_node")
+    nodes = pairs[pairs["node"] != ""].groupby("row")["node"].min().rename("request_node")
     return found.join(nodes, how="outer").reset_index()
+
+
+def pod_keys(frame: pd.DataFrame) -> pd.Series:
+    """Per row: its pod's key, the uid, or `namespace/name` where no series sent one."""
+    return frame["uid"].where(frame["uid"] != "", frame["namespace"] + "/" + frame["pod"])
+
+
+def _pod_nodes(frame: pd.DataFrame) -> pd.Series:
+    """Per container: its pod's node, one for all the pod's containers.
+
+    A pod runs on one node, but its containers' series name it one by one, and some
+    name none (a container without allocation series or a request: a sidecar with no
+    requests). So the pod's node is the one most of its containers' allocation series
+    name, else the one most of its request series name, the first by name on a tie;
+    "" when nothing names one (the pod cannot be priced: its cost stays idle).
+    """
+    keys = pod_keys(frame)
+    votes = pd.concat(
+        [
+            pd.DataFrame({"key": keys, "node": frame["node"], "rank": 0}),
+            pd.DataFrame({"key": keys, "node": frame["request_node"], "rank": 1}),
+        ]
+    )
+    votes = votes[votes["node"].fillna("") != ""]
+    counted = votes.groupby(["key", "rank", "node"]).size().rename("count").reset_index()
+    best = counted.sort_values(
+        ["key", "rank", "count", "node"], ascending=[True, True, False, True], kind="stable"
+    ).drop_duplicates("key")
+    chosen = dict(zip(best["key"], best["node"], strict=True))
+    return pd.Series([chosen.get(key, "") for key in keys], index=frame.index, dtype=object)
 
 
 def _amounts(answers: Answers, frame: pd.DataFrame, step_s: int) -> pd.DataFrame:
     """Add `node` and `{r}_amount` (cores, GiB, GPUs): max(avg allocation, avg request).
 
-    The node is the allocation series', else the one kube-state-metrics bound the pod
-    to, else unknown ("": the container cannot be priced and its cost stays idle).
+    The node is the pod's (`_pod_nodes`).
     """
     frame = frame.merge(_allocations(frame, answers, step_s), on="row", how="left")
     frame = frame.merge(_requests(frame, answers), on="row", how="left")
     for r in RESOURCES:
         amount = frame[[f"{r}_alloc", f"{r}_request"]].max(axis=1).fillna(0.0)
         frame[f"{r}_amount"] = amount / GIB if r == "ram" else amount
-    frame["node"] = frame["node"].fillna(frame["request_node"]).fillna("")
+    frame["node"] = _pod_nodes(frame)
     frame = usage.requested(frame)  # before the requests go
     return frame.drop(
         columns=[
@@ -198,7 +232,31 @@ def containers(
         # Flagged when a fallback price priced something it uses.
         frame.loc[placed & fallback & (frame[f"{r}_amount"] > 0), "price_flag"] = flag
         frame[f"{r}_amount_hours"] = frame[f"{r}_amount"] * frame["hours"]
+        fitted = fit_to_capacity(
+            frame,
+            f"{r}_amount",
+            known[CAPACITY[r]] * CAPACITY_UNIT[r],
+            _node_price(r, known, table),
+        )
+        if fitted is not None:
+            cost, hours = fitted
+            refit = ~np.isnan(cost)
+            frame.loc[refit, f"{r}_cost"] = cost[refit]
+            frame.loc[refit, f"{r}_amount_hours"] = hours[refit]
     return frame
+
+
+def _node_price(r: str, known: pd.DataFrame, table: Pieces) -> PriceHours:
+    """The node's price x hours over intervals: its step function, or its fallback price."""
+
+    def over(node: str, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        if bool(known.at[node, f"{r}_fallback"]):
+            return known.at[node, f"{r}_price"] * (t1 - t0) / 3600
+        if node not in table:
+            return np.zeros(len(t0))
+        return (cumulative(table[node], t1) - cumulative(table[node], t0)) / 3600
+
+    return over
 
 
 def _label_maps(frame: pd.DataFrame) -> list[dict[str, str]]:
@@ -259,9 +317,7 @@ def pods(answers: Answers, frame: pd.DataFrame) -> pd.DataFrame:
         for r in RESOURCES
         for part in ("cost", "amount_hours")
     }
-    keyed = frame.assign(
-        key=frame["uid"].where(frame["uid"] != "", frame["namespace"] + "/" + frame["pod"])
-    )
+    keyed = frame.assign(key=pod_keys(frame))
     grouped = keyed.groupby("key", sort=True).agg(
         uid=("uid", "first"),
         namespace=("namespace", "first"),

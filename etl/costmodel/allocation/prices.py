@@ -33,10 +33,11 @@ def price_at(step_function: StepFunction, t: np.ndarray) -> np.ndarray:
     return price[np.clip(np.searchsorted(at, t, side="right") - 1, 0, None)]
 
 
-def _cumulative(step_function: StepFunction, t: np.ndarray) -> np.ndarray:
-    at, price, cumulative = step_function
+def cumulative(step_function: StepFunction, t: np.ndarray) -> np.ndarray:
+    """Price x seconds from the first change to each instant of `t`."""
+    at, price, totals = step_function
     index = np.clip(np.searchsorted(at, t, side="right") - 1, 0, None)
-    return cumulative[index] + price[index] * (t - at[index])
+    return totals[index] + price[index] * (t - at[index])
 
 
 def price_hours(table: Pieces, keys: pd.Series, start: pd.Series, end: pd.Series) -> np.ndarray:
@@ -50,5 +51,5 @@ def price_hours(table: Pieces, keys: pd.Series, start: pd.Series, end: pd.Series
         if key in table:
             index = rows.to_numpy()
             lo, hi = start.to_numpy()[index], end.to_numpy()[index]
-            result[index] = (_cumulative(table[key], hi) - _cumulative(table[key], lo)) / 3600
+            result[index] = (cumulative(table[key], hi) - cumulative(table[key], lo)) / 3600
     return result

@@ -135,6 +135,8 @@ def test_openapi_documents_clean_expenses(api: Api) -> None:
         assert parameters[("query", declared.name)]["schema"]["type"] == "array", declared.name
     assert parameters[("query", "limit")]["schema"]["minimum"] == 1
     assert parameters[("query", "format")]["schema"]["enum"] == ["advanced_json", "json", "csv"]
+    assert parameters[("query", "cost_metric")]["schema"]["enum"] == ["billed", "effective", "list"]
+    assert parameters[("query", "billing_period")]["schema"]["type"] == "array"
     assert ("path", "organization_id") in parameters
 
     schemas = spec["components"]["schemas"]
@@ -144,6 +146,7 @@ def test_openapi_documents_clean_expenses(api: Api) -> None:
     assert set(response_schema["properties"]) == {
         "start_date",
         "end_date",
+        "cost_metric",
         "total_count",
         "total_cost",
         "clean_expenses",

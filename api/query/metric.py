@@ -1,0 +1,35 @@
+"""The `cost_metric` parameter, declared once for every answer in a cost metric.
+
+Which FOCUS cost an answer sums (etl/core/metrics.py): `billed`, `effective` or
+`list`. Not given: the organization's default (etl/storage/pricing.py, `k8scost
+pricing metric`), itself `billed` unless set, so an organization that chose
+nothing gets the answers it always had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from apiflask.fields import Field, String
+from apiflask.validators import OneOf
+
+from etl.core.metrics import METRICS
+from etl.storage.pricing import default_metric
+
+METRIC_FIELDS: dict[str, Field] = {
+    "cost_metric": String(
+        validate=OneOf(METRICS),
+        metadata={
+            "description": "The cost summed: billed (the invoice's, FOCUS BilledCost), effective "
+            "(amortized: EffectiveCost) or list (ListCost); default the organization's "
+            "(`k8scost pricing metric`), else billed",
+            "enum": list(METRICS),
+        },
+    )
+}
+
+
+def request_metric(database: Any, organization_id: str, query: Mapping[str, Any]) -> str:
+    """The metric of a validated query: its `cost_metric`, else the organization's."""
+    return query.get("cost_metric") or default_metric(database, organization_id)

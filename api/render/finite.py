@@ -1,0 +1,46 @@
+"""No answer carries a number JSON cannot hold: NaN, Infinity, or a null in its place.
+
+Money enters bounded (etl/core/money.py), so sums of what the stores hold stay finite
+and these checks never fire on data loaded by this version. They guard the answers
+against rows stored before the bound (two 1e308 costs sum to infinity): Python's
+json writes `Infinity`, which `JSON.parse` rejects, msgspec and Arrow's text write
+`null`, which says "no value" where there is a sum. Such an answer is a 500 problem
+naming the cause instead, since the fault is in stored data, not in the request.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask.json.provider import DefaultJSONProvider
+
+
+class NonFiniteNumberError(ValueError):
+    """An answer would hold a number that is not finite."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} is not a finite number: the stored costs add up beyond what a double "
+            "holds (rows stored before the 1e12 USD bound); re-import or restate them"
+        )
+
+
+def finite(value: float, what: str) -> float:
+    """`value`, when finite; NonFiniteNumberError naming `what` otherwise."""
+    if not math.isfinite(value):
+        raise NonFiniteNumberError(what)
+    return value
+
+
+class FiniteJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing NaN and infinities instead of writing them."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        try:
+            return super().dumps(obj, **kwargs)
+        except ValueError as error:
+            if "Out of range float values" not in str(error):
+                raise
+            raise NonFiniteNumberError("a number of the answer") from error
