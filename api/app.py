@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from apiflask import APIFlask
 
-from api import server
+from api import openapi, server
 from api.auth import protect
 from api.context import attach_settings
+from api.headers import secure_answers
 from api.problems import ProblemSchema, problem_response, stored_data_problem
 from api.render.finite import FiniteJSONProvider, NonFiniteNumberError
 from api.routes import (
@@ -44,7 +45,13 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     process): the GC tuning is the serving process's, api/server.py `tune_gc`.
     """
     # APIFlask's docs pages load their scripts from a CDN: api/routes/docs.py serves one.
-    app = APIFlask(__name__, title=API_TITLE, version=API_VERSION, docs_path=None)
+    app = APIFlask(
+        __name__,
+        title=API_TITLE,
+        version=API_VERSION,
+        docs_path=None,
+        spec_plugins=[openapi.ExclusiveRanges()],
+    )
     app.config.update(
         # The platform answers invalid parameters with 400, not APIFlask's default 422.
         VALIDATION_ERROR_STATUS_CODE=400,
@@ -54,11 +61,13 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         AUTO_404_RESPONSE=False,
     )
     app.error_processor(problem_response)
+    app.spec_processor(lambda spec: openapi.document(spec, server.SERVER_LIMITS))
     # No answer carries NaN or Infinity (api/render/finite.py): a 500 problem instead.
     app.json = FiniteJSONProvider(app)
     app.register_error_handler(NonFiniteNumberError, stored_data_problem)
     attach_settings(app, settings or Settings.from_env())
     protect(app)
+    secure_answers(app)
     app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(clean_expenses.bp)

@@ -31,9 +31,14 @@ PUBLIC_ENDPOINTS = frozenset(
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="k8scost"'}
 
 
-def issue_token(db: Database, organization_id: str) -> str:
+def issue_token(db: Database, organization_id: str, expires_in_s: int | None = None) -> str:
     """A new API token for the organization (the plain token is returned once)."""
-    return tokens.issue(db, COLLECTION, SUBJECT_FIELD, organization_id)
+    return tokens.issue(db, COLLECTION, SUBJECT_FIELD, organization_id, expires_in_s)
+
+
+def list_tokens(db: Database, organization_id: str | None = None) -> list[dict[str, Any]]:
+    """The token documents of one organization, or of all, oldest first."""
+    return tokens.listing(db, COLLECTION, SUBJECT_FIELD, organization_id)
 
 
 def revoke_organization_tokens(db: Database, organization_id: str) -> int:
@@ -65,14 +70,14 @@ def _authenticate() -> None:
         return  # unknown routes get their 404/405; open endpoints need no token
     found = tokens.lookup(mongodb(), COLLECTION, _presented_token())
     if found is None:
-        raise HTTPError(401, detail="invalid or revoked token", headers=CHALLENGE)
+        raise HTTPError(401, detail="invalid, revoked or expired token", headers=CHALLENGE)
     g.organization_id = found[SUBJECT_FIELD]
     wanted = (request.view_args or {}).get("organization_id")
     if wanted is not None and wanted != g.organization_id:
         raise HTTPError(403, detail=f"the token does not grant access to organization {wanted}")
 
 
-def _document_security(spec: dict[str, Any]) -> dict[str, Any]:
+def document_security(spec: dict[str, Any]) -> dict[str, Any]:
     """Declare the bearer scheme app-wide, open endpoints excepted, with 401/403 answers."""
     spec.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME_NAME] = {
         "type": "http",
@@ -100,6 +105,8 @@ def _is_public_path(path: str) -> bool:
 
 
 def protect(app: APIFlask) -> None:
-    """Require a token on every route of `app` except the public endpoints."""
+    """Require a token on every route of `app` except the public endpoints.
+
+    The OpenAPI side (`document_security`) is applied by the app's one spec processor.
+    """
     app.before_request(_authenticate)
-    app.spec_processor(_document_security)

@@ -1,12 +1,34 @@
-"""`k8scost tokens create|revoke`: the organizations' API tokens (api/auth.py)."""
+"""`k8scost tokens create|list|revoke`: the organizations' API tokens (api/auth.py)."""
 
 from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from api import auth
+from etl.core import tokens
 from etl.core.config import Settings
 from etl.storage.registry import open_database
+
+DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# A token is listed by the start of its digest: enough to tell tokens apart, useless to log in.
+LISTED_DIGEST_CHARS = 12
+
+
+class Duration(click.ParamType):
+    """A positive whole number of seconds, minutes, hours or days: 90s, 30m, 12h, 30d."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        found = re.fullmatch(r"([1-9][0-9]*)([smhd])", str(value).strip())
+        if found is None:
+            self.fail(f"{value!r} is not a duration like 90s, 30m, 12h or 30d", param, ctx)
+        return int(found[1]) * DURATION_UNITS_S[found[2]]
 
 
 @click.group("tokens")
@@ -16,12 +38,42 @@ def tokens_command() -> None:
 
 @tokens_command.command("create")
 @click.option("--organization-id", required=True)
+@click.option("--expires-in", type=Duration(), help="Stop working after this long: 30d, 12h...")
 @click.pass_obj
-def create(settings: Settings, organization_id: str) -> None:
+def create(settings: Settings, organization_id: str, expires_in: int | None) -> None:
     """Print a new API token for the organization (shown once, keep it)."""
-    click.echo(
-        auth.issue_token(open_database(settings.mongo_uri, settings.mongo_db), organization_id)
-    )
+    db = open_database(settings.mongo_uri, settings.mongo_db)
+    click.echo(auth.issue_token(db, organization_id, expires_in))
+
+
+@tokens_command.command("list")
+@click.option("--organization-id", help="Only this organization's tokens.")
+@click.pass_obj
+def list_command(settings: Settings, organization_id: str | None) -> None:
+    """List tokens (never the tokens themselves): id, organization, created, expires, state."""
+    db = open_database(settings.mongo_uri, settings.mongo_db)
+    now = time.time()
+    click.echo("id\torganization\tcreated\texpires\tstate")
+    for found in auth.list_tokens(db, organization_id):
+        expires_at = found.get("expires_at", 0)
+        columns = [
+            found["_id"][:LISTED_DIGEST_CHARS],
+            found[auth.SUBJECT_FIELD],
+            _utc(found["created_at"]),
+            _utc(expires_at) if expires_at else "never",
+            _state(found, now),
+        ]
+        click.echo("\t".join(columns))
+
+
+def _utc(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _state(found: dict[str, Any], now: float) -> str:
+    if found.get("revoked_at", 0):
+        return "revoked"
+    return "expired" if tokens.is_expired(found, now) else "live"
 
 
 @tokens_command.command("revoke")

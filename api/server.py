@@ -12,12 +12,13 @@ serving). So with either configured, `spawn` starts a fresh interpreter
 (`python -m api`) with the stores' settings in its environment, and waits for it,
 passing SIGTERM on.
 
-Threaded workers (gthread): a request mostly waits on ClickHouse and MongoDB. The
-default is one worker process because an embedded ClickHouse (chdb) directory can
-be open in one process at a time: more workers would pass it back and forth (each
-worker's pool yields it to a waiting process, etl/storage/clickhouse.py). With a
-ClickHouse server, raise `--workers`. Every request is logged (gunicorn's access
-log on stdout: address, request line, status, size, duration).
+Threads serve requests that an event loop has read whole (etl/core/httpworker.py):
+a request mostly waits on ClickHouse and MongoDB. The default is one worker process
+because an embedded ClickHouse (chdb) directory can be open in one process at a
+time: more workers would pass it back and forth (each worker's pool yields it to a
+waiting process, etl/storage/clickhouse.py). With a ClickHouse server, raise
+`--workers`. Every request is logged (the access log on stdout: address, request
+line, status, size, duration).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from flask import Flask
 
 from etl.core import serve
 from etl.core.config import Settings
+from etl.core.http1 import ServerLimits
 from etl.storage.clickhouse import chdb_path
 
 # registry.open_database's scheme for the embedded MongoDB stand-in.
@@ -44,6 +46,8 @@ MONTYDB_SCHEME = "montydb://"
 # allocates few containers. Above a request's peak, collections come from lasting
 # growth only (docs/api.md). Whatever the stores: the cost is the answer's objects.
 GC_YOUNG_THRESHOLD = 20_000
+# What the server enforces before the app runs; the OpenAPI document lists it (api/app.py).
+SERVER_LIMITS = ServerLimits()
 
 
 def embeds_a_store(settings: Settings) -> bool:
@@ -68,7 +72,7 @@ def run_here(
 ) -> None:
     """Serve the app built by `factory` from this process until SIGTERM/SIGINT."""
     tune_gc()
-    serve.run(factory, host, port, workers, threads)
+    serve.run(factory, host, port, workers, threads, SERVER_LIMITS)
 
 
 def spawn(settings: Settings, host: str, port: int, workers: int, threads: int) -> int:

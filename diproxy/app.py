@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Bounds on one write. Prometheus sends at most a few hundred kB per request by default."""
+class Limits(protocol.Bounds):
+    """Bounds on one write: its size, what it may hold (protocol.Bounds), the forward's time.
+
+    Prometheus sends at most a few hundred kB per request by default.
+    """
 
     max_body_bytes: int = 10 * 2**20  # as received (snappy)
-    max_decoded_bytes: int = 64 * 2**20  # after decompression
     # Below Prometheus' default remote_timeout (30 s), so the sender hears 503 and retries.
     forward_timeout_s: float = 25.0
     status_interval_s: float = 30.0
@@ -58,14 +60,13 @@ class _Proxy:
         tenant = authenticate(self.database(), request.headers.get("Authorization")).id
         _check_content_headers(request)
         try:
-            write_request = protocol.decode(self._body(), self.limits.max_decoded_bytes)
-            stamped = protocol.stamp_tenant(write_request, tenant)
+            stamped = protocol.stamp_tenant(self._body(), tenant, self.limits)
         except protocol.BodyTooLargeError as error:
             raise Rejection(413, str(error)) from error
         except protocol.MalformedBodyError as error:
             raise Rejection(400, str(error)) from error
         if stamped.series:  # a metadata-only request holds nothing a receiver stores
-            self._forward(tenant, protocol.encode(write_request))
+            self._forward(tenant, stamped.body)
             self.recorder.record(tenant, stamped.newest_sample_ms)
         return Response(status=204)
 

@@ -1,18 +1,20 @@
 """`k8scost diproxy` (serve the proxy) and `k8scost accounts token ID` (issue a write token).
 
-The proxy runs under the same gunicorn runner as the API (`etl.core.serve`, threaded
-workers): a write spends most of its time waiting on the receiver, so threads keep a
-worker busy while another write waits.
+The proxy runs under the same gunicorn runner as the API (`etl.core.serve`: requests
+read whole by an event loop, then served by threads): a write spends most of its time
+waiting on the receiver, so threads keep a worker busy while another write waits. The
+server takes a body as large as the proxy's own limit.
 """
 
 from __future__ import annotations
 
 import click
 
-from diproxy.app import create_app
+from diproxy.app import Limits, create_app
 from diproxy.auth import rotate_token
 from etl.core import serve
 from etl.core.config import Settings
+from etl.core.http1 import ServerLimits
 from etl.storage.registry import open_database
 
 DEFAULT_PORT = 8001
@@ -26,7 +28,8 @@ DEFAULT_PORT = 8001
 @click.pass_obj
 def diproxy_command(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the remote-write proxy (POST /storage/api/v2/write) in front of THANOS_RECEIVE_URL."""
-    serve.run(lambda: create_app(settings), host, port, workers, threads)
+    limits = ServerLimits(max_body_bytes=Limits().max_body_bytes)
+    serve.run(lambda: create_app(settings), host, port, workers, threads, limits)
 
 
 @click.command("token")

@@ -41,6 +41,10 @@ class Kind(Enum):
     ALLOCATION = "allocation"
 
 
+# What split_pair reads, as the OpenAPI document states it: a key before the first colon.
+PAIR_PATTERN = "^[^:]+:"
+
+
 def split_pair(text: str) -> tuple[str, str]:
     """`key:value` as (key, value); a ValidationError (400) without a key or colon."""
     try:

@@ -17,7 +17,7 @@ from apiflask.fields import Field, Integer, List, String
 from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError, post_load, validates_schema
 
-from api.query.filters import Filter, FilterSet, Kind
+from api.query.filters import PAIR_PATTERN, Filter, FilterSet, Kind
 
 # ClickHouse `DateTime` holds Unix seconds as UInt32.
 MAX_UNIX_SECONDS = 2**32 - 1
@@ -68,9 +68,11 @@ def _filter_field(f: Filter, description: str) -> List:
     def check(values: list[str]) -> None:
         f.check(values)
 
-    return List(
-        String(), validate=check if f.pairs else None, metadata={"description": description}
-    )
+    if not f.pairs:
+        return List(String(), metadata={"description": description})
+    # The document states the rule split_pair applies, so a client (and a fuzzer) knows it.
+    item = String(metadata={"pattern": PAIR_PATTERN})
+    return List(item, validate=check, metadata={"description": description})
 
 
 def filter_fields(filter_set: FilterSet) -> dict[str, Field]:

@@ -17,8 +17,15 @@ from apiflask.fields import Field, Float, String
 from apiflask.validators import OneOf
 from marshmallow import ValidationError
 
+from api.openapi import portable_pattern
 from etl.core.sharing import IDLE_BY, SHARE_IDLE, SHARE_SPLIT, SharingError, SharingPolicy
 from etl.storage.sharing import sharing_defaults
+
+# What split_list and label_pair read, as the OpenAPI document states it: comma-separated
+# items, each blank or a key (not starting with a space) before a colon.
+LABEL_LIST_PATTERN = portable_pattern(
+    r"^\s*(?:[^,:\s][^,:]*:[^,]*)?(?:,\s*(?:[^,:\s][^,:]*:[^,]*)?)*$"
+)
 
 
 def _checked(name: str):
@@ -55,7 +62,8 @@ SHARING_FIELDS: dict[str, Field] = {
         validate=_checked("share_labels"),
         metadata={
             "description": "Pods whose cost is spread over the others (key:value[,key:value...],"
-            " the pod's label else its namespace's)"
+            " the pod's label else its namespace's)",
+            "pattern": LABEL_LIST_PATTERN,
         },
     ),
     "share_split": _choice(
@@ -64,7 +72,10 @@ SHARING_FIELDS: dict[str, Field] = {
     ),
     "shared_overhead_hourly": Float(
         validate=_checked("shared_overhead_hourly"),
-        metadata={"description": "USD per cluster-hour spread like shared namespaces (>= 0)"},
+        metadata={
+            "description": "USD per cluster-hour spread like shared namespaces (>= 0)",
+            "minimum": 0,
+        },
     ),
 }
 

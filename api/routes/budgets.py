@@ -22,6 +22,7 @@ from apiflask.validators import Length, Range
 from marshmallow import RAISE, ValidationError, validates
 
 from api.context import clickhouse, mongodb
+from api.openapi import portable_pattern
 from api.query.metric import METRIC_FIELDS
 from api.render.schemas import cost_metric_field
 from etl.alerts import budgets
@@ -32,6 +33,7 @@ from etl.storage.registry import list_accounts
 
 bp = APIBlueprint("budgets", __name__, tag="budgets", url_prefix="/restapi/v2")
 PATH = "/organizations/<organization_id>/budgets"
+SCOPE_PATTERN = portable_pattern(budgets.SCOPE.pattern)
 
 
 class BudgetIn(Schema):
@@ -41,7 +43,11 @@ class BudgetIn(Schema):
         unknown = RAISE
 
     name = String(required=True, validate=Length(min=1, max=200))
-    scope = String(required=True, metadata={"description": budgets.SCOPE_DESCRIPTION})
+    scope = String(
+        required=True,
+        # The rule parse_scope applies, stated in the document.
+        metadata={"description": budgets.SCOPE_DESCRIPTION, "pattern": SCOPE_PATTERN},
+    )
     amount_usd = Float(
         required=True,
         validate=Range(
@@ -170,7 +176,7 @@ def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get(PATH)
-@bp.input(AsOfQuery, location="query", arg_name="query")
+@bp.input(AsOfQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(BudgetsSchema)
 def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's budgets, each with its month-to-date, forecast and thresholds."""
@@ -183,7 +189,7 @@ def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get(f"{PATH}/<budget_id>")
 @bp.doc(responses={404: "No such budget in the organization"})
-@bp.input(AsOfQuery, location="query", arg_name="query")
+@bp.input(AsOfQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(BudgetSchema)
 def get_budget(organization_id: str, budget_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """One budget with its month."""

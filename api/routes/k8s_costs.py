@@ -45,6 +45,8 @@ bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v
 
 GROUPS = ("namespace", "controller", "pod", "node", "cluster")
 LABEL_GROUP = "label:"
+# What _known_group accepts, as the OpenAPI document states it.
+GROUP_PATTERN = f"^(?:{'|'.join(GROUPS)}|{LABEL_GROUP}.+)$"
 
 
 def _known_group(value: str) -> None:
@@ -61,7 +63,10 @@ K8sCostsQuery = query_schema(
         "group_by": String(
             load_default="namespace",
             validate=_known_group,
-            metadata={"description": "namespace | controller | pod | node | cluster | label:<key>"},
+            metadata={
+                "description": "namespace | controller | pod | node | cluster | label:<key>",
+                "pattern": GROUP_PATTERN,
+            },
         )
     },
     after={

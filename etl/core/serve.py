@@ -1,8 +1,11 @@
 """gunicorn driven from Python: the one runner of `k8scost api` and `k8scost diproxy`.
 
-Threaded workers (gthread): a request mostly waits on a store or a receiver. Every
-request is logged (gunicorn's access log on stdout: address, request line, status,
-size, duration).
+gunicorn runs the master (forking, restarts, signals); the workers are
+etl/core/httpworker.py's: an event loop reads each request whole, within the limits
+and deadlines of `ServerLimits`, and only then a thread (`--threads` per worker) runs
+the app, which mostly waits on a store or a receiver. So a slow client costs a
+coroutine, never a thread. Every request is logged (on stdout: address, request line,
+status, size, duration).
 """
 
 from __future__ import annotations
@@ -12,15 +15,20 @@ from collections.abc import Callable
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from etl.core.http1 import ServerLimits
+
 DEFAULT_WORKERS = 1
 DEFAULT_THREADS = 4
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+WORKER_CLASS = "etl.core.httpworker.HttpWorker"
 
 
 class _Server(BaseApplication):
-    def __init__(self, factory: Callable[[], Flask], options: dict[str, object]) -> None:
+    def __init__(
+        self, factory: Callable[[], Flask], options: dict[str, object], limits: ServerLimits
+    ) -> None:
         self._factory = factory
         self._options = options
+        self.limits = limits  # read by the workers (HttpWorker), which get this object
         super().__init__()
 
     def load_config(self) -> None:
@@ -31,18 +39,25 @@ class _Server(BaseApplication):
         return self._factory()
 
 
-def run(factory: Callable[[], Flask], host: str, port: int, workers: int, threads: int) -> None:
+def run(
+    factory: Callable[[], Flask],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    limits: ServerLimits | None = None,
+) -> None:
     """Serve the app built by `factory` on host:port until SIGTERM/SIGINT."""
     options: dict[str, object] = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": WORKER_CLASS,
         "threads": threads,
         "accesslog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
-        # A cold catalog of 100k resources on montydb takes seconds to read.
+        # The worker's heartbeat comes from its event loop, which a long request does
+        # not block; this is how long a stuck loop lives.
         "timeout": 120,
         # gunicorn's control socket is one path per user: a second server would clash.
         "control_socket_disable": True,
     }
-    _Server(factory, options).run()
+    _Server(factory, options, limits or ServerLimits()).run()

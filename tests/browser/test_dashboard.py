@@ -193,3 +193,19 @@ def test_no_request_leaves_127_0_0_1(site: Site, signed_in: WebDriver) -> None:
     schemes = {urllib.parse.urlsplit(url).scheme for url in urls}
     assert schemes <= {*NETWORK_SCHEMES, *LOCAL_SCHEMES}, schemes
     assert not any(site.token in url for url in urls), "the token never goes in a URL"
+
+
+def test_every_page_draws_under_the_content_security_policy(
+    site: Site, signed_in: WebDriver
+) -> None:
+    with urllib.request.urlopen(f"{site.url}/ui/", timeout=10) as page:
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    browser.console(signed_in)  # what earlier tests left in the console
+    signed_in.execute_script("sessionStorage.clear()")
+    browser.sign_in(signed_in, site.url, site.organization_id, site.token)
+    browser.open_page(signed_in, site.url, f"overview?{site.hash_period}", "overview")
+    open_cluster(signed_in, site)
+    browser.open_page(signed_in, site.url, f"health?{site.hash_period}", "health")
+
+    refused = [line for line in browser.console(signed_in) if "Content Security Policy" in line]
+    assert refused == []

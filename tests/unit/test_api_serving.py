@@ -61,7 +61,7 @@ def test_on_servers_the_api_is_served_from_this_process(tmp_path, served, saved_
     api_app.serve(config, "0.0.0.0", 8000, workers=4, threads=8)
     ((how, app, *listen),) = served
     assert how == "here" and isinstance(app, Flask)
-    assert listen == ["0.0.0.0", 8000, 4, 8]
+    assert listen == ["0.0.0.0", 8000, 4, 8, server.SERVER_LIMITS]
     assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 10, 10)
 
 

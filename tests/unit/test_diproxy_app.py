@@ -27,7 +27,17 @@ from etl.storage.ingest_status import read_status
 
 PROTOBUF_HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
 SAMPLE_MS = 1_780_000_000_500
-LIMITS = Limits(max_body_bytes=4096, max_decoded_bytes=16384, forward_timeout_s=5)
+LIMITS = Limits(
+    max_body_bytes=4096,
+    max_decoded_bytes=16384,
+    forward_timeout_s=5,
+    max_series=3,
+    max_samples=3,
+    max_labels=4,
+    max_label_name_chars=20,
+    max_label_value_chars=30,
+)
+NAME = {"__name__": "up"}
 
 
 @dataclass
@@ -177,6 +187,10 @@ def test_rotation_revokes_the_old_token(proxy):
         ("cluster-a", {}, body_of({"job": "no-name"}), 400, "no metric name"),
         ("cluster-a", {}, b"\x00" * 5000, 413, "over 4096"),
         ("cluster-a", {}, bytes(cramjam.snappy.compress_raw(bytes(20000))), 413, "decompresses"),
+        ("cluster-a", {}, body_of(*[NAME] * 4), 413, "over 3 series"),
+        ("cluster-a", {}, body_of({**NAME, "a": "1", "b": "2", "c": "3", "d": "4"}), 400, "over 4"),
+        ("cluster-a", {}, body_of({**NAME, "n" * 21: "1"}), 400, "name over 20"),
+        ("cluster-a", {}, body_of({**NAME, "pod": "p" * 31}), 400, "'pod' has a value over 30"),
     ],
     ids=[
         "no-token",
@@ -190,6 +204,10 @@ def test_rotation_revokes_the_old_token(proxy):
         "no-metric-name",
         "body-too-large",
         "inflates-too-large",
+        "too-many-series",
+        "too-many-labels",
+        "label-name-too-long",
+        "label-value-too-long",
     ],
 )
 def test_rejections_give_a_status_a_reason_and_forward_nothing(
