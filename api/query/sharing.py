@@ -18,6 +18,7 @@ from apiflask.validators import OneOf
 from marshmallow import ValidationError
 
 from api.openapi import portable_pattern
+from etl.core.money import MAX_USD
 from etl.core.sharing import IDLE_BY, SHARE_IDLE, SHARE_SPLIT, SharingError, SharingPolicy
 from etl.storage.sharing import sharing_defaults
 
@@ -75,6 +76,7 @@ SHARING_FIELDS: dict[str, Field] = {
         metadata={
             "description": "USD per cluster-hour spread like shared namespaces (>= 0)",
             "minimum": 0,
+            "maximum": MAX_USD,  # the money bound (docs/api.md, "Money and dates")
         },
     ),
 }
