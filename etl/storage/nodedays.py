@@ -1,10 +1,11 @@
 """The `k8s_node_days` table (sql/schema/008): its restatement and the node-bill factors.
 
 Which node was which VM each day, at what list price, is written at every load of a
-cluster-day (etl/worker/pipeline.py). `bill_factors` is the one reader of the
-reconciliation to the bill (sql/queries/node_bill_factors.sql, docs/api.md,
-"Reconciliation"): per node-day, the bill's cost of its VM under a metric and the
-factor bill/list for cpu, ram and gpu.
+cluster-day (etl/worker/pipeline.py). The reconciliation to the bill is one
+parameterized view (sql/schema/009_node_bill_factors.sql; docs/api.md, "Reconciliation:
+nodes priced from the bill") that a reader's SQL joins by name; `bill_factors` reads it
+for Python: per node-day, the bill's cost of its VM under a metric and the factor
+bill/list for cpu, ram and gpu, with the arguments the view takes.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def bill_factors(
     metric: str,
 ) -> pd.DataFrame:
     """Per node-day of the clusters over the days, the bill's cost of its VM under
-    `metric` (billed, effective or list) and the factors (node_bill_factors.sql).
+    `metric` (billed, effective or list) and the factors (sql/queries/node_bill_factors.sql).
 
     `accounts` and `resources` are the organization's documents: its bill resources
     are matched to the nodes by instance key, as etl/storage/nodes.py folds them.

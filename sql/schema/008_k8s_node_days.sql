@@ -4,7 +4,7 @@
 -- prices made its cpu, ram and gpu cost that day (`*_list_usd`: the asset view,
 -- etl/costmodel/assets.py), how many hours it lived, and how the account's cost model
 -- would split its cost over cpu, ram and gpu (the `*_model_share`s, summing to 1):
--- what sql/queries/node_bill_factors.sql splits a bill by when the list price is 0.
+-- what sql/schema/009_node_bill_factors.sql splits a bill by when the list price is 0.
 -- The reconciliation to the bill (docs/api.md, "Reconciliation") reads it, so it is
 -- stored whether or not any bill is imported: either side may come first.
 -- `resource_id` holds the node's name, the key a restatement cancels by

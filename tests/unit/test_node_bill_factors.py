@@ -1,4 +1,4 @@
-"""The reconciliation's one rule (sql/queries/node_bill_factors.sql): per node-day, the
+"""The reconciliation's one rule (sql/schema/009_node_bill_factors.sql): per node-day, the
 bill's cost of its VM under a metric and the factor bill/list.
 
 The bill is the commitments fixture (tests/fixtures/focus/focus_1_2_commitments.csv,
