@@ -21,6 +21,10 @@ CLUSTER` (the Distributed table must know the columns of its local table); an in
 and a sorting key only to `<name>_local` (a Distributed table stores nothing to
 index or sort).
 
+A view (`CREATE OR REPLACE VIEW <name> AS ...`, such as the reconciliation's
+parameterized view) is created `ON CLUSTER` on every node under its name, over the
+Distributed tables, so that it reads every shard like the queries do.
+
 Generating instead of keeping a second copy means a new schema file cannot be
 forgotten: a statement the rewrite does not understand is an error, not a skip.
 """
@@ -55,6 +59,10 @@ _ALTER_TABLE = re.compile(
     r"^\s*ALTER\s+TABLE\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+(?P<actions>.*?)\s*;?\s*$",
     re.DOTALL | re.IGNORECASE,
 )
+_CREATE_VIEW = re.compile(
+    r"^\s*CREATE\s+OR\s+REPLACE\s+VIEW\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+AS\s+(?P<query>.*?)\s*;?\s*$",
+    re.DOTALL | re.IGNORECASE,
+)
 _COLUMN_ACTION = re.compile(r"ADD\s+COLUMN\b", re.IGNORECASE)
 _INDEX_ACTION = re.compile(r"ADD\s+INDEX\b", re.IGNORECASE)
 _ORDER_ACTION = re.compile(r"MODIFY\s+ORDER\s+BY\b", re.IGNORECASE)
@@ -74,7 +82,8 @@ def rewrite_statement(statement: str, cluster: str) -> list[str]:
 
     `CREATE TABLE ... ENGINE = *MergeTree` -> [replicated local table, Distributed table];
     `ALTER TABLE ... ADD COLUMN / ADD INDEX / MODIFY ORDER BY` -> [the local table's
-    ALTER, and the Distributed table's when columns are added].
+    ALTER, and the Distributed table's when columns are added];
+    `CREATE OR REPLACE VIEW ... AS` -> [the view, ON CLUSTER].
     """
     if not _CLUSTER_NAME.fullmatch(cluster):
         raise ValueError(f"cluster name {cluster!r} is not a plain identifier")
@@ -84,10 +93,17 @@ def rewrite_statement(statement: str, cluster: str) -> list[str]:
         return _rewrite_create(create, cluster)
     if alter is not None:
         return _rewrite_alter(alter, cluster)
+    view = _CREATE_VIEW.match(text)
+    if view is not None:
+        return [
+            f"CREATE OR REPLACE VIEW {view['name']} ON CLUSTER {_quoted(cluster)} AS\n"
+            + view["query"]
+        ]
     first_line = text.strip().splitlines()[0] if text.strip() else ""
     raise UnsupportedStatementError(
-        "only `CREATE TABLE <name> (...) ENGINE = <X>MergeTree(...)` and `ALTER TABLE <name> "
-        "ADD COLUMN ... / ADD INDEX ... / MODIFY ORDER BY ...` statements have a cluster rewrite "
+        "only `CREATE TABLE <name> (...) ENGINE = <X>MergeTree(...)`, `ALTER TABLE <name> "
+        "ADD COLUMN ... / ADD INDEX ... / MODIFY ORDER BY ...` and `CREATE OR REPLACE VIEW "
+        "<name> AS ...` statements have a cluster rewrite "
         f"(etl/storage/clusterddl.py); got: {first_line[:80]!r}"
     )
 

@@ -4,7 +4,9 @@ A node VM appears twice: in the cloud bill, and inside its cluster's cost (the
 cluster's resource document lists its nodes' provider ids, etl/storage/registry).
 Matching the two by their instance part is the double-counting rule of docs/api.md:
 the API's answers (api/catalog) and the organization budgets (etl/alerts/budgets.py)
-fold such a VM into its cluster on the days the cluster has a cost.
+fold such a VM into its cluster on the days the cluster has a cost. The same keys match
+a bill's VM to the node it was on each day (etl/storage/nodedays.py, the
+reconciliation to the bill).
 """
 
 from __future__ import annotations
@@ -60,11 +62,23 @@ def node_clusters(
         for provider_id in (cluster.get("meta") or {}).get("node_provider_ids", [])
         if instance_key(provider_id)
     }
-    matches = {}
-    for resource_id, resource in resources.items():
-        if accounts[resource["cloud_account_id"]].get("type") == K8S_ACCOUNT_TYPE:
-            continue
-        cluster_id = by_key.get(instance_key(resource.get("cloud_resource_id") or ""))
-        if cluster_id:
-            matches[resource_id] = cluster_id
-    return matches
+    return {
+        resource_id: by_key[key]
+        for resource_id, key in zip(*bill_instance_keys(accounts, resources), strict=True)
+        if key in by_key
+    }
+
+
+def bill_instance_keys(
+    accounts: Mapping[str, Mapping[str, Any]], resources: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """The bill resources that may be a node's VM, and their instance keys, as two lists
+    in resource id order: resources of other accounts than clusters' with a cloud
+    resource id (the reconciliation's query takes them as two arrays, like a map)."""
+    pairs = sorted(
+        (resource_id, instance_key(resource.get("cloud_resource_id") or ""))
+        for resource_id, resource in resources.items()
+        if accounts[resource["cloud_account_id"]].get("type") != K8S_ACCOUNT_TYPE
+    )
+    kept = [(resource_id, key) for resource_id, key in pairs if key]
+    return [resource_id for resource_id, _ in kept], [key for _, key in kept]

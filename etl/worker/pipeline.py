@@ -19,7 +19,8 @@ day stays in place; the load itself is one restatement per table.
 The day is costed twice from the same answers: the asset view (etl/costmodel/assets.py) and
 the allocation down to the pod (etl/allocation). What is loaded is the allocation:
 its rows go to `k8s_allocation`, their sums to `k8s_cost_breakdown` and `expenses`,
-and the daily reconciliation against the asset view is stored beside (MongoDB).
+and the daily reconciliation against the asset view is stored beside (MongoDB). The
+asset view's nodes go to `k8s_node_days`, for the reconciliation to the bill.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ from etl.core.config import Settings
 from etl.core.metrics import priced_alike
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
+from etl.costmodel.nodedays import node_days
 from etl.metroculus import samples
 from etl.metroculus.answers import REQUIRED, Answers, with_optional
 from etl.metroculus.extract import extract
 from etl.metroculus.promql import PromQLClient
-from etl.storage import registry, warehouse
+from etl.storage import nodedays, registry, warehouse
 from etl.storage.clickhouse import Client, connect
 from etl.storage.registry import ClusterAccount
 from etl.worker import archive, ledger, quality, reconciliations
@@ -126,10 +128,11 @@ def transform_and_load(
     assets = day_costs(answers, step_s, model)
     allocation = allocate(answers, day, step_s, assets, model)
     check = reconcile.reconcile(assets, allocation.rows)
+    nodes, node_issues = node_days(assets.nodes, answers["node_provider_ids"], step_s / 3600, model)
     costs = replace(
         assets,
         breakdown=allocation.breakdown,
-        issues=[*assets.issues, *allocation.issues, *check.problems()],
+        issues=[*assets.issues, *allocation.issues, *check.problems(), *node_issues],
         quality_failures=allocation.quality_failures,
     )
     for issue in costs.issues:
@@ -141,7 +144,7 @@ def transform_and_load(
     # the ledger is written under the same lease so it always matches ClickHouse.
     with ledger.leased(db, account, day):
         with connect(settings.clickhouse_dsn) as clickhouse:
-            rows_written = load_day(clickhouse, account, day, allocation)
+            rows_written = load_day(clickhouse, account, day, allocation, nodes)
         resource = registry.record_cluster_seen(
             db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
         )
@@ -153,9 +156,11 @@ def transform_and_load(
     return costs, rows_written, resource
 
 
-def load_day(client: Client, account: ClusterAccount, day: date, allocation: Allocation) -> int:
-    """Restate the day's allocation rows, and the cluster's breakdown and expense row (their
-    sums); returns rows inserted."""
+def load_day(
+    client: Client, account: ClusterAccount, day: date, allocation: Allocation, nodes: pd.DataFrame
+) -> int:
+    """Restate the day's allocation rows, the cluster's breakdown and expense row (their
+    sums) and its node-days (`nodes`, etl/costmodel/nodedays.py); returns rows inserted."""
     resource_id = registry.cluster_resource_id(account.id)
     breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
     expense = priced_alike(pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}]))
@@ -168,6 +173,9 @@ def load_day(client: Client, account: ClusterAccount, day: date, allocation: All
     written += warehouse.restate_day(
         client, "k8s_container_usage", account.id, day, allocation.containers
     )
+    # Which node was which VM, at what list price: the reconciliation to the bill
+    # (docs/api.md, "Reconciliation").
+    written += nodedays.restate(client, account.id, day, nodes)
     return written
 
 

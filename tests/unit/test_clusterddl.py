@@ -23,7 +23,8 @@ SCHEMA = sqlfiles.schema_statements()
 CREATES = [(name, text) for name, text in SCHEMA if "CREATE TABLE" in text]
 TABLES = [re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", text)[1] for _, text in CREATES]
 ENGINES = [re.search(r"ENGINE = (\w+)\((.*?)\)", text).groups() for _, text in CREATES]
-TARGET = re.compile(r"^(?:CREATE|ALTER) TABLE (?:IF NOT EXISTS )?(\w+)")
+TARGET = re.compile(r"^(?:CREATE|ALTER) (?:TABLE|OR REPLACE VIEW) (?:IF NOT EXISTS )?(\w+)")
+VIEWS = [(name, text) for name, text in SCHEMA if "CREATE OR REPLACE VIEW" in text]
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_every_create_table_becomes_a_local_and_a_distributed_table():
     generated = [
         (name, text)
         for name, text in clusterddl.cluster_statements(CLUSTER)
-        if text.startswith("CREATE")
+        if text.startswith("CREATE TABLE")
     ]
     assert [name for name, _ in generated] == [name for name, _ in CREATES for _twice in (1, 2)]
     pairs = zip(generated[::2], generated[1::2], strict=True)
@@ -153,6 +154,17 @@ def test_a_new_sorting_key_goes_to_the_local_table_only():
         "    MODIFY ORDER BY (a, k)",
         f"ALTER TABLE t ON CLUSTER '{CLUSTER}'\n    ADD COLUMN IF NOT EXISTS k String",
     ]
+
+
+def test_a_view_is_created_on_the_cluster_over_the_distributed_tables(client):
+    assert VIEWS, "the reconciliation's view (sql/schema/009)"
+    for name, text in VIEWS:
+        (statement,) = clusterddl.rewrite_statement(text, CLUSTER)
+        view = re.search(r"CREATE OR REPLACE VIEW (\w+)", text)[1]
+        assert statement.startswith(f"CREATE OR REPLACE VIEW {view} ON CLUSTER '{CLUSTER}' AS\n")
+        # The same query under the same name: without ON CLUSTER, the plain statement.
+        query = statement.split(" AS\n", 1)[1]
+        assert re.sub(r"\s+", " ", query).strip() in re.sub(r"\s+", " ", text), name
 
 
 def test_statements_without_a_rule_are_refused_not_skipped():

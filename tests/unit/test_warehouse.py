@@ -44,6 +44,8 @@ def test_schema_is_idempotent(client):
         "005_k8s_allocation_usage.sql",
         "006_k8s_container_usage.sql",
         "007_expenses_focus_columns.sql",
+        "008_k8s_node_days.sql",
+        "009_node_bill_factors.sql",
     ]
 
 
