@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from etl.bills import import_bill
 from etl.core.config import Settings
@@ -25,6 +26,7 @@ from etl.costmodel.assets import day_costs
 from etl.costmodel.nodedays import node_days
 from etl.storage import nodedays, nodes, registry, warehouse
 from etl.storage.clickhouse import connect
+from k8scost.cli import cli
 from tests.allocation_cluster import MODEL, STEP, Cluster
 from tests.focus_bill import COMMITMENTS, ORG, rows, write_csv
 
@@ -194,3 +196,25 @@ def test_either_order_a_reimport_and_a_rerun_give_the_same_factors(settings, tmp
         import_fixture(settings, tmp_path)
         load_node_days(settings)
         assert factors(settings, metric) == first
+
+
+def test_the_cli_prints_each_node_day_and_the_adjustment(settings, tmp_path):
+    """`k8scost pricing reconciliation`: the node-days the bill prices, list beside bill."""
+    load_node_days(settings)
+    import_fixture(settings, tmp_path)
+    env = {"K8SCOST_DATA_DIR": settings.data_dir.as_posix()}
+    arguments = ["pricing", "reconciliation", "--organization-id", ORG]
+    days = ["--start-date", DAYS[0].isoformat(), "--end-date", DAYS[-1].isoformat()]
+    done = CliRunner().invoke(cli, [*arguments, *days, "--metric", "effective"], env=env)
+    assert done.exit_code == 0, done.output
+    expected = truth("effective")
+    listed = sum(sum(list_usd(node).values()) for node, _ in expected)
+    billed = float(sum(expected.values()))
+    *rows, last = done.output.strip().splitlines()
+    assert len(rows) == 1 + len(expected)  # a header, then a line per node-day
+    assert last == (
+        f"{len(expected)} node-days priced by a bill: list {listed:.6f} USD, effective "
+        f"{billed:.6f} USD, adjustment {billed - listed:+.6f} USD"
+    )
+    refused = CliRunner().invoke(cli, [*arguments, "--start-date", "x", "--end-date", "y"], env=env)
+    assert refused.exit_code == 1 and "Error" in refused.output
