@@ -33,6 +33,9 @@ MISSING_HINT = "install Debian's postgresql and redis-server packages (scripts/s
 DATABASE = "airflow"
 READY_TIMEOUT_S = 30
 STOP_GRACE_S = 10
+WORKER_CONCURRENCY = 2
+HEARTBEAT_TIMEOUT_S = 20
+TASK_QUEUED_TIMEOUT_S = 60
 
 
 class LocalServerError(RuntimeError):
@@ -172,3 +175,40 @@ def broker_and_database(directory: Path) -> Iterator[tuple[PostgresServer, Redis
             redis.stop()
     finally:
         postgres.stop()
+
+
+def celery_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
+    """Airflow's settings for the CeleryExecutor on these servers.
+
+    Workers reserve no more than they run (prefetch 1, late acks), so a worker that dies
+    holds no queued task back; the scheduler fails a dead worker's running tasks after
+    HEARTBEAT_TIMEOUT_S without a heartbeat (Airflow's default is 300 s) and retries them.
+    """
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.url,
+        "AIRFLOW__CELERY__BROKER_URL": redis.url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": postgres.result_backend,
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+        "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT_S),
+    }
+
+
+def celery_worker_args(name: str) -> list[str]:
+    """`airflow` arguments of one Celery worker named `name`.
+
+    `--skip-serve-logs`: on one machine the workers share AIRFLOW_HOME, where the API
+    server reads task logs directly, so no log server listens on every interface.
+    """
+    return [
+        "celery",
+        "worker",
+        "--celery-hostname",
+        f"{name}@k8scost",
+        "--concurrency",
+        str(WORKER_CONCURRENCY),
+        "--skip-serve-logs",
+    ]

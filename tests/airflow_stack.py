@@ -202,9 +202,11 @@ class AirflowStack:
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.api("get", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
 
-    def wait(self, dag_id: str, run_ids: list[str]) -> dict[str, str]:
+    def wait(
+        self, dag_id: str, run_ids: list[str], timeout_s: float = RUN_TIMEOUT_S
+    ) -> dict[str, str]:
         """Wait until the runs finish; returns run id -> final state."""
-        deadline = time.monotonic() + RUN_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         while True:
             states = {run["dag_run_id"]: run["state"] for run in self.runs(dag_id)}
             if all(states.get(run_id) in FINISHED for run_id in run_ids):

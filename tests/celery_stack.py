@@ -7,10 +7,9 @@ each with its own session, so that a test can kill one with everything it runs (
 lost node) and start it again. The scheduler, DAG processor and API server are the
 ones of tests/airflow_stack.py.
 
-A task whose worker died stops heartbeating; the scheduler fails it after
-HEARTBEAT_TIMEOUT_S (Airflow's default is 300 s) and it is retried. Workers reserve
-no more than they run (prefetch 1, late acks), so a dead worker holds no queued
-tasks back either (TASK_QUEUED_TIMEOUT_S requeues them otherwise).
+Their settings (devtools/localservers.py `celery_env`) are `make airflow-celery`'s: a
+task whose worker died stops heartbeating, and the scheduler fails it after 20 s and
+retries it.
 """
 
 from __future__ import annotations
@@ -22,18 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from devtools import sessions
-from devtools.localservers import PostgresServer, RedisServer
+from devtools.localservers import PostgresServer, RedisServer, celery_env, celery_worker_args
 from tests.airflow_stack import READY_TIMEOUT_S, AirflowStack
 
 WORKERS = ("worker1", "worker2")
-WORKER_CONCURRENCY = 2
-HEARTBEAT_TIMEOUT_S = 20
-TASK_QUEUED_TIMEOUT_S = 60
 STOP_GRACE_S = 30
 
 
 class CeleryAirflowStack(AirflowStack):
-    """Airflow with the CeleryExecutor on `postgres` and `redis`; workers named WORKERS."""
+    """Airflow with the CeleryExecutor on `postgres` and `redis`, and `worker_names` workers."""
 
     def __init__(
         self,
@@ -41,56 +37,32 @@ class CeleryAirflowStack(AirflowStack):
         postgres: PostgresServer,
         redis: RedisServer,
         extra_env: Mapping[str, str],
+        worker_names: tuple[str, ...] = WORKERS,
     ) -> None:
         self.postgres, self.redis = postgres, redis
+        self.worker_names = worker_names
         super().__init__(home, extra_env)
-        self.env.update(
-            {
-                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-                "AIRFLOW__CELERY__BROKER_URL": redis.url,
-                "AIRFLOW__CELERY__RESULT_BACKEND": postgres.result_backend,
-                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
-                "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
-                "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
-                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT_S),
-            }
-        )
+        self.env.update(celery_env(postgres, redis))
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self.worker_starts: dict[str, int] = {}
 
     def _database_env(self) -> dict[str, str]:
-        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url}
+        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url}  # before migrate
 
     def _prepare_database(self) -> None:
         """PostgreSQL needs nothing after `db migrate`."""
 
     def start(self) -> CeleryAirflowStack:
         super().start()
-        for worker in WORKERS:
+        for worker in self.worker_names:
             self.start_worker(worker)
         return self
 
     def start_worker(self, worker: str) -> None:
-        """Start (or restart) a Celery worker; returns once it consumes from the broker.
-
-        `--skip-serve-logs`: the workers share this machine's AIRFLOW_HOME, where the API
-        server reads task logs directly, so no log server listens on every interface.
-        """
+        """Start (or restart) a Celery worker; returns once it consumes from the broker."""
         start = self.worker_starts[worker] = self.worker_starts.get(worker, 0) + 1
         log_name = f"{worker}-{start}"
-        self.workers[worker] = self._spawn(
-            log_name,
-            [
-                "celery",
-                "worker",
-                "--celery-hostname",
-                f"{worker}@k8scost",
-                "--concurrency",
-                str(WORKER_CONCURRENCY),
-                "--skip-serve-logs",
-            ],
-        )
+        self.workers[worker] = self._spawn(log_name, celery_worker_args(worker))
         log = self.home / "process-logs" / f"{log_name}.log"
         deadline = time.monotonic() + READY_TIMEOUT_S
         while b" ready." not in log.read_bytes():
