@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "airflow_local.py"
 READY_TIMEOUT_S = 420
 LAST_LINE = "Stop: Ctrl-C"
+STOP_WAIT_S = 60
 
 
 @dataclass
@@ -44,17 +45,33 @@ class LocalStack:
         return json.loads(generated.read_text())["admin"]
 
     def processes(self) -> list[psutil.Process]:
-        """Live processes whose environment has K8SCOST_DATA_DIR=data_dir."""
+        """Live processes whose environment has K8SCOST_DATA_DIR=data_dir, the script's
+        descendants, and theirs. Both ways, because a process that sets its title
+        (Airflow's parts, gunicorn, PostgreSQL's children) overwrites its environment,
+        and one that daemonizes (PostgreSQL) is no longer the script's descendant."""
         wanted = f"K8SCOST_DATA_DIR={self.data_dir}".encode()
-        found = []
+        roots = []
         for process in psutil.process_iter():
-            try:
-                environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
-                if wanted in environ and process.status() != psutil.STATUS_ZOMBIE:
-                    found.append(process)
-            except (OSError, psutil.Error):
-                continue
-        return found
+            with suppress(OSError, psutil.Error):
+                if wanted in Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0"):
+                    roots.append(process)
+        with suppress(psutil.Error):
+            roots.append(psutil.Process(self.script.pid))
+        found = {}
+        for root in roots:
+            with suppress(psutil.Error):
+                for process in [root, *root.children(recursive=True)]:
+                    found[process.pid] = process
+        found.pop(self.script.pid, None)
+        return [process for process in found.values() if alive(process)]
+
+
+def alive(process: psutil.Process) -> bool:
+    """Running and not a zombie (a killed process its parent has not reaped)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @contextmanager
@@ -84,9 +101,15 @@ def local_stack(root: Path, flags: list[str]) -> Iterator[LocalStack]:
             assert time.monotonic() < deadline, console.read_text(errors="replace")
             time.sleep(1)
         yield stack
-    finally:  # whatever failed, leave nothing running
-        for process in stack.processes():
-            process.kill()
+    finally:  # whatever failed, leave nothing running: the script's own stop, then kill
+        started = stack.processes()
+        if script.poll() is None:
+            script.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                script.wait(timeout=STOP_WAIT_S)
+        for process in [*started, *stack.processes()]:
+            with suppress(psutil.Error):
+                process.kill()
         if script.poll() is None:
             script.kill()
             script.wait()

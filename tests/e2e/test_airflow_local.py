@@ -14,7 +14,7 @@ import time
 import psutil
 import pytest
 
-from tests.local_stack import local_stack
+from tests.local_stack import LocalStack, alive, local_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +28,11 @@ def _listening(processes: list[psutil.Process]) -> set[str]:
         for connection in psutil.net_connections(kind="tcp")
         if connection.status == psutil.CONN_LISTEN and connection.pid in pids
     }
+
+
+def _still_running(started: list[psutil.Process], stack: LocalStack) -> list[int]:
+    """What is left of the processes seen before SIGTERM, and any new one of the stack's."""
+    return [p.pid for p in [*started, *stack.processes()] if alive(p)]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +55,7 @@ def test_sigterm_stops_everything_the_local_stack_started(tmp_path, flags):
         assert _listening(started) == {"127.0.0.1"}
         stack.script.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + GONE_AFTER_S
-        while (left := stack.processes()) and time.monotonic() < deadline:
+        while (left := _still_running(started, stack)) and time.monotonic() < deadline:
             time.sleep(1)
-        assert not left, [(p.pid, p.cmdline()) for p in left]
+        assert not left, left
         assert stack.script.wait(timeout=5) == 0
