@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint airflow screenshots
+.PHONY: setup demo test test-celery lint airflow airflow-celery screenshots
 
 setup:
 	VENV=$(VENV) scripts/setup.sh
@@ -11,14 +11,24 @@ setup:
 demo: setup
 	$(BIN)/k8scost demo
 
-## Airflow standalone (UI on :8080) with the project's DAGs, and the API (:8000) beside it.
+## Airflow (UI on 127.0.0.1:8080) with the project's DAGs, and the API (:8000) beside it.
 airflow: setup
 	$(BIN)/python scripts/airflow_local.py
 
+## The same on the CeleryExecutor: private PostgreSQL and Redis on loopback, two workers.
+airflow-celery: setup
+	$(BIN)/python scripts/airflow_local.py --celery
+
 ## Lint, then every test tier (unit, DAG, end-to-end with real Prometheus/chdb/Airflow).
 # Two processes, a test file each at a time (a file's module fixtures are built once).
+# The Celery tests take minutes on their own: `make test-celery`, which .ci/run runs next.
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile -m "not celery"
+
+## The CeleryExecutor tests (PostgreSQL, Redis, two workers, one killed): one process,
+# since they start the whole stack and load both cores by themselves.
+test-celery: setup
+	$(BIN)/pytest -m celery
 
 lint:
 	$(BIN)/ruff check .

@@ -5,7 +5,9 @@ landed) it reads the completeness ledger over a window (default 7 days ending
 yesterday) and triggers one `k8s_costs_daily` run per day to redo, with that
 day's `date` and `tenants` as params, exactly what an operator would trigger by
 hand. Yesterday is also redone when Thanos now holds more samples for it than
-its extract saw. The work is in `etl.worker.orchestration.find_repairs` (wiring only).
+its extract saw. The work is in `etl.worker.orchestration.find_repairs` (wiring only);
+a tenant-day Thanos holds no sample for is not "missing" there (nothing to cost), and
+here a day whose own scheduled or backfill run is still going is left to that run.
 
 max_active_runs=1: two repairs at once would trigger the same days twice.
 """
@@ -13,6 +15,7 @@ max_active_runs=1: two repairs at once would trigger the same days twice.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -25,6 +28,19 @@ from etl.core.days import parse_day
 from etl.worker import orchestration
 
 log = logging.getLogger(__name__)
+
+
+def _being_costed(ti: Any, day: str) -> bool:
+    """Whether the day's scheduled or backfill run (logical date D 00:00 UTC) is queued or
+    running: it is costing the day now (its tenant-days have no record yet, which reads as
+    missing), so a rerun would only do the same work again."""
+    midnight = datetime.combine(date.fromisoformat(day), time(), tzinfo=UTC)
+    active = ti.get_dr_count(
+        dag_id=DAILY_DAG_ID, logical_dates=[midnight], states=["queued", "running"]
+    )
+    if active:
+        log.info("not re-running %s: its %s run is still going", day, DAILY_DAG_ID)
+    return bool(active)
 
 
 @dag(
@@ -57,7 +73,13 @@ def k8s_costs_repair():
             if params["last_date"]
             else orchestration.last_complete_day(context["dag_run"].run_after)
         )
-        repairs = orchestration.find_repairs(task_settings(), last_day, params["window_days"])
+        repairs = [
+            repair
+            for repair in orchestration.find_repairs(
+                task_settings(), last_day, params["window_days"]
+            )
+            if not _being_costed(context["ti"], repair["date"])
+        ]
         for repair in repairs:
             log.info("re-running %s: %s", repair["date"], repair["reasons"])
         return [

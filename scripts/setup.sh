@@ -38,6 +38,17 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   apt_install chromium chromium-driver
 fi
 
+# Airflow's metadata database and Celery broker for the CeleryExecutor stack
+# (tests/celery_stack.py, `make airflow-celery`): each test starts a private server of
+# each on a loopback port (devtools/localservers.py); the system's services stay off.
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v redis-server >/dev/null; then
+  echo "setup: installing Debian's postgresql and redis-server packages"
+  apt_install postgresql redis-server
+  if command -v systemctl >/dev/null; then
+    $SUDO systemctl stop postgresql redis-server 2>/dev/null || true
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +72,24 @@ class AirflowStack:
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{SQLITE_ARGS_MODULE}.CONNECT_ARGS",
+            **self._database_env(),
             **extra_env,
         }
-        config = home / "config"
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def _database_env(self) -> dict[str, str]:
+        """The metadata database's settings: SQLite under the home, with a busy timeout."""
+        config = self.home / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / f"{SQLITE_ARGS_MODULE}.py").write_text(
             f'CONNECT_ARGS = {{"timeout": {SQLITE_BUSY_TIMEOUT_S}}}\n', encoding="utf-8"
         )
-        self.processes: list[subprocess.Popen[bytes]] = []
+        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{SQLITE_ARGS_MODULE}.CONNECT_ARGS"}
+
+    def _prepare_database(self) -> None:
+        """After `db migrate`: WAL, so that readers and the writer do not block each other."""
+        with sqlite3.connect(self.home / "airflow.db") as metadata:
+            assert metadata.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
 
     def cli(self, *args: str) -> str:
         """Run an `airflow` command (as an operator would); returns its output."""
@@ -94,10 +104,9 @@ class AirflowStack:
 
     def start(self) -> AirflowStack:
         self.cli("db", "migrate")
-        with sqlite3.connect(self.home / "airflow.db") as metadata:
-            assert metadata.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+        self._prepare_database()
         (self.home / "process-logs").mkdir()
-        self.processes = [self._spawn(part, part) for part in PARTS]
+        self.processes = [self._spawn(part, [part]) for part in PARTS]
         self._wait_for_dags("k8s_costs_daily", "k8s_costs_repair")
         for name, pool in json.loads(POOLS_FILE.read_text()).items():
             self.api("post", "/pools", json={"name": name, "slots": pool["slots"]})
@@ -141,12 +150,13 @@ class AirflowStack:
 
     def _start_scheduler(self, log_name: str, **env: str) -> None:
         self.env = {**self.env, **env}
-        self.processes[PARTS.index("scheduler")] = self._spawn("scheduler", log_name)
+        self.processes[PARTS.index("scheduler")] = self._spawn(log_name, ["scheduler"])
 
-    def _spawn(self, part: str, log_name: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, log_name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        """`airflow ARGS` in a session of its own, its output in process-logs/LOG_NAME.log."""
         with (self.home / "process-logs" / f"{log_name}.log").open("wb") as log:
             return subprocess.Popen(
-                [str(AIRFLOW), part],
+                [str(AIRFLOW), *args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -169,7 +179,8 @@ class AirflowStack:
 
     def stop(self) -> None:
         for process in self.processes:
-            os.killpg(process.pid, signal.SIGTERM)
+            with suppress(ProcessLookupError):  # a part that died already
+                os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
             try:
                 process.wait(timeout=30)
@@ -191,9 +202,11 @@ class AirflowStack:
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.api("get", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
 
-    def wait(self, dag_id: str, run_ids: list[str]) -> dict[str, str]:
+    def wait(
+        self, dag_id: str, run_ids: list[str], timeout_s: float = RUN_TIMEOUT_S
+    ) -> dict[str, str]:
         """Wait until the runs finish; returns run id -> final state."""
-        deadline = time.monotonic() + RUN_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         while True:
             states = {run["dag_run_id"]: run["state"] for run in self.runs(dag_id)}
             if all(states.get(run_id) in FINISHED for run_id in run_ids):

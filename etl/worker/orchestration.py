@@ -22,6 +22,7 @@ from pymongo.database import Database
 from etl.core.config import Settings
 from etl.core.days import parse_day
 from etl.metroculus import samples
+from etl.metroculus.promql import PromQLClient
 from etl.storage import registry
 from etl.worker import ledger, pipeline
 from etl.worker.pipeline import promql_client
@@ -46,17 +47,20 @@ def run_day(
        trigger with logical date D. The data interval is not read on purpose: Airflow
        gives a manual run the last interval complete before its logical date,
        [D-1, D), so reading it re-costs the day before the one asked for.
-    3. Else (no logical date: `airflow dags trigger` without `-l`, the REST API with
-       `logical_date: null`) the last day complete at `run_after`, as a scheduled run
-       then would.
+    3. Else the last day complete at `run_after`, as a scheduled run then would: for a
+       run without a logical date (`airflow dags trigger` without `-l`, the REST API
+       with `logical_date: null`), and for one whose logical date falls on the UTC day
+       it was created (the trigger form's default, "now"; `airflow dags test` without a
+       date): that day cannot be costed yet, and an operator who triggers with the
+       form's defaults means "cost what is ready", not "fail".
 
-    A day that has not ended yet (a logical date today, as the UI form's default "now")
-    raises FutureDayError: it cannot be costed, and costing another day instead is
-    the silent shift this rule exists to prevent.
+    A later logical date (a day after the run was created) raises FutureDayError: costing
+    another day instead would be the silent shift this rule exists to prevent.
     """
     if date_param:
         return parse_day(date_param, now)
-    if logical_date is not None:
+    created_on = run_after.astimezone(UTC).date()
+    if logical_date is not None and logical_date.astimezone(UTC).date() != created_on:
         day = logical_date.astimezone(UTC).date()
     else:
         day = last_complete_day(run_after)
@@ -117,6 +121,11 @@ def replay(settings: Settings, tenant_id: str, day: date) -> tuple[str, dict[str
     return pipeline.replay_tenant_day(settings, db, _account(db, tenant_id), day)
 
 
+def _has_samples(client: PromQLClient, tenant_id: str, day: date) -> bool:
+    """Whether Thanos holds any sample of the metrics the pipeline reads for the tenant-day."""
+    return sum(samples.count_source_samples(client, tenant_id, day).values()) > 0
+
+
 def find_repairs(
     settings: Settings, last_day: date, window_days: int, now: float | None = None
 ) -> list[dict[str, Any]]:
@@ -124,15 +133,21 @@ def find_repairs(
 
     Missing, failed or stuck days of [last_day - window_days + 1, last_day], and
     `last_day` itself (normally yesterday) when Thanos now holds more samples for
-    it than its last extract saw.
+    it than its last extract saw. A missing tenant-day for which Thanos holds no
+    sample is left out: a run could only fail with "no data" (a cluster registered
+    mid-window, or days before a demo's simulated history).
     """
     now = time.time() if now is None else now
     db = _database(settings)
     tenants = [account.id for account in registry.k8s_accounts(db)]
     first_day = last_day - timedelta(days=window_days - 1)
-    gaps = ledger.find_gaps(db, tenants, first_day, last_day, now)
-    gapped = {(gap.tenant_id, gap.day) for gap in gaps}
     client = promql_client(settings)
+    gaps = [
+        gap
+        for gap in ledger.find_gaps(db, tenants, first_day, last_day, now)
+        if gap.reason != "missing" or _has_samples(client, gap.tenant_id, gap.day)
+    ]
+    gapped = {(gap.tenant_id, gap.day) for gap in gaps}
     for (tenant, _), record in ledger.find_records(db, tenants, last_day, last_day).items():
         if (tenant, last_day) in gapped or record["status"] not in ledger.SETTLED:
             continue

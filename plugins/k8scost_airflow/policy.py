@@ -39,10 +39,15 @@ COSTS_ASSET = Asset(name="k8s_costs_daily", uri="k8scost://clickhouse/k8s_cost_b
 
 def day_params(date_description: str, tenants_description: str) -> dict[str, Param]:
     """The `date` and `tenants` params of a DAG that works on one UTC day of some tenants
-    (the trigger form's fields: a day, YYYY-MM-DD or empty, and tenant ids, empty = all)."""
+    (the trigger form's fields: a day, YYYY-MM-DD or empty, and tenant ids, empty = all).
+
+    Both admit null, which is what makes the trigger form show them as optional."""
     return {
         "date": Param(None, type=["null", "string"], format="date", description=date_description),
         "tenants": Param(
-            [], type="array", items={"type": "string"}, description=tenants_description
+            None,
+            type=["null", "array"],
+            items={"type": "string"},
+            description=tenants_description,
         ),
     }

@@ -67,9 +67,11 @@ def test_the_daily_dag_has_an_explicit_utc_daily_timetable_and_rerun_params(dagb
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.timetable.summary == "0 0 * * *"
     assert str(dag.timetable._timezone) == "UTC"
-    assert dag.params["date"] is None and dag.params["tenants"] == []
+    assert dag.params["date"] is None and dag.params["tenants"] is None
     schema = dag.params.get_param("date").schema
     assert schema["type"] == ["null", "string"] and schema["format"] == "date"
+    # Optional in the trigger form: empty means every tenant.
+    assert dag.params.get_param("tenants").schema["type"] == ["null", "array"]
 
 
 def test_the_daily_dag_maps_four_steps_per_tenant_and_emits_an_asset(dagbag):

@@ -59,6 +59,10 @@ def test_the_finder_sees_gaps_failures_and_late_data(pipeline_settings, simulate
     assert orchestration.find_repairs(settings, day2, window_days=2) == [
         {"date": day2.isoformat(), "tenants": [b], "reasons": {b: "missing"}}
     ]
+    # The day before the history has no record and no sample: nothing to re-run there.
+    assert orchestration.find_repairs(settings, day2, window_days=3) == [
+        {"date": day2.isoformat(), "tenants": [b], "reasons": {b: "missing"}}
+    ]
     # The extract of (a, day2) saw fewer samples than Thanos holds now: late data.
     db[ledger.COLLECTION].update_one(
         {"_id": ledger.record_id(a, day2)}, {"$inc": {"source.samples": -10}}

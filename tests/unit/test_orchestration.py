@@ -55,11 +55,18 @@ def test_a_run_without_logical_date_or_param_costs_the_last_day_complete_at_run_
     assert run_day(None, None, MIDNIGHT_AFTER, NOW) == D
 
 
-def test_a_logical_date_today_is_refused_not_shifted_to_yesterday():
-    # The UI form's default logical date is "now": that day has not ended.
-    now = datetime(2026, 11, 12, 10, 37, tzinfo=UTC)
-    with pytest.raises(FutureDayError, match="2026-11-12 has not ended"):
-        run_day(None, now, now, now)
+def test_the_trigger_forms_default_now_costs_the_last_complete_day():
+    # The UI form's default logical date is "now", on the day the run is created: that
+    # day has not ended, so the run costs what is ready, the day before.
+    now = datetime(2026, 11, 13, 10, 37, tzinfo=UTC)
+    assert run_day(None, now, now, now) == D
+    assert run_day("", now - timedelta(seconds=5), now, now) == D  # the form opened earlier
+
+
+def test_a_logical_date_after_the_day_the_run_was_created_is_refused_not_shifted():
+    created = datetime(2026, 11, 12, 10, 37, tzinfo=UTC)
+    with pytest.raises(FutureDayError, match="2026-11-13 has not ended"):
+        run_day(None, created + timedelta(days=1), created, created)
 
 
 def test_the_last_complete_day_is_in_utc():

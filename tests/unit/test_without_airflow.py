@@ -39,6 +39,10 @@ def test_airflow_and_its_providers_are_the_airflow_extra_only() -> None:
         "apache-airflow-providers-amazon",
         "apache-airflow-providers-clickhousedb",
         "apache-airflow-providers-mongo",
+        # The CeleryExecutor on Redis and PostgreSQL (tests/celery_stack.py).
+        "apache-airflow-providers-celery[redis]",
+        "celery",
+        "apache-airflow-providers-postgres",
     }
     assert "pip\" install -q -e '.[test,airflow]'" in (REPO / "scripts/setup.sh").read_text()
 
