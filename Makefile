@@ -25,8 +25,9 @@ airflow-celery: setup
 test: setup lint
 	$(BIN)/pytest -n 2 --dist loadfile -m "not celery"
 
-## The CeleryExecutor tests (PostgreSQL, Redis, two workers, one killed): one process,
-# since they start the whole stack and load both cores by themselves.
+## The Airflow stacks that take minutes (the CeleryExecutor on PostgreSQL and Redis with
+# two workers, one killed; the Airflow UI driven in Chromium): one process, since they
+# start a whole stack and load both cores by themselves.
 test-celery: setup
 	$(BIN)/pytest -m celery
 

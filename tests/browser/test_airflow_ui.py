@@ -34,7 +34,7 @@ from etl.storage import registry
 from etl.worker import ledger
 from tests.local_stack import REPO, LocalStack, local_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.celery]  # minutes: `make test-celery`
 
 DAILY, REPAIR = "k8s_costs_daily", "k8s_costs_repair"
 IMG = REPO / "docs" / "img"
