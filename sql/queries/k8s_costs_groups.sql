@@ -5,7 +5,9 @@
 -- `k8s_allocation.x`, not the any() of the same name) is exact. Rows are
 -- dated at midnight UTC: a day counts when start_date <= date <= end_date.
 -- group_by: namespace | controller | pod | node | label (then label_key) | cluster (the
--- cloud account: clean_expenses' allocation filters, api/query/clean_expenses.py). `__idle__`
+-- cloud account: clean_expenses' allocation filters, api/query/clean_expenses.py), or
+-- several of them and `label:<key>`, comma-separated (the allocation API's `aggregate`,
+-- api/query/opencost.py: the key joins the parts with the \x1F character). `__idle__`
 -- and `__unmounted__` rows keep those names in every grouping (a node's idle row
 -- under its node); a pod without controller, or without the label, is
 -- `__unallocated__`. Filters: an empty array means no filter; labels match the pod's
