@@ -18,6 +18,7 @@ from api.context import attach_settings
 from api.problems import ProblemSchema, problem_response, stored_data_problem
 from api.render.finite import FiniteJSONProvider, NonFiniteNumberError
 from api.routes import (
+    allocation,
     breakdown_expenses,
     budgets,
     clean_expenses,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ui.bp)
     app.register_blueprint(ui.root)
     app.register_blueprint(recommendations.bp)
+    app.register_blueprint(allocation.bp)
     return app
 
 

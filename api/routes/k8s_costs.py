@@ -30,7 +30,7 @@ from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError
 
 from api.context import clickhouse, mongodb
-from api.query.efficiency import efficiency
+from api.query.efficiency import USAGE_SUMS, efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.period import query_schema
 from api.query.sharing import SHARING_FIELDS, request_policy
@@ -72,13 +72,11 @@ K8sCostsQuery = query_schema(
 
 
 def _parameters(account_ids: list[str], query: dict[str, Any], filters: Filters) -> dict[str, Any]:
-    group_by = query["group_by"]
     return {
         "cloud_account_ids": account_ids,
         "start_date": query["start_date"],
         "end_date": query["end_date"],
-        "group_by": "label" if group_by.startswith(LABEL_GROUP) else group_by,
-        "label_key": group_by.removeprefix(LABEL_GROUP),
+        "group_by": query["group_by"],
         **filters.sql_parameters(K8S_COSTS),
     }
 
@@ -117,6 +115,7 @@ def find_groups(
             parts = shared_group(row) if policy.active else {c: row[c] for c in COST_FIELDS}
             group = {"key": row["group_key"], **parts}
             group.update(efficiency(row, group["cpu_cost"], group["ram_cost"]))
+            group["usage"] = {name: row[name] for name in USAGE_SUMS}  # not in the answer
             if row["group_pod_uid"]:
                 group["pod_uid"] = row["group_pod_uid"]
             groups.append(group)

@@ -56,10 +56,10 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     # The k8s_costs groups (k8s_costs_groups.sql, k8s_costs_shared.sql): a row's
     # controller (`Kind/name`), then its group as the two names given (the group's key,
     # and a pod's uid when grouping by pod). The file binds the grouping to `grouped_by`
-    # and the label key to `label_name` just before (a form never hides a query
-    # parameter). `grouped_by` is one grouping or several, comma-separated (`label:<key>`
-    # names its key; a bare `label` reads `label_name`): the key is then the row's part
-    # per grouping joined by GROUP_PARTS_SEPARATOR, so one grouping keeps its plain key.
+    # just before (a form never hides a query parameter). `grouped_by` is one grouping
+    # or several, comma-separated (`label:<key>` the pod's label, else its namespace's):
+    # the key is the row's part per grouping joined by GROUP_PARTS_SEPARATOR, so one
+    # grouping keeps its plain key.
     "grouping": lambda names: [
         line.format(*names)
         for line in (
@@ -69,10 +69,10 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
             "    '__unallocated__'",
             ") AS controller_key,",
             "splitByChar(',', grouped_by) AS grouping_parts,",
-            "arrayMap(part -> if(part = 'label', label_name, substring(part, 7)),",
-            "         grouping_parts) AS grouping_label_keys,",
-            "arrayMap(k -> if(mapContains(labels, k), labels[k], namespace_labels[k]),",
-            "         grouping_label_keys) AS grouping_label_values,",
+            "arrayMap(part -> if(mapContains(labels, substring(part, 7)),",
+            "                    labels[substring(part, 7)],",
+            "                    namespace_labels[substring(part, 7)]),",
+            "         grouping_parts) AS grouping_label_values,",
             "arrayStringConcat(arrayMap((part, label_value) -> multiIf(",
             "    part = 'namespace', namespace,",
             "    part = 'cluster', cloud_account_id,",

@@ -4,9 +4,9 @@
 -- any() of a name is that row's name, and filtering the table's names inside (named
 -- `k8s_allocation.x`, not the any() of the same name) is exact. Rows are
 -- dated at midnight UTC: a day counts when start_date <= date <= end_date.
--- group_by: namespace | controller | pod | node | label (then label_key) | cluster (the
+-- group_by: namespace | controller | pod | node | label:<key> | cluster (the
 -- cloud account: clean_expenses' allocation filters, api/query/clean_expenses.py), or
--- several of them and `label:<key>`, comma-separated (the allocation API's `aggregate`,
+-- several of them, comma-separated (the allocation API's `aggregate`,
 -- api/query/opencost.py: the key joins the parts with the \x1F character). `__idle__`
 -- and `__unmounted__` rows keep those names in every grouping (a node's idle row
 -- under its node); a pod without controller, or without the label, is
@@ -28,7 +28,6 @@ FROM
     SELECT
         *,
         {group_by:String} AS grouped_by,
-        {label_key:String} AS label_name,
         {{grouping: group_key, group_pod_uid}}
     FROM
     (

@@ -89,7 +89,6 @@ FROM
             SELECT
                 *,
                 {group_by:String} AS grouped_by,
-                {label_key:String} AS label_name,
                 {{grouping: group_key, group_pod_uid}},
                 resource_id = '__overhead__' AS is_overhead,
                 namespace = '__idle__' AND {share_idle:String} != 'none' AS idle_pooled,

@@ -110,7 +110,6 @@ def example(tmp_path_factory: pytest.TempPathFactory):
                 "start_date": 0,
                 "end_date": 2**32 - 1,
                 "group_by": "namespace",
-                "label_key": "",
                 "namespaces": [],
                 "nodes": [],
                 "services": [],
