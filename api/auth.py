@@ -5,7 +5,10 @@ blueprint added later is protected without doing anything; only the endpoints in
 `PUBLIC_ENDPOINTS` (probes, the OpenAPI document and its page) are open. A route
 with an `<organization_id>` answers 403 to a token of another organization
 before its view runs, so no handler can leak another organization's data.
-Tokens are stored as digests only (`etl.core.tokens`, collection `api_tokens`).
+Tokens are stored as digests only (`etl.core.tokens`, collection `api_tokens`), with
+their scopes and role (api/query/tokenscope.py): the hook leaves the token's scope in
+`g.token_scope` for the queries (api/context.py `token_scope`) and refuses a write to a
+token below `editor` with a 403 naming the role.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from flask import g, request
 from pymongo.database import Database
 
 from api.context import mongodb
+from api.query.tokenscope import TokenScope
 from etl.core import tokens
 
 COLLECTION = "api_tokens"
@@ -29,11 +33,32 @@ PUBLIC_ENDPOINTS = frozenset(
     | {"ui_root.home", "ui.page", "ui.static", "ui.plotly"}
 )
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="k8scost"'}
+# Reads need any role; every write of the API (budgets) needs an editor
+# (api/query/tokenscope.py: the roles; sharing, webhooks, pricing and tokens are the CLI's).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITE_ROLE = "editor"
 
 
-def issue_token(db: Database, organization_id: str) -> str:
-    """A new API token for the organization (the plain token is returned once)."""
-    return tokens.issue(db, COLLECTION, SUBJECT_FIELD, organization_id)
+def issue_token(db: Database, organization_id: str, scope: TokenScope | None = None) -> str:
+    """A new API token for the organization (the plain token is returned once), narrowed
+    to `scope`'s clusters, namespaces and labels with its role (None: the whole
+    organization, admin)."""
+    return tokens.issue(
+        db, COLLECTION, SUBJECT_FIELD, organization_id, **(scope or TokenScope()).document()
+    )
+
+
+def list_tokens(db: Database, organization_id: str) -> list[dict[str, Any]]:
+    """The organization's live tokens, oldest first: digest, creation time, role, scopes."""
+    found = db[COLLECTION].find({SUBJECT_FIELD: organization_id, "revoked_at": 0})
+    return [
+        {
+            "digest": token["_id"],
+            "created_at": token["created_at"],
+            **TokenScope.of_document(token).document(),
+        }
+        for token in sorted(found, key=lambda token: (token["created_at"], token["_id"]))
+    ]
 
 
 def revoke_organization_tokens(db: Database, organization_id: str) -> int:
@@ -70,6 +95,13 @@ def _authenticate() -> None:
     wanted = (request.view_args or {}).get("organization_id")
     if wanted is not None and wanted != g.organization_id:
         raise HTTPError(403, detail=f"the token does not grant access to organization {wanted}")
+    g.token_scope = TokenScope.of_document(found)
+    if request.method not in READ_METHODS and not g.token_scope.allows(WRITE_ROLE):
+        raise HTTPError(
+            403,
+            detail=f"this write needs the {WRITE_ROLE} role; the token is a {g.token_scope.role}",
+            extra_data={"errors": {"role": [f"needs {WRITE_ROLE}"]}},
+        )
 
 
 def _document_security(spec: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from apiflask.fields import Integer, String
 from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError
 
-from api.context import clickhouse, mongodb
+from api.context import clickhouse, mongodb, token_scope
 from api.query.efficiency import USAGE_SUMS, efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.period import query_schema
@@ -100,7 +100,7 @@ def find_groups(
     database = mongodb()
     if policy is None:
         policy = request_policy(database, organization_id, query)
-    filters = Filters.from_query(query, K8S_COSTS)
+    filters = Filters.from_query(query, K8S_COSTS).within(token_scope())
     account_ids = k8s_account_ids(database, organization_id, filters.accounts())
     if not account_ids:
         return []

@@ -116,6 +116,9 @@ def example(tmp_path_factory: pytest.TempPathFactory):
                 "controllers": [],
                 "label_keys": [],
                 "label_values": [],
+                "scope_namespaces": [],
+                "scope_label_keys": [],
+                "scope_label_values": [],
                 "per_cluster": 0,
                 **SharingPolicy.of(options).sql_parameters(),
             }
