@@ -372,3 +372,37 @@ def test_changing_a_budget_needs_an_editor_whose_scope_covers_it(api, db, world,
     assert budget_store.list_budgets(db, ORG) == before
     done = send(path.format(shop), headers=editor, **body)
     assert done.status_code == (200 if method == "put" else 204)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "filters"),
+    [
+        (["namespace:shop", "namespace:data"], {"k8s_namespace": ["shop", "data"]}),
+        (
+            ["cluster:acc-1", "namespace:shop"],
+            {"cloud_account_id": "acc-1", "k8s_namespace": "shop"},
+        ),
+        (["cluster:acc-1", "cluster:acc-2", "label:team=a"], {"k8s_label": "team:a"}),
+    ],
+)
+def test_scopes_of_one_kind_are_a_union_and_kinds_an_intersection(api, db, world, scopes, filters):
+    scoped, whole = token(db, scopes), api.headers(ORG)
+    path = PREFIX + "/k8s_costs"
+    query = {**PERIOD, "group_by": "namespace"}
+    expected = [
+        *query.items(),
+        *((k, v) for k, vs in filters.items() for v in ([vs] if isinstance(vs, str) else vs)),
+    ]
+    assert ask(api, scoped, path, query) == approx(ask(api, whole, path, expected))
+
+
+def test_a_union_of_labels_adds_up_the_labels(api, db, world):
+    scoped, whole = token(db, ["label:team=a", "label:team=b"]), api.headers(ORG)
+    path = PREFIX + "/k8s_costs"
+    query = {**PERIOD, "group_by": "label:team"}
+    got = {g["key"]: g["cost"] for g in ask(api, scoped, path, query)["groups"]}
+    expected: dict[str, float] = {}
+    for team in ("a", "b"):
+        for group in ask(api, whole, path, {**query, "k8s_label": f"team:{team}"})["groups"]:
+            expected[group["key"]] = expected.get(group["key"], 0.0) + group["cost"]
+    assert set(got) == {"a", "b"} and got == approx(expected)

@@ -1,0 +1,61 @@
+"""`k8scost tokens create --scope ... --role ...` and `tokens list` (click, in process)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from api.query.tokenscope import TokenScope
+from etl.core import tokens
+from etl.storage import registry
+from k8scost.cli import cli
+
+
+@pytest.fixture
+def k8scost(tmp_path, monkeypatch):
+    monkeypatch.setenv("K8SCOST_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+
+    def call(*args: str, ok: bool = True) -> str:
+        result = runner.invoke(cli, list(args))
+        assert (result.exit_code == 0) == ok, result.output
+        return result.output
+
+    db = registry.open_database(f"montydb://{tmp_path / 'mongo'}", "k8scost")
+    return call, db
+
+
+def test_a_scoped_token_is_stored_with_its_scopes_and_role_and_listed(k8scost):
+    call, db = k8scost
+    plain = call(
+        "tokens", "create", "--organization-id", "o",
+        "--scope", "namespace:web", "--scope", "namespace:api", "--scope", "label:team=pay",
+        "--role", "editor",
+    ).strip()  # fmt: skip
+    whole = call("tokens", "create", "--organization-id", "o").strip()
+    stored = tokens.lookup(db, "api_tokens", plain)
+    assert plain not in str(stored)
+    assert TokenScope.of_document(stored) == TokenScope(
+        namespaces=("web", "api"), labels=(("team", "pay"),), role="editor"
+    )
+    assert TokenScope.of_document(tokens.lookup(db, "api_tokens", whole)) == TokenScope()
+    lines = call("tokens", "list", "--organization-id", "o").splitlines()
+    assert len(lines) == 2 and plain not in "".join(lines)
+    assert {line.split()[2] for line in lines} == {"editor", "admin"}
+    scoped = next(line for line in lines if "editor" in line)
+    assert scoped.split()[0] == tokens.digest(plain)[:12]
+    assert scoped.split()[3:] == ["namespace:web", "namespace:api", "label:team=pay"]
+    assert next(line for line in lines if "admin" in line).split()[3:] == ["organization"]
+    call("tokens", "revoke", "--token", plain)
+    assert len(call("tokens", "list", "--organization-id", "o").splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--scope", "team:pay"), ("--scope", "label:team"), ("--role", "owner")],
+)
+def test_a_bad_scope_or_role_is_refused_and_nothing_stored(k8scost, args):
+    call, db = k8scost
+    output = call("tokens", "create", "--organization-id", "o", *args, ok=False)
+    assert "scope" in output or "role" in output
+    assert list(db.api_tokens.find()) == []
