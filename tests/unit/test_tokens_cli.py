@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 from api.query.tokenscope import TokenScope
 from etl.core import tokens
 from etl.storage import registry
-from k8scost.cli import cli
+from tests.cli_runner import k8scost_in
 
 
 @pytest.fixture
 def k8scost(tmp_path, monkeypatch):
-    monkeypatch.setenv("K8SCOST_DATA_DIR", str(tmp_path))
-    runner = CliRunner()
-
-    def call(*args: str, ok: bool = True) -> str:
-        result = runner.invoke(cli, list(args))
-        assert (result.exit_code == 0) == ok, result.output
-        return result.output
-
     db = registry.open_database(f"montydb://{tmp_path / 'mongo'}", "k8scost")
-    return call, db
+    return k8scost_in(tmp_path, monkeypatch), db
 
 
 def test_a_scoped_token_is_stored_with_its_scopes_and_role_and_listed(k8scost):

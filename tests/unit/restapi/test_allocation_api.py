@@ -16,7 +16,14 @@ import pytest
 
 from api.query.opencost import FIELDS
 from etl.core.days import day_start_epoch
-from tests.api_data import Api, add_cluster, assert_problem, day, write_allocation
+from tests.api_data import (
+    Api,
+    add_cluster,
+    allocation_row,
+    assert_problem,
+    day,
+    write_allocation,
+)
 
 OPENCOST_FIELDS = {**FIELDS, "totalCost": "cost"}  # OpenCost's field -> k8s_costs' column
 K8S_COSTS = "/restapi/v2/organizations/{org}/k8s_costs"
@@ -24,20 +31,8 @@ WINDOW = "2024-03-01T00:00:00Z,2024-03-04T00:00:00Z"  # days 1 to 3
 
 
 def _row(rid: str, namespace: str, node: str, labels: dict, **costs: float) -> dict[str, Any]:
-    special = namespace.startswith("__")  # as etl/costmodel/allocation writes idle and PVs
-    return {
-        "resource_id": rid,
-        "namespace": namespace,
-        "pod": (namespace if node else f"persistentvolume/pv-{rid}") if special else f"pod-{rid}",
-        "pod_uid": "" if special else f"uid-{rid}",
-        "controller_kind": "" if special else "Deployment",
-        "controller": namespace if special else f"ctl-{rid}",
-        "node": node,
-        "labels": labels,
-        "namespace_labels": {"app": "ns-default"} if namespace == "data" else {},
-        "services": [],
-        **costs,
-    }
+    namespace_labels = {"app": "ns-default"} if namespace == "data" else {}
+    return allocation_row(rid, namespace, node, labels, namespace_labels, **costs)
 
 
 def rows(n: int) -> list[dict[str, Any]]:

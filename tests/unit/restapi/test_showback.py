@@ -9,7 +9,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
 from api import auth
 from api.query.tokenscope import TokenScope
@@ -17,8 +16,8 @@ from api.showback import ReportError, definition, last_closed_period, run_due
 from etl.core.days import day_start_epoch
 from etl.storage import reports as store
 from etl.worker import ledger
-from k8scost.cli import cli
-from tests.api_data import add_cluster, day, write_allocation
+from tests.api_data import add_cluster, allocation_row, day, write_allocation
+from tests.cli_runner import k8scost_in
 
 GOOD = (
     "teams",
@@ -77,17 +76,7 @@ WEEK = range(4, 11)  # March 4 (Monday) to 10: api_data's day(n) is March n, 202
 
 def _rows(n: int) -> list[dict[str, Any]]:
     def pod(rid: str, namespace: str, labels: dict, **costs: float) -> dict[str, Any]:
-        special = namespace.startswith("__")
-        return {
-            "resource_id": rid,
-            "namespace": namespace,
-            "pod": namespace if special else f"pod-{rid}",
-            "pod_uid": "" if special else f"uid-{rid}",
-            "node": "n1",
-            "labels": labels,
-            "services": [],
-            **costs,
-        }
+        return allocation_row(rid, namespace, "n1", labels, **costs)
 
     return [
         pod("w", "shop", {"team": "a"}, cpu_cost=1.0 * n, ram_cost=0.5),
@@ -161,14 +150,7 @@ def test_a_weekly_report_writes_the_api_answer_once_its_days_are_settled(
 
 
 def test_reports_add_list_rm(tmp_path, monkeypatch):
-    monkeypatch.setenv("K8SCOST_DATA_DIR", str(tmp_path))
-    runner = CliRunner()
-
-    def call(*args: str, ok: bool = True) -> str:
-        result = runner.invoke(cli, list(args))
-        assert (result.exit_code == 0) == ok, result.output
-        return result.output
-
+    call = k8scost_in(tmp_path, monkeypatch)
     report_id = call(
         "reports", "add", "--organization-id", "o", "--name", "teams", "--scope", "label:team=a",
         "--group-by", "namespace,label:app", "--period", "monthly", "--format", "parquet",

@@ -43,19 +43,8 @@ AS_OPENCOST_FILTER = {
 
 
 def _pod(rid: str, namespace: str, node: str, labels: dict, **costs: float) -> dict[str, Any]:
-    special = namespace.startswith("__")
-    return {
-        "resource_id": rid,
-        "namespace": namespace,
-        "pod": namespace if special else f"pod-{rid}",
-        "pod_uid": "" if special else f"uid-{rid}",
-        "controller": namespace if special else f"ctl-{rid}",
-        "node": node,
-        "labels": labels,
-        "namespace_labels": {"team": "b"} if namespace == "data" else {},
-        "services": [],
-        **costs,
-    }
+    namespace_labels = {"team": "b"} if namespace == "data" else {}
+    return data.allocation_row(rid, namespace, node, labels, namespace_labels, **costs)
 
 
 ROWS = {
