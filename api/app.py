@@ -29,6 +29,7 @@ from api.routes import (
     k8s_alerts,
     k8s_costs,
     recommendations,
+    showback_reports,
     ui,
 )
 from etl.core import serve
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ui.root)
     app.register_blueprint(recommendations.bp)
     app.register_blueprint(allocation.bp)
+    app.register_blueprint(showback_reports.bp)
     return app
 
 

@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
-from flask import g, request
+from flask import current_app, g, request
 from pymongo.database import Database
 
 from api.context import mongodb
-from api.query.tokenscope import TokenScope
+from api.query.tokenscope import ROLE_ATTRIBUTE, WRITE_ROLE, TokenScope
 from etl.core import tokens
 
 COLLECTION = "api_tokens"
@@ -33,10 +33,9 @@ PUBLIC_ENDPOINTS = frozenset(
     | {"ui_root.home", "ui.page", "ui.static", "ui.plotly"}
 )
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="k8scost"'}
-# Reads need any role; every write of the API (budgets) needs an editor
-# (api/query/tokenscope.py: the roles; sharing, webhooks, pricing and tokens are the CLI's).
+# Reads need any role; a write needs an editor, or the role its view names with
+# `needs_role` (api/query/tokenscope.py: the roles).
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-WRITE_ROLE = "editor"
 
 
 def issue_token(db: Database, organization_id: str, scope: TokenScope | None = None) -> str:
@@ -96,11 +95,15 @@ def _authenticate() -> None:
     if wanted is not None and wanted != g.organization_id:
         raise HTTPError(403, detail=f"the token does not grant access to organization {wanted}")
     g.token_scope = TokenScope.of_document(found)
-    if request.method not in READ_METHODS and not g.token_scope.allows(WRITE_ROLE):
+    if request.method in READ_METHODS:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    needed = getattr(view, ROLE_ATTRIBUTE, WRITE_ROLE)
+    if not g.token_scope.allows(needed):
         raise HTTPError(
             403,
-            detail=f"this write needs the {WRITE_ROLE} role; the token is a {g.token_scope.role}",
-            extra_data={"errors": {"role": [f"needs {WRITE_ROLE}"]}},
+            detail=f"this write needs the {needed} role; the token is a {g.token_scope.role}",
+            extra_data={"errors": {"role": [f"needs {needed}"]}},
         )
 
 

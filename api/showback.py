@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import logging
-import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,12 +33,12 @@ from flask import g
 
 from api.app import create_app
 from api.context import CLICKHOUSE_EXTENSION, mongodb
-from api.query.tokenscope import ScopeError, TokenScope
-from api.routes.k8s_costs import GROUPS, LABEL_GROUP, SHARED_PARTS, find_groups
+from api.query.tokenscope import TokenScope
+from api.routes.k8s_costs import SHARED_PARTS, find_groups
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
-from etl.core.sharing import SharingError, SharingPolicy
+from etl.core.sharing import SharingPolicy
 from etl.storage import reports as store
 from etl.storage.objects import write_object
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
@@ -48,55 +47,6 @@ from etl.storage.sqlfiles import GROUP_PARTS_SEPARATOR
 from etl.worker import ledger
 
 log = logging.getLogger(__name__)
-PERIODS = ("weekly", "monthly")
-FORMATS = ("csv", "parquet")
-MAX_LEVELS = 2
-_DESTINATION = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file:///.*)$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
-
-
-class ReportError(ValueError):
-    """A report definition that cannot be stored."""
-
-
-def definition(
-    name: str,
-    scopes: list[str],
-    group_by: str,
-    period: str,
-    sharing: dict[str, Any],
-    file_format: str,
-    destination: str,
-) -> dict[str, Any]:
-    """The stored fields of a valid definition; a ReportError says what is wrong."""
-    if not _NAME.match(name):
-        raise ReportError(f"name {name!r}: letters, digits, '-', '_' or '.' (a file name)")
-    try:
-        scope = TokenScope.parse(scopes, "viewer")
-        SharingPolicy.of(sharing)
-    except (ScopeError, SharingError) as error:
-        raise ReportError(str(error)) from None
-    parts = group_by.split(",")
-    for part in parts:
-        if part not in GROUPS and not (part.startswith(LABEL_GROUP) and part[len(LABEL_GROUP) :]):
-            raise ReportError(f"group_by {part!r}: one of {', '.join(GROUPS)} or label:<key>")
-    if len(parts) > MAX_LEVELS or len(set(parts)) != len(parts):
-        raise ReportError(f"group_by {group_by!r}: one or two different groupings")
-    if period not in PERIODS or file_format not in FORMATS:
-        raise ReportError(
-            f"period is one of {', '.join(PERIODS)}, format one of {', '.join(FORMATS)}"
-        )
-    if not _DESTINATION.match(destination):
-        raise ReportError(f"destination {destination!r}: s3://bucket/prefix/ or file:///path/")
-    return {
-        "name": name,
-        "scopes": scope.texts(),
-        "group_by": group_by,
-        "period": period,
-        "sharing": dict(sharing),
-        "format": file_format,
-        "destination": destination if destination.endswith("/") else destination + "/",
-    }
 
 
 def last_closed_period(period: str, today: date) -> tuple[date, date]:

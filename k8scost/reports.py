@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from api.showback import FORMATS, PERIODS, ReportError, definition
+from api.reportdefs import FORMATS, PERIODS, ReportError, definition
 from etl.core.config import Settings
 from etl.storage import registry
 from etl.storage import reports as store

@@ -28,6 +28,20 @@ from etl.alerts.budgets import parse_scope
 
 ROLES = ("viewer", "editor", "admin")
 DEFAULT_ROLE = "admin"
+WRITE_ROLE = "editor"  # what a write needs unless its view says more (`needs_role`)
+ROLE_ATTRIBUTE = "k8scost_role"
+
+
+def needs_role(role: str):
+    """Mark a view as a write that needs `role` (api/auth.py checks it before the view)."""
+
+    def mark(view):
+        setattr(view, ROLE_ATTRIBUTE, role)
+        return view
+
+    return mark
+
+
 _SCOPE = re.compile(
     r"^(?:cluster:(?P<cluster>.+)|namespace:(?P<namespace>[^\s]+)|label:(?P<key>[^=\s]+)=(?P<value>.*))$"
 )
@@ -116,6 +130,18 @@ class TokenScope:
             return wanted
         kept = tuple(n for n in wanted if n in self.namespaces) if wanted else self.namespaces
         return kept or None
+
+    def covers(self, other: TokenScope) -> bool:
+        """Whether `other`'s scope lies within this one: on every kind this one narrows,
+        `other` narrows too, to some of its values (a showback report's scope)."""
+        return all(
+            not mine or (theirs and set(theirs) <= set(mine))
+            for mine, theirs in (
+                (self.clusters, other.clusters),
+                (self.namespaces, other.namespaces),
+                (self.labels, other.labels),
+            )
+        )
 
     def covers_budget(self, budget_scope: str) -> bool:
         """Whether a budget's scope lies within this token's: it sees and writes it then.

@@ -39,6 +39,20 @@ def list_reports(db: Database, organization_id: str | None = None) -> list[dict[
     return sorted(db[REPORTS].find(query), key=lambda r: (r["created_at"], r["_id"]))
 
 
+def get_report(db: Database, organization_id: str, report_id: str) -> dict[str, Any] | None:
+    """One definition of the organization, or None."""
+    return db[REPORTS].find_one({"_id": report_id, "organization_id": organization_id})
+
+
+def list_versions(db: Database, report_id: str) -> list[dict[str, Any]]:
+    """The versions written of a report, by period then version (without their keys)."""
+    found = db[VERSIONS].find({"report_id": report_id})
+    return [
+        {k: v for k, v in version.items() if k not in ("_id", "report_id", "fingerprint")}
+        for version in sorted(found, key=lambda v: (v["period_start"], v["version"]))
+    ]
+
+
 def remove_report(db: Database, organization_id: str, report_id: str) -> bool:
     """Remove a definition (its files and versions stay); False when it was not there."""
     return (

@@ -22,7 +22,7 @@ import pytest
 from api import auth
 from api.app import create_app
 from api.context import CLICKHOUSE_EXTENSION
-from api.showback import definition
+from api.reportdefs import definition
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch

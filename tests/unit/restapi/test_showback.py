@@ -12,7 +12,8 @@ import pytest
 
 from api import auth
 from api.query.tokenscope import TokenScope
-from api.showback import ReportError, definition, last_closed_period, run_due
+from api.reportdefs import ReportError, definition
+from api.showback import last_closed_period, run_due
 from etl.core.days import day_start_epoch
 from etl.storage import reports as store
 from etl.worker import ledger

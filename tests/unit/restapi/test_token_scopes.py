@@ -15,8 +15,10 @@ import pytest
 
 from api import auth
 from api.query.tokenscope import TokenScope
+from api.reportdefs import definition
 from etl.core.days import day_start_epoch
 from etl.storage import budgets as budget_store
+from etl.storage import reports as reports_store
 from tests import api_data as data
 from tests.api_data import Api, assert_problem, day
 
@@ -86,6 +88,9 @@ def world(settings, db) -> dict[str, Any]:
         scope: budget_store.add_budget(db, ORG, f"b-{scope}", scope, 100.0, None)["_id"]
         for scope in ("organization", "cloud_account_id:acc-1", "namespace:shop", "label:team=a")
     }
+    for scopes in ([], ["cluster:acc-1"], ["namespace:shop"], ["label:team=a"]):
+        fields = definition("r", scopes, "namespace", "monthly", {}, "csv", "file:///tmp/r/")
+        reports_store.add_report(db, ORG, fields)
     alerts = [
         ("cluster-acc-1", {"cloud_account_id": "acc-1", "scope": "cluster", "namespace": None}),
         ("shop-acc-1", {"cloud_account_id": "acc-1", "scope": "namespace", "namespace": "shop"}),
@@ -235,6 +240,14 @@ def _one_budget(api: Api, scoped: dict, whole: dict, kind: str) -> None:
             assert_problem(response, 404)
 
 
+def _showback_reports(api: Api, scoped: dict, whole: dict, kind: str) -> None:
+    path = PREFIX + "/showback_reports"
+    body = ask(api, scoped, path)
+    every = {r["id"]: r for r in ask(api, whole, path)["showback_reports"]}
+    assert [r["scopes"] for r in body["showback_reports"]] == [SCOPES[kind]]
+    assert all(report == every[report["id"]] for report in body["showback_reports"])
+
+
 def _ingest_status(api: Api, scoped: dict, whole: dict, kind: str) -> None:
     path = PREFIX + "/ingest_status"
     seen = {c["cloud_account_id"] for c in ask(api, scoped, path)["ingest_status"]}
@@ -265,6 +278,7 @@ MATRIX = {
     "/restapi/v2/organizations/{organization_id}/budgets": _budgets,
     "/restapi/v2/organizations/{organization_id}/budgets/{budget_id}": _one_budget,
     "/restapi/v2/organizations/{organization_id}/ingest_status": _ingest_status,
+    "/restapi/v2/organizations/{organization_id}/showback_reports": _showback_reports,
     "/restapi/v2/organizations/{organization_id}/k8s_import_status": _import_status,
 }
 NO_DATA = {"/livez", "/readyz", "/openapi.json", "/docs", "/", "/ui/"}
@@ -395,3 +409,52 @@ def test_a_union_of_labels_adds_up_the_labels(api, db, world):
         for group in ask(api, whole, path, {**query, "k8s_label": f"team:{team}"})["groups"]:
             expected[group["key"]] = expected.get(group["key"], 0.0) + group["cost"]
     assert set(got) == {"a", "b"} and got == approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("role", "scopes", "report_scopes", "status"),
+    [
+        ("editor", [], [], 403),  # reports are an admin's
+        ("admin", ["namespace:shop"], ["namespace:shop"], 201),
+        ("admin", ["namespace:shop"], ["namespace:data"], 403),
+        ("admin", ["namespace:shop"], [], 403),  # the whole organization is wider
+        ("admin", ["cluster:acc-1"], ["cluster:acc-1", "label:team=a"], 201),
+        ("admin", [], ["label:team=b"], 201),
+    ],
+)
+def test_adding_a_report_needs_an_admin_within_its_scope(
+    api, db, world, role, scopes, report_scopes, status
+):
+    body = {
+        "name": "team",
+        "scopes": report_scopes,
+        "period": "weekly",
+        "destination": "file:///tmp/x/",
+    }
+    before = reports_store.list_reports(db, ORG)
+    response = api.client.post(
+        PREFIX.format(org=ORG) + "/showback_reports", json=body, headers=token(db, scopes, role)
+    )
+    assert response.status_code == status, response.get_json()
+    after = reports_store.list_reports(db, ORG)
+    assert len(after) == len(before) + (status == 201)
+    if status == 403:
+        needed = "admin" if role != "admin" else "outside the token's"
+        assert needed in assert_problem(response, 403)["detail"]
+
+
+def test_removing_a_report_needs_an_admin_that_sees_it(api, db, world):
+    reports = {tuple(r["scopes"]): r["_id"] for r in reports_store.list_reports(db, ORG)}
+    path = PREFIX.format(org=ORG) + "/showback_reports/{}"
+    shop = reports[("namespace:shop",)]
+    assert_problem(
+        api.client.delete(path.format(shop), headers=token(db, ["namespace:shop"], "editor")), 403
+    )
+    assert_problem(
+        api.client.delete(path.format(reports[()]), headers=token(db, ["namespace:shop"])), 403
+    )
+    admin = token(db, ["namespace:shop"], "admin")
+    assert_problem(api.client.delete(path.format(reports[()]), headers=admin), 404)  # not its own
+    assert len(reports_store.list_reports(db, ORG)) == 4
+    assert api.client.delete(path.format(shop), headers=admin).status_code == 204
+    assert reports_store.get_report(db, ORG, shop) is None
