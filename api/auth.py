@@ -8,7 +8,7 @@ before its view runs, so no handler can leak another organization's data.
 Tokens are stored as digests only (`etl.core.tokens`, collection `api_tokens`), with
 their scopes and role (api/query/tokenscope.py): the hook leaves the token's scope in
 `g.token_scope` for the queries (api/context.py `token_scope`) and refuses a write to a
-token below `editor` with a 403 naming the role.
+token below the role it needs (`editor`, or what its view names) with a 403 naming it.
 """
 
 from __future__ import annotations

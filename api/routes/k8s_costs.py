@@ -95,8 +95,10 @@ def shared_group(row: dict[str, Any]) -> dict[str, Any]:
 def find_groups(
     organization_id: str, query: dict[str, Any], policy: SharingPolicy | None = None
 ) -> list[dict[str, Any]]:
-    """The groups of the organization's allocation for `query`, most expensive first,
-    with shared costs spread as `policy` says (None: the query's and the organization's)."""
+    """The groups of the organization's allocation for `query` within the request token's
+    scope, most expensive first, with shared costs spread as `policy` says (None: the
+    query's and the organization's). Each carries its usage sums (`usage`, not in the
+    answer) so that groups merged later (the allocation API) recompute efficiencies."""
     database = mongodb()
     if policy is None:
         policy = request_policy(database, organization_id, query)
