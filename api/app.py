@@ -19,6 +19,7 @@ from api.headers import secure_answers
 from api.problems import ProblemSchema, problem_response, stored_data_problem
 from api.render.finite import FiniteJSONProvider, NonFiniteNumberError
 from api.routes import (
+    allocation,
     breakdown_expenses,
     budgets,
     clean_expenses,
@@ -29,6 +30,7 @@ from api.routes import (
     k8s_alerts,
     k8s_costs,
     recommendations,
+    showback_reports,
     ui,
 )
 from etl.core import serve
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(ui.bp)
     app.register_blueprint(ui.root)
     app.register_blueprint(recommendations.bp)
+    app.register_blueprint(allocation.bp)
+    app.register_blueprint(showback_reports.bp)
     return app
 
 

@@ -5,7 +5,10 @@ blueprint added later is protected without doing anything; only the endpoints in
 `PUBLIC_ENDPOINTS` (probes, the OpenAPI document and its page) are open. A route
 with an `<organization_id>` answers 403 to a token of another organization
 before its view runs, so no handler can leak another organization's data.
-Tokens are stored as digests only (`etl.core.tokens`, collection `api_tokens`).
+Tokens are stored as digests only (`etl.core.tokens`, collection `api_tokens`), with
+their scopes and role (api/query/tokenscope.py): the hook leaves the token's scope in
+`g.token_scope` for the queries (api/context.py `token_scope`) and refuses a write to a
+token below the role it needs (`editor`, or what its view names) with a 403 naming it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import time
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
-from flask import g, request
+from flask import current_app, g, request
 from pymongo.database import Database
 
 from api.context import mongodb
+from api.query.tokenscope import ROLE_ATTRIBUTE, WRITE_ROLE, TokenScope
 from etl.core import tokens
 
 COLLECTION = "api_tokens"
@@ -29,11 +33,28 @@ PUBLIC_ENDPOINTS = frozenset(
     | {"ui_root.home", "ui.page", "ui.static", "ui.plotly"}
 )
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="k8scost"'}
+# Reads need any role; a write needs an editor, or the role its view names with
+# `needs_role` (api/query/tokenscope.py: the roles).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def issue_token(db: Database, organization_id: str, expires_in_s: int | None = None) -> str:
-    """A new API token for the organization (the plain token is returned once)."""
-    return tokens.issue(db, COLLECTION, SUBJECT_FIELD, organization_id, expires_in_s)
+def issue_token(
+    db: Database,
+    organization_id: str,
+    scope: TokenScope | None = None,
+    expires_in_s: int | None = None,
+) -> str:
+    """A new API token for the organization (the plain token is returned once), narrowed
+    to `scope`'s clusters, namespaces and labels with its role (None: the whole
+    organization, admin); with `expires_in_s`, it stops working that long from now."""
+    return tokens.issue(
+        db,
+        COLLECTION,
+        SUBJECT_FIELD,
+        organization_id,
+        expires_in_s,
+        **(scope or TokenScope()).document(),
+    )
 
 
 def list_tokens(db: Database, organization_id: str | None = None) -> list[dict[str, Any]]:
@@ -75,6 +96,17 @@ def _authenticate() -> None:
     wanted = (request.view_args or {}).get("organization_id")
     if wanted is not None and wanted != g.organization_id:
         raise HTTPError(403, detail=f"the token does not grant access to organization {wanted}")
+    g.token_scope = TokenScope.of_document(found)
+    if request.method in READ_METHODS:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    needed = getattr(view, ROLE_ATTRIBUTE, WRITE_ROLE)
+    if not g.token_scope.allows(needed):
+        raise HTTPError(
+            403,
+            detail=f"this write needs the {needed} role; the token is a {g.token_scope.role}",
+            extra_data={"errors": {"role": [f"needs {needed}"]}},
+        )
 
 
 def document_security(spec: dict[str, Any]) -> dict[str, Any]:

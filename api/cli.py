@@ -1,4 +1,5 @@
-"""`k8scost tokens create|list|revoke`: the organizations' API tokens (api/auth.py)."""
+"""`k8scost tokens create|list|revoke`: the organizations' API tokens (api/auth.py), with
+their scopes and roles (api/query/tokenscope.py) and optional expiry."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import click
 
 from api import auth
+from api.query.tokenscope import DEFAULT_ROLE, ROLES, SCOPE_SYNTAX, ScopeError, TokenScope
 from etl.core import tokens
 from etl.core.config import Settings
 from etl.storage.registry import open_database
@@ -39,29 +41,56 @@ def tokens_command() -> None:
 @tokens_command.command("create")
 @click.option("--organization-id", required=True)
 @click.option("--expires-in", type=Duration(), help="Stop working after this long: 30d, 12h...")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help=f"Narrow the token (repeatable; one kind: union, kinds: intersection): {SCOPE_SYNTAX}.",
+)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=DEFAULT_ROLE,
+    show_default=True,
+    help="viewer reads; editor also writes budgets in scope; admin also the rest.",
+)
 @click.pass_obj
-def create(settings: Settings, organization_id: str, expires_in: int | None) -> None:
+def create(
+    settings: Settings,
+    organization_id: str,
+    expires_in: int | None,
+    scopes: tuple[str, ...],
+    role: str,
+) -> None:
     """Print a new API token for the organization (shown once, keep it)."""
+    try:
+        scope = TokenScope.parse(scopes, role)
+    except ScopeError as error:
+        raise click.BadParameter(str(error), param_hint="--scope") from None
     db = open_database(settings.mongo_uri, settings.mongo_db)
-    click.echo(auth.issue_token(db, organization_id, expires_in))
+    click.echo(auth.issue_token(db, organization_id, scope, expires_in))
 
 
 @tokens_command.command("list")
 @click.option("--organization-id", help="Only this organization's tokens.")
 @click.pass_obj
 def list_command(settings: Settings, organization_id: str | None) -> None:
-    """List tokens (never the tokens themselves): id, organization, created, expires, state."""
+    """List tokens (never the tokens themselves): id, organization, created, expires,
+    state, role, scopes (tab-separated, a header first)."""
     db = open_database(settings.mongo_uri, settings.mongo_db)
     now = time.time()
-    click.echo("id\torganization\tcreated\texpires\tstate")
+    click.echo("id\torganization\tcreated\texpires\tstate\trole\tscopes")
     for found in auth.list_tokens(db, organization_id):
         expires_at = found.get("expires_at", 0)
+        scope = TokenScope.of_document(found)
         columns = [
             found["_id"][:LISTED_DIGEST_CHARS],
             found[auth.SUBJECT_FIELD],
             _utc(found["created_at"]),
             _utc(expires_at) if expires_at else "never",
             _state(found, now),
+            scope.role,
+            " ".join(scope.texts()) or "organization",
         ]
         click.echo("\t".join(columns))
 

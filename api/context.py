@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from pymongo.database import Database
 
+from api.query.tokenscope import TokenScope
 from etl.core.config import Settings
 from etl.storage.clickhouse import Client, ClientPool
 from etl.storage.registry import open_database
@@ -36,3 +37,8 @@ def mongodb() -> Database:
     """The MongoDB database of the app's settings (etl/storage/registry.py opens it)."""
     settings = current_settings()
     return open_database(settings.mongo_uri, settings.mongo_db)
+
+
+def token_scope() -> TokenScope:
+    """What the request's token may see and do (api/auth.py sets it for every data route)."""
+    return g.get("token_scope", TokenScope())

@@ -36,6 +36,7 @@ from k8scost.alerts import alerts_command, budgets_command
 from k8scost.pricing import pricing_command
 from k8scost.recommendations import recommendations_command
 from k8scost.replay import replay_command
+from k8scost.reports import reports_command
 from k8scost.sharing import sharing_command
 from k8scost.ui import dashboard_url, ui_group
 
@@ -313,6 +314,7 @@ cli.add_command(tokens_command)
 cli.add_command(replay_command)
 cli.add_command(sharing_command)
 cli.add_command(pricing_command)
+cli.add_command(reports_command)
 cli.add_command(recommendations_command)
 cli.add_command(alerts_command)
 cli.add_command(budgets_command)

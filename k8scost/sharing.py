@@ -10,6 +10,7 @@ the stored defaults as JSON. A value the policy refuses is `error: ...`, exit 1.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -29,19 +30,41 @@ def sharing_command() -> None:
     """Per-organization defaults of shared costs (idle, namespaces, overhead)."""
 
 
+def sharing_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The sharing options as click options (also `k8scost reports add`'s)."""
+    for option in reversed(
+        (
+            click.option("--share-idle", type=click.Choice(SHARE_IDLE)),
+            click.option("--idle-by", type=click.Choice(IDLE_BY)),
+            click.option(
+                "--share-namespaces", help="Comma-separated namespaces to spread ('' for none)."
+            ),
+            click.option(
+                "--share-labels", help="Comma-separated key:value labels to spread ('' for none)."
+            ),
+            click.option("--share-split", type=click.Choice(SHARE_SPLIT)),
+            click.option(
+                "--shared-overhead-hourly", type=float, help="USD per cluster-hour (>= 0)."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def given_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The sharing options given on the command line (the others keep their value)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 @sharing_command.command("set")
 @click.option("--organization-id", required=True)
-@click.option("--share-idle", type=click.Choice(SHARE_IDLE))
-@click.option("--idle-by", type=click.Choice(IDLE_BY))
-@click.option("--share-namespaces", help="Comma-separated namespaces to spread ('' for none).")
-@click.option("--share-labels", help="Comma-separated key:value labels to spread ('' for none).")
-@click.option("--share-split", type=click.Choice(SHARE_SPLIT))
-@click.option("--shared-overhead-hourly", type=float, help="USD per cluster-hour (>= 0).")
+@sharing_options
 @click.option("--reset", is_flag=True, help="Start from sharing nothing, not the current ones.")
 @click.pass_obj
 def sharing_set(settings: Settings, organization_id: str, reset: bool, **options: Any) -> None:
     """Store the organization's sharing defaults (only the options given change)."""
-    given = {name: value for name, value in options.items() if value is not None}
+    given = given_options(options)
     database = registry.open_database(settings.mongo_uri, settings.mongo_db)
     _echo(set_sharing_defaults(database, organization_id, given, reset=reset))
 

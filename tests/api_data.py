@@ -164,3 +164,29 @@ def write_allocation(settings: Settings, account_id: str, n: int, rows: list[dic
     frame["cost"] = frame[BREAKDOWN_COLUMNS].sum(axis=1)
     with connect(settings.clickhouse_dsn) as client:
         warehouse.restate_day(client, "k8s_allocation", account_id, day(n), frame)
+
+
+def allocation_row(
+    rid: str,
+    namespace: str,
+    node: str,
+    labels: dict,
+    namespace_labels: dict | None = None,
+    **costs: float,
+) -> dict[str, Any]:
+    """A k8s_allocation row as etl/costmodel/allocation writes it: a pod's (a Deployment's,
+    uid `uid-<rid>`), or an `__idle__` (per node) or `__unmounted__` (a PV) row."""
+    special = namespace.startswith("__")
+    return {
+        "resource_id": rid,
+        "namespace": namespace,
+        "pod": (namespace if node else f"persistentvolume/pv-{rid}") if special else f"pod-{rid}",
+        "pod_uid": "" if special else f"uid-{rid}",
+        "controller_kind": "" if special else "Deployment",
+        "controller": namespace if special else f"ctl-{rid}",
+        "node": node,
+        "labels": labels,
+        "namespace_labels": namespace_labels or {},
+        "services": [],
+        **costs,
+    }

@@ -105,7 +105,6 @@ def _allocation_answer(
         "start_date": period.start,
         "end_date": period.end,
         "group_by": "cluster",
-        "label_key": "",
         **filters.sql_parameters(CLEAN_EXPENSES),
     }
     with clickhouse() as client:

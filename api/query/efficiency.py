@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 FIELDS = ("cpu_efficiency", "ram_efficiency", "total_efficiency")
+# The sums a group row carries for them: groups merged later add these, not the ratios.
+USAGE_SUMS = ("cpu_used", "cpu_requested_measured", "ram_used", "ram_requested_measured")
 
 
 def _ratio(used: float | None, requested: float | None) -> float | None:

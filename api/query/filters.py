@@ -32,6 +32,7 @@ from etl.core.sharing import SharingError, label_pair
 
 if TYPE_CHECKING:
     from api.catalog.catalog import Catalog
+    from api.query.tokenscope import TokenScope
 
 
 class Kind(Enum):
@@ -158,9 +159,32 @@ FILTERS = (
         excludes=True,
     ),
 )
+# A token's scopes (api/query/tokenscope.py) as filters no endpoint declares, so no
+# query parameter can set or widen them: `Filters.within` adds them, and every query
+# reading allocation filters binds their parameters (empty: the token is not narrowed).
+# A scope label matches when one of the pairs does (scopes of one kind are a union).
+SCOPE_FILTERS = (
+    Filter("scope_cluster", Kind.ACCOUNT, "cloud_account_id", "The token's clusters"),
+    Filter(
+        "scope_namespace",
+        Kind.ALLOCATION,
+        "namespace",
+        "The token's namespaces",
+        parameter="scope_namespaces",
+    ),
+    Filter(
+        "scope_label",
+        Kind.ALLOCATION,
+        "labels",
+        "The token's labels (key:value, one of them)",
+        parameter="scope_label_keys",
+        value_parameter="scope_label_values",
+    ),
+)
+SCOPE_ALLOCATION = tuple(f for f in SCOPE_FILTERS if f.kind is Kind.ALLOCATION)
 # Built once, at import: by name, the catalog's filters and the fields they read.
-BY_NAME = {f.name: f for f in FILTERS}
-_KINDS = {f.name: f.kind for f in FILTERS}
+BY_NAME = {f.name: f for f in (*FILTERS, *SCOPE_FILTERS)}
+_KINDS = {f.name: f.kind for f in BY_NAME.values()}
 _RESOURCE_KINDS = frozenset((Kind.ATTRIBUTE, Kind.TAG))
 CATALOG_FILTERS = tuple(f for f in FILTERS if f.kind in _RESOURCE_KINDS)
 DOCUMENT_FIELDS = tuple(dict.fromkeys(f.field for f in CATALOG_FILTERS))
@@ -273,10 +297,15 @@ class Filters:
                 chosen = set(values) if chosen is None else chosen & set(values)
         return chosen
 
+    def within(self, scope: TokenScope) -> Filters:
+        """These filters and the token's scopes, which narrow whatever was asked."""
+        return Filters(**dict(self._values), **scope.filter_values())
+
     def sql_parameters(self, filter_set: FilterSet) -> dict[str, list[str]]:
-        """Every allocation filter of `filter_set` as SQL parameters (empty: no filter)."""
+        """Every allocation filter of `filter_set`, and the scope's, as SQL parameters
+        (empty: no filter)."""
         parameters: dict[str, list[str]] = {}
-        for f in filter_set.allocation:
+        for f in (*filter_set.allocation, *SCOPE_ALLOCATION):
             parameters.update(f.sql_parameters(self.get(f.name)))
         return parameters
 

@@ -36,7 +36,6 @@ def shared_cluster_costs(
         "start_date": period.start,
         "end_date": period.end,
         "group_by": "namespace",
-        "label_key": "",
         "controllers": [],
         "label_keys": [],
         "label_values": [],

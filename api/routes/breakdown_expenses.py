@@ -19,7 +19,7 @@ from apiflask.fields import String
 from apiflask.validators import OneOf
 from marshmallow import RAISE
 
-from api.context import current_settings, mongodb
+from api.context import current_settings, mongodb, token_scope
 from api.query.breakdown import BREAKDOWNS, Breakdown, find_breakdown, previous_period
 from api.query.filters import BREAKDOWN_EXPENSES, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
@@ -72,7 +72,7 @@ def get_breakdown_expenses(organization_id: str, query: dict[str, Any]) -> dict[
         catalogs(),
         organization_id,
         period,
-        Filters.from_query(query, BREAKDOWN_EXPENSES),
+        Filters.from_query(query, BREAKDOWN_EXPENSES).within(token_scope()),
         by,
         metric,
     )

@@ -8,6 +8,9 @@ its month after `as_of` (default: the last complete UTC day): the month-to-date 
 the forecast (month-to-date + the mean of the 7 days up to `as_of` x the days left;
 docs/alerts.md) and which thresholds are crossed or forecast to be. A budget of
 another organization is a 404 here (and the path of another organization a 403).
+A scoped token (api/query/tokenscope.py) sees and writes only the budgets its scope
+covers: another is a 404, writing a scope outside its own a 403; writing needs an
+editor (api/auth.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from apiflask.fields import Boolean, Date, Float, Integer, List, Nested, String
 from apiflask.validators import Length, Range
 from marshmallow import RAISE, ValidationError, validates
 
-from api.context import clickhouse, mongodb
+from api.context import clickhouse, mongodb, token_scope
 from api.openapi import portable_pattern
 from api.query.metric import METRIC_FIELDS
 from api.render.schemas import cost_metric_field
@@ -145,10 +148,25 @@ def _answer(db: Any, budget: dict[str, Any], as_of: date) -> dict[str, Any]:
 
 
 def _owned(db: Any, organization_id: str, budget_id: str) -> dict[str, Any]:
+    """The budget, when the organization has it and the token's scope covers it (else a
+    404, as for a budget that does not exist: a scoped token learns nothing of others)."""
     budget = store.get_budget(db, budget_id)
-    if budget is None or budget["organization_id"] != organization_id:
+    if (
+        budget is None
+        or budget["organization_id"] != organization_id
+        or not token_scope().covers_budget(budget["scope"])
+    ):
         raise HTTPError(404, detail=f"organization {organization_id} has no budget {budget_id}")
     return budget
+
+
+def _within_scope(scope: str | None) -> None:
+    """A budget written by a scoped token stays within its scope (else a 403)."""
+    token = token_scope()
+    if scope is not None and not token.covers_budget(scope):
+        allowed = ", ".join(token.texts())
+        detail = f"budget scope {scope!r} is outside the token's scope ({allowed})"
+        raise HTTPError(403, detail=detail, extra_data={"errors": {"scope": [detail]}})
 
 
 def _check_account(db: Any, organization_id: str, scope: str | None) -> None:
@@ -168,6 +186,7 @@ def _check_account(db: Any, organization_id: str, scope: str | None) -> None:
 def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Create a budget; answers it with its month so far."""
     db = mongodb()
+    _within_scope(body["scope"])
     _check_account(db, organization_id, body["scope"])
     budget = store.add_budget(
         db, organization_id, body["name"], body["scope"], body["amount_usd"], body.get("thresholds")
@@ -181,9 +200,11 @@ def create_budget(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
 def list_budgets(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's budgets, each with its month-to-date, forecast and thresholds."""
     db = mongodb()
-    found = _answers(
-        db, store.list_budgets(db, organization_id), _as_of(query), query.get("cost_metric")
-    )
+    scope = token_scope()
+    visible = [
+        b for b in store.list_budgets(db, organization_id) if scope.covers_budget(b["scope"])
+    ]
+    found = _answers(db, visible, _as_of(query), query.get("cost_metric"))
     return {"total_count": len(found), "budgets": found}
 
 
@@ -206,6 +227,7 @@ def update_budget(organization_id: str, budget_id: str, body: dict[str, Any]) ->
     """Change some of a budget's name, scope, amount and thresholds."""
     db = mongodb()
     _owned(db, organization_id, budget_id)
+    _within_scope(body.get("scope"))
     _check_account(db, organization_id, body.get("scope"))
     return _answer(db, store.update_budget(db, budget_id, body), _as_of({}))
 

@@ -17,7 +17,7 @@ from flask import Response, current_app, jsonify
 from marshmallow import RAISE
 
 from api.catalog.cache import CatalogCache
-from api.context import current_settings, mongodb
+from api.context import current_settings, mongodb, token_scope
 from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
@@ -97,7 +97,7 @@ def catalogs() -> CatalogCache:
 @bp.doc(responses={200: CSV_RESPONSE})
 def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     """Resources of the organization with their cost over the period, most expensive first."""
-    filters = Filters.from_query(query, CLEAN_EXPENSES)
+    filters = Filters.from_query(query, CLEAN_EXPENSES).within(token_scope())
     limit = query.get("limit")
     settings = current_settings()
     policy = request_policy(mongodb(), organization_id, query)

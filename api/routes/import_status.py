@@ -6,6 +6,8 @@ and checked, failed (and why, and how many attempts), had no data, or is
 `missing` (no run ever recorded it), with what was loaded and from how many
 source samples. Days follow clean_expenses: a day counts when its midnight UTC
 lies in [start_date, end_date]. The query schema rejects unknown parameters.
+A cluster-scoped token sees its clusters; a namespace or label scope sees every cluster's
+status without the clusters' costs (api/query/tokenscope.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 from marshmallow import RAISE, ValidationError, validates_schema
 
-from api.context import mongodb
+from api.context import mongodb, token_scope
 from api.query.period import END_DESCRIPTION, PeriodQuery, unix_seconds
 from etl.costmodel.assets import COMPONENTS
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts
@@ -148,7 +150,12 @@ def _item(account: dict[str, Any], day: date, record: dict[str, Any] | None) -> 
 def get_k8s_import_status(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """Per cluster and day of the period: is its cost loaded and checked, and if not, why."""
     db = mongodb()
-    accounts = list_accounts(db, K8S_ACCOUNT_TYPE, organization_id)
+    scope = token_scope()
+    accounts = [
+        a
+        for a in list_accounts(db, K8S_ACCOUNT_TYPE, organization_id)
+        if scope.sees_accounts([a["_id"]])
+    ]
     if query.get("cloud_account_id"):
         accounts = [a for a in accounts if a["_id"] in query["cloud_account_id"]]
     days = _days(query["start_date"], query["end_date"])
@@ -164,6 +171,8 @@ def get_k8s_import_status(organization_id: str, query: dict[str, Any]) -> dict[s
     ]
     if query.get("status"):
         items = [item for item in items if item["status"] in query["status"]]
+    if scope.k8s_only:  # a cluster's whole cost is outside a namespace or label scope
+        items = [{**item, "cost": None, "k8s_costs": None} for item in items]
     return {
         "start_date": query["start_date"],
         "end_date": query["end_date"],

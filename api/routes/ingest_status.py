@@ -5,6 +5,7 @@ like a cheap day rather than a fault. This lists every live kubernetes_cnr accou
 the organization with the time of its newest sample received by the proxy (diproxy),
 and flags it `silent` when that is older than `silent_after` seconds or never happened.
 The proxy updates these figures at most every 30 s per tenant.
+A cluster-scoped token sees its clusters only (api/query/tokenscope.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import Range
 from marshmallow import RAISE
 
-from api.context import mongodb
+from api.context import mongodb, token_scope
 from etl.storage.ingest_status import read_status
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts
 
@@ -61,7 +62,12 @@ class IngestStatusSchema(Schema):
 def get_ingest_status(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """The organization's clusters with their newest ingested sample, silent ones flagged."""
     database = mongodb()
-    accounts = list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
+    scope = token_scope()
+    accounts = [
+        a
+        for a in list_accounts(database, K8S_ACCOUNT_TYPE, organization_id)
+        if scope.sees_accounts([a["_id"]])
+    ]
     stored = read_status(database, [account["_id"] for account in accounts])
     now = int(time.time())
     clusters = []

@@ -7,7 +7,8 @@ day's midnight UTC lies in [start_date, end_date], as clean_expenses counts days
 `state` keeps only `open` or `resolved` ones (a restated day no longer anomalous
 resolves its alert). Every alert carries its causes: signed dollars against the
 baseline per component, controller and node (an anomaly), or the month-to-date per
-account (a budget); each list adds up to the alert's `change_usd`.
+account (a budget); each list adds up to the alert's `change_usd`. A scoped token sees
+the alerts its scope covers (api/query/tokenscope.py `covers_alert`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 from marshmallow import RAISE
 
-from api.context import mongodb
+from api.context import mongodb, token_scope
 from api.query.period import PeriodQuery
 from etl.alerts.notify import public_alert
 from etl.storage import alerting
+from etl.storage import budgets as budget_store
 
 bp = APIBlueprint("k8s_alerts", __name__, tag="k8s alerts", url_prefix="/restapi/v2")
 
@@ -109,6 +111,12 @@ def get_k8s_alerts(organization_id: str, query: dict[str, Any]) -> dict[str, Any
     alerts = alerting.find_alerts(
         db, organization_id, query["start_date"], query["end_date"], query.get("state")
     )
+    scope = token_scope()
+    if not scope.whole_organization:
+        budget_scopes = {
+            b["_id"]: b["scope"] for b in budget_store.list_budgets(db, organization_id)
+        }
+        alerts = [alert for alert in alerts if scope.covers_alert(alert, budget_scopes)]
     return {
         "start_date": query["start_date"],
         "end_date": query["end_date"],

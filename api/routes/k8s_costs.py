@@ -29,8 +29,8 @@ from apiflask.fields import Integer, String
 from apiflask.validators import Range
 from marshmallow import RAISE, ValidationError
 
-from api.context import clickhouse, mongodb
-from api.query.efficiency import efficiency
+from api.context import clickhouse, mongodb, token_scope
+from api.query.efficiency import USAGE_SUMS, efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.paging import page
@@ -80,13 +80,11 @@ K8sCostsQuery = query_schema(
 
 
 def _parameters(account_ids: list[str], query: dict[str, Any], filters: Filters) -> dict[str, Any]:
-    group_by = query["group_by"]
     return {
         "cloud_account_ids": account_ids,
         "start_date": query["start_date"],
         "end_date": query["end_date"],
-        "group_by": "label" if group_by.startswith(LABEL_GROUP) else group_by,
-        "label_key": group_by.removeprefix(LABEL_GROUP),
+        "group_by": query["group_by"],
         **filters.sql_parameters(K8S_COSTS),
     }
 
@@ -105,12 +103,14 @@ def shared_group(row: dict[str, Any]) -> dict[str, Any]:
 def find_groups(
     organization_id: str, query: dict[str, Any], policy: SharingPolicy | None = None
 ) -> list[dict[str, Any]]:
-    """The groups of the organization's allocation for `query`, most expensive first,
-    with shared costs spread as `policy` says (None: the query's and the organization's)."""
+    """The groups of the organization's allocation for `query` within the request token's
+    scope, most expensive first, with shared costs spread as `policy` says (None: the
+    query's and the organization's). Each carries its usage sums (`usage`, not in the
+    answer) so that groups merged later (the allocation API) recompute efficiencies."""
     database = mongodb()
     if policy is None:
         policy = request_policy(database, organization_id, query)
-    filters = Filters.from_query(query, K8S_COSTS)
+    filters = Filters.from_query(query, K8S_COSTS).within(token_scope())
     account_ids = k8s_account_ids(database, organization_id, filters.accounts())
     if not account_ids:
         return []
@@ -125,6 +125,7 @@ def find_groups(
             parts = shared_group(row) if policy.active else {c: row[c] for c in COST_FIELDS}
             group = {"key": row["group_key"], **parts}
             group.update(efficiency(row, group["cpu_cost"], group["ram_cost"]))
+            group["usage"] = {name: row[name] for name in USAGE_SUMS}  # not in the answer
             if row["group_pod_uid"]:
                 group["pod_uid"] = row["group_pod_uid"]
             groups.append(group)

@@ -19,6 +19,10 @@ from pathlib import Path
 from etl.core.components import COMPONENTS
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# Between the parts of a group key of several groupings (a character no Kubernetes name
+# or label value holds), and how a SQL literal writes it.
+GROUP_PARTS_SEPARATOR = "\x1f"
+GROUP_PARTS_SQL = "\\x1F"
 
 
 def _each(pattern: str) -> Callable[[list[str]], list[str]]:
@@ -50,29 +54,37 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     # Cost columns of a table.
     "Float64": _each("{0} Float64"),
     # The k8s_costs groups (k8s_costs_groups.sql, k8s_costs_shared.sql): a row's
-    # controller (`Kind/name`) and label value, then its group as the two names given
-    # (the group's key, and a pod's uid when grouping by pod). The file binds the
-    # grouping to `grouped_by` and the label key to `label_name` just before (a form
-    # never hides a query parameter).
+    # controller (`Kind/name`), then its group as the two names given (the group's key,
+    # and a pod's uid when grouping by pod). The file binds the grouping to `grouped_by`
+    # just before (a form never hides a query parameter). `grouped_by` is one grouping
+    # or several, comma-separated (`label:<key>` the pod's label, else its namespace's):
+    # the key is the row's part per grouping joined by GROUP_PARTS_SEPARATOR, so one
+    # grouping keeps its plain key.
     "grouping": lambda names: [
-        "multiIf(",
-        "    controller_kind != '', concat(controller_kind, '/', controller),",
-        "    controller != '', controller,",
-        "    '__unallocated__'",
-        ") AS controller_key,",
-        "if(mapContains(labels, label_name), labels[label_name],",
-        "   namespace_labels[label_name]) AS label_value,",
-        "multiIf(",
-        "    grouped_by = 'namespace', namespace,",
-        "    grouped_by = 'cluster', cloud_account_id,",
-        "    grouped_by = 'controller', controller_key,",
-        "    grouped_by = 'node', if(node = '', namespace, node),",
-        "    grouped_by = 'pod', if(pod_uid = '', pod, concat(namespace, '/', pod)),",
-        "    namespace IN ('__idle__', '__unmounted__', '__overhead__'), namespace,",
-        "    label_value = '', '__unallocated__',",
-        "    label_value",
-        f") AS {names[0]},",
-        f"if(grouped_by = 'pod', pod_uid, '') AS {names[1]}",
+        line.format(*names)
+        for line in (
+            "multiIf(",
+            "    controller_kind != '', concat(controller_kind, '/', controller),",
+            "    controller != '', controller,",
+            "    '__unallocated__'",
+            ") AS controller_key,",
+            "splitByChar(',', grouped_by) AS grouping_parts,",
+            "arrayMap(part -> if(mapContains(labels, substring(part, 7)),",
+            "                    labels[substring(part, 7)],",
+            "                    namespace_labels[substring(part, 7)]),",
+            "         grouping_parts) AS grouping_label_values,",
+            "arrayStringConcat(arrayMap((part, label_value) -> multiIf(",
+            "    part = 'namespace', namespace,",
+            "    part = 'cluster', cloud_account_id,",
+            "    part = 'controller', controller_key,",
+            "    part = 'node', if(node = '', namespace, node),",
+            "    part = 'pod', if(pod_uid = '', pod, concat(namespace, '/', pod)),",
+            "    namespace IN ('__idle__', '__unmounted__', '__overhead__'), namespace,",
+            "    label_value = '', '__unallocated__',",
+            "    label_value",
+            f"), grouping_parts, grouping_label_values), '{GROUP_PARTS_SQL}') AS " + "{0},",
+            "if(has(grouping_parts, 'pod'), pod_uid, '') AS {1}",
+        )
     ],
     # Sharing (sql/queries/k8s_costs_shared.sql): a column's zero, for a synthetic row ...
     "zero": _each("toFloat64(0) AS {0}"),

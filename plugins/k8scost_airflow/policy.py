@@ -13,9 +13,11 @@ Why these values:
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import Asset, Param
+from airflow.timetables.trigger import CronTriggerTimetable
 
 # Its size is set where the pool is created: deploy/airflow/pools.json.
 PROMQL_POOL = "k8scost_promql"
@@ -50,4 +52,17 @@ def day_params(date_description: str, tenants_description: str) -> dict[str, Par
             items={"type": "string"},
             description=tenants_description,
         ),
+    }
+
+
+def daily_at(cron: str, *tags: str) -> dict[str, Any]:
+    """The @dag arguments of a DAG run once a day at `cron` (UTC), one run at a time,
+    with the team's policy (`DEFAULT_ARGS`) and no catch-up."""
+    return {
+        "schedule": CronTriggerTimetable(cron, timezone="UTC"),
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": DEFAULT_ARGS,
+        "tags": ["k8scost", *tags],
     }

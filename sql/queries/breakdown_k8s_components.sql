@@ -7,7 +7,9 @@
 --
 -- Where `breakdown` comes from: without {from_allocation}, the cluster's row of
 -- k8s_cost_breakdown (its components add up to its row in expenses); with it, the
--- allocation rows of some namespaces, nodes and/or Services (an empty array: no
+-- allocation rows of some namespaces, nodes, controllers (`Kind/name`, as the grouping
+-- form of etl/storage/sqlfiles.py names them), labels and/or Services, within a token's scope
+-- (scope_*: api/query/tokenscope.py; an empty array: no
 -- filter on that name), what clean_expenses_k8s_allocation.sql sums over the period,
 -- here per day; an idle row the filters keep then counts in both parts.
 -- The rows of both tables are collapsed together per (part, row key) (HAVING
@@ -49,6 +51,16 @@ FROM
           AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
           AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
           AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
+          AND (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, multiIf(
+                controller_kind != '', concat(controller_kind, '/', controller),
+                controller != '', controller,
+                '__unallocated__')))
+          AND arrayAll((k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
+                       {label_keys:Array(String)}, {label_values:Array(String)})
+          AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, namespace))
+          AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
+              (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
+              {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
     )
     {{live_keys: part, cloud_account_id, date, resource_id}}
 )

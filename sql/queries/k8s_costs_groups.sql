@@ -4,13 +4,17 @@
 -- any() of a name is that row's name, and filtering the table's names inside (named
 -- `k8s_allocation.x`, not the any() of the same name) is exact. Rows are
 -- dated at midnight UTC: a day counts when start_date <= date <= end_date.
--- group_by: namespace | controller | pod | node | label (then label_key) | cluster (the
--- cloud account: clean_expenses' allocation filters, api/query/clean_expenses.py). `__idle__`
+-- group_by: namespace | controller | pod | node | label:<key> | cluster (the
+-- cloud account: clean_expenses' allocation filters, api/query/clean_expenses.py), or
+-- several of them, comma-separated (the allocation API's `aggregate`,
+-- api/query/opencost.py: the key joins the parts with the \x1F character). `__idle__`
 -- and `__unmounted__` rows keep those names in every grouping (a node's idle row
 -- under its node); a pod without controller, or without the label, is
 -- `__unallocated__`. Filters: an empty array means no filter; labels match the pod's
 -- label, else its namespace's; services match any of the row's Services (a pod's, or
--- a load balancer's `__unmounted__` row). The group of a row is written once, by the
+-- a load balancer's `__unmounted__` row); the token's scope (scope_namespaces, and
+-- scope_label_keys/values of which one must match: api/query/tokenscope.py) narrows
+-- like the filters. The group of a row is written once, by the
 -- `grouping` form (etl/storage/sqlfiles.py), shared with k8s_costs_shared.sql.
 SELECT
     group_key,
@@ -26,7 +30,6 @@ FROM
     SELECT
         *,
         {group_by:String} AS grouped_by,
-        {label_key:String} AS label_name,
         {{grouping: group_key, group_pod_uid}}
     FROM
     (
@@ -43,6 +46,7 @@ FROM
           AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
           AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
           AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))
+          AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, k8s_allocation.namespace))
         {{live_keys: cloud_account_id, date, resource_id}}
     )
 )
@@ -52,5 +56,8 @@ WHERE (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, co
         {label_keys:Array(String)},
         {label_values:Array(String)}
       )
+  AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
+        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
+        {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
 GROUP BY group_key, group_pod_uid
 ORDER BY cost DESC, group_key, group_pod_uid

@@ -14,6 +14,7 @@
 -- nobody to take it (no recipient cost of that resource, no recipient group) stays
 -- where it is: idle in `__idle__`, a shared namespace in its group, overhead in
 -- `__overhead__`; so the groups always sum to the rows' cost plus the overhead.
+-- A token's scope (scope_*) keeps rows like the filters, after the shares.
 -- Output per group: the kept components, own_cost (their sum) and the dollars it
 -- received by each rule (shared_idle, shared_namespaces, shared_overhead).
 SELECT
@@ -89,7 +90,6 @@ FROM
             SELECT
                 *,
                 {group_by:String} AS grouped_by,
-                {label_key:String} AS label_name,
                 {{grouping: group_key, group_pod_uid}},
                 resource_id = '__overhead__' AS is_overhead,
                 namespace = '__idle__' AND {share_idle:String} != 'none' AS idle_pooled,
@@ -157,6 +157,10 @@ WHERE (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, name
         {label_keys:Array(String)},
         {label_values:Array(String)}
       )
+  AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, namespace))
+  AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
+        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
+        {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
 GROUP BY group_key, group_pod_uid, cloud_account_id
 HAVING countIf(kept_row) > 0
 ORDER BY own_cost + shared_idle + shared_namespaces + shared_overhead DESC, group_key,

@@ -13,12 +13,11 @@ from datetime import date
 import boto3
 import pandas as pd
 import pytest
-from moto.server import ThreadedMotoServer
 
-from devtools.localprom import free_port
 from etl.core.config import Settings
 from etl.worker import archive
 from etl.worker.archive import ArchiveError
+from tests.moto_s3 import moto_server, point_boto3_at
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +27,8 @@ TENANT = "tenant-a"
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -40,13 +36,7 @@ def settings(request, tmp_path, monkeypatch) -> Settings:
     if request.param == "file":
         return Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path)})
     endpoint = request.getfixturevalue("s3_endpoint")
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    point_boto3_at(monkeypatch, endpoint)
     bucket = f"raw-{tmp_path.name.lower().replace('_', '-')}"[:63]
     boto3.client("s3").create_bucket(Bucket=bucket)
     return Settings.from_env(

@@ -30,6 +30,7 @@ from api.query.filters import (
     Kind,
     split_pair,
 )
+from api.query.tokenscope import TokenScope
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.costmodel.assets import COMPONENTS
@@ -236,6 +237,9 @@ def test_filters_are_a_memo_key_and_know_their_kinds() -> None:
         Filters(namespace=("x",))
 
 
+NO_SCOPE = {"scope_namespaces": [], "scope_label_keys": [], "scope_label_values": []}
+
+
 def test_sql_parameters_cover_every_allocation_filter_of_a_set() -> None:
     assert Filters(k8s_label=["a:b", "c:"]).sql_parameters(K8S_COSTS) == {
         "namespaces": [],
@@ -244,6 +248,7 @@ def test_sql_parameters_cover_every_allocation_filter_of_a_set() -> None:
         "services": [],
         "label_keys": ["a", "c"],
         "label_values": ["b", ""],
+        **NO_SCOPE,
     }
     assert Filters(k8s_node=["n"]).sql_parameters(CLEAN_EXPENSES) == {
         "namespaces": [],
@@ -252,7 +257,19 @@ def test_sql_parameters_cover_every_allocation_filter_of_a_set() -> None:
         "services": [],
         "label_keys": [],
         "label_values": [],
+        **NO_SCOPE,
     }
     with pytest.raises(ValidationError):
         split_pair("no-colon")
     assert BY_NAME["k8s_label"].pairs and not BY_NAME["k8s_node"].pairs
+
+
+def test_a_token_scope_adds_filters_no_query_can_widen() -> None:
+    scope = TokenScope.parse(["cluster:c1", "namespace:a", "namespace:b", "label:team=x"])
+    filters = Filters(cloud_account_id=["c1", "c2"], k8s_namespace=["a", "z"]).within(scope)
+    assert filters.accounts() == {"c1"}  # the request's accounts and the token's, both
+    assert filters.narrows_allocation
+    parameters = filters.sql_parameters(K8S_COSTS)
+    assert parameters["namespaces"] == ["a", "z"] and parameters["scope_namespaces"] == ["a", "b"]
+    assert (parameters["scope_label_keys"], parameters["scope_label_values"]) == (["team"], ["x"])
+    assert Filters().within(TokenScope()) == Filters()

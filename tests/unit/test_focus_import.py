@@ -8,15 +8,12 @@ adjustments, tax and rows without ResourceId included.
 from __future__ import annotations
 
 import gzip
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from devtools.localprom import free_port
 from etl.bills import MalformedBillError, account_id, import_bill, resource_id
 from etl.core.config import Settings
 from etl.storage import registry
@@ -37,6 +34,7 @@ from tests.focus_bill import (
     write_export,
     write_parquet,
 )
+from tests.moto_s3 import moto_server, point_boto3_at
 
 ORACLE_COMPARTMENT = "ocid1.compartment.oc1..bbbbexample"
 ORACLE_VM = "ocid1.instance.oc1.eu-frankfurt-1.ccccexample"
@@ -49,25 +47,15 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def s3_export(request: pytest.FixtureRequest, tmp_path: Path, bill: list[dict[str, str]]) -> str:
     """The export folder uploaded under an S3 prefix; boto3 configured by AWS_* only."""
     endpoint = request.getfixturevalue("s3_endpoint")
     monkeypatch = request.getfixturevalue("monkeypatch")
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    point_boto3_at(monkeypatch, endpoint)
     client = boto3.client("s3")
     bucket = f"bills-{tmp_path.name.lower().replace('_', '-')}"[:63]
     client.create_bucket(Bucket=bucket)

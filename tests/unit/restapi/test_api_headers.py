@@ -92,11 +92,11 @@ def test_tokens_create_with_expiry_and_tokens_list(tmp_path, monkeypatch, db: An
     listed = runner.invoke(cli, ["tokens", "list"])
     assert listed.exit_code == 0, listed.output
     header, *rows = [line.split("\t") for line in listed.output.strip().splitlines()]
-    assert header == ["id", "organization", "created", "expires", "state"]
+    assert header == ["id", "organization", "created", "expires", "state", "role", "scopes"]
     by_org = {row[1]: row for row in rows}
     assert by_org["o"][0] == tokens.digest(token)[:12]
     assert by_org["o"][3].endswith("Z") and by_org["o"][4] == "live"
-    assert by_org["p"][3:] == ["never", "revoked"]
+    assert by_org["p"][3:] == ["never", "revoked", "admin", "organization"]
     assert token not in listed.output and forever not in listed.output
     only_o = runner.invoke(cli, ["tokens", "list", "--organization-id", "o"]).output
     assert len(only_o.strip().splitlines()) == 2
