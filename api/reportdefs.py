@@ -16,8 +16,8 @@ from etl.core.sharing import SharingError, SharingPolicy
 PERIODS = ("weekly", "monthly")
 FORMATS = ("csv", "parquet")
 MAX_LEVELS = 2
-_DESTINATION = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file:///.*)$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+DESTINATION = re.compile(r"^(s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?|file:///.*)$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
 class ReportError(ValueError):
@@ -34,7 +34,7 @@ def definition(
     destination: str,
 ) -> dict[str, Any]:
     """The stored fields of a valid definition; a ReportError says what is wrong."""
-    if not _NAME.match(name):
+    if not NAME.match(name):
         raise ReportError(f"name {name!r}: letters, digits, '-', '_' or '.' (a file name)")
     try:
         scope = TokenScope.parse(scopes, "viewer")
@@ -51,7 +51,7 @@ def definition(
         raise ReportError(
             f"period is one of {', '.join(PERIODS)}, format one of {', '.join(FORMATS)}"
         )
-    if not _DESTINATION.match(destination):
+    if not DESTINATION.match(destination):
         raise ReportError(f"destination {destination!r}: s3://bucket/prefix/ or file:///path/")
     return {
         "name": name,

@@ -18,7 +18,9 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, String
 from apiflask.validators import OneOf
 from marshmallow import RAISE
 
+from api import reportdefs
 from api.context import mongodb, token_scope
+from api.openapi import portable_pattern
 from api.query.tokenscope import TokenScope, needs_role
 from api.reportdefs import FORMATS, PERIODS, ReportError, definition
 from etl.storage import reports as store
@@ -31,14 +33,18 @@ class ShowbackReportIn(Schema):
     class Meta:
         unknown = RAISE
 
-    name = String(required=True)
+    name = String(required=True, metadata={"pattern": portable_pattern(reportdefs.NAME.pattern)})
     scopes = List(String(), load_default=list, metadata={"description": "as a token's scopes"})
     group_by = String(load_default="namespace", metadata={"description": "one or two groupings"})
     period = String(required=True, validate=OneOf(PERIODS))
     sharing = Dict(load_default=dict, metadata={"description": "k8s_costs' sharing options"})
     format = String(load_default="csv", validate=OneOf(FORMATS))
     destination = String(
-        required=True, metadata={"description": "s3://bucket/prefix/ or file:///path/"}
+        required=True,
+        metadata={
+            "description": "s3://bucket/prefix/ or file:///path/",
+            "pattern": portable_pattern(reportdefs.DESTINATION.pattern),
+        },
     )
 
 

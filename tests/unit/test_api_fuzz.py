@@ -23,15 +23,18 @@ import pandas as pd
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from marshmallow import ValidationError
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS as REGISTERED_CHECKS
 from schemathesis.checks import load_all_checks
 from schemathesis.config import SchemathesisConfig
 
+from api import reportdefs
 from api.app import create_app
 from api.auth import SCHEME_NAME, issue_token
 from api.query.tokenscope import TokenScope
 from api.routes import import_status
+from api.routes.allocation import AllocationQuery
 from etl.core.config import Settings
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
@@ -152,6 +155,55 @@ def known_account(case: Any) -> None:
         body["scope"] = "cloud_account_id:aws-1"
 
 
+# A value of each OpenCost parameter its grammar accepts (docs/api.md, the allocation API).
+OPENCOST_EXAMPLES = {"window": "7d", "aggregate": "namespace", "step": "1d"}
+
+
+def opencost_grammar(case: Any) -> None:
+    """/allocation's parameters follow OpenCost's grammars (windows, aggregates, the filter
+    language, booleans), more than a pattern states: a positive case keeps the values the
+    route's own parsers accept, else a documented example (or drops an optional one)."""
+    if not case.operation.path.startswith("/allocation"):
+        return
+    query = case.query or {}
+    for name, field in AllocationQuery().fields.items():
+        if name not in query:
+            continue
+        try:
+            field.deserialize(query[name])
+        except ValidationError:
+            if name in OPENCOST_EXAMPLES:
+                query[name] = OPENCOST_EXAMPLES[name]
+            else:
+                del query[name]
+
+
+# A report definition the API stores (docs/reports.md).
+REPORT_EXAMPLE = {"name": "team-costs", "period": "monthly", "destination": "file:///tmp/reports/"}
+
+
+def report_grammar(case: Any) -> None:
+    """A report's scopes, groupings and sharing options follow the token, k8s_costs and
+    sharing grammars: a positive case whose definition the API's own check refuses
+    (api/reportdefs.py) sends a documented example instead."""
+    if not case.operation.path.endswith("/showback_reports") or not isinstance(case.body, dict):
+        return
+    body = case.body
+    try:
+        reportdefs.definition(
+            str(body.get("name")),
+            list(body.get("scopes") or []),
+            str(body.get("group_by", "namespace")),
+            str(body.get("period")),
+            dict(body.get("sharing") or {}),
+            str(body.get("format", "csv")),
+            str(body.get("destination")),
+        )
+    except (reportdefs.ReportError, TypeError, ValueError):
+        body.clear()
+        body.update(REPORT_EXAMPLE)
+
+
 @pytest.mark.parametrize("token", ["token", "scoped"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_server_error_and_every_answer_matches_the_document(
@@ -177,6 +229,8 @@ def test_no_server_error_and_every_answer_matches_the_document(
                 ordered_period(case)
                 supported_day(case)
                 known_account(case)
+                opencost_grammar(case)
+                report_grammar(case)
             response = case.call_and_validate(checks=CHECKS)
             statuses.setdefault(case.operation.label, set()).add(response.status_code)
 
