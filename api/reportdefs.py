@@ -11,6 +11,7 @@ from typing import Any
 
 from api.query.tokenscope import ScopeError, TokenScope
 from api.routes.k8s_costs import GROUPS, LABEL_GROUP
+from etl.core.metrics import METRICS
 from etl.core.sharing import SharingError, SharingPolicy
 
 PERIODS = ("weekly", "monthly")
@@ -32,8 +33,11 @@ def definition(
     sharing: dict[str, Any],
     file_format: str,
     destination: str,
+    cost_metric: str | None = None,
 ) -> dict[str, Any]:
-    """The stored fields of a valid definition; a ReportError says what is wrong."""
+    """The stored fields of a valid definition; a ReportError says what is wrong.
+
+    `cost_metric` None: the organization's default metric when each file is written."""
     if not NAME.match(name):
         raise ReportError(f"name {name!r}: letters, digits, '-', '_' or '.' (a file name)")
     try:
@@ -51,6 +55,8 @@ def definition(
         raise ReportError(
             f"period is one of {', '.join(PERIODS)}, format one of {', '.join(FORMATS)}"
         )
+    if cost_metric is not None and cost_metric not in METRICS:
+        raise ReportError(f"cost_metric {cost_metric!r}: one of {', '.join(METRICS)}")
     if not DESTINATION.match(destination):
         raise ReportError(f"destination {destination!r}: s3://bucket/prefix/ or file:///path/")
     return {
@@ -61,4 +67,5 @@ def definition(
         "sharing": dict(sharing),
         "format": file_format,
         "destination": destination if destination.endswith("/") else destination + "/",
+        "cost_metric": cost_metric,
     }

@@ -41,6 +41,7 @@ from etl.core.days import day_start_epoch
 from etl.core.sharing import SharingPolicy
 from etl.storage import reports as store
 from etl.storage.objects import write_object
+from etl.storage.pricing import default_metric
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
 from etl.storage.sharing import sharing_defaults
 from etl.storage.sqlfiles import GROUP_PARTS_SEPARATOR
@@ -87,19 +88,23 @@ def _fingerprint(days: list[dict[str, Any]]) -> str:
 
 def report_groups(
     app: Any, report: dict[str, Any], first: date, last: date
-) -> tuple[list, SharingPolicy]:
-    """The API's k8s_costs groups for the report's period, scope and options."""
+) -> tuple[list, SharingPolicy, str]:
+    """The API's k8s_costs groups for the report's period, scope and options; the
+    sharing policy and the cost metric they are in."""
     organization_id = report["organization_id"]
     with app.test_request_context():
         g.organization_id = organization_id
         g.token_scope = TokenScope.parse(report["scopes"], "viewer")
         policy = sharing_defaults(mongodb(), organization_id).overridden(report["sharing"])
+        # The report's metric, else its organization's default when written.
+        metric = report.get("cost_metric") or default_metric(mongodb(), organization_id)
         query = {
             "start_date": day_start_epoch(first),
             "end_date": day_start_epoch(last),
             "group_by": report["group_by"],
+            "cost_metric": metric,
         }
-        return find_groups(organization_id, query, policy), policy
+        return find_groups(organization_id, query, policy), policy, metric
 
 
 def _table(report: dict[str, Any], groups: list[dict[str, Any]], policy: SharingPolicy) -> pa.Table:
@@ -135,7 +140,7 @@ def write_report(
     days: list,
 ) -> dict[str, Any]:
     """Write the period's file and manifest; the manifest."""
-    groups, policy = report_groups(app, report, first, last)
+    groups, policy, metric = report_groups(app, report, first, last)
     table = _table(report, groups, policy)
     folder = f"{report['destination']}{report['name']}/{first.isoformat()}/v{version}/"
     file_uri = f"{folder}{report['name']}_{first.isoformat()}_{last.isoformat()}.{report['format']}"
@@ -154,6 +159,7 @@ def write_report(
         "group_by": report["group_by"],
         "scopes": report["scopes"],
         "sharing": policy.document(),
+        "cost_metric": metric,
         "format": report["format"],
         "file": file_uri,
         "rows": table.num_rows,

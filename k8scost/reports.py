@@ -16,6 +16,7 @@ import click
 
 from api.reportdefs import FORMATS, PERIODS, ReportError, definition
 from etl.core.config import Settings
+from etl.core.metrics import METRICS
 from etl.storage import registry
 from etl.storage import reports as store
 from k8scost.sharing import given_options, sharing_options
@@ -43,6 +44,9 @@ def reports_command() -> None:
     "--format", "file_format", type=click.Choice(FORMATS), default="csv", show_default=True
 )
 @click.option("--destination", required=True, help="s3://bucket/prefix/ or file:///path/")
+@click.option(
+    "--cost-metric", type=click.Choice(METRICS), help="Default: the organization's, when written."
+)
 @sharing_options
 @click.pass_obj
 def reports_add(
@@ -54,12 +58,20 @@ def reports_add(
     period: str,
     file_format: str,
     destination: str,
+    cost_metric: str | None,
     **sharing: Any,
 ) -> None:
     """Store a report definition; prints its id."""
     try:
         fields = definition(
-            name, list(scopes), group_by, period, given_options(sharing), file_format, destination
+            name,
+            list(scopes),
+            group_by,
+            period,
+            given_options(sharing),
+            file_format,
+            destination,
+            cost_metric,
         )
     except ReportError as error:
         raise click.ClickException(str(error)) from None

@@ -23,6 +23,7 @@ from api.context import mongodb, token_scope
 from api.openapi import portable_pattern
 from api.query.tokenscope import TokenScope, needs_role
 from api.reportdefs import FORMATS, PERIODS, ReportError, definition
+from etl.core.metrics import METRICS
 from etl.storage import reports as store
 
 bp = APIBlueprint("showback_reports", __name__, tag="showback reports", url_prefix="/restapi/v2")
@@ -39,6 +40,12 @@ class ShowbackReportIn(Schema):
     period = String(required=True, validate=OneOf(PERIODS))
     sharing = Dict(load_default=dict, metadata={"description": "k8s_costs' sharing options"})
     format = String(load_default="csv", validate=OneOf(FORMATS))
+    cost_metric = String(
+        load_default=None,
+        allow_none=True,
+        validate=OneOf(METRICS),
+        metadata={"description": "billed, effective or list (default: the organization's)"},
+    )
     destination = String(
         required=True,
         metadata={
@@ -67,6 +74,9 @@ ShowbackReportSchema = Schema.from_dict(
         ),
         "scopes": List(String(), required=True),
         "sharing": Dict(required=True),
+        "cost_metric": String(
+            allow_none=True, metadata={"description": "null: the organization's default"}
+        ),
         "created_at": Integer(required=True),
         "versions": List(Nested(ReportVersionSchema), required=True),
     },
@@ -103,6 +113,7 @@ def create_report(organization_id: str, body: dict[str, Any]) -> dict[str, Any]:
             body["sharing"],
             body["format"],
             body["destination"],
+            body["cost_metric"],
         )
     except ReportError as error:
         raise HTTPError(

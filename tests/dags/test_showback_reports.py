@@ -143,6 +143,7 @@ def _written(s3: Any, version: int) -> tuple[dict[str, Any], list[dict[str, str]
 
 def _check(manifest: dict, rows: list[dict], answer: dict, version: int) -> None:
     assert manifest["version"] == version and manifest["period"]["first_day"] == "2026-02-01"
+    assert manifest["cost_metric"] == answer["cost_metric"] == "billed"  # the default
     assert round(manifest["totals"]["cost"], 2) == round(answer["total_cost"], 2)
     assert manifest["totals"]["cost"] == pytest.approx(answer["total_cost"], rel=1e-12)
     assert {row["label:team"]: float(row["cost"]) for row in rows} == pytest.approx(

@@ -57,6 +57,13 @@ def test_a_definition_is_stored_as_given_with_its_destination_a_folder():
     fields = definition(*GOOD)
     assert fields["destination"] == "file:///tmp/r/"
     assert fields["scopes"] == ["namespace:shop"] and fields["group_by"] == "namespace,label:team"
+    assert fields["cost_metric"] is None  # the organization's default, when written
+
+
+def test_a_report_keeps_its_cost_metric_and_refuses_an_unknown_one():
+    assert definition(*GOOD, "effective")["cost_metric"] == "effective"
+    with pytest.raises(ReportError, match="cost_metric"):
+        definition(*GOOD, "amortized")
 
 
 @pytest.mark.parametrize(
