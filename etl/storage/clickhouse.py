@@ -17,7 +17,9 @@ while it waits it touches `<path>.wanted`. It looks before it tries, as ClickHou
 itself does (an exclusive `flock` on `<path>/status`, a file naming its holder's pid):
 a try that fails makes ClickHouse print `Code: 76 ... Cannot lock file` on stderr,
 which reads like a failure on every command that merely waited, so the wait prints
-one line of ours instead, and nothing when the directory is free. The API's pool for it is an
+one line of ours instead, and nothing when the directory is free. The look and the
+open are one step under `<path>.opening` (a `flock`), so the API taking the directory
+back cannot slip in between them. The API's pool for it is an
 `EmbeddedClientPool` (opening an embedded engine costs ~0.1 s and starts with cold
 caches, so it is kept open too): once a newer `.wanted` says another process waits,
 it starts no new query and a watcher thread yields the directory when the running
@@ -105,6 +107,19 @@ def _other_holder(path: Path) -> int | None:
         os.close(descriptor)
 
 
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """Hold `<path>.opening` while looking at the directory and opening it: another
+    process (the API taking the directory back) could otherwise get in between the look
+    and the open, and the open would print ClickHouse's own lock error after all."""
+    descriptor = os.open(path.parent / f"{path.name}.opening", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the flock
+
+
 def _open(dsn: str, lock_wait_s: float) -> Client:
     """A new client; for chdb, waits (marking the directory wanted) while another process
     holds it. A server DSN connects at once: `lock_wait_s` has no meaning there."""
@@ -114,16 +129,18 @@ def _open(dsn: str, lock_wait_s: float) -> Client:
     EmbeddedClientPool.release_other_paths(path)
     deadline = time.monotonic() + lock_wait_s
     announced = False
+    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        holder = _other_holder(path)
-        if holder is None:
-            try:
-                return clickhouse_connect.get_client(dsn=dsn)
-            except ProgrammingError as error:
-                if not _is_chdb_lock_error(error):
-                    raise
-                # Another process got in since we looked: the next look names it.
-        elif not announced:
+        with _opening(path):
+            holder = _other_holder(path)
+            if holder is None:
+                try:
+                    return clickhouse_connect.get_client(dsn=dsn)
+                except ProgrammingError as error:
+                    if not _is_chdb_lock_error(error):
+                        raise
+                    # A process that opens without `_opening` got in: the next look names it.
+        if holder is not None and not announced:
             log.warning(
                 "waiting for the API (or the process holding it, pid %s) to hand over the "
                 "embedded ClickHouse at %s",

@@ -258,3 +258,27 @@ def test_a_chdb_dsn_gets_the_embedded_pool(dsn: str) -> None:
     assert isinstance(pool, EmbeddedClientPool)
     assert pool.path == Path(dsn.removeprefix("chdb://"))
     pool.close()
+
+
+CHURN = """
+import sys, time
+from etl.storage.clickhouse import connect
+until = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < until:
+    with connect(sys.argv[1], 60) as client:
+        client.command("SELECT 1")
+"""
+
+
+def test_two_processes_taking_turns_never_print_clickhouse_s_lock_error(tmp_path: Path) -> None:
+    """Two processes opening and closing one directory in turn (Airflow tasks and the
+    API handing it over and back): each waits its turn, and ClickHouse's own `Cannot
+    lock file` (printed when an open loses a race after its look) never shows."""
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", CHURN, dsn, "6"], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [run.communicate(timeout=120)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    assert not [text for text in errors if "Cannot lock" in text or "Code: 76" in text], errors
