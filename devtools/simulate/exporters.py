@@ -240,11 +240,35 @@ _CADVISOR = _same(
     }
 )
 
-# Kubecost 2.x: its cost model is OpenCost's (no uid found on its container series), and
-# with no kube-state-metrics bundled it emits its own KSM v1 style kube_* families
-# (docs/exporters.md [22]); its network-costs DaemonSet spells sameZone/sameRegion [13].
-# One target, scraped by the customer's Prometheus with or without honor_labels.
-_KUBECOST = {**_COST_MODEL, **_OPENCOST_KSM1, **_CAMEL_NETWORK, **_CADVISOR}
+# Kubecost 2.x, as a real scrape of its /metrics shows it (docs/exporters.md [24]): node
+# series with `arch` and no uid, container series without uid; its own KSM v1 style
+# kube_* families (it bundles no kube-state-metrics, [22]) with uid on pod series only
+# (labels, running, requests), none on namespaces, nodes, capacity, claims or Service
+# selectors; network-costs spelling sameZone/sameRegion [13]. One target, scraped by the
+# customer's Prometheus with or without honor_labels.
+_KUBECOST = {
+    **_COST_MODEL,
+    **_same({name: (*_NODE, "arch") for name in _COST_MODEL if name.startswith("node_")}),
+    "kubecost_node_is_spot": Family("kubecost_node_is_spot", (*_NODE, "arch")),
+    **_OPENCOST_KSM1,
+    **_same(
+        {
+            "kube_namespace_labels": ("namespace", K8S_LABELS),
+            "kube_node_labels": ("node", K8S_LABELS),
+            "kube_node_status_capacity_cpu_cores": ("node",),
+            "kube_node_status_capacity_memory_bytes": ("node",),
+            "kube_persistentvolumeclaim_info": (
+                "namespace",
+                "persistentvolumeclaim",
+                "storageclass",
+                "volumename",
+            ),
+            "service_selector_labels": ("namespace", "service", K8S_LABELS),
+        }
+    ),
+    **_CAMEL_NETWORK,
+    **_CADVISOR,
+}
 KUBECOST_TARGET = {"job": "kubecost", "instance": "kubecost-cost-analyzer.kubecost:9003"}
 
 
