@@ -190,9 +190,12 @@ def network_costs(answers: dict[str, pd.DataFrame]) -> pd.DataFrame:
         index=egress.index,
         dtype="object",
     )
-    by_class = egress.groupby("class", as_index=False)["value"].sum()
+    # Text keys on both sides even when a side is empty (no network-costs DaemonSet, no
+    # egress price gauges: pandas types an empty column as it pleases).
+    by_class = egress.groupby("class", as_index=False)["value"].sum().astype({"class": object})
+    prices = _values(answers["network_class_price"], "class", "price_per_gib")
     by_class = by_class.rename(columns={"value": "egress_bytes"}).merge(
-        _values(answers["network_class_price"], "class", "price_per_gib"), on="class", how="left"
+        prices.astype({"class": object}), on="class", how="left"
     )
     by_class["price_per_gib"] = by_class["price_per_gib"].fillna(0.0)
     by_class["network_cost"] = by_class["egress_bytes"] / GIB * by_class["price_per_gib"]

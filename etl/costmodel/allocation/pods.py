@@ -299,8 +299,13 @@ def _controllers(answers: Answers, pods: pd.DataFrame) -> pd.DataFrame:
     )
     return pd.DataFrame(
         {
-            "controller_kind": found["parent_kind"].fillna(found["owner_kind"]).to_numpy(),
-            "controller": found["parent"].fillna(found["owner_name"]).to_numpy(),
+            # Text even when no kube_replicaset_owner came (Kubecost bundles no
+            # kube-state-metrics): pandas types the empty merge's columns as floats.
+            "controller_kind": found["parent_kind"]
+            .astype(object)
+            .fillna(found["owner_kind"])
+            .to_numpy(),
+            "controller": found["parent"].astype(object).fillna(found["owner_name"]).to_numpy(),
         },
         index=found["key"],
     )
