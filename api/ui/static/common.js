@@ -1,6 +1,7 @@
 // The dashboard's common parts: the API, sign-in, the period and the charts. The pages
-// are overview.js, cluster.js and health.js; app.js routes between them (index.html
-// loads the four in this order, classic scripts sharing their top-level names).
+// are overview.js, cluster.js, health.js, alerts.js, budgets.js and bills.js; app.js
+// routes between them (index.html loads common.js first and app.js last, classic
+// scripts sharing their top-level names).
 // The token lives in sessionStorage and goes in the Authorization header only (never in
 // a URL); a 401 returns to sign-in, a 403 names the organization the token cannot read.
 // When a page has drawn everything, <body data-loaded="<page>"> says so (for tests).
@@ -17,7 +18,8 @@ const SPECIAL = {
   __unallocated__: "pods without a controller or without the label",
 };
 const $ = (selector) => document.querySelector(selector);
-const dollars = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+// The browser's own locale (digit grouping, decimal mark), the currency always shown.
+const dollars = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" });
 // Cents; float noise around zero (-1e-15) is $0.00, not -$0.00.
 const money = { format: (value) => dollars.format(Math.abs(value) < 0.005 ? 0 : value) };
 
@@ -61,6 +63,29 @@ async function api(endpoint, pairs, accept) {
     throw new Refused();
   }
   return accept === "blob" ? response.blob() : response.json();
+}
+
+// A write (POST, PUT, DELETE) whose refusal the page explains itself: {ok, status, body}.
+// A 401 still signs out; a 403 or 400 problem is answered, not thrown.
+async function apiSend(method, endpoint, body) {
+  const organization = sessionStorage.getItem(ORG);
+  const response = await fetch(`/restapi/v2/organizations/${encodeURIComponent(organization)}/${endpoint}`, {
+    method,
+    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    signOut("The token is not valid (revoked or unknown): sign in again.");
+    throw new SignedOut();
+  }
+  const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  return { ok: response.ok, status: response.status, body: answer };
+}
+
+// What a page says while it loads, when it has nothing to show, or nothing at all.
+function showStatus(element, text) {
+  element.textContent = text;
+  element.hidden = !text;
 }
 
 function showMessage(text) {
