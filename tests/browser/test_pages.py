@@ -153,6 +153,10 @@ def test_a_budget_is_created_edited_and_deleted_on_the_page(
     site: Site, signed_in: WebDriver
 ) -> None:
     browser.open_page(signed_in, site.url, f"budgets?{site.hash_period}", "budgets")
+    fill_budget(signed_in, name="web team", scope="cloud_account_id:nowhere", amount="250")
+    wait_for(signed_in, "return document.body.dataset.budgetWrite", "refused:400")
+    message = signed_in.find_element("id", "budget-form-message").text
+    assert "scope: unknown cloud account nowhere" in message, message
 
     fill_budget(signed_in, name="web team", scope="organization", amount="250", thresholds="40, 90")
     created = saved_budget(signed_in)

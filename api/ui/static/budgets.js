@@ -108,8 +108,8 @@ function refusal(result, what) {
     return `Not allowed to ${what}: ${result.body.detail || "forbidden"}. Writing budgets needs an editor ` +
       "or admin token (k8scost tokens create --organization-id ORG --role editor); this one can only read.";
   }
-  const fields = Object.entries(result.body.errors || {}).flatMap(([where, errors]) =>
-    Object.entries(errors).map(([field, text]) => `${field}: ${[].concat(text).join(", ")} (${where})`));
+  // A problem's `errors`: each field (or part) with its messages (api/problems.py).
+  const fields = Object.entries(result.body.errors || {}).map(([field, texts]) => `${field}: ${[].concat(texts).join(", ")}`);
   return `Could not ${what} (${result.status}): ${fields.join("; ") || result.body.detail || "the API refused it"}.`;
 }
 
