@@ -269,3 +269,12 @@ def test_the_folded_node_vms_are_the_clusters_billed_nodes(
     reconciled = [c for c in clusters["clean_expenses"] if "reconciliation" in c]
     shown_reconciled = signed_in.find_elements("css selector", "#reconciliation-table tbody tr")
     assert len(shown_reconciled) == len(reconciled)
+
+
+def test_the_pages_draw_under_the_content_security_policy(site: Site, signed_in: WebDriver) -> None:
+    browser.console(signed_in)  # what earlier tests left in the console
+    for page in ("alerts", "budgets", "bills"):
+        browser.open_page(signed_in, site.url, f"{page}?{site.hash_period}", page)
+
+    refused = [line for line in browser.console(signed_in) if "Content Security Policy" in line]
+    assert refused == []
