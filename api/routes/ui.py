@@ -1,8 +1,9 @@
 """The dashboard (the seed's NGUI), served by the API process itself under `/ui/`.
 
-Three pages in one HTML document (api/ui/templates/index.html) driven by a few
+The pages in one HTML document (api/ui/templates/index.html) driven by a few
 small scripts (api/ui/static/: common.js, one per page, app.js the router): the
-expenses overview, a cluster's components and drill-down, and data health. The
+expenses overview, a cluster's components and drill-down, data health, alerts,
+budgets and bills (docs/dashboard.md). The
 page, its scripts, its style and the chart library are public (api/auth.py
 PUBLIC_ENDPOINTS): they hold no data. The data comes from the API's own endpoints
 with the token the user signs in with, kept in the browser's session storage and
