@@ -4,7 +4,7 @@
 
 // ---- alerts -------------------------------------------------------------------------
 
-const alertsPage = { alerts: [], selected: null, clusters: new Map() };
+const alertsPage = { alerts: [], selected: null, clusters: new Map(), accountNames: new Map() };
 const CAUSE_TITLES = { components: "component", controllers: "controller", nodes: "node", accounts: "account" };
 
 function signedMoney(value) {
@@ -29,6 +29,8 @@ async function renderAlerts(serial, period) {
     api("clean_expenses", [...periodPairs(period), ["resource_type", "K8s Cluster"]]),
   ]));
   alertsPage.clusters = new Map(clusters.clean_expenses.map((item) => [item.cloud_account_id, item.resource_id]));
+  // A budget's causes are accounts by id: the clusters' are named (a bill account keeps its id).
+  alertsPage.accountNames = new Map(clusters.clean_expenses.map((item) => [item.cloud_account_id, item.cloud_account_name]));
   alertsPage.alerts = answer.k8s_alerts;
   showStatus($("#alerts-status"), answer.total_count
     ? `${answer.total_count} alert(s) from ${dayText(period.start)} to ${dayText(period.end)} (UTC days); pick one for its causes.`
@@ -105,11 +107,12 @@ async function drawWaterfall(alert, dimension) {
   const startLabel = alert.kind === "budget" ? "month start" : "baseline (mean)";
   const endLabel = alert.kind === "budget" ? "month to date" : `cost on ${alert.day}`;
   const what = CAUSE_TITLES[dimension] || dimension;
+  const named = (cause) => (dimension === "accounts" && alertsPage.accountNames.get(cause.name)) || cause.name;
   const trace = {
     type: "waterfall",
     name: `${startLabel}, each ${what}'s change, ${endLabel}`,
     measure: ["absolute", ...causes.map(() => "relative"), "total"],
-    x: [startLabel, ...causes.map((cause) => `${cause.name} (${cause.change})`), endLabel],
+    x: [startLabel, ...causes.map((cause) => `${named(cause)} (${cause.change})`), endLabel],
     y: [start, ...causes.map((cause) => cause.amount_usd), alert.cost_usd],
     text: [money.format(start), ...causes.map((cause) => signedMoney(cause.amount_usd)), money.format(alert.cost_usd)],
     textposition: "outside",
