@@ -278,3 +278,24 @@ def test_the_pages_draw_under_the_content_security_policy(site: Site, signed_in:
 
     refused = [line for line in browser.console(signed_in) if "Content Security Policy" in line]
     assert refused == []
+
+
+@pytest.mark.parametrize(
+    ("page", "status", "says"),
+    [
+        (
+            "alerts",
+            "alerts-status",
+            "No open or resolved alerts from 2026-05-01 to 2026-05-02 (UTC)",
+        ),
+        ("bills", "bills-status", "No bill charges for 2026-05: import a FOCUS bill"),
+    ],
+)
+def test_a_period_without_data_says_so(
+    site: Site, signed_in: WebDriver, page: str, status: str, says: str
+) -> None:
+    browser.open_page(signed_in, site.url, f"{page}?from=2026-05-01&to=2026-05-02", page)
+
+    assert says in signed_in.find_element("id", status).text
+    rows = signed_in.find_elements("css selector", f"#{page}-table tbody tr")
+    assert rows == []

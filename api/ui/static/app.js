@@ -48,6 +48,8 @@ async function render() {
     }
   } catch (error) {
     if (error instanceof Stale) return;
+    // The page drew nothing: no "Loading…" left beside the message saying why.
+    for (const status of document.querySelectorAll(".page [role=status]")) showStatus(status, "");
     if (!(error instanceof SignedOut) && !(error instanceof Refused)) {
       showMessage(String(error));
       throw error;

@@ -43,10 +43,20 @@ function query(pairs) {
   return params.toString();
 }
 
+// fetch, saying what to do when the API does not answer at all (stopped, unreachable).
+async function reach(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    showMessage(`The API did not answer (${error.message}): is k8scost api running? Reload the page to retry.`);
+    throw new Refused();
+  }
+}
+
 async function api(endpoint, pairs, accept) {
   const organization = sessionStorage.getItem(ORG);
   const url = `/restapi/v2/organizations/${encodeURIComponent(organization)}/${endpoint}?${query(pairs)}`;
-  const response = await fetch(url, {
+  const response = await reach(url, {
     headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` },
   });
   if (response.status === 401) {
@@ -59,7 +69,8 @@ async function api(endpoint, pairs, accept) {
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    showMessage(`${endpoint}: ${problem.detail || response.statusText}`);
+    const advice = response.status >= 500 ? " (retry; if it persists, the API's log says why)" : "";
+    showMessage(`${endpoint}: ${problem.detail || response.statusText}${advice}`);
     throw new Refused();
   }
   return accept === "blob" ? response.blob() : response.json();
@@ -69,7 +80,7 @@ async function api(endpoint, pairs, accept) {
 // A 401 still signs out; a 403 or 400 problem is answered, not thrown.
 async function apiSend(method, endpoint, body) {
   const organization = sessionStorage.getItem(ORG);
-  const response = await fetch(`/restapi/v2/organizations/${encodeURIComponent(organization)}/${endpoint}`, {
+  const response = await reach(`/restapi/v2/organizations/${encodeURIComponent(organization)}/${endpoint}`, {
     method,
     headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
