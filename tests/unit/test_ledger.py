@@ -10,7 +10,7 @@ import pytest
 
 from etl.metroculus import samples
 from etl.metroculus.queries import QUERIES
-from etl.storage import registry
+from etl.storage import leases, registry
 from etl.worker import lease, ledger
 
 DAY = date(2026, 6, 1)
@@ -134,7 +134,7 @@ def _dead_lease(db, tenant: str, day: date, acquired_at: float) -> dict:
         "renewed_at": acquired_at,
         "expires_at": time.time() + 3600,
     }
-    db[lease.COLLECTION].insert_one(document)
+    db[leases.COLLECTION].insert_one(document)
     return document
 
 
