@@ -33,7 +33,6 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from pymongo.database import Database
 
 from etl.core.config import Settings
 from etl.core.metrics import priced_alike
@@ -46,7 +45,7 @@ from etl.metroculus.extract import extract
 from etl.metroculus.promql import PromQLClient
 from etl.storage import nodedays, reconciliations, registry, warehouse
 from etl.storage.clickhouse import Client, connect
-from etl.storage.registry import ClusterAccount
+from etl.storage.registry import ClusterAccount, Database
 from etl.worker import archive, ledger, quality
 
 log = logging.getLogger(__name__)
