@@ -4,9 +4,9 @@ Why: a restatement reads what the day holds, then inserts cancel rows for it.
 Two at once (a backfill and a manual rerun) would both cancel the same rows and the
 day's cost would go negative. The embedded chdb lock cannot help (it is per process
 and absent on a ClickHouse server), so the lease lives in MongoDB, which every run
-already shares: a document whose `_id` is the tenant-day. Inserting it is the
-acquisition (`_id` is unique on MongoDB and on montydb's SQLite storage); deleting it
-is the release.
+already shares: a document whose `_id` is the tenant-day (etl/storage/leases.py holds
+its writes). Inserting it is the acquisition (`_id` is unique on MongoDB and on montydb's
+SQLite storage); deleting it is the release.
 
 Why short, with a heartbeat: a holder that dies (`kill -9`, an OOM kill, a lost node)
 cannot release, and a long lease blocked its tenant-day for that long. So the lease
