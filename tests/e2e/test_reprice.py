@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from devtools.simulate import build_scenario
+from etl.storage.clickhouse import connect
 from tests.allocation_checks import (
     ABS,
     REL,
@@ -108,6 +109,19 @@ def at_sheet_prices(scenario: dict, day: date, choice: Choice) -> dict:
     return repriced
 
 
+def node_day_list_costs(settings: Any, tenant: str, day: date) -> dict[str, float]:
+    """What k8s_node_days holds as the day's list cpu, ram and gpu cost: what the bill
+    reconciliation scales from."""
+    sums = ", ".join(f"sum({r}_list_usd * sign) AS {r}_cost" for r in ("cpu", "ram", "gpu"))
+    with connect(settings.clickhouse_dsn) as client:
+        frame = client.query_df(
+            f"SELECT {sums} FROM k8s_node_days WHERE cloud_account_id = {{tenant:String}} "
+            "AND toDate(date) = {day:Date}",
+            parameters={"tenant": tenant, "day": day},
+        )
+    return frame.iloc[0].to_dict()
+
+
 def test_reprice_costs_archived_days_at_the_sheets_prices_without_thanos(tmp_path, monkeypatch):
     scenario = build_scenario(
         1, len(DAYS), LAST_DAY, seed=24, scrape_interval_s=300, pitfalls=["unpriced_node"]
@@ -140,6 +154,8 @@ def test_reprice_costs_archived_days_at_the_sheets_prices_without_thanos(tmp_pat
                 assert stored[key] == pytest.approx(truth[key], rel=REL, abs=ABS), (day, key)
             assert stored["cost"] == pytest.approx(sum(truth.values()), rel=REL)
             assert stored["cost"] != pytest.approx(at_exporter[day]["cost"], rel=1e-3)
+            for key, value in node_day_list_costs(settings, tenant, day).items():
+                assert value == pytest.approx(truth[key], rel=REL, abs=ABS), (day, key)
 
         k8scost(*reprice)  # again: restated, not added
         for day in DAYS:
