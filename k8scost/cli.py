@@ -32,7 +32,7 @@ from k8scost.cloud import cloud_command
 from k8scost.pricing import pricing_command
 from k8scost.proxy import diproxy_command, token_command
 from k8scost.recommendations import recommendations_command
-from k8scost.replay import replay_command
+from k8scost.replay import replay_command, reprice_command
 from k8scost.reports import reports_command
 from k8scost.schema import db
 from k8scost.sharing import sharing_command
@@ -298,6 +298,7 @@ cli.add_command(simulate_serve)
 cli.add_command(cloud_command)
 cli.add_command(tokens_command)
 cli.add_command(replay_command)
+cli.add_command(reprice_command)
 cli.add_command(sharing_command)
 cli.add_command(pricing_command)
 cli.add_command(reports_command)
