@@ -33,7 +33,6 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from pymongo.database import Database
 
 from etl.core.config import Settings
 from etl.core.metrics import priced_alike
@@ -46,10 +45,10 @@ from etl.metroculus import samples
 from etl.metroculus.answers import REQUIRED, Answers, with_optional
 from etl.metroculus.extract import extract
 from etl.metroculus.promql import PromQLClient
-from etl.storage import nodedays, pricesheets, registry, warehouse
+from etl.storage import nodedays, pricesheets, reconciliations, registry, warehouse
 from etl.storage.clickhouse import Client, connect
-from etl.storage.registry import ClusterAccount
-from etl.worker import archive, ledger, quality, reconciliations
+from etl.storage.registry import ClusterAccount, Database
+from etl.worker import archive, ledger, quality
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +158,7 @@ def transform_and_load(
         resource = registry.record_cluster_seen(
             db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
         )
-        reconciliations.record(db, account, day, check)
+        reconciliations.record(db, account.id, day, check.ok, check.components)
         totals = {"cost": costs.total, **costs.breakdown}
         ledger.record_loaded(
             db, account, day, totals, rows_written, costs.issues, costs.quality_failures
