@@ -132,7 +132,8 @@ def test_drilling_into_a_namespace_shows_it_by_label_and_adds_up_to_its_cost(
 
 
 def test_the_url_round_trips_the_explorers_state(site: Site, signed_in: WebDriver) -> None:
-    open_explorer(signed_in, site, "group_by=namespace")
+    open_explorer(signed_in, site, "group_by=namespace&cost_metric=list")
+    assert "list" in signed_in.find_element("id", "allocation-metric").text
     Select(signed_in.find_element("id", "allocation-step")).select_by_value("month")
     browser.wait_loaded(signed_in, "allocation")
     signed_in.find_element("id", "allocation-top").clear()
@@ -169,6 +170,7 @@ def test_the_url_round_trips_the_explorers_state(site: Site, signed_in: WebDrive
         "sort": "cost:desc",
         "share_idle": "weighted",
         "idle_by": "node",
+        "cost_metric": "list",
         "k8s_namespace": ",".join(kept),
     }
     assert (
@@ -190,6 +192,7 @@ def test_the_url_round_trips_the_explorers_state(site: Site, signed_in: WebDrive
         group_by="node",
         share_idle="weighted",
         idle_by="node",
+        cost_metric="list",
         k8s_namespace=kept,
     )
     reloaded = signed_in.find_element("id", "allocation-total").get_attribute("data-value")
@@ -277,3 +280,18 @@ def test_both_pages_draw_under_the_csp_and_ask_only_the_api(
     assert any("/k8s_recommendations?" in url for url in network)
     assert [url for url in network if not url.startswith(f"{site.url}/")] == []
     assert not any(site.token in url for url in urls), "the token never goes in a URL"
+
+
+def test_choosing_another_period_keeps_the_rest_of_the_view(
+    site: Site, signed_in: WebDriver
+) -> None:
+    open_explorer(signed_in, site, "group_by=label:team&step=week&top=3")
+
+    signed_in.execute_script("delete document.body.dataset.loaded")
+    Select(signed_in.find_element("id", "period")).select_by_value("last_month")
+    browser.wait_loaded(signed_in, "allocation")
+
+    state = hash_state(signed_in)
+    assert (state["group_by"], state["step"], state["top"]) == ("label:team", "week", "3")
+    assert state["from"] != site.days[0].isoformat()
+    assert state["from"].endswith("-01"), "last month starts on the 1st"
