@@ -27,6 +27,7 @@ const STEP_LABEL = {
 
 const kindOf = (grouping) => (grouping.startsWith("label:") ? "label" : grouping);
 const nextLevel = (grouping) => NEXT_LEVEL[kindOf(grouping)] || "namespace";
+const hasSecondLevel = (grouping) => kindOf(grouping) === "label" || kindOf(grouping) in DRILL_FILTER;
 const filterInputs = () => document.querySelectorAll("[data-allocation-filter]");
 const sharingInput = (name) => $(`#allocation-${name}`);
 const allocation = { rows: [], totals: null, columns: [], state: null };
@@ -37,7 +38,8 @@ function allocationState() {
   const state = {};
   for (const [name, value] of Object.entries(ALLOCATION_DEFAULTS)) state[name] = params.get(name) || value;
   state.then = params.get("then") || nextLevel(state.group_by);
-  state.drill = params.get("drill") || "";
+  // A pod has no second level: a drill into one (a hand-made URL) is dropped.
+  state.drill = hasSecondLevel(state.group_by) ? params.get("drill") || "" : "";
   for (const name of SHARING_PARAMS) state[name] = params.get(name) || "";
   state.filters = {};
   for (const input of filterInputs()) state.filters[input.dataset.allocationFilter] = params.get(input.dataset.allocationFilter) || "";
@@ -121,9 +123,7 @@ const groupLabel = (key) => (key === OTHER ? "other" : SPECIAL[key] ? `${key} ($
 // A first-level group a filter can keep; `__idle__`, `__unmounted__`, `__unallocated__`
 // have no filter of their own.
 function drillable(state, key) {
-  if (state.drill || key.startsWith("__")) return false;
-  const kind = kindOf(state.group_by);
-  return kind === "label" || kind in DRILL_FILTER;
+  return !state.drill && !key.startsWith("__") && hasSecondLevel(state.group_by);
 }
 
 function sharedOf(item) {
