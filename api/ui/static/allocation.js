@@ -216,6 +216,7 @@ async function renderAllocation(serial, period) {
   allocation.state = state;
   allocation.columns = allocationColumns(state, period);
   drawAllocationPath(state, period);
+  $("#allocation-table caption").hidden = !hasSecondLevel(state.group_by) || Boolean(state.drill);
   const status = $("#allocation-status");
   setStatus(status, "Loading…");
   const query = allocationQuery(state, period);
@@ -246,7 +247,7 @@ async function renderAllocation(serial, period) {
   $("#allocation-chart").hidden = !table.groups.length;
   await drawChart($("#allocation-chart"), allocationTraces(chart, state.step));
   setStatus(status, table.groups.length
-    ? `${table.total_count} groups, ${dayText(period.start)} to ${dayText(period.end)} (UTC days).`
+    ? `${table.total_count} group${table.total_count === 1 ? "" : "s"}, ${dayText(period.start)} to ${dayText(period.end)} (UTC days).`
     : "Nothing allocated for this period and these filters: widen the period, clear a filter "
       + "(Reset view), or see Data health for days not loaded yet.");
 }
