@@ -45,7 +45,7 @@ FLAGS = (
     "--disable-dev-shm-usage",
 )
 # The pages photographed after the overview and a cluster: each drawn from the period alone.
-PERIOD_PAGES = ("health", "alerts", "budgets", "bills")
+PERIOD_PAGES = ("health", "allocation", "savings", "alerts", "budgets", "bills")
 WAIT_S = 30.0
 
 

@@ -4,7 +4,14 @@
 // ---- the router ---------------------------------------------------------------------
 
 // The pages drawn from the period alone: `#/<name>` -> the function that draws it.
-const PAGES = { health: renderHealth, alerts: renderAlerts, budgets: renderBudgets, bills: renderBills };
+const PAGES = {
+  health: renderHealth,
+  allocation: renderAllocation,
+  savings: renderSavings,
+  alerts: renderAlerts,
+  budgets: renderBudgets,
+  bills: renderBills,
+};
 
 function showPage(id) {
   for (const page of document.querySelectorAll(".page")) page.hidden = page.id !== id;
