@@ -104,12 +104,18 @@ function formMessage(text) {
 
 // What a refused write means, and what to do about it.
 function refusal(result, what) {
-  if (result.status === 403) {
-    return `Not allowed to ${what}: ${result.body.detail || "forbidden"}. Writing budgets needs an editor ` +
+  // A 403 is the token's role (a viewer) or its scope (a budget outside its clusters,
+  // namespaces or labels): api/auth.py and the budgets route name which in `errors`.
+  const errors = result.body.errors || {};
+  if (result.status === 403 && errors.role) {
+    return `Not allowed to ${what}: ${result.body.detail}. Writing budgets needs an editor ` +
       "or admin token (k8scost tokens create --organization-id ORG --role editor); this one can only read.";
   }
+  if (result.status === 403) {
+    return `Not allowed to ${what}: ${result.body.detail || "forbidden"}. Choose a scope within the token's.`;
+  }
   // A problem's `errors`: each field (or part) with its messages (api/problems.py).
-  const fields = Object.entries(result.body.errors || {}).map(([field, texts]) => `${field}: ${[].concat(texts).join(", ")}`);
+  const fields = Object.entries(errors).map(([field, texts]) => `${field}: ${[].concat(texts).join(", ")}`);
   return `Could not ${what} (${result.status}): ${fields.join("; ") || result.body.detail || "the API refused it"}.`;
 }
 
