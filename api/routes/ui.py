@@ -4,7 +4,8 @@ Pages in one HTML document (api/ui/templates/index.html) driven by a few small
 scripts (api/ui/static/: common.js, one per page, app.js the router): the expenses
 overview, a cluster's components and drill-down, data health, the allocation
 explorer and the right-sizing savings (whose filter inputs come from the filter
-table, like the overview's, so a new filter shows up on its own). The
+table, like the overview's, so a new filter shows up on its own), alerts, budgets
+and bills (docs/dashboard.md). The
 page, its scripts, its style and the chart library are public (api/auth.py
 PUBLIC_ENDPOINTS): they hold no data. The data comes from the API's own endpoints
 with the token the user signs in with, kept in the browser's session storage and
