@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
-from etl.storage.nodes import cluster_resources, node_clusters
+from etl.storage.nodes import Folding, cluster_resources, folding, node_clusters
 
 # Filter combinations whose scope a catalog keeps.
 MEMO_SIZE = 64
@@ -92,3 +92,8 @@ class Catalog:
     def node_clusters(self) -> dict[str, str]:
         """Cloud-bill resource id -> id of the cluster it is a node of (etl/storage/nodes.py)."""
         return node_clusters(self.accounts, self.resources, self.clusters)
+
+    @cached_property
+    def folding(self) -> Folding:
+        """The accounts and folded nodes an organization-wide spend read takes (budgets)."""
+        return folding(self.accounts, self.resources, self.node_clusters)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -73,10 +74,21 @@ class SpendReader:
     """Reads budget scopes' daily spend, sharing the organization-wide `expenses` reads
     between the budgets of one request or run (an organization budget reads it with its
     billed nodes folded into their clusters, an account budget filters it unfolded; a
-    namespace or label budget reads `k8s_allocation` itself)."""
+    namespace or label budget reads `k8s_allocation` itself).
 
-    def __init__(self, client: Client, db: Database, metric: str | None = None) -> None:
+    `folding` gives an organization's accounts and folded nodes: by default read from
+    its documents (all its resources, seconds at 100k); the API passes its catalog's,
+    which it keeps per process (api/catalog/), so a request reads no document."""
+
+    def __init__(
+        self,
+        client: Client,
+        db: Database,
+        metric: str | None = None,
+        folding: Callable[[str], nodes.Folding] | None = None,
+    ) -> None:
         self._client, self._db, self._metric = client, db, metric
+        self._folding = folding or (lambda organization: nodes.read_folding(db, organization))
         self._expenses: dict[tuple[str, date, date, bool, str], costreads.Daily] = {}
 
     def metric(self, budget: dict[str, Any]) -> str:
@@ -88,14 +100,15 @@ class SpendReader:
     ) -> costreads.Daily:
         key = (organization, first, last, fold, metric)
         if key not in self._expenses:
-            accounts, resources = registry.organization_documents(
-                self._db, organization, nodes.ACCOUNT_FIELDS, nodes.RESOURCE_FIELDS
-            )
-            clusters = nodes.cluster_resources(accounts, resources)
-            node_of = nodes.node_clusters(accounts, resources, clusters) if fold else {}
-            cluster_accounts = sorted({resources[c]["cloud_account_id"] for c in node_of.values()})
+            found = self._folding(organization)
             self._expenses[key] = costreads.expense_days(
-                self._client, sorted(accounts), first, last, node_of, cluster_accounts, metric
+                self._client,
+                found.account_ids,
+                first,
+                last,
+                found.node_clusters if fold else {},
+                found.cluster_account_ids if fold else [],
+                metric,
             )
         return self._expenses[key]
 

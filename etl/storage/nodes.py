@@ -12,9 +12,15 @@ reconciliation to the bill).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
+from etl.storage.registry import (
+    K8S_ACCOUNT_TYPE,
+    K8S_CLUSTER_RESOURCE_TYPE,
+    Database,
+    organization_documents,
+)
 
 # The fields of the organization's documents the matching reads.
 ACCOUNT_FIELDS = ("type",)
@@ -82,3 +88,40 @@ def bill_instance_keys(
     )
     kept = [(resource_id, key) for resource_id, key in pairs if key]
     return [resource_id for resource_id, _ in kept], [key for _, key in kept]
+
+
+@dataclass(frozen=True)
+class Folding:
+    """What an organization-wide spend read needs of the documents: the live accounts,
+    and each billed node VM's cluster (with those clusters' accounts), so that a node is
+    counted once, in its cluster (etl/storage/costreads.py expense_days)."""
+
+    account_ids: list[str]
+    node_clusters: dict[str, str]
+    cluster_account_ids: list[str]
+
+
+def folding(
+    accounts: Mapping[str, Mapping[str, Any]],
+    resources: Mapping[str, Mapping[str, Any]],
+    node_of: Mapping[str, str],
+) -> Folding:
+    """The Folding of these documents, `node_of` being their node_clusters."""
+    return Folding(
+        sorted(accounts),
+        dict(node_of),
+        sorted({resources[cluster]["cloud_account_id"] for cluster in node_of.values()}),
+    )
+
+
+def read_folding(db: Database, organization_id: str) -> Folding:
+    """The organization's Folding read from its documents (every resource of it: a
+    process that keeps them, as the API's catalog does, derives it from those instead)."""
+    accounts, resources = organization_documents(
+        db, organization_id, ACCOUNT_FIELDS, RESOURCE_FIELDS
+    )
+    return folding(
+        accounts,
+        resources,
+        node_clusters(accounts, resources, cluster_resources(accounts, resources)),
+    )
