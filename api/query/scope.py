@@ -100,7 +100,23 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
     if not accounts:
         return None
     chosen = candidates(catalog, accounts, filters)
-    nodes = _node_pairs(catalog, accounts, chosen)
+    return _scope(catalog, accounts, chosen, _node_pairs(catalog, accounts, chosen))
+
+
+def folded_scope(catalog: Catalog, filters: Filters) -> Scope | None:
+    """The request's scope narrowed to the clusters that have nodes folded into them and
+    those nodes: an answer of them alone holds every cluster's `billed_nodes` (the bills)
+    without costing every other resource."""
+    accounts = accounts_of(catalog, filters)
+    if not accounts:
+        return None
+    nodes = _node_pairs(catalog, accounts, candidates(catalog, accounts, filters))
+    return _scope(catalog, accounts, {*nodes, *nodes.values()}, nodes)
+
+
+def _scope(
+    catalog: Catalog, accounts: list[str], chosen: set[str] | None, nodes: dict[str, str]
+) -> Scope:
     return Scope(
         StringArray(accounts),
         None if chosen is None else StringArray(sorted(chosen)),

@@ -22,6 +22,8 @@ from tests.api_data import (
     write_costs,
 )
 
+BILLS_URL = "/restapi/v2/organizations/{org}/bills"
+
 
 @pytest.mark.parametrize(
     ("provider_id", "bill_id"),
@@ -157,3 +159,27 @@ def test_billed_node_keeps_its_whole_cost_when_its_cluster_is_filtered_out(
     (cluster,) = only_cluster["clean_expenses"]
     assert cluster["cost"] == pytest.approx(30.0)
     assert cluster["billed_nodes"] == []
+
+
+@pytest.mark.parametrize("last_day", [2, 3])
+def test_the_bills_answer_has_each_cluster_s_billed_nodes_as_clean_expenses(
+    settings: Settings, api: Api, node_org: dict[str, str], last_day: int
+) -> None:
+    """The bills' folded nodes are clean_expenses' `billed_nodes` for the same period
+    (after a restatement too), and no cluster without one is listed."""
+    write_costs(settings, "aws-1", 1, {"node-vm": 5.0, "other-vm": 100.0})
+    end = day_start_epoch(day(last_day))
+    listed = api.expenses("org-1", 0, end)["clean_expenses"]
+    expected = [
+        {key: item.get(key) for key in ("resource_id", "cloud_account_id", "billed_nodes")}
+        for item in listed
+        if item.get("billed_nodes")
+    ]
+    response = api.get("org-1", {"start_date": 0, "end_date": end}, BILLS_URL)
+    assert response.status_code == 200, response.get_json()
+    clusters = response.get_json()["clusters"]
+    assert [
+        {key: cluster[key] for key in ("resource_id", "cloud_account_id", "billed_nodes")}
+        for cluster in clusters
+    ] == expected
+    assert expected[0]["billed_nodes"][0]["cost"] == pytest.approx(5.0 + 2.0)
