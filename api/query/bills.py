@@ -21,8 +21,7 @@ from api.query.filters import Filters
 from api.query.scope import Period, scope
 from etl.core.config import Settings
 from etl.core.metrics import METRICS
-from etl.storage import sqlfiles
-from etl.storage.clickhouse import StringArray
+from etl.storage import expenses
 
 # The answer's total columns, in the metrics' order (etl/core/metrics.py).
 TOTAL_FIELDS = {metric: f"{metric}_cost" for metric in METRICS}
@@ -49,15 +48,10 @@ def _totals(catalog: Any, filters: Filters, months: Sequence[int]) -> list[dict[
     request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
     if request_scope is None or not months:
         return []
-    parameters = {
-        "cloud_account_ids": request_scope.cloud_account_ids,
-        "billing_periods": list(months),
-        "all_resources": request_scope.resource_ids is None,
-        "resource_ids": request_scope.resource_ids or StringArray(()),
-    }
     with clickhouse() as client:
-        rows = client.query(sqlfiles.query("bills_totals"), parameters=parameters)
-        found = list(rows.named_results())
+        found = expenses.bill_totals(
+            client, request_scope.cloud_account_ids, months, request_scope.resource_ids
+        )
     bills = []
     for row in found:
         account = catalog.accounts.get(row["cloud_account_id"], {})
