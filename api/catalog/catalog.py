@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from etl.storage.nodes import Folding, cluster_resources, folding, node_clusters
+from etl.storage.registry import K8S_ACCOUNT_TYPE
 
 # Filter combinations whose scope a catalog keeps.
 MEMO_SIZE = 64
@@ -92,6 +93,15 @@ class Catalog:
     def node_clusters(self) -> dict[str, str]:
         """Cloud-bill resource id -> id of the cluster it is a node of (etl/storage/nodes.py)."""
         return node_clusters(self.accounts, self.resources, self.clusters)
+
+    @cached_property
+    def k8s_account_ids(self) -> list[str]:
+        """The live kubernetes_cnr accounts' ids: the clusters an allocation answer reads."""
+        return sorted(
+            account_id
+            for account_id, account in self.accounts.items()
+            if account.get("type") == K8S_ACCOUNT_TYPE
+        )
 
     @cached_property
     def folding(self) -> Folding:

@@ -91,6 +91,13 @@ def catalogs() -> CatalogCache:
     )
 
 
+def k8s_accounts(organization_id: str, wanted: set[str] | None = None) -> list[str]:
+    """The organization's live kubernetes_cnr account ids (only those in `wanted`, when
+    given), from the process's catalog: montydb scans every account document for them."""
+    catalog = catalogs().get(current_settings(), organization_id)
+    return [account for account in catalog.k8s_account_ids if wanted is None or account in wanted]
+
+
 @bp.get("/organizations/<organization_id>/clean_expenses")
 @bp.input(CleanExpensesQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(CleanExpensesSchema)

@@ -41,9 +41,9 @@ from api.query.period import query_schema
 from api.query.series import STEPS, by_day, series
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
+from api.routes.clean_expenses import k8s_accounts
 from etl.core.sharing import SharingPolicy
 from etl.storage import sqlfiles
-from etl.storage.registry import k8s_account_ids
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
@@ -123,7 +123,7 @@ def find_groups(
     if policy is None:
         policy = request_policy(database, organization_id, query)
     filters = Filters.from_query(query, K8S_COSTS).within(token_scope())
-    account_ids = k8s_account_ids(database, organization_id, filters.accounts())
+    account_ids = k8s_accounts(organization_id, filters.accounts())
     if not account_ids:
         return []
     parameters = _parameters(account_ids, query, filters)
