@@ -16,6 +16,7 @@ from api.catalog.cache import CatalogCache
 from api.catalog.catalog import Catalog
 from api.context import clickhouse
 from api.query.filters import CLEAN_EXPENSES, DOCUMENT_FIELDS, Filters
+from api.query.metric import unreconciled
 from api.query.paging import page
 from api.query.scope import Period, accounts_of, candidates, cost_parameters, scope
 from api.render import clusterparts
@@ -106,6 +107,7 @@ def _allocation_answer(
         "end_date": period.end,
         "group_by": "cluster",
         **filters.sql_parameters(CLEAN_EXPENSES),
+        **unreconciled(),
     }
     with clickhouse() as client:
         rows = [

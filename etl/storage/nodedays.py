@@ -32,6 +32,22 @@ def restate(client: Client, cloud_account_id: str, day: date, nodes: pd.DataFram
     return warehouse.restate_day(client, "k8s_node_days", cloud_account_id, day, rows)
 
 
+# Under `list` a cluster costs its exporter's price: nothing is reconciled (docs/api.md).
+LIST_METRIC = "list"
+
+
+def bill_arguments(bill_keys: tuple[list[str], list[str]], metric: str) -> dict[str, Any]:
+    """The bill arguments of the reconciled allocation (sql/schema/010) under `metric`:
+    the organization's bill resources and their instance keys (`bill_instance_keys`),
+    none under `list`."""
+    ids, keys = ([], []) if metric == LIST_METRIC else bill_keys
+    return {
+        "bill_resource_ids": ids,
+        "bill_instance_keys": keys,
+        "cost_column": METRIC_COLUMNS[metric],
+    }
+
+
 def bill_factors(
     client: Client,
     cluster_account_ids: Sequence[str],

@@ -46,6 +46,7 @@ def test_schema_is_idempotent(client):
         "007_expenses_focus_columns.sql",
         "008_k8s_node_days.sql",
         "009_node_bill_factors.sql",
+        "010_k8s_allocation_reconciled.sql",
     ]
 
 
