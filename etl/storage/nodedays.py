@@ -18,11 +18,12 @@ from typing import Any
 
 import pandas as pd
 from clickhouse_connect.driver.client import Client
+from pymongo.database import Database
 
 from etl.core.days import day_start_epoch
 from etl.core.metrics import METRIC_COLUMNS
-from etl.storage import sqlfiles, warehouse
-from etl.storage.nodes import bill_instance_keys, instance_key
+from etl.storage import registry, sqlfiles, warehouse
+from etl.storage.nodes import ACCOUNT_FIELDS, RESOURCE_FIELDS, bill_instance_keys, instance_key
 
 
 def restate_keyed(
@@ -58,6 +59,18 @@ def bill_arguments(bill_keys: tuple[list[str], list[str]], metric: str) -> dict[
         "bill_instance_keys": keys,
         "cost_column": METRIC_COLUMNS[metric],
     }
+
+
+def organization_bill(database: Database, organization_id: str, metric: str) -> dict[str, Any]:
+    """The bill arguments of the organization's allocation readers outside the API (the
+    anomaly alerts, the budgets: etl/alerts/) under `metric`: its bill resources and
+    their instance keys from its documents, as the API's catalog gives them."""
+    if metric == LIST_METRIC:
+        return bill_arguments(([], []), metric)
+    accounts, resources = registry.organization_documents(
+        database, organization_id, ACCOUNT_FIELDS, RESOURCE_FIELDS
+    )
+    return bill_arguments(bill_instance_keys(accounts, resources), metric)
 
 
 def _read_rule(
