@@ -11,9 +11,9 @@ all must match): `k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`,
 expensive first, and the totals cover every group (before `limit`). `__idle__` (node
 capacity no pod used) and `__unmounted__` (PVs and load balancers no pod used) stay
 visible, so that without filters the totals are the clusters' costs in `clean_expenses`
-(under `list`; under `billed` and `effective` the nodes whose VMs are in a bill are
-priced from it here, not yet there: docs/api.md, "Reconciliation: nodes priced from
-the bill"; each group keeps its exporter's figure as `list_cost`).
+(under `billed` and `effective` with the nodes and PVs a bill prices priced from it,
+on both sides by one rule: docs/api.md, "Reconciliation: nodes priced from the bill";
+each group keeps its exporter's figure as `list_cost`).
 With sharing (api/query/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
 `share_labels`, `share_split`, `shared_overhead_hourly`, over the organization's
 defaults) the groups come from sql/queries/k8s_costs_shared.sql and each carries
