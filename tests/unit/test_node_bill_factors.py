@@ -27,7 +27,7 @@ from etl.costmodel.nodedays import node_days
 from etl.storage import nodedays, nodes, registry, warehouse
 from etl.storage.clickhouse import connect
 from k8scost.cli import cli
-from tests.allocation_cluster import MODEL, STEP, Cluster
+from tests.allocation_cluster import MODEL, STEP, Cluster, cluster_settings
 from tests.focus_bill import COMMITMENTS, ORG, rows, write_csv
 
 TENANT = "tenant-sim"
@@ -81,12 +81,7 @@ def truth(metric: str) -> dict[tuple[str, str], Decimal]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
-    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    registry.add_account(db, ORG, "sim-cluster", TENANT, {"scrape_interval_seconds": STEP})
-    return settings
+    return cluster_settings(tmp_path / "data", ORG, TENANT, {"scrape_interval_seconds": STEP})
 
 
 def load_node_days(settings: Settings) -> None:
