@@ -8,37 +8,20 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation import allocate
 from etl.costmodel.assets import cost_model, day_costs
 from etl.metroculus.answers import ANSWERS
-from etl.storage import registry, warehouse
-from etl.storage.clickhouse import connect
 
 DAY = date(2026, 6, 1)
 LO = day_start_epoch(DAY)
 STEP = 3600
 GIB = 2**30
 MODEL = cost_model({"cost_model": {"cpu_hourly_cost": 0.02, "memory_hourly_cost": 0.002}})
-
-
-def cluster_settings(
-    root: Path, organization_id: str, tenant: str, config: dict[str, Any]
-) -> Settings:
-    """Settings over a fresh data directory under `root`, its schema applied and the
-    cluster account `tenant` of `organization_id` registered with `config`."""
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root)})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
-    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    registry.add_account(db, organization_id, f"{tenant}-cluster", tenant, config)
-    return settings
 
 
 class Cluster:

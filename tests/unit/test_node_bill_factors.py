@@ -27,7 +27,7 @@ from etl.costmodel.nodedays import node_days
 from etl.storage import nodedays, nodes, registry, warehouse
 from etl.storage.clickhouse import connect
 from k8scost.cli import cli
-from tests.allocation_cluster import MODEL, STEP, Cluster, cluster_settings
+from tests.allocation_cluster import MODEL, STEP, Cluster
 from tests.focus_bill import COMMITMENTS, ORG, rows, write_csv
 
 TENANT = "tenant-sim"
@@ -81,7 +81,12 @@ def truth(metric: str) -> dict[tuple[str, str], Decimal]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return cluster_settings(tmp_path / "data", ORG, TENANT, {"scrape_interval_seconds": STEP})
+    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.init_schema(client)
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    registry.add_account(db, ORG, "sim-cluster", TENANT, {"scrape_interval_seconds": STEP})
+    return settings
 
 
 def load_node_days(settings: Settings) -> None:

@@ -30,10 +30,10 @@ from etl.alerts import budgets
 from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
-from etl.storage import costreads, nodedays, pricing, registry
+from etl.storage import costreads, nodedays, pricing, registry, warehouse
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import transform_and_load
-from tests.allocation_cluster import DAY, GIB, LO, MODEL, STEP, Cluster, cluster_settings
+from tests.allocation_cluster import DAY, GIB, LO, MODEL, STEP, Cluster
 from tests.focus_bill import COMMITMENTS, ORG, rows, write_csv
 
 TENANT = "tenant-sim"
@@ -165,7 +165,12 @@ def truth(metric: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
 
 
 def make_settings(root: Path) -> Settings:
-    return cluster_settings(root, ORG, TENANT, CONFIG)
+    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root)})
+    with connect(settings.clickhouse_dsn) as client:
+        warehouse.init_schema(client)
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    registry.add_account(db, ORG, "sim-cluster", TENANT, CONFIG)
+    return settings
 
 
 def load_cluster(settings: Settings) -> None:
