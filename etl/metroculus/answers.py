@@ -106,6 +106,9 @@ ANSWERS: tuple[Answer, ...] = (
     Answer("pv_life_steps", PV, optional=True),
     # Usage (cAdvisor): each query's rows as they come (etl/metroculus/usage.py).
     *(Answer(name, labels, optional=True) for name, labels, _, _ in USAGE_QUERIES),
+    # Which cloud disk each PV was (pv_hourly_cost's provider_id), for the reconciliation
+    # to the bill: an older extract replays without it, its PVs unmatched (at list).
+    Answer("pv_provider_ids", (*PV, "provider_id"), optional=True),
 )
 ANSWER = {answer.name: answer for answer in ANSWERS}
 REQUIRED = [answer.name for answer in ANSWERS if not answer.optional]

@@ -47,6 +47,8 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     ],
     # A name that is part of the row key, so all copies of a key carry the same one.
     "any": _each("any({0}) AS {0}"),
+    # Columns by name, in the order given (a UNION's branches match by position).
+    "plain": _each("{0}"),
     # The sum of a column that a subquery has already collapsed.
     "summed": _each("sum({0}) AS {0}"),
     # The breakdown columns that clean_expenses_costs.sql joins to its items.
