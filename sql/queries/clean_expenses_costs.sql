@@ -40,11 +40,37 @@
 -- day (docs/api.md, "Days and billing periods"); empty: every row. The caller folds
 -- no node under it (an invoice's view shows its rows as the bill has them).
 --
+-- Reconciliation (docs/api.md, "Reconciliation: nodes priced from the bill"): a
+-- cluster's rows hold the exporter's list price; under billed and effective each
+-- cluster (its account's one item) adds what pricing its matched nodes from the bill
+-- adds over the period (`reconciled`: sql/schema/011_cluster_bill_adjustments.sql, the
+-- one rule), to its cost (so to the ranking and the totals) and to its breakdown, and
+-- says what was reconciled (reconciled_*). The bill arguments ({bill_resource_ids} ->
+-- {bill_instance_keys}: the organization's folded node VMs) are empty under list
+-- and under {billing_periods}: nothing is reconciled then. A folded node's bill line
+-- is then what its cluster carries for it.
+--
 -- Big arrays: ClickHouse analyses an array parameter at every place it is used, and
 -- `x IN <array literal>` builds its set the slow way (~9 ms for 5,000 ids), so each
 -- big array appears once: the node pairs in one transform() (which also tells nodes
 -- apart), the filter's ids through `IN (SELECT arrayJoin(...))`. The breakdown needs
 -- no id filter: it only joins the items.
+WITH reconciled AS
+(
+    SELECT
+        cloud_account_id,
+        {{summed: components, cost, list_usd, bill_usd, node_days}},
+        length(groupUniqArrayArray(nodes)) AS matched_nodes
+    FROM cluster_bill_adjustments(
+        cluster_account_ids = {k8s_account_ids:Array(String)},
+        first_day = {start_date:UInt32},
+        last_day = {end_date:UInt32},
+        bill_resource_ids = {bill_resource_ids:Array(String)},
+        bill_instance_keys = {bill_instance_keys:Array(String)},
+        cost_column = {cost_column:String}
+    )
+    GROUP BY cloud_account_id
+)
 SELECT
     row.1 AS folded_into,
     row.2 AS resource_id,
@@ -53,6 +79,10 @@ SELECT
     total_count,
     total_cost,
     {{breakdown: components}},
+    breakdown.node_days AS reconciled_node_days,
+    breakdown.matched_nodes AS reconciled_nodes,
+    breakdown.list_usd AS reconciled_list_cost,
+    breakdown.bill_usd AS reconciled_bill_cost,
     row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account,
     xxHash64(row.2) AS resource_key
 FROM
@@ -80,14 +110,16 @@ FROM
     FROM
     (
         SELECT
-            resource_id,
+            resources.resource_id AS resource_id,
             account_id,
             cluster_id,
-            arrayMap(day -> has(cluster_days.days, day.1), node_days) AS folded,
-            plain_cost + arraySum((day, gone) -> if(gone, 0, day.2), node_days, folded) AS item_cost,
-            plain_sign + arraySum((day, gone) -> if(gone, 0, day.3), node_days, folded) AS item_sign,
-            arraySum((day, gone) -> if(gone, day.2, 0), node_days, folded) AS folded_cost,
-            arraySum((day, gone) -> if(gone, day.3, 0), node_days, folded) AS folded_sign
+            resources.node_days AS vm_days,
+            arrayMap(day -> has(cluster_days.days, day.1), vm_days) AS folded,
+            plain_cost + adjustments.cost
+                + arraySum((day, gone) -> if(gone, 0, day.2), vm_days, folded) AS item_cost,
+            plain_sign + arraySum((day, gone) -> if(gone, 0, day.3), vm_days, folded) AS item_sign,
+            arraySum((day, gone) -> if(gone, day.2, 0), vm_days, folded) AS folded_cost,
+            arraySum((day, gone) -> if(gone, day.3, 0), vm_days, folded) AS folded_sign
         FROM
         (
             SELECT
@@ -139,20 +171,34 @@ FROM
             GROUP BY resource_id
         ) AS cluster_days
         ON cluster_days.resource_id = resources.cluster_id
+        LEFT JOIN reconciled AS adjustments ON adjustments.cloud_account_id = resources.account_id
     )
 )
 ARRAY JOIN rows AS row, arrayEnumerate(rows) AS position
 LEFT JOIN
 (
-    -- the breakdown of the clusters, collapsed the same way over the same days
+    -- the breakdown of the clusters, collapsed the same way over the same days, with
+    -- what pricing their nodes from the bill adds
     SELECT
         resource_id,
-        {{collapsed: components}}
-    FROM k8s_cost_breakdown
-    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-      AND date >= toDateTime({start_date:UInt32})
-      AND date <= toDateTime({end_date:UInt32})
-    {{live_keys: resource_id}}
+        {{adjusted: components}},
+        adjustments.node_days AS node_days,
+        adjustments.matched_nodes AS matched_nodes,
+        adjustments.list_usd AS list_usd,
+        adjustments.bill_usd AS bill_usd
+    FROM
+    (
+        SELECT
+            resource_id,
+            any(cloud_account_id) AS account_id,
+            {{collapsed: components}}
+        FROM k8s_cost_breakdown
+        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+          AND date >= toDateTime({start_date:UInt32})
+          AND date <= toDateTime({end_date:UInt32})
+        {{live_keys: resource_id}}
+    ) AS collapsed
+    LEFT JOIN reconciled AS adjustments ON adjustments.cloud_account_id = collapsed.account_id
 ) AS breakdown
 ON breakdown.resource_id = row.2 AND row.1 = ''
 ORDER BY position

@@ -47,6 +47,7 @@ def test_schema_is_idempotent(client):
         "008_k8s_node_days.sql",
         "009_node_bill_factors.sql",
         "010_k8s_allocation_reconciled.sql",
+        "011_cluster_bill_adjustments.sql",
     ]
 
 
