@@ -16,7 +16,7 @@ from api.query.filters import CATALOG_FILTERS, Filters
 from etl.core.metrics import DEFAULT_METRIC, METRIC_COLUMNS
 from etl.storage.clickhouse import StringArray
 from etl.storage.nodedays import LIST_METRIC
-from etl.storage.nodes import instance_key
+from etl.storage.nodes import node_vm_keys
 from etl.storage.registry import K8S_ACCOUNT_TYPE
 
 # "No limit" means this many items: more than any organization has. ClickHouse's
@@ -125,13 +125,8 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
 
 
 def _folded_node_keys(catalog: Catalog) -> tuple[StringArray, StringArray]:
-    """The bill resources folded into a cluster and their instance keys (etl/storage/nodes.py).
-
-    Only these: a VM the answer does not fold is an item of its own, so pricing a node
-    from it as well would count its bill twice.
-    """
-    ids = sorted(catalog.node_clusters)
-    keys = [instance_key(catalog.resources[i].get("cloud_resource_id") or "") for i in ids]
+    """The bill resources folded into a cluster and their instance keys (etl/storage/nodes.py)."""
+    ids, keys = node_vm_keys(catalog.node_clusters, catalog.resources)
     return StringArray(ids), StringArray(keys)
 
 
@@ -144,10 +139,8 @@ def cost_parameters(
 ) -> dict[str, Any]:
     """The parameters of sql/queries/clean_expenses_costs.sql (`offset`: items skipped;
     `metric`: the cost summed, etl/core/metrics.py)."""
-    # An invoice's rows are shown as the bill has them: no node folded into a cluster,
-    # none priced from the bill.
+    # An invoice's rows are shown as the bill has them: no node folded into a cluster.
     folding = not period.billing_periods
-    reconciling = folding and metric != LIST_METRIC
     nothing = StringArray(())
     return {
         "cloud_account_ids": request_scope.cloud_account_ids,
@@ -161,8 +154,20 @@ def cost_parameters(
         "node_clusters": request_scope.node_clusters if folding else nothing,
         "cluster_account_ids": request_scope.cluster_account_ids,
         "k8s_account_ids": request_scope.k8s_account_ids,
-        "bill_resource_ids": request_scope.bill_resource_ids if reconciling else nothing,
-        "bill_instance_keys": request_scope.bill_instance_keys if reconciling else nothing,
+        **bill_parameters(request_scope, period, metric),
         "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
         "offset": min(offset, MAX_ITEMS),
+    }
+
+
+def bill_parameters(request_scope: Scope, period: Period, metric: str) -> dict[str, Any]:
+    """The bill arguments of the reconciliation (sql/schema/011_cluster_bill_adjustments.sql)
+    in `metric`: none under `list` (a cluster costs its exporter's price) nor in an
+    invoice's view (its rows as the bill has them, no node folded)."""
+    reconciling = not period.billing_periods and metric != LIST_METRIC
+    nothing = StringArray(())
+    return {
+        "bill_resource_ids": request_scope.bill_resource_ids if reconciling else nothing,
+        "bill_instance_keys": request_scope.bill_instance_keys if reconciling else nothing,
+        "cost_column": METRIC_COLUMNS[metric],
     }

@@ -55,7 +55,7 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     "breakdown": _each("breakdown.{0} AS {0}"),
     # A cluster's components plus what pricing its nodes from the bill adds
     # (sql/schema/011_cluster_bill_adjustments.sql, summed as `adjustments`).
-    "adjusted": _each("collapsed.{0} + adjustments.{0} AS {0}"),
+    "adjusted": _each("own.{0} + adjustments.{0} AS {0}"),
     # Cost columns of a table.
     "Float64": _each("{0} Float64"),
     # The k8s_costs groups (k8s_costs_groups.sql, k8s_costs_shared.sql): a row's

@@ -35,7 +35,8 @@
 -- {all_resources}: no attribute filter; else only {resource_ids} count.
 -- {cost_column}: the column of the cost metric summed (etl/core/metrics.py: cost,
 -- effective_cost or list_cost), for the items and the folded nodes alike; a cluster's
--- breakdown is one for every metric (its row holds the exporter's price in each).
+-- rows hold the exporter's price in each, and the reconciliation below reads the
+-- bill in the metric.
 -- {billing_periods} (YYYYMM numbers): only the rows those bills charged, on whatever
 -- day (docs/api.md, "Days and billing periods"); empty: every row. The caller folds
 -- no node under it (an invoice's view shows its rows as the bill has them).
@@ -197,8 +198,8 @@ LEFT JOIN
           AND date >= toDateTime({start_date:UInt32})
           AND date <= toDateTime({end_date:UInt32})
         {{live_keys: resource_id}}
-    ) AS collapsed
-    LEFT JOIN reconciled AS adjustments ON adjustments.cloud_account_id = collapsed.account_id
+    ) AS own
+    LEFT JOIN reconciled AS adjustments ON adjustments.cloud_account_id = own.account_id
 ) AS breakdown
 ON breakdown.resource_id = row.2 AND row.1 = ''
 ORDER BY position
