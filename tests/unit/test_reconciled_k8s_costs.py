@@ -24,14 +24,11 @@ from api.auth import issue_token
 from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
-from etl.storage import registry, warehouse
-from etl.storage.clickhouse import connect
-from etl.worker.pipeline import transform_and_load
-from tests.allocation_cluster import DAY, MODEL, STEP, Cluster
+from etl.storage import registry
+from tests import billed_cluster
+from tests.allocation_cluster import DAY, MODEL
 from tests.focus_bill import COMMITMENTS, ORG, rows, write_csv
 
-TENANT = "tenant-sim"
-CONFIG = {"scrape_interval_seconds": STEP, "cost_model": dict(MODEL)}
 VM = "arn:aws:ec2:us-east-1:222200000001:instance/i-0sim000000000000{}"
 # (cores, GiB, $/core-h, $/GiB-h, VM number or None), alive the whole day.
 NODES = {
@@ -120,25 +117,11 @@ def truth(metric: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
 
 
 def make_settings(root: Path) -> Settings:
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root)})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
-    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    registry.add_account(db, ORG, "sim-cluster", TENANT, CONFIG)
-    return settings
+    return billed_cluster.make_settings(root, ORG)
 
 
 def load_cluster(settings: Settings) -> None:
-    built = Cluster()
-    for node, (cores, gib, core_price, gib_price, vm) in NODES.items():
-        built.node(node, 24, cores, gib, {"cpu": core_price, "ram": gib_price})
-        provider_id = f"aws:///us-east-1a/i-0sim000000000000{vm}" if vm else "aws:///x/i-0nobill"
-        built.add("node_provider_ids", 1.0, node=node, provider_id=provider_id, region="")
-    for uid, node, hours, cores, gib, namespace in PODS:
-        built.pod(uid, node, 0, hours, cores=cores, ram_gib=gib, namespace=namespace)
-    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    account = registry.ClusterAccount.from_document(registry.account_document(db, TENANT))
-    transform_and_load(settings, db, account, DAY, built.answers())
+    billed_cluster.load_day(settings, DAY, NODES, PODS)
 
 
 def import_fixture(settings: Settings, root: Path) -> None:
