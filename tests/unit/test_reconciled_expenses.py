@@ -24,10 +24,12 @@ import pytest
 
 from api.app import create_app
 from api.auth import issue_token
+from etl.alerts import budgets
 from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.storage import registry
+from etl.storage.clickhouse import connect
 from tests.billed_cluster import load_day, make_settings
 from tests.focus_bill import (
     COMMITMENTS,
@@ -225,6 +227,20 @@ def check_metric(settings: Settings, metric: str) -> None:
         cluster_day = sum(cost["cost"] for key, cost in bucket.items() if key != "null")
         assert exact(cluster_day) == money(truth["per_day"][day]), day
     assert exact(breakdown["total"]) == money(expected_total)
+
+    # The organization's budget reads the same month; the cluster account's budget, the
+    # cluster alone.
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    with connect(settings.clickhouse_dsn) as client:
+        reader = budgets.SpendReader(client, db, metric)
+        whole = {"organization_id": ORG, "scope": "organization"}
+        spend = reader.daily(whole, DAYS[0], DAYS[-1])
+        cluster_scope = {**whole, "scope": f"cloud_account_id:{cluster['cloud_account_id']}"}
+        cluster_spend = reader.daily(cluster_scope, DAYS[0], DAYS[-1])
+    assert exact(sum(spend.values())) == money(expected_total)
+    assert {day: exact(cost) for (_, day), cost in cluster_spend.items()} == {
+        day: money(cost) for day, cost in truth["per_day"].items()
+    }
 
 
 def same_answers(settings: Settings) -> dict[str, Any]:
