@@ -85,7 +85,7 @@ FROM (SELECT intDiv(number, {lifetime}) AS r, number % {lifetime} AS d
 
 # The nodes' days (sql/schema/008): node n is VM instance(n) of cluster n % CLUSTERS, every
 # day, so under billed and effective the reconciliation matches each June day of a VM
-# that lives then (its bill rows) and prices its node from them (sql/schema/011).
+# that lives then (its bill rows) and prices its node from them (sql/schema/014).
 LOAD_NODE_DAYS = """
 INSERT INTO k8s_node_days (cloud_account_id, resource_id, date, provider_id, instance_key,
     cpu_list_usd, ram_list_usd, gpu_list_usd, hours,

@@ -15,7 +15,7 @@ from apiflask.fields import Field, String
 from apiflask.validators import OneOf
 
 from api.catalog.catalog import Catalog
-from etl.core.metrics import DEFAULT_METRIC, METRICS
+from etl.core.metrics import METRICS
 from etl.storage.nodedays import bill_arguments
 from etl.storage.nodes import bill_instance_keys
 from etl.storage.pricing import default_metric
@@ -36,14 +36,6 @@ METRIC_FIELDS: dict[str, Field] = {
 def request_metric(database: Any, organization_id: str, query: Mapping[str, Any]) -> str:
     """The metric of a validated query: its `cost_metric`, else the organization's."""
     return query.get("cost_metric") or default_metric(database, organization_id)
-
-
-def unreconciled() -> dict[str, Any]:
-    """The bill arguments that reconcile nothing: clean_expenses' cluster items stay at
-    the exporter's price in every metric until their cost is reconciled too (docs/api.md,
-    "Reconciliation: nodes priced from the bill"), and its allocation filters and
-    sharing read the same figures, so its items keep adding up."""
-    return bill_arguments(([], []), DEFAULT_METRIC)  # no bill: the metric is never read
 
 
 def reconciliation(catalog: Catalog, metric: str) -> dict[str, Any]:

@@ -161,7 +161,7 @@ def cost_parameters(
 
 
 def bill_parameters(request_scope: Scope, period: Period, metric: str) -> dict[str, Any]:
-    """The bill arguments of the reconciliation (sql/schema/011_cluster_bill_adjustments.sql)
+    """The bill arguments of the reconciliation (sql/schema/014_cluster_bill_adjustments.sql)
     in `metric`: none under `list` (a cluster costs its exporter's price) nor in an
     invoice's view (its rows as the bill has them, no node folded)."""
     reconciling = not period.billing_periods and metric != LIST_METRIC

@@ -103,6 +103,9 @@ ANSWERS: tuple[Answer, ...] = (
     Answer("pod_network_egress_bytes", POD_EGRESS),
     # Usage (cAdvisor): each query's rows as they come (etl/metroculus/usage.py).
     *(Answer(name, labels, optional=True) for name, labels, _, _ in USAGE_QUERIES),
+    # Which cloud disk each PV was (pv_hourly_cost's provider_id), for the reconciliation
+    # to the bill: an older extract replays without it, its PVs unmatched (at list).
+    Answer("pv_provider_ids", (*PV, "provider_id"), optional=True),
 )
 ANSWER = {answer.name: answer for answer in ANSWERS}
 REQUIRED = [answer.name for answer in ANSWERS if not answer.optional]

@@ -54,7 +54,7 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     # The breakdown columns that clean_expenses_costs.sql joins to its items.
     "breakdown": _each("breakdown.{0} AS {0}"),
     # A cluster's components plus what pricing its nodes from the bill adds
-    # (sql/schema/011_cluster_bill_adjustments.sql, summed as `adjustments`).
+    # (sql/schema/014_cluster_bill_adjustments.sql, summed as `adjustments`).
     "adjusted": _each("own.{0} + adjustments.{0} AS {0}"),
     # Cost columns of a table.
     "Float64": _each("{0} Float64"),

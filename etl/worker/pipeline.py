@@ -20,7 +20,8 @@ The day is costed twice from the same answers: the asset view (etl/costmodel/ass
 the allocation down to the pod (etl/allocation). What is loaded is the allocation:
 its rows go to `k8s_allocation`, their sums to `k8s_cost_breakdown` and `expenses`,
 and the daily reconciliation against the asset view is stored beside (MongoDB). The
-asset view's nodes go to `k8s_node_days`, for the reconciliation to the bill.
+asset view's nodes go to `k8s_node_days`, and who carries each PV's cost to
+`k8s_pv_days`, for the reconciliation to the bill.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ from etl.core.metrics import priced_alike
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.costmodel.nodedays import node_days
+from etl.costmodel.pvdays import pv_days
 from etl.metroculus import samples
 from etl.metroculus.answers import REQUIRED, Answers, with_optional
 from etl.metroculus.extract import extract
 from etl.metroculus.promql import PromQLClient
-from etl.storage import nodedays, registry, warehouse
+from etl.storage import nodedays, pvdays, registry, warehouse
 from etl.storage.clickhouse import Client, connect
 from etl.storage.registry import ClusterAccount
 from etl.worker import archive, ledger, quality, reconciliations
@@ -129,10 +131,17 @@ def transform_and_load(
     allocation = allocate(answers, day, step_s, assets, model)
     check = reconcile.reconcile(assets, allocation.rows)
     nodes, node_issues = node_days(assets.nodes, answers["node_provider_ids"], step_s / 3600, model)
+    volumes, volume_issues = pv_days(allocation.volume_parts, answers["pv_provider_ids"])
     costs = replace(
         assets,
         breakdown=allocation.breakdown,
-        issues=[*assets.issues, *allocation.issues, *check.problems(), *node_issues],
+        issues=[
+            *assets.issues,
+            *allocation.issues,
+            *check.problems(),
+            *node_issues,
+            *volume_issues,
+        ],
         quality_failures=allocation.quality_failures,
     )
     for issue in costs.issues:
@@ -144,7 +153,7 @@ def transform_and_load(
     # the ledger is written under the same lease so it always matches ClickHouse.
     with ledger.leased(db, account, day):
         with connect(settings.clickhouse_dsn) as clickhouse:
-            rows_written = load_day(clickhouse, account, day, allocation, nodes)
+            rows_written = load_day(clickhouse, account, day, allocation, nodes, volumes)
         resource = registry.record_cluster_seen(
             db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
         )
@@ -157,10 +166,16 @@ def transform_and_load(
 
 
 def load_day(
-    client: Client, account: ClusterAccount, day: date, allocation: Allocation, nodes: pd.DataFrame
+    client: Client,
+    account: ClusterAccount,
+    day: date,
+    allocation: Allocation,
+    nodes: pd.DataFrame,
+    volumes: pd.DataFrame,
 ) -> int:
     """Restate the day's allocation rows, the cluster's breakdown and expense row (their
-    sums) and its node-days (`nodes`, etl/costmodel/nodedays.py); returns rows inserted."""
+    sums), its node-days (`nodes`, etl/costmodel/nodedays.py) and PV-days (`volumes`,
+    etl/costmodel/pvdays.py); returns rows inserted."""
     resource_id = registry.cluster_resource_id(account.id)
     breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
     expense = priced_alike(pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}]))
@@ -176,6 +191,7 @@ def load_day(
     # Which node was which VM, at what list price: the reconciliation to the bill
     # (docs/api.md, "Reconciliation").
     written += nodedays.restate(client, account.id, day, nodes)
+    written += pvdays.restate(client, account.id, day, volumes)
     return written
 
 

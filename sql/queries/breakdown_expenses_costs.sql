@@ -21,7 +21,7 @@
 -- clusters, split by component: breakdown_k8s_components.sql).
 -- Reconciliation: a cluster's row (its account's one resource) holds the exporter's
 -- price; what pricing its nodes from the bill adds that day
--- (sql/schema/011_cluster_bill_adjustments.sql, the bill arguments as in
+-- (sql/schema/014_cluster_bill_adjustments.sql, the bill arguments as in
 -- clean_expenses_costs.sql: none under list) is joined per (account, day) to each of
 -- its rows and summed times sign like the cost, so a live key adds it once and a
 -- dead one not at all.
@@ -45,7 +45,7 @@ SELECT
 FROM expenses
 LEFT JOIN
 (
-    SELECT cloud_account_id AS adjusted_account_id, date AS adjusted_date, cost AS adjustment
+    SELECT cloud_account_id AS adjusted_account_id, date AS adjusted_date, adjustment
     FROM cluster_bill_adjustments(
         cluster_account_ids = {k8s_account_ids:Array(String)},
         first_day = {start_date:UInt32},

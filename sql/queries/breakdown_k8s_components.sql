@@ -15,7 +15,7 @@
 -- Nodes priced from the bill (docs/api.md, "Reconciliation: nodes priced from the
 -- bill"; bill arguments as in clean_expenses_costs.sql, none under list): a
 -- cluster-day of k8s_cost_breakdown adds what its matched nodes add per component
--- (sql/schema/011_cluster_bill_adjustments.sql), joined to each of its rows and
+-- (sql/schema/014_cluster_bill_adjustments.sql), joined to each of its rows and
 -- summed times sign, so a live key adds it once; the allocation rows are read from
 -- k8s_allocation_reconciled (sql/schema/010: each row on a matched node scaled, the
 -- same rule), already collapsed, so they count as one live row each. Without
@@ -48,7 +48,14 @@ FROM
         FROM k8s_cost_breakdown AS own
         LEFT JOIN
         (
-            SELECT *
+            SELECT
+                cloud_account_id,
+                date,
+                cpu_adjustment AS cpu_cost,
+                ram_adjustment AS ram_cost,
+                gpu_adjustment AS gpu_cost,
+                pv_adjustment AS pv_cost,
+                {{zero: load_balancer_cost, network_cost, management_cost}}
             FROM cluster_bill_adjustments(
                 cluster_account_ids = {cloud_account_ids:Array(String)},
                 first_day = {start_date:UInt32},

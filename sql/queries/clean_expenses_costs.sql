@@ -44,7 +44,7 @@
 -- Reconciliation (docs/api.md, "Reconciliation: nodes priced from the bill"): a
 -- cluster's rows hold the exporter's list price; under billed and effective each
 -- cluster (its account's one item) adds what pricing its matched nodes from the bill
--- adds over the period (`reconciled`: sql/schema/011_cluster_bill_adjustments.sql, the
+-- adds over the period (`reconciled`: sql/schema/014_cluster_bill_adjustments.sql, the
 -- one rule), to its cost (so to the ranking and the totals) and to its breakdown, and
 -- says what was reconciled (reconciled_*). The bill arguments ({bill_resource_ids} ->
 -- {bill_instance_keys}: the organization's folded node VMs) are empty under list
@@ -60,8 +60,15 @@ WITH reconciled AS
 (
     SELECT
         cloud_account_id,
-        {{summed: components, cost, list_usd, bill_usd, node_days}},
-        length(groupUniqArrayArray(nodes)) AS matched_nodes
+        sum(cpu_adjustment) AS cpu_cost,
+        sum(ram_adjustment) AS ram_cost,
+        sum(gpu_adjustment) AS gpu_cost,
+        sum(pv_adjustment) AS pv_cost,
+        {{zero: load_balancer_cost, network_cost, management_cost}},
+        sum(adjustment) AS cost,
+        {{summed: list_usd, bill_usd}},
+        sum(cluster_bill_adjustments.matched_nodes) AS node_days,
+        length(groupUniqArrayArray(node_names)) AS matched_nodes
     FROM cluster_bill_adjustments(
         cluster_account_ids = {k8s_account_ids:Array(String)},
         first_day = {start_date:UInt32},

@@ -8,10 +8,15 @@
 -- the split of the node between its rows stays OpenCost's and the rows of the node
 -- add up to the bill. A node whose list price is 0 has nothing to scale: its
 -- `__idle__` row carries the bill's cpu, ram and gpu (split by the cost model's
--- shares), since no price says which pod used what it cost. Other components, and
--- rows on nodes no bill matched, stay as loaded; `cost` is the row's new sum and
--- `list_cost` its exporter's figure, kept beside it. The bill arguments empty (the
--- `list` metric, or no bill resource) reconcile nothing.
+-- shares), since no price says which pod used what it cost. A row holding part of a
+-- PV-day whose disk the bill prices (pv_bill_factors, sql/schema/013: a pod mounting
+-- it, or its `__unmounted__` row) has that part of its pv cost priced from the bill
+-- the same way. Other components (load balancers: no bill key matches them), and
+-- rows on nodes and PVs no bill matched, stay as loaded; `cost` is the row's new sum
+-- and `list_cost` its exporter's figure, kept beside it. The bill arguments empty
+-- (the `list` metric, or no bill resource) reconcile nothing. Summed per cluster-day,
+-- the rows move by cluster_bill_adjustments' figures (sql/schema/014), what the
+-- expense side adds.
 --
 -- Collapsing as every reader does (cancel rows included, HAVING sum(sign) > 0, no
 -- FINAL); a row key names one row's content, so any() of a name is that row's, and
@@ -20,13 +25,14 @@
 CREATE OR REPLACE VIEW k8s_allocation_reconciled AS
 SELECT
     * EXCEPT (
-        cpu_cost, ram_cost, gpu_cost, cost, matched, factor, list_usd, bill_usd,
-        cpu_bill_usd, ram_bill_usd, gpu_bill_usd,
-        reconciled_cpu, reconciled_ram, reconciled_gpu, reconciled_cost
+        cpu_cost, ram_cost, gpu_cost, pv_cost, cost, matched, factor, list_usd, bill_usd,
+        cpu_bill_usd, ram_bill_usd, gpu_bill_usd, pv_list_usd, pv_bill_usd,
+        reconciled_cpu, reconciled_ram, reconciled_gpu, reconciled_pv, reconciled_cost
     ),
     reconciled_cpu AS cpu_cost,
     reconciled_ram AS ram_cost,
     reconciled_gpu AS gpu_cost,
+    reconciled_pv AS pv_cost,
     reconciled_cost AS cost
 FROM
 (
@@ -35,8 +41,9 @@ FROM
         if(matched, if(list_usd > 0, cpu_cost * factor, if(namespace = '__idle__', cpu_bill_usd, 0)), cpu_cost) AS reconciled_cpu,
         if(matched, if(list_usd > 0, ram_cost * factor, if(namespace = '__idle__', ram_bill_usd, 0)), ram_cost) AS reconciled_ram,
         if(matched, if(list_usd > 0, gpu_cost * factor, if(namespace = '__idle__', gpu_bill_usd, 0)), gpu_cost) AS reconciled_gpu,
-        cost - cpu_cost - ram_cost - gpu_cost + reconciled_cpu + reconciled_ram + reconciled_gpu
-            AS reconciled_cost,
+        pv_cost - pv_list_usd + pv_bill_usd AS reconciled_pv,
+        cost - cpu_cost - ram_cost - gpu_cost - pv_cost
+            + reconciled_cpu + reconciled_ram + reconciled_gpu + reconciled_pv AS reconciled_cost,
         cost AS list_cost
     FROM
     (
@@ -78,4 +85,23 @@ FROM
         )
     ) AS factors
     USING (cloud_account_id, date, node)
+    LEFT JOIN
+    (
+        SELECT
+            cloud_account_id,
+            date,
+            holder AS resource_id,
+            sum(holder_list_usd) AS pv_list_usd,
+            sum(holder_bill_usd) AS pv_bill_usd
+        FROM pv_bill_factors(
+            cluster_account_ids = {cloud_account_ids:Array(String)},
+            first_day = {start_date:UInt32},
+            last_day = {end_date:UInt32},
+            bill_resource_ids = {bill_resource_ids:Array(String)},
+            bill_instance_keys = {bill_instance_keys:Array(String)},
+            cost_column = {cost_column:String}
+        )
+        GROUP BY cloud_account_id, date, holder
+    ) AS volumes
+    USING (cloud_account_id, date, resource_id)
 )
