@@ -60,16 +60,15 @@ WITH reconciled AS
 (
     SELECT
         cloud_account_id,
-        sum(cpu_adjustment) AS cpu_cost,
-        sum(ram_adjustment) AS ram_cost,
-        sum(gpu_adjustment) AS gpu_cost,
-        sum(pv_adjustment) AS pv_cost,
-        {{zero: load_balancer_cost, network_cost, management_cost}},
-        sum(adjustment) AS cost,
+        sum(cpu_bill_usd - cpu_list_usd) AS cpu_cost,
+        sum(ram_bill_usd - ram_list_usd) AS ram_cost,
+        sum(gpu_bill_usd - gpu_list_usd) AS gpu_cost,
+        {{zero: pv_cost, load_balancer_cost, network_cost, management_cost}},
+        cpu_cost + ram_cost + gpu_cost AS cost,
         {{summed: list_usd, bill_usd}},
-        sum(cluster_bill_adjustments.matched_nodes) AS node_days,
-        length(groupUniqArrayArray(node_names)) AS matched_nodes
-    FROM cluster_bill_adjustments(
+        count() AS node_days,
+        uniqExact(node) AS matched_nodes
+    FROM node_bill_factors(
         cluster_account_ids = {k8s_account_ids:Array(String)},
         first_day = {start_date:UInt32},
         last_day = {end_date:UInt32},
