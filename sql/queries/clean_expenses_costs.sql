@@ -44,9 +44,13 @@
 -- Reconciliation (docs/api.md, "Reconciliation: nodes priced from the bill"): a
 -- cluster's rows hold the exporter's list price; under billed and effective each
 -- cluster (its account's one item) adds what pricing its matched nodes from the bill
--- adds over the period (`reconciled`: sql/schema/014_cluster_bill_adjustments.sql, the
--- one rule), to its cost (so to the ranking and the totals) and to its breakdown, and
--- says what was reconciled (reconciled_*). The bill arguments ({bill_resource_ids} ->
+-- adds over the period (`adjustments`: node_bill_factors, sql/schema/009, the one
+-- rule, summed per cluster as sql/schema/014_cluster_bill_adjustments.sql sums it;
+-- its PV branch could match none of these bill arguments) to its cost (so to the
+-- ranking and the totals) and to its breakdown, and says what was reconciled
+-- (reconciled_*). Read once: the item carries it (`reconciled`, what was reconciled
+-- then the components) to the outer query, where a second join of the rule would
+-- scan the period's bill rows again. The bill arguments ({bill_resource_ids} ->
 -- {bill_instance_keys}: the organization's folded node VMs) are empty under list
 -- and under {billing_periods}: nothing is reconciled then. A folded node's bill line
 -- is then what its cluster carries for it.
@@ -56,28 +60,6 @@
 -- big array appears once: the node pairs in one transform() (which also tells nodes
 -- apart), the filter's ids through `IN (SELECT arrayJoin(...))`. The breakdown needs
 -- no id filter: it only joins the items.
-WITH reconciled AS
-(
-    SELECT
-        cloud_account_id,
-        sum(cpu_bill_usd - cpu_list_usd) AS cpu_cost,
-        sum(ram_bill_usd - ram_list_usd) AS ram_cost,
-        sum(gpu_bill_usd - gpu_list_usd) AS gpu_cost,
-        {{zero: pv_cost, load_balancer_cost, network_cost, management_cost}},
-        cpu_cost + ram_cost + gpu_cost AS cost,
-        {{summed: list_usd, bill_usd}},
-        count() AS node_days,
-        uniqExact(node) AS matched_nodes
-    FROM node_bill_factors(
-        cluster_account_ids = {k8s_account_ids:Array(String)},
-        first_day = {start_date:UInt32},
-        last_day = {end_date:UInt32},
-        bill_resource_ids = {bill_resource_ids:Array(String)},
-        bill_instance_keys = {bill_instance_keys:Array(String)},
-        cost_column = {cost_column:String}
-    )
-    GROUP BY cloud_account_id
-)
 SELECT
     row.1 AS folded_into,
     row.2 AS resource_id,
@@ -85,11 +67,11 @@ SELECT
     row.4 AS cost,
     total_count,
     total_cost,
-    {{breakdown: components}},
-    breakdown.node_days AS reconciled_node_days,
-    breakdown.matched_nodes AS reconciled_nodes,
-    breakdown.list_usd AS reconciled_list_cost,
-    breakdown.bill_usd AS reconciled_bill_cost,
+    row.5.1 AS reconciled_node_days,
+    row.5.2 AS reconciled_nodes,
+    row.5.3 AS reconciled_list_cost,
+    row.5.4 AS reconciled_bill_cost,
+    {{breakdown_reconciled: components}},
     row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account,
     xxHash64(row.2) AS resource_key
 FROM
@@ -99,11 +81,13 @@ FROM
         sumIf(item_cost, item_sign > 0) AS total_cost,
         arrayConcat(
             arrayMap(
-                item -> ('', item.2, item.3, -item.1),
+                item -> ('', item.2, item.3, -item.1, item.4),
                 arraySlice(
                     arrayPartialSort(
                         {offset:UInt64} + {limit:UInt64},
-                        groupArrayIf((-item_cost, resource_id, account_id), item_sign > 0)
+                        groupArrayIf(
+                            (-item_cost, resource_id, account_id, reconciled), item_sign > 0
+                        )
                     ),
                     {offset:UInt64} + 1,
                     {limit:UInt64}
@@ -111,7 +95,9 @@ FROM
             ),
             arraySort(
                 node -> (node.1, -node.4, node.2),
-                groupArrayIf((cluster_id, resource_id, account_id, folded_cost), folded_sign > 0)
+                groupArrayIf(
+                    (cluster_id, resource_id, account_id, folded_cost, reconciled), folded_sign > 0
+                )
             )
         ) AS rows
     FROM
@@ -126,7 +112,10 @@ FROM
                 + arraySum((day, gone) -> if(gone, 0, day.2), vm_days, folded) AS item_cost,
             plain_sign + arraySum((day, gone) -> if(gone, 0, day.3), vm_days, folded) AS item_sign,
             arraySum((day, gone) -> if(gone, day.2, 0), vm_days, folded) AS folded_cost,
-            arraySum((day, gone) -> if(gone, day.3, 0), vm_days, folded) AS folded_sign
+            arraySum((day, gone) -> if(gone, day.3, 0), vm_days, folded) AS folded_sign,
+            (
+                {{adjustments: node_days, matched_nodes, list_usd, bill_usd, components}}
+            ) AS reconciled
         FROM
         (
             SELECT
@@ -178,34 +167,45 @@ FROM
             GROUP BY resource_id
         ) AS cluster_days
         ON cluster_days.resource_id = resources.cluster_id
-        LEFT JOIN reconciled AS adjustments ON adjustments.cloud_account_id = resources.account_id
+        LEFT JOIN
+        (
+            -- what pricing the nodes from the bill adds to each cluster (its account's
+            -- one item) over the period, per component, and what was reconciled
+            SELECT
+                cloud_account_id,
+                sum(cpu_bill_usd - cpu_list_usd) AS cpu_cost,
+                sum(ram_bill_usd - ram_list_usd) AS ram_cost,
+                sum(gpu_bill_usd - gpu_list_usd) AS gpu_cost,
+                {{zero: pv_cost, load_balancer_cost, network_cost, management_cost}},
+                cpu_cost + ram_cost + gpu_cost AS cost,
+                {{summed: list_usd, bill_usd}},
+                count() AS node_days,
+                uniqExact(node) AS matched_nodes
+            FROM node_bill_factors(
+                cluster_account_ids = {k8s_account_ids:Array(String)},
+                first_day = {start_date:UInt32},
+                last_day = {end_date:UInt32},
+                bill_resource_ids = {bill_resource_ids:Array(String)},
+                bill_instance_keys = {bill_instance_keys:Array(String)},
+                cost_column = {cost_column:String}
+            )
+            GROUP BY cloud_account_id
+        ) AS adjustments
+        ON adjustments.cloud_account_id = resources.account_id
     )
 )
 ARRAY JOIN rows AS row, arrayEnumerate(rows) AS position
 LEFT JOIN
 (
-    -- the breakdown of the clusters, collapsed the same way over the same days, with
-    -- what pricing their nodes from the bill adds
+    -- the breakdown of the clusters, collapsed the same way over the same days
     SELECT
         resource_id,
-        {{adjusted: components}},
-        adjustments.node_days AS node_days,
-        adjustments.matched_nodes AS matched_nodes,
-        adjustments.list_usd AS list_usd,
-        adjustments.bill_usd AS bill_usd
-    FROM
-    (
-        SELECT
-            resource_id,
-            any(cloud_account_id) AS account_id,
-            {{collapsed: components}}
-        FROM k8s_cost_breakdown
-        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-          AND date >= toDateTime({start_date:UInt32})
-          AND date <= toDateTime({end_date:UInt32})
-        {{live_keys: resource_id}}
-    ) AS own
-    LEFT JOIN reconciled AS adjustments ON adjustments.cloud_account_id = own.account_id
+        {{collapsed: components}}
+    FROM k8s_cost_breakdown
+    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
+      AND date >= toDateTime({start_date:UInt32})
+      AND date <= toDateTime({end_date:UInt32})
+    {{live_keys: resource_id}}
 ) AS breakdown
 ON breakdown.resource_id = row.2 AND row.1 = ''
 ORDER BY position
