@@ -219,6 +219,15 @@ class K8sCostGroupsSchema(Schema):
     sharing = Nested(
         SharingSchema, metadata={"description": "with sharing only: the sharing applied"}
     )
+    step = String(metadata={"description": "with step: the step of `series`"})
+    series = Dict(
+        keys=String(),
+        values=Dict(keys=String(), values=Float()),
+        metadata={
+            "description": "with step: {bucket start (Unix seconds, midnight UTC): {group key: "
+            "cost}}; with limit, the groups left out add up under __other__"
+        },
+    )
 
 
 class BreakdownCostSchema(Schema):

@@ -11,14 +11,17 @@ all must match): `k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`,
 expensive first, and the totals cover every group (before `limit`). `__idle__` (node
 capacity no pod used) and `__unmounted__` (PVs and load balancers no pod used) stay
 visible, so that without filters the totals are the clusters' costs in `clean_expenses`
-(under `list`; under `billed` and `effective` the nodes whose VMs are in a bill are
-priced from it here, not yet there: docs/api.md, "Reconciliation: nodes priced from
-the bill"; each group keeps its exporter's figure as `list_cost`).
+(under `billed` and `effective` with the nodes and PVs a bill prices priced from it,
+on both sides by one rule: docs/api.md, "Reconciliation: nodes priced from the bill";
+each group keeps its exporter's figure as `list_cost`).
 With sharing (api/query/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
 `share_labels`, `share_split`, `shared_overhead_hourly`, over the organization's
 defaults) the groups come from sql/queries/k8s_costs_shared.sql and each carries
 `shared`; without any, the unshared query answers as before. Every group has its
-efficiencies (api/query/efficiency.py). The schemas validate the query string
+efficiencies (api/query/efficiency.py). With `step` (day | week | month) the answer
+adds `series`, each group's cost per bucket (api/query/series.py), from the same query
+grouped per day; with `limit`, the groups left out add up under `__other__`. The
+schemas validate the query string
 (unknown parameters are a 400 problem), serialize the answer and document both in
 /openapi.json.
 """
@@ -29,7 +32,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from apiflask.fields import Integer, String
-from apiflask.validators import Range
+from apiflask.validators import OneOf, Range
 from marshmallow import RAISE, ValidationError
 
 from api.context import clickhouse, current_settings, mongodb, token_scope
@@ -38,6 +41,7 @@ from api.query.filters import K8S_COSTS, Filters
 from api.query.metric import METRIC_FIELDS, reconciliation, request_metric
 from api.query.paging import page
 from api.query.period import query_schema
+from api.query.series import STEPS, by_day, series
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
 from api.routes.clean_expenses import catalogs
@@ -76,6 +80,14 @@ K8sCostsQuery = query_schema(
     after={
         "limit": Integer(
             validate=Range(min=1), metadata={"description": "Keep the most expensive groups"}
+        ),
+        "step": String(
+            validate=OneOf(STEPS),
+            metadata={
+                "description": "Add `series`, each group's cost per day | week (from Monday) "
+                "| month (from the 1st), UTC; with limit, the others as __other__",
+                "enum": list(STEPS),
+            },
         ),
         **METRIC_FIELDS,
         **SHARING_FIELDS,
@@ -176,4 +188,12 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
         groups = page(groups, limit)
         body["limit"] = limit
     body["groups"] = groups
+    step = query.get("step")
+    if step is not None:
+        per_day = find_groups(
+            organization_id, {**query, "group_by": by_day(query["group_by"])}, policy
+        )
+        kept = {group["key"] for group in groups} if limit is not None else None
+        body["step"] = step
+        body["series"] = series(per_day, step, kept)
     return body

@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from etl.core.days import FIRST_DAY, day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
 from etl.storage import costreads, nodedays, nodes, pricing, registry
 from etl.storage.clickhouse import Client
+from etl.storage.registry import Database
 
 TREND_DAYS = 7
 # A threshold is a percent of the amount, so at most 10x the money bound.

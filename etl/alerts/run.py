@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from etl.alerts import anomalies, budgets, notify
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch, parse_day
@@ -28,6 +26,7 @@ from etl.metroculus.promql import PromQLClient, PromQLError
 from etl.storage import alerting, costreads, deliveries, nodedays, pricing, registry
 from etl.storage import budgets as budget_store
 from etl.storage.clickhouse import Client, connect
+from etl.storage.registry import Database
 
 log = logging.getLogger(__name__)
 KIND = "anomaly"

@@ -101,6 +101,9 @@ ANSWERS: tuple[Answer, ...] = (
     Answer("load_balancer_first_seen", LOAD_BALANCER),
     Answer("load_balancer_last_seen", LOAD_BALANCER),
     Answer("pod_network_egress_bytes", POD_EGRESS),
+    # What a price sheet selects nodes by and prices PVs over (etl/costmodel/sheetprices.py).
+    Answer("node_labels", NODE, label_map=True, optional=True),
+    Answer("pv_life_steps", PV, optional=True),
     # Usage (cAdvisor): each query's rows as they come (etl/metroculus/usage.py).
     *(Answer(name, labels, optional=True) for name, labels, _, _ in USAGE_QUERIES),
     # Which cloud disk each PV was (pv_hourly_cost's provider_id), for the reconciliation

@@ -164,6 +164,9 @@ def small_answers(raw: list[Series], day: _Day) -> Answers:
     out["pv_bytes"] = ANSWER["pv_bytes"].frame(
         [[*k, h.average] for k, h in volumes.items() if h.average is not None]
     )
+    out["pv_life_steps"] = ANSWER["pv_life_steps"].frame(
+        [[*k, h.steps] for k, h in volumes.items() if h.steps]
+    )
     prices = {k: h for k, h in entities("pv_hourly_cost", PV).items() if h.steps}
     out["pv_price_samples"] = ANSWER["pv_price_samples"].frame(
         [[*k, h.price_sum] for k, h in prices.items()]

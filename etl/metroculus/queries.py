@@ -41,6 +41,7 @@ from etl.core.days import day_end
 from etl.metroculus.answers import (
     ALLOCATION_SERIES,
     CONTAINER,
+    NODE,
     POD,
     POD_EGRESS,
     Answers,
@@ -337,6 +338,7 @@ QUERIES: tuple[TenantDayQuery, ...] = (
     _labels("pod_labels", POD, "kube_pod_labels"),
     _labels("namespace_labels", ("namespace",), "kube_namespace_labels"),
     _labels("service_selectors", ("namespace", "service"), "service_selector_labels"),
+    _labels("node_labels", NODE, "kube_node_labels"),
     SMALL_SAMPLES,
     # Usage (cAdvisor), for efficiency and right-sizing only: etl/metroculus/usage.py.
     *(

@@ -71,7 +71,9 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     # just before (a form never hides a query parameter). `grouped_by` is one grouping
     # or several, comma-separated (`label:<key>` the pod's label, else its namespace's):
     # the key is the row's part per grouping joined by GROUP_PARTS_SEPARATOR, so one
-    # grouping keeps its plain key.
+    # grouping keeps its plain key. `day` (internal: api/query/series.py) is the row's
+    # midnight UTC in Unix seconds: a group's cost per day, for the k8s_costs series;
+    # sharing is spread per cluster-day, so adding it changes no group's share.
     "grouping": lambda names: [
         line.format(*names)
         for line in (
@@ -91,6 +93,7 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
             "    part = 'controller', controller_key,",
             "    part = 'node', if(node = '', namespace, node),",
             "    part = 'pod', if(pod_uid = '', pod, concat(namespace, '/', pod)),",
+            "    part = 'day', toString(toUInt32(date)),",
             "    namespace IN ('__idle__', '__unmounted__', '__overhead__'), namespace,",
             "    label_value = '', '__unallocated__',",
             "    label_value",

@@ -34,22 +34,23 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from pymongo.database import Database
 
 from etl.core.config import Settings
 from etl.core.metrics import priced_alike
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.costmodel.nodedays import node_days
+from etl.costmodel.pricesheet import from_documents
 from etl.costmodel.pvdays import pv_days
+from etl.costmodel.sheetprices import priced_by_sheet
 from etl.metroculus import samples
 from etl.metroculus.answers import REQUIRED, Answers, with_optional
 from etl.metroculus.extract import extract
 from etl.metroculus.promql import PromQLClient
-from etl.storage import nodedays, pvdays, registry, warehouse
+from etl.storage import nodedays, pricesheets, pvdays, reconciliations, registry, warehouse
 from etl.storage.clickhouse import Client, connect
-from etl.storage.registry import ClusterAccount
-from etl.worker import archive, ledger, quality, reconciliations
+from etl.storage.registry import ClusterAccount, Database
+from etl.worker import archive, ledger, quality
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,13 @@ def transform_and_load(
 ) -> tuple[DayCosts, int, dict[str, Any]]:
     """Cost the answers and restate the day: (costs, rows written, cluster resource).
 
-    The costs returned are what was loaded: the allocation's sums.
+    The costs returned are what was loaded: the allocation's sums. The cluster's price
+    sheet, if any, is its list price from here on (etl/costmodel/sheetprices.py).
     """
     step_s = scrape_interval_s(settings, account)
     model = cost_model(account.config)
+    sheet = from_documents(pricesheets.sheet_rows(db, account.id))
+    answers, sheet_issues = priced_by_sheet(answers, sheet, day)
     assets = day_costs(answers, step_s, model)
     allocation = allocate(answers, day, step_s, assets, model)
     check = reconcile.reconcile(assets, allocation.rows)
@@ -136,6 +140,7 @@ def transform_and_load(
         assets,
         breakdown=allocation.breakdown,
         issues=[
+            *sheet_issues,
             *assets.issues,
             *allocation.issues,
             *check.problems(),
@@ -157,7 +162,7 @@ def transform_and_load(
         resource = registry.record_cluster_seen(
             db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
         )
-        reconciliations.record(db, account, day, check)
+        reconciliations.record(db, account.id, day, check.ok, check.components)
         totals = {"cost": costs.total, **costs.breakdown}
         ledger.record_loaded(
             db, account, day, totals, rows_written, costs.issues, costs.quality_failures

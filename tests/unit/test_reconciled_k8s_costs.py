@@ -200,14 +200,15 @@ def import_fixture(settings: Settings, root: Path) -> None:
     import_bill(settings, ORG, write_csv(root / "bill.csv", bill()))
 
 
-def k8s_costs(settings: Settings, metric: str) -> dict[str, Any]:
+def k8s_costs(settings: Settings, metric: str, **options: str) -> dict[str, Any]:
     app = create_app(settings)
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
     token = issue_token(db, ORG)
     day = day_start_epoch(DAY)
+    query = {"start_date": day, "end_date": day + 86399, "cost_metric": metric, **options}
     response = app.test_client().get(
         f"/restapi/v2/organizations/{ORG}/k8s_costs",
-        query_string={"start_date": day, "end_date": day + 86399, "cost_metric": metric},
+        query_string=query,
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200, response.get_json()
@@ -294,6 +295,18 @@ def test_each_row_keeps_its_list_figure(loaded):
             key: group["list_cost"] for key, group in by_key(k8s_costs(loaded, metric)).items()
         }
         assert listed == {key: pytest.approx(cost, abs=1e-12) for key, cost in at_list.items()}
+
+
+def test_sharing_spreads_the_reconciled_cost(loaded):
+    """Idle shared by weight: the groups still add up to the reconciled cluster, and the
+    idle each receives is the reconciled idle (n1..n5 at their bill)."""
+    costs, _ = truth("effective")
+    answer = k8s_costs(loaded, "effective", share_idle="weighted")
+    total = sum(sum(parts.values()) for parts in costs.values())
+    assert answer["total_cost"] == pytest.approx(total, abs=1e-9)
+    shared_idle = sum(group["shared"]["idle"] for group in answer["groups"])
+    idle = costs["__idle__"]
+    assert shared_idle == pytest.approx(idle["cpu"] + idle["ram"], abs=1e-9)
 
 
 @pytest.mark.parametrize("metric", ["effective", "billed", "list"])

@@ -35,6 +35,12 @@ async function render() {
     } else if (page === "health") {
       showPage("health");
       await renderHealth(serial, period);
+    } else if (page === "allocation") {
+      showPage("allocation");
+      await renderAllocation(serial, period);
+    } else if (page === "savings") {
+      showPage("savings");
+      await renderSavings(serial, period);
     } else {
       showPage("overview");
       await renderOverview(serial, period);

@@ -17,7 +17,8 @@ const SPECIAL = {
   __unallocated__: "pods without a controller or without the label",
 };
 const $ = (selector) => document.querySelector(selector);
-const dollars = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+// The browser's locale, the currency said (the API's figures are USD).
+const dollars = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" });
 // Cents; float noise around zero (-1e-15) is $0.00, not -$0.00.
 const money = { format: (value) => dollars.format(Math.abs(value) < 0.005 ? 0 : value) };
 
@@ -141,7 +142,11 @@ function showPeriod(period) {
 function choosePeriod(period) {
   sessionStorage.setItem(PERIOD, JSON.stringify(period));
   overview.offset = 0;
-  location.hash = location.hash.split("?")[0]; // a period in the URL gives way to the chosen one
+  // A period in the URL gives way to the chosen one; a view's other settings stay.
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  params.delete("from");
+  params.delete("to");
+  location.hash = [location.hash.split("?")[0], params.toString()].filter(Boolean).join("?");
   render();
 }
 
