@@ -78,7 +78,7 @@ def _expenses_answer(
         column["cost"].slice(0, items),
         total_count,
         column["total_cost"][0].as_py(),
-        clusterparts.from_answer(catalog, column, items),
+        clusterparts.from_answer(catalog, column, items, metric),
         catalog,
         prefixes,
     )

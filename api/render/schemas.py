@@ -67,6 +67,26 @@ class BilledNodeSchema(Schema):
     )
 
 
+class ReconciliationSchema(Schema):
+    """What pricing the cluster's nodes from the bill changed over the period (docs/api.md,
+    "Reconciliation: nodes priced from the bill"): its cost is the exporter's plus
+    `adjustment`."""
+
+    cost_metric = String(required=True, metadata={"description": "the metric the bill was read in"})
+    matched_node_days = Integer(
+        required=True,
+        metadata={"description": "node-days whose VM the bill prices (0 under list)"},
+    )
+    matched_nodes = Integer(required=True, metadata={"description": "distinct nodes among them"})
+    list_cost = Float(
+        required=True, metadata={"description": "the exporter's price of those node-days"}
+    )
+    bill_cost = Float(required=True, metadata={"description": "the bill's cost of their VMs"})
+    adjustment = Float(
+        required=True, metadata={"description": "bill_cost - list_cost: added to the cluster"}
+    )
+
+
 class CleanExpenseSchema(Schema):
     """One resource with its cost for the period."""
 
@@ -98,6 +118,13 @@ class CleanExpenseSchema(Schema):
     shared = Nested(
         SharedPartsSchema,
         metadata={"description": "K8s clusters, with sharing only: what each rule added"},
+    )
+    reconciliation = Nested(
+        ReconciliationSchema,
+        metadata={
+            "description": "K8s clusters, without allocation filters: their nodes priced "
+            "from the bill"
+        },
     )
     k8s_cluster_id = _text("bill resources only: the K8s cluster this VM is a node of")
     k8s_cluster_name = _text("bill resources only: that cluster's name")

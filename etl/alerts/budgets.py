@@ -93,10 +93,24 @@ class SpendReader:
                 self._db, organization, nodes.ACCOUNT_FIELDS, nodes.RESOURCE_FIELDS
             )
             clusters = nodes.cluster_resources(accounts, resources)
-            node_of = nodes.node_clusters(accounts, resources, clusters) if fold else {}
+            every_node = nodes.node_clusters(accounts, resources, clusters)
+            node_of = every_node if fold else {}
             cluster_accounts = sorted({resources[c]["cloud_account_id"] for c in node_of.values()})
+            # A cluster's nodes are priced from the bill whether or not the VMs are
+            # folded, as clean_expenses prices them whatever its filters.
+            reconciled = (
+                sorted({cluster["cloud_account_id"] for cluster in clusters.values()}),
+                nodes.node_vm_keys(every_node, resources),
+            )
             self._expenses[key] = costreads.expense_days(
-                self._client, sorted(accounts), first, last, node_of, cluster_accounts, metric
+                self._client,
+                sorted(accounts),
+                first,
+                last,
+                node_of,
+                cluster_accounts,
+                metric,
+                reconciled,
             )
         return self._expenses[key]
 

@@ -82,3 +82,14 @@ def bill_instance_keys(
     )
     kept = [(resource_id, key) for resource_id, key in pairs if key]
     return [resource_id for resource_id, _ in kept], [key for _, key in kept]
+
+
+def node_vm_keys(
+    node_of: Mapping[str, str], resources: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """The node VMs of `node_clusters` and their instance keys, as two lists in id order:
+    the bill arguments of the reconciliation (docs/api.md, "Reconciliation: nodes priced
+    from the bill") for the answers that fold these VMs into their clusters, so that a
+    VM whose bill prices a node is never an item of its own too."""
+    ids = sorted(node_of)
+    return ids, [instance_key(resources[vm].get("cloud_resource_id") or "") for vm in ids]
