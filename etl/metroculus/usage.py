@@ -38,7 +38,8 @@ usage on (its default; cgroup v1 nodes) one series per core, `cpu00`, `cpu01`...
 
 from __future__ import annotations
 
-USAGE_CONTAINER = ("namespace", "pod", "container")
+from etl.core.labels import USAGE_CONTAINER
+
 _BY = ", ".join(USAGE_CONTAINER)
 _CONTAINERS = 'container!="", container!="POD"'
 CPU = f"container_cpu_usage_seconds_total{{sel,{_CONTAINERS}}}"

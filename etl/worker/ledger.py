@@ -16,7 +16,7 @@ died and the one that took over both show (`abandoned`, then `loaded`).
 
 The repair DAG asks this module which days to re-run: days with no record or a
 failed, abandoned or stuck one, and yesterday when Thanos now holds more samples than the
-load saw (late remote-write data; counted by etl/metroculus/samples.py).
+load saw (late remote-write data; the measure of etl/metroculus/samples.py).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from etl.metroculus.samples import MEASURE
 from etl.storage.registry import ClusterAccount
 from etl.worker import lease
 
@@ -190,7 +191,7 @@ def record_no_data(db: Database, account: ClusterAccount, day: date, error: Base
         {
             "status": NO_DATA,
             "stage": "extract",
-            "source": {"samples": 0, "series": {}},
+            "source": {"samples": 0, "series": {}, "measure": MEASURE},
             "last_error": str(error)[:ERROR_CHARS],
             "last_error_at": int(time.time()),
         },
@@ -310,8 +311,9 @@ def find_gaps(
 def has_late_data(record: dict[str, Any], samples_now: int) -> bool:
     """Thanos holds more samples for the day than the last extract saw (late remote writes).
 
-    A record without a sample count (written before extracts counted them) cannot tell:
-    re-run it.
+    A record without a sample count of today's measure (written before extracts counted
+    them, or counted another way) cannot tell: re-run it.
     """
-    seen = (record.get("source") or {}).get("samples")
+    source = record.get("source") or {}
+    seen = source.get("samples") if source.get("measure") == MEASURE else None
     return seen is None or samples_now > seen

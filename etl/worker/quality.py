@@ -64,21 +64,22 @@ def day_problems(
 
 
 def check_day(settings: Settings, db: Database, account: ClusterAccount, day: date) -> dict:
-    """Compare ClickHouse with the ledger under the tenant-day's lease; returns the totals."""
+    """Compare ClickHouse with the ledger; returns the totals. The caller holds the
+    tenant-day's lease (the load's, etl/worker/pipeline.py), so no restatement runs
+    between the load and its check."""
     parameters = {"cloud_account_id": account.id, "day_start": day_start_epoch(day)}
-    with ledger.leased(db, account, day):
-        record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(account.id, day)})
-        if not record or "totals" not in record:
-            raise QualityCheckError(f"tenant {account.id} on {day} has no load to check")
-        with connect(settings.clickhouse_dsn) as client:
-            expense = client.query_df(sqlfiles.query("expenses_day_state"), parameters=parameters)
-            breakdown = client.query_df(
-                sqlfiles.query("k8s_cost_breakdown_day_state"), parameters=parameters
-            )
-        problems = day_problems(
-            record["totals"], expense, breakdown, registry.cluster_resource_id(account.id)
+    record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(account.id, day)})
+    if not record or "totals" not in record:
+        raise QualityCheckError(f"tenant {account.id} on {day} has no load to check")
+    with connect(settings.clickhouse_dsn) as client:
+        expense = client.query_df(sqlfiles.query("expenses_day_state"), parameters=parameters)
+        breakdown = client.query_df(
+            sqlfiles.query("k8s_cost_breakdown_day_state"), parameters=parameters
         )
-        if problems:
-            raise QualityCheckError(f"tenant {account.id} on {day}: {'; '.join(problems)}")
-        ledger.record_checked(db, account, day)
+    problems = day_problems(
+        record["totals"], expense, breakdown, registry.cluster_resource_id(account.id)
+    )
+    if problems:
+        raise QualityCheckError(f"tenant {account.id} on {day}: {'; '.join(problems)}")
+    ledger.record_checked(db, account, day)
     return record["totals"]

@@ -17,7 +17,7 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from etl.metroculus.answers import Answers
+from etl.core.answers import Answers
 
 NAME = ["namespace", "pod", "container"]
 # Fixed namespace so a container-day's key is the same on every run and machine.
