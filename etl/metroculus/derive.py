@@ -14,6 +14,7 @@ from datetime import date
 
 from etl.core.answers import ANSWER, Answers
 from etl.core.days import day_start_epoch
+from etl.core.labels import USAGE_CONTAINER
 from etl.metroculus import lives, nodes, nodesummary
 from etl.metroculus.extract import Rounds
 from etl.metroculus.promql import Sample
@@ -30,13 +31,30 @@ def _direct(query: TenantDayQuery, samples: list[Sample]) -> list[list[object]]:
     ]
 
 
+def working_set_average(rounds: Rounds) -> list[list[object]]:
+    """Rows (container..., average working set): each container's working-set sum over its
+    sample count, two answers of round 1 (etl/metroculus/usage.py says why not in PromQL)."""
+
+    def key(sample: Sample) -> tuple[str, ...]:
+        return tuple(sample.labels.get(label, "") for label in USAGE_CONTAINER)
+
+    counts = {key(sample): sample.value for sample in rounds["container_usage_samples"]}
+    return [
+        [*named, sample.value / counts[named]]
+        for sample in rounds["container_memory_working_set_sum"]
+        if counts.get(named := key(sample))
+    ]
+
+
 def answers(rounds: Rounds, day: date, step_s: int) -> Answers:
     """Every answer of the contract (etl/core/answers.py) from the rounds' raw answers."""
     lo = day_start_epoch(day)
     derived: Answers = {}
     for query in QUERIES:
-        if query.labels:
+        if query.name in ANSWER:
             derived[query.name] = ANSWER[query.name].frame(_direct(query, rounds[query.name]))
+    average = ANSWER["container_memory_working_set_avg"]
+    derived[average.name] = average.frame(working_set_average(rounds))
     running = lives.summarize(RUNNING, rounds["running_summary"], lo, step_s)
     lives.finish(running, rounds["running_edges"], lo, step_s)
     allocation = lives.summarize(ALLOCATION, rounds["allocation_summary"], lo, step_s)
