@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/etl.py [--pods 200 1000] [--runs 3] [--concurrency 4]
                                   [--scrape-interval 60] [--keep DIR] [--no-pipeline]
+                                  [--one-block-pods 5000]
 
 For each size: simulate one cluster-day (devtools.simulate, 25 pods per node), backfill it
 into a local Prometheus 2.42 (one block, or past 5,000 pods 2-hour blocks) started with
@@ -261,7 +262,7 @@ def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
         sim.mkdir(parents=True, exist_ok=True)
         scenario_path.write_text(json.dumps(scenario))
         span = scenario["end"] - scenario["start"]
-        written = backfill_blocks(scenario, sim, span if pods <= ONE_BLOCK_PODS else BLOCK_S)
+        written = backfill_blocks(scenario, sim, span if pods <= args.one_block_pods else BLOCK_S)
         (sim / "samples").write_text(json.dumps(written))
     tenant = scenario["clusters"][0]["tenant_id"]
     samples_written = json.loads((sim / "samples").read_text())
@@ -335,6 +336,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--scrape-interval", type=int, default=60)
     parser.add_argument("--keep", type=Path, help="Work here and keep it (and reuse its TSDBs).")
+    parser.add_argument(
+        "--one-block-pods",
+        type=int,
+        default=ONE_BLOCK_PODS,
+        help="Largest size backfilled in one block; larger ones in 2-hour blocks.",
+    )
     parser.add_argument("--no-pipeline", action="store_true", help="Skip the RSS measurement.")
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
