@@ -52,7 +52,7 @@ def ensure_schema(client: Client) -> list[str]:
     missing = sorted(wanted - existing)
     if not missing:
         return []
-    log.warning("ClickHouse lacks %s: applying sql/schema once", ", ".join(missing))
+    log.info("ClickHouse lacks %s: applying sql/schema once", ", ".join(missing))
     return init_schema(client)
 
 
