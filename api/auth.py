@@ -5,7 +5,7 @@ blueprint added later is protected without doing anything; only the endpoints in
 `PUBLIC_ENDPOINTS` (probes, the OpenAPI document and its page) are open. A route
 with an `<organization_id>` answers 403 to a token of another organization
 before its view runs, so no handler can leak another organization's data.
-Tokens are stored as digests only (`etl.core.tokens`, collection `api_tokens`), with
+Tokens are stored as digests only (etl/storage/tokens.py, collection `api_tokens`), with
 their scopes and role (api/query/tokenscope.py): the hook leaves the token's scope in
 `g.token_scope` for the queries (api/context.py `token_scope`) and refuses a write to a
 token below the role it needs (`editor`, or what its view names) with a 403 naming it.
@@ -13,16 +13,15 @@ token below the role it needs (`editor`, or what its view names) with a 403 nami
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
 from flask import current_app, g, request
-from pymongo.database import Database
 
 from api.context import mongodb
 from api.query.tokenscope import ROLE_ATTRIBUTE, WRITE_ROLE, TokenScope
-from etl.core import tokens
+from etl.storage import tokens
+from etl.storage.registry import Database
 
 COLLECTION = "api_tokens"
 SUBJECT_FIELD = "organization_id"
@@ -72,7 +71,7 @@ def revoke_token(db: Database, token: str) -> bool:
     found = tokens.lookup(db, COLLECTION, token)
     if found is None:
         return False
-    db[COLLECTION].update_one({"_id": found["_id"]}, {"$set": {"revoked_at": int(time.time())}})
+    tokens.revoke_document(db, COLLECTION, found["_id"])
     return True
 
 

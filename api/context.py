@@ -5,12 +5,11 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from flask import Flask, current_app, g
-from pymongo.database import Database
 
 from api.query.tokenscope import TokenScope
 from etl.core.config import Settings
 from etl.storage.clickhouse import Client, ClientPool
-from etl.storage.registry import open_database
+from etl.storage.registry import Database, open_database
 
 SETTINGS_EXTENSION = "k8scost_settings"
 CLICKHOUSE_EXTENSION = "k8scost_clickhouse"

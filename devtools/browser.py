@@ -44,7 +44,8 @@ FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
-PAGES = ("overview", "cluster", "health")
+# The pages photographed after the overview and a cluster: each drawn from the period alone.
+PERIOD_PAGES = ("health", "allocation", "savings", "alerts", "budgets", "bills")
 WAIT_S = 30.0
 
 
@@ -145,7 +146,9 @@ def sign_in(driver: webdriver.Chrome, base_url: str, organization_id: str, token
     driver.find_element("id", "sign-in-submit").click()
 
 
-def open_page(driver: webdriver.Chrome, base_url: str, route: str, page: str) -> None:
+def open_page(
+    driver: webdriver.Chrome, base_url: str, route: str, page: str, timeout_s: float = WAIT_S
+) -> None:
     """Go to `#/<route>` of the signed-in dashboard and wait until it is drawn."""
     # A new hash in the same document does not reload it: clear the old page's mark first.
     driver.execute_script("if (document.body) delete document.body.dataset.loaded")
@@ -154,7 +157,7 @@ def open_page(driver: webdriver.Chrome, base_url: str, route: str, page: str) ->
         driver.refresh()  # the same URL again is no navigation at all
     else:
         driver.get(target)
-    wait_loaded(driver, page)
+    wait_loaded(driver, page, timeout_s)
 
 
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
@@ -170,7 +173,7 @@ def requested_urls(driver: webdriver.Chrome) -> list[str]:
 def screenshots(
     base_url: str, organization_id: str, token: str, out_dir: Path, period: tuple[str, str]
 ) -> list[Path]:
-    """PNGs of the three pages over `period` (YYYY-MM-DD, inclusive) in `out_dir`."""
+    """PNGs of the pages over `period` (YYYY-MM-DD, inclusive) in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     days = f"from={period[0]}&to={period[1]}"
     written = []
@@ -182,8 +185,9 @@ def screenshots(
         link.click()
         wait_loaded(driver, "cluster")
         written.append(_shot(driver, out_dir / "cluster.png"))
-        open_page(driver, base_url, f"health?{days}", "health")
-        written.append(_shot(driver, out_dir / "health.png"))
+        for page in PERIOD_PAGES:
+            open_page(driver, base_url, f"{page}?{days}", page)
+            written.append(_shot(driver, out_dir / f"{page}.png"))
     return written
 
 

@@ -6,20 +6,29 @@ on the embedded defaults, so what the demo shows is what production runs.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import simulate_to_dir
+from etl.alerts import budgets
+from etl.alerts import run as alerts_run
 from etl.core.config import Settings
+from etl.storage import budgets as budget_store
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import DayResult, promql_client, run_tenant_day
 
 DEMO_SEED = 42
+DEMO_BUDGET = "demo organization"
+DEMO_BILL_COLUMNS = (
+    "ProviderName", "SubAccountId", "ChargePeriodStart", "ResourceId", "ServiceName", "RegionId",
+)  # fmt: skip
 
 
 def yesterday() -> date:
@@ -72,3 +81,59 @@ def cost_history(settings: Settings, scenario: dict, report: Callable[[DayResult
             report(
                 run_tenant_day(settings, database, account, date.fromisoformat(day_text), promql)
             )
+
+
+def node_bill(settings: Settings, scenario: dict, path: Path) -> Path:
+    """A FOCUS bill of the demo clusters' node VMs and a bucket, every simulated day, in
+    one AWS account, written to `path`: the nodes are folded into their clusters, and
+    billed, effective and list costs differ as under a discount (the bills page)."""
+    organization = scenario["clusters"][0]["organization_id"]
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    _, resources = registry.organization_documents(db, organization, ["_id"], ["meta"])
+    vms = sorted(
+        {
+            provider_id.rsplit("/", 1)[-1]
+            for resource in resources.values()
+            for provider_id in (resource.get("meta") or {}).get("node_provider_ids", [])
+        }
+    )
+    prices = {"BilledCost": "1.90", "EffectiveCost": "2.10", "ListCost": "2.40"}
+    lines = [(vm, "AmazonEC2", prices) for vm in vms]
+    lines.append(("demo-logs", "AmazonS3", dict.fromkeys(prices, "0.75")))
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, [*DEMO_BILL_COLUMNS, *prices])
+        writer.writeheader()
+        for day_text in scenario["days"]:
+            for resource, service, cost in lines:
+                writer.writerow(
+                    {
+                        "ProviderName": "AWS",
+                        "SubAccountId": "demo-payer",
+                        "ChargePeriodStart": f"{day_text}T00:00:00Z",
+                        "ResourceId": resource,
+                        "ServiceName": service,
+                        "RegionId": "us-east-1",
+                        **cost,
+                    }
+                )
+    return path
+
+
+def budget_and_alerts(settings: Settings, scenario: dict) -> None:
+    """A budget of the demo organization 85% spent on the last day, and the alerts the
+    evaluator raises for that day (the budget's crossed thresholds, any anomaly)."""
+    organization = scenario["clusters"][0]["organization_id"]
+    last = date.fromisoformat(scenario["days"][-1])
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    known = [b for b in budget_store.list_budgets(db, organization) if b["name"] == DEMO_BUDGET]
+    budget = (
+        known[0]
+        if known
+        else budget_store.add_budget(db, organization, DEMO_BUDGET, "organization", 1.0)
+    )
+    with connect(settings.clickhouse_dsn) as client:
+        spent = budgets.budget_month(budgets.SpendReader(client, db), budget, last)
+    budget_store.update_budget(
+        db, budget["_id"], {"amount_usd": max(spent.month_to_date_usd / 0.85, 1.0)}
+    )
+    alerts_run.evaluate(settings, last)

@@ -9,6 +9,7 @@ the scrape instant t: a series exists while start <= t < end, a gauge carries th
 in force at t, a counter is rate x (t - start). The scenario covers the current UTC day
 and is rebuilt when the day changes (counters restart then, as after a pod restart).
 No `tenant_id` label is exported: the proxy sets the tenant from the cluster's token.
+`k8scost simulate-serve` (k8scost/simulation.py) serves it.
 """
 
 from __future__ import annotations
@@ -19,22 +20,12 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import click
-
 from devtools.simulate import build_scenario
-from devtools.simulate.exporters import DEFAULT_EXPORTER, SHAPES, shape_named
+from devtools.simulate.exporters import DEFAULT_EXPORTER, shape_named
 from devtools.simulate.openmetrics import _label_text, _number, shaped_families
 from devtools.simulate.series import price_at
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-# `--exporter` of `simulate-serve` and `simulate`: the label shape to emit.
-exporter_option = click.option(
-    "--exporter",
-    type=click.Choice(sorted(SHAPES)),
-    default=DEFAULT_EXPORTER,
-    show_default=True,
-    help="Which exporter's label shape to emit (docs/exporters.md).",
-)
 
 
 def render(cluster: dict[str, Any], at: int, exporter: str = DEFAULT_EXPORTER) -> str:
@@ -100,23 +91,3 @@ def make_server(live: LiveCluster, host: str, port: int) -> ThreadingHTTPServer:
             """Scrapes every minute would bury the container log; errors still go to stderr."""
 
     return ThreadingHTTPServer((host, port), Handler)
-
-
-@click.command("simulate-serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=9105, show_default=True)
-@click.option(
-    "--cluster",
-    "index",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Which simulated cluster of the seed to expose (one exporter = one tenant).",
-)
-@click.option("--seed", type=int, default=1, show_default=True)
-@exporter_option
-def simulate_serve(host: str, port: int, index: int, seed: int, exporter: str) -> None:
-    """Expose one simulated cluster's live metrics at /metrics for a Prometheus to scrape."""
-    server = make_server(LiveCluster(index, seed, exporter), host, port)
-    click.echo(f"serving simulated cluster {index} (seed {seed}) at http://{host}:{port}/metrics")
-    server.serve_forever()

@@ -7,7 +7,8 @@ sets the Thanos tenant header and forwards the write to THANOS_RECEIVE_URL. A re
 rejects is never forwarded, in whole or in part.
 
 Modules: `protocol` (the wire format), `auth` (tokens), `status` (ingest health),
-`app` (the WSGI app), `cli` (`k8scost diproxy`, `k8scost accounts token`).
+`app` (the WSGI app); its commands (`k8scost diproxy`, `k8scost accounts token`) are
+k8scost/proxy.py's.
 """
 
 from __future__ import annotations

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import urllib3
 from flask import Flask, Request, Response, request
-from pymongo.database import Database
 
 from diproxy import Rejection, protocol
 from diproxy.auth import authenticate
 from etl.core.config import Settings
 from etl.storage.ingest_status import IngestRecorder
-from etl.storage.registry import open_database
+from etl.storage.registry import Database, open_database
 
 WRITE_PATH = "/storage/api/v2/write"
 PROTOBUF = "application/x-protobuf"

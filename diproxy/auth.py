@@ -1,6 +1,6 @@
 """Which cluster is writing: a bearer token bound to one kubernetes_cnr account.
 
-Only digests are stored (`etl.core.tokens`, collection `cluster_tokens`); the plain token is
+Only digests are stored (etl/storage/tokens.py, collection `cluster_tokens`); the plain token is
 printed once by `k8scost accounts token ID`. The tenant is the token's account id and
 never anything the request says, which closes the platform's hole where a cluster with
 valid credentials could pick another tenant's label.
@@ -8,11 +8,9 @@ valid credentials could pick another tenant's label.
 
 from __future__ import annotations
 
-from pymongo.database import Database
-
 from diproxy import Rejection
-from etl.core import tokens
-from etl.storage import registry
+from etl.storage import registry, tokens
+from etl.storage.registry import Database
 
 COLLECTION = "cluster_tokens"
 SUBJECT_FIELD = "cloud_account_id"

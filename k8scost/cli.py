@@ -16,28 +16,28 @@ import click
 
 from api.app import serve
 from api.auth import issue_token
-from api.cli import tokens_command
 from devtools import demo
 from devtools.localprom import LocalPrometheusError
-from devtools.simexporter import exporter_option, simulate_serve
 from devtools.simulate import simulate_to_dir
-from diproxy.cli import diproxy_command, token_command
-from etl.bills import cloud_command
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch, parse_day
 from etl.core.serve import DEFAULT_THREADS, DEFAULT_WORKERS
 from etl.metroculus.promql import PromQLError, PromQLUnavailableError
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import ClickHouseBusyError, connect
-from etl.storage.clusterddl import ddl as db_ddl
 from etl.worker.pipeline import DayResult, NoDataError, promql_client, run_tenant_day
 from k8scost import backfill
 from k8scost.alerts import alerts_command, budgets_command
+from k8scost.cloud import cloud_command
 from k8scost.pricing import pricing_command
+from k8scost.proxy import diproxy_command, token_command
 from k8scost.recommendations import recommendations_command
-from k8scost.replay import replay_command
+from k8scost.replay import replay_command, reprice_command
 from k8scost.reports import reports_command
+from k8scost.schema import db
 from k8scost.sharing import sharing_command
+from k8scost.simulation import exporter_option, simulate_serve
+from k8scost.tokens import tokens_command
 from k8scost.ui import dashboard_url, ui_group
 
 EXPECTED_ERRORS = (
@@ -73,20 +73,6 @@ def cli(ctx: click.Context) -> None:
 
 def _database(settings: Settings):
     return registry.open_database(settings.mongo_uri, settings.mongo_db)
-
-
-@cli.group()
-def db() -> None:
-    """ClickHouse schema."""
-
-
-@db.command("init")
-@click.pass_obj
-def db_init(settings: Settings) -> None:
-    """Apply sql/schema/*.sql (idempotent)."""
-    with connect(settings.clickhouse_dsn) as client:
-        for name in warehouse.init_schema(client):
-            click.echo(f"applied {name}")
 
 
 @cli.group()
@@ -307,11 +293,12 @@ def demo_command(
 
 cli.add_command(diproxy_command)
 accounts.add_command(token_command)
-db.add_command(db_ddl)
+cli.add_command(db)
 cli.add_command(simulate_serve)
 cli.add_command(cloud_command)
 cli.add_command(tokens_command)
 cli.add_command(replay_command)
+cli.add_command(reprice_command)
 cli.add_command(sharing_command)
 cli.add_command(pricing_command)
 cli.add_command(reports_command)

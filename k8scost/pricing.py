@@ -1,4 +1,4 @@
-"""`k8scost pricing`: an organization's cost metric and its bill reconciliation.
+"""`k8scost pricing`: an organization's cost metric, its bill reconciliation, price sheets.
 
 - `metric --organization-id ORG [billed|effective|list]`: which FOCUS cost answers are
   in when a request does not say (etl/storage/pricing.py; docs/api.md, "Cost
@@ -9,6 +9,9 @@
   under the metric, and the factor bill / list (docs/api.md, "Reconciliation: nodes
   priced from the bill"): what pricing nodes from the bill will change, before the
   answers apply it.
+- `set --cluster ID --file prices.csv`, `sheets`, `show --cluster ID [--date D]`,
+  `unset --cluster ID`: a cluster's price sheet (docs/pricing.md), for clusters no bill
+  prices. Runs apply it to new days; `k8scost reprice` to past ones.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from etl.core.metrics import METRICS
 from etl.storage import nodedays, nodes, registry
 from etl.storage.clickhouse import connect
 from etl.storage.pricing import default_metric, set_default_metric
+from k8scost import sheets
 
 
 @click.group("pricing")
@@ -78,3 +82,9 @@ def pricing_reconciliation(
         f"{len(found)} node-days priced by a bill: list {listed:.6f} USD, {metric} {billed:.6f} "
         f"USD, adjustment {billed - listed:+.6f} USD"
     )
+
+
+pricing_command.add_command(sheets.set_sheet_command)
+pricing_command.add_command(sheets.sheets_command)
+pricing_command.add_command(sheets.show_sheet_command)
+pricing_command.add_command(sheets.unset_sheet_command)

@@ -1,9 +1,10 @@
-"""`k8scost ui screenshots DIR`: PNGs of the dashboard's three pages on the demo's data.
+"""`k8scost ui screenshots DIR`: PNGs of the dashboard's pages on the demo's data.
 
 What `make demo` loads (devtools/demo.py: simulated clusters costed by the pipeline,
-so the data health page has its ledger), served by the API from a fresh interpreter
-and photographed by Debian's headless chromium (devtools/browser.py). The README's
-images in docs/img/ come from `make screenshots`.
+so the data health page has its ledger), plus a bill of the clusters' node VMs (the
+bills page), a budget and the alerts the evaluator raises on the last day, served by
+the API from a fresh interpreter and photographed by Debian's headless chromium
+(devtools/browser.py). The README's images in docs/img/ come from `make screenshots`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 
 from api.auth import issue_token
 from devtools import demo
+from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.storage import registry
 
@@ -33,14 +35,18 @@ def ui_group() -> None:
 @click.option("--days", type=click.IntRange(min=1), default=3, show_default=True)
 @click.pass_obj
 def screenshots_command(settings: Settings, out_dir: Path, clusters: int, days: int) -> None:
-    """Cost the demo's simulated clusters, serve them, and write overview/cluster/health PNGs."""
+    """Cost the demo's simulated clusters, serve them, and write a PNG of each page."""
     # selenium comes with the test extra (the API image has none): imported when used.
     from devtools import browser
 
     with demo.simulated_thanos(settings, clusters, days, SCRAPE_INTERVAL_S) as (url, scenario):
         local = settings.with_overrides(thanos_url=url)
         demo.cost_history(local, scenario, lambda result: None)
-    organization = scenario["clusters"][0]["organization_id"]
+        organization = scenario["clusters"][0]["organization_id"]
+        import_bill(
+            local, organization, demo.node_bill(local, scenario, local.data_dir / "demo-bill.csv")
+        )
+        demo.budget_and_alerts(local, scenario)
     token = issue_token(registry.open_database(local.mongo_uri, local.mongo_db), organization)
     period = (scenario["days"][0], scenario["days"][-1])
     with browser.api_server(local) as base_url:

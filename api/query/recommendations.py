@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from etl.storage import sqlfiles
 from etl.storage.clickhouse import Client
+from etl.storage.usagereads import recommendation_rows
 
 GIB = 2**30
 HOURS_PER_MONTH = 730
@@ -94,17 +94,15 @@ def find_recommendations(
     (those without usage data last)."""
     if not account_ids:
         return []
-    rows = client.query(
-        sqlfiles.query("k8s_recommendations"),
-        parameters={
-            "cloud_account_ids": list(account_ids),
-            "start_date": start,
-            "end_date": end,
-            "namespaces": list(namespaces),
-            "cpu_quantile": options.cpu_quantile,
-            "memory_quantile": options.memory_quantile,
-        },
-    ).named_results()
+    rows = recommendation_rows(
+        client,
+        account_ids,
+        start,
+        end,
+        namespaces,
+        options.cpu_quantile,
+        options.memory_quantile,
+    )
     found = [recommendation(row, options) for row in rows]
     found.sort(
         key=lambda r: (

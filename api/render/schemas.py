@@ -129,6 +129,16 @@ class CleanExpensesSchema(Schema):
 
 
 COST_FIELDS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
+# Beside a group's cost priced from the bill, its exporter's figure (docs/api.md,
+# "Reconciliation: nodes priced from the bill").
+LIST_COST_FIELD = {
+    "list_cost": Float(
+        metadata={
+            "description": "without sharing: the exporter's (list) cost of the rows, before "
+            "their nodes were priced from the bill"
+        }
+    )
+}
 
 
 def _shared() -> Nested:
@@ -138,13 +148,14 @@ def _shared() -> Nested:
 
 
 K8sCostTotalsSchema = Schema.from_dict(
-    {**COST_FIELDS, "shared": _shared()}, name="K8sCostTotalsSchema"
+    {**COST_FIELDS, **LIST_COST_FIELD, "shared": _shared()}, name="K8sCostTotalsSchema"
 )
 K8sCostGroupSchema = Schema.from_dict(
     {
         "key": String(required=True, metadata={"description": "the group's name"}),
         "pod_uid": String(metadata={"description": "with group_by=pod: the pod's uid"}),
         **COST_FIELDS,
+        **LIST_COST_FIELD,
         "shared": _shared(),
         "cpu_efficiency": Float(
             required=True,
@@ -180,6 +191,15 @@ class K8sCostGroupsSchema(Schema):
     limit = Integer(metadata={"description": "the limit applied, when one was given"})
     sharing = Nested(
         SharingSchema, metadata={"description": "with sharing only: the sharing applied"}
+    )
+    step = String(metadata={"description": "with step: the step of `series`"})
+    series = Dict(
+        keys=String(),
+        values=Dict(keys=String(), values=Float()),
+        metadata={
+            "description": "with step: {bucket start (Unix seconds, midnight UTC): {group key: "
+            "cost}}; with limit, the groups left out add up under __other__"
+        },
     )
 
 

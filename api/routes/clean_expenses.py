@@ -20,7 +20,7 @@ from api.catalog.cache import CatalogCache
 from api.context import current_settings, mongodb, token_scope
 from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
-from api.query.metric import METRIC_FIELDS, request_metric
+from api.query.metric import METRIC_FIELDS, reconciliation, request_metric
 from api.query.paging import page
 from api.query.period import query_schema
 from api.query.scope import Period
@@ -158,7 +158,10 @@ def _shared_answer(
     )
     items = answer.items()
     clusters = sorted({item["cloud_account_id"] for item in items if "k8s_costs" in item})
-    items, change = share_items(items, shared_cluster_costs(clusters, period, filters, policy))
+    bill = reconciliation(catalogs().get(current_settings(), organization_id), metric)
+    items, change = share_items(
+        items, shared_cluster_costs(clusters, period, filters, policy, bill)
+    )
     limit = query.get("limit")
     body: dict[str, Any] = {
         "start_date": query["start_date"],

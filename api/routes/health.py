@@ -14,6 +14,7 @@ from apiflask.fields import Boolean, Dict, String
 
 from api.context import clickhouse, mongodb
 from etl.storage import registry
+from etl.storage.clickhouse import ping
 
 bp = APIBlueprint("health", __name__, tag="health")
 
@@ -33,7 +34,7 @@ class ReadySchema(Schema):
 
 def _check_clickhouse() -> None:
     with clickhouse(lock_wait_s=READY_LOCK_WAIT_S) as client:
-        client.query("SELECT 1")
+        ping(client)
 
 
 def _check_mongodb() -> None:

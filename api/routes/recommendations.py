@@ -20,6 +20,7 @@ from marshmallow import RAISE
 
 from api.context import clickhouse, mongodb, token_scope
 from api.query.filters import K8S_RECOMMENDATIONS, Filters
+from api.query.paging import page
 from api.query.period import query_schema
 from api.query.recommendations import QUANTILES, Options, find_recommendations
 from etl.storage.registry import k8s_account_ids
@@ -114,7 +115,7 @@ def get_k8s_recommendations(organization_id: str, query: dict[str, Any]) -> dict
         "total_monthly_savings": sum(r["monthly_savings"] or 0.0 for r in found),
     }
     if query.get("limit"):
-        found = found[: query["limit"]]
+        found = page(found, query["limit"])
         body["limit"] = query["limit"]
     body["recommendations"] = found
     return body

@@ -1,8 +1,11 @@
 """The dashboard (the seed's NGUI), served by the API process itself under `/ui/`.
 
-Three pages in one HTML document (api/ui/templates/index.html) driven by a few
-small scripts (api/ui/static/: common.js, one per page, app.js the router): the
-expenses overview, a cluster's components and drill-down, and data health. The
+Pages in one HTML document (api/ui/templates/index.html) driven by a few small
+scripts (api/ui/static/: common.js, one per page, app.js the router): the expenses
+overview, a cluster's components and drill-down, data health, the allocation
+explorer and the right-sizing savings (whose filter inputs come from the filter
+table, like the overview's, so a new filter shows up on its own), alerts, budgets
+and bills (docs/dashboard.md). The
 page, its scripts, its style and the chart library are public (api/auth.py
 PUBLIC_ENDPOINTS): they hold no data. The data comes from the API's own endpoints
 with the token the user signs in with, kept in the browser's session storage and
@@ -23,7 +26,7 @@ from apiflask import APIBlueprint
 from flask import Response, redirect, render_template, send_file, url_for
 
 from api.query.breakdown import BREAKDOWNS
-from api.query.filters import CLEAN_EXPENSES
+from api.query.filters import CLEAN_EXPENSES, K8S_COSTS, K8S_RECOMMENDATIONS
 
 UI_DIR = Path(__file__).resolve().parents[1] / "ui"
 # Static files change with a release only: the browser may keep them a day.
@@ -62,6 +65,8 @@ def page() -> str:
     return render_template(
         "index.html",
         filters=CLEAN_EXPENSES.filters,
+        allocation_filters=K8S_COSTS.filters,
+        savings_filters=K8S_RECOMMENDATIONS.filters,
         # The overview's chart: by service first (K8s included), then the other fields.
         breakdowns=sorted(
             (b for b in BREAKDOWNS if b != "k8s_component"), key=lambda b: b != "service_name"

@@ -14,7 +14,8 @@ namespace or a `label:<key>=<value>` (the pod's label, else its namespace's).
 The spend is in a cost metric (docs/api.md, "Cost metrics"): the reader's when it is
 given one (a request's `cost_metric`), else the budget's organization's default
 (`k8scost pricing metric`, billed unless set); a namespace or label budget reads the
-allocation, the same in every metric until nodes are priced from the bill.
+allocation with its nodes and PVs priced from the bill in that metric (docs/api.md,
+"Reconciliation: nodes priced from the bill").
 Each crossed threshold is one alert per month (its id names budget, month and
 threshold), so it is raised once however many days stay above it. Its causes are
 the month-to-date spend per account, which adds up to the month-to-date.
@@ -28,12 +29,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from etl.core.days import FIRST_DAY, day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
-from etl.storage import costreads, nodes, pricing, registry
+from etl.storage import costreads, nodedays, nodes, pricing, registry
 from etl.storage.clickhouse import Client
+from etl.storage.registry import Database
 
 TREND_DAYS = 7
 # A threshold is a percent of the amount, so at most 10x the money bound.
@@ -117,6 +117,7 @@ class SpendReader:
                 clusters,
                 first,
                 last,
+                nodedays.organization_bill(self._db, organization, self.metric(budget)),
                 parts.get("namespace", ""),
                 (parts.get("key", ""), parts.get("value", "")),
             )

@@ -33,10 +33,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import requests
-from pymongo.database import Database
 
 from etl.core.config import Settings
 from etl.storage import alerting, deliveries
+from etl.storage.registry import Database
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-K8scost-Signature"

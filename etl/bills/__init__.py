@@ -3,11 +3,10 @@
 `sources` finds the files of a bill (a file, a folder, an S3 prefix), `reader`
 streams them in batches, `rows` checks and normalizes a batch, `totals` folds the
 batches into what will be written, `load` writes it (MongoDB, then ClickHouse
-restatements), `ids` derives the stable ids, `command` is the CLI. The rules
+restatements), `ids` derives the stable ids; the command line is k8scost/cloud.py. The rules
 are in docs/api.md ("Cloud bills").
 """
 
-from etl.bills.command import cloud_command
 from etl.bills.ids import (
     account_id,
     account_level_id,
@@ -24,7 +23,6 @@ __all__ = [
     "account_id",
     "account_level_id",
     "account_type",
-    "cloud_command",
     "import_bill",
     "resource_id",
     "unused_commitment_id",

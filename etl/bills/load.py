@@ -39,7 +39,7 @@ from etl.bills.totals import BillTotals, ItemKey
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.core.metrics import ATTRIBUTE_COLUMNS, COST_COLUMNS, NO_BILLING_PERIOD
-from etl.storage import registry, sqlfiles, warehouse
+from etl.storage import expenses, registry, warehouse
 from etl.storage.clickhouse import connect
 
 EPOCH = date(1970, 1, 1)
@@ -242,17 +242,13 @@ def _restate(
     empty = daily[EXPENSE_COLUMNS].iloc[0:0]
     with connect(settings.clickhouse_dsn) as client:
         warehouse.init_schema(client)
-        live = client.query(
-            sqlfiles.query("expenses_live_days"),
-            parameters={
-                "cloud_account_ids": sorted(periods),
-                "billing_periods": sorted(
-                    {_day(first) for spans in periods.values() for first, _ in spans}
-                ),
-                "first_day": day_start_epoch(_day(min(bounds))),
-                "last_day": day_start_epoch(_day(max(bounds))),
-            },
-        ).result_rows
+        live = expenses.live_days(
+            client,
+            periods,
+            {_day(first) for spans in periods.values() for first, _ in spans},
+            _day(min(bounds)),
+            _day(max(bounds)),
+        )
         plan = sorted(fresh.keys() | _stale_keys(live, periods))
         with progress("writing account-days", len(plan)) as bar:
             for account, period, day in plan:

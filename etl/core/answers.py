@@ -96,6 +96,10 @@ ANSWERS: tuple[Answer, ...] = (
     Answer("load_balancer_first_seen", LOAD_BALANCER),
     Answer("load_balancer_last_seen", LOAD_BALANCER),
     Answer("pod_network_egress_bytes", POD_EGRESS),
+    # What a price sheet selects nodes by and prices PVs over (etl/costmodel/sheetprices.py):
+    # kube_node_labels as sent, and how many steps each PV existed (its capacity series).
+    Answer("node_labels", NODE, label_map=True),
+    Answer("pv_life_steps", PV),
     # Usage (cAdvisor): each query's rows as they come (etl/metroculus/usage.py).
     *(
         Answer(name, USAGE_CONTAINER)
@@ -109,6 +113,9 @@ ANSWERS: tuple[Answer, ...] = (
             "container_usage_samples",
         )
     ),
+    # Which cloud disk each PV was (pv_hourly_cost's provider_id), for the reconciliation
+    # to the bill (etl/costmodel/pvdays.py).
+    Answer("pv_provider_ids", (*PV, "provider_id")),
 )
 ANSWER = {answer.name: answer for answer in ANSWERS}
 

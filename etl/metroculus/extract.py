@@ -44,7 +44,8 @@ QUERY_COUNT = len(ROUND_QUERIES)
 # The version of what an extract holds: the queries' names, what they select and how their
 # answers are shaped. Raise it with any such change: an archive of another version is
 # refused on replay (etl/worker/archive.py), since the transform would misread it.
-# 1: the transformed answers (before 2026-12-07); 2: the rounds' raw answers.
+# 1: the transformed answers (before 2026-12-07); 2: the rounds' raw answers, the price
+# sheets' node_labels query included.
 CONTRACT_VERSION = 2
 
 

@@ -124,11 +124,20 @@ def small_answers(raw: list[Series], day: Day) -> Answers:
     out["pv_bytes"] = ANSWER["pv_bytes"].frame(
         [[*k, h.average] for k, h in volumes.items() if h.average is not None]
     )
+    out["pv_life_steps"] = ANSWER["pv_life_steps"].frame(
+        [[*k, h.steps] for k, h in volumes.items() if h.steps]
+    )
     prices = {k: h for k, h in entities("pv_hourly_cost", PV).items() if h.steps}
     out["pv_price_samples"] = ANSWER["pv_price_samples"].frame(
         [[*k, h.price_sum] for k, h in prices.items()]
     )
     out["pv_price_changes"] = ANSWER["pv_price_changes"].frame(_changes("pv", prices))
+    disks = {
+        (one.labels.get("persistentvolume", ""), one.labels.get("provider_id", ""))
+        for one in by_family.get(("pv_hourly_cost",), [])
+        if day.of([one]).steps
+    }
+    out["pv_provider_ids"] = ANSWER["pv_provider_ids"].frame([[*i, 1.0] for i in sorted(disks)])
     balancers = entities("kubecost_load_balancer_cost", LOAD_BALANCER)
     out["load_balancer_rate_samples"] = ANSWER["load_balancer_rate_samples"].frame(
         [[*k, h.price_sum] for k, h in balancers.items() if h.steps]

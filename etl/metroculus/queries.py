@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from etl.core.days import day_end
-from etl.core.labels import ALLOCATION_SERIES, CONTAINER, POD, POD_EGRESS
+from etl.core.labels import ALLOCATION_SERIES, CONTAINER, NODE, POD, POD_EGRESS
 from etl.metroculus.usage import USAGE_QUERIES
 
 GAUGE = "gauge"
@@ -329,6 +329,7 @@ QUERIES: tuple[TenantDayQuery, ...] = (
     _labels("pod_labels", POD, "kube_pod_labels"),
     _labels("namespace_labels", ("namespace",), "kube_namespace_labels"),
     _labels("service_selectors", ("namespace", "service"), "service_selector_labels"),
+    _labels("node_labels", NODE, "kube_node_labels"),
     SMALL_SAMPLES,
     # Usage (cAdvisor), for efficiency and right-sizing only: etl/metroculus/usage.py.
     *(

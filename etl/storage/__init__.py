@@ -1,2 +1,3 @@
-"""The stores: the ClickHouse client factory, the warehouse's restatements, the registry
-(MongoDB accounts and resources), the SQL files and the DDL."""
+"""The stores, and all I/O with them: one module per MongoDB collection or ClickHouse read
+model (the layers above get functions, never a query or a collection), the ClickHouse
+client factory, the warehouse's restatements, the SQL files and the DDL."""

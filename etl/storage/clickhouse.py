@@ -167,6 +167,11 @@ def connect(dsn: str, lock_wait_s: float = 60.0) -> Iterator[Client]:
         client.close()
 
 
+def ping(client: Client) -> None:
+    """A round trip to the server (or the embedded engine); raises when it cannot answer."""
+    client.query("SELECT 1")
+
+
 class ClientPool:
     """Clients of one DSN kept open across requests, one per concurrent user.
 

@@ -32,10 +32,8 @@ forgotten: a statement the rewrite does not understand is an error, not a skip.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
-import click
-
-from etl.core.config import Settings
 from etl.storage import sqlfiles
 from etl.storage.clickhouse import connect
 
@@ -177,25 +175,14 @@ def cluster_statements(cluster: str) -> list[tuple[str, str]]:
     ]
 
 
-@click.command("ddl")
-@click.option(
-    "--cluster",
-    help="Rewrite for this ClickHouse cluster (ON CLUSTER, Replicated*, Distributed).",
-)
-@click.option(
-    "--apply",
-    is_flag=True,
-    help="Run the statements against CLICKHOUSE_DSN instead of only printing them.",
-)
-@click.pass_obj
-def ddl(settings: Settings, cluster: str | None, apply: bool) -> None:
-    """Print (or --apply) the schema: sql/schema as is, or its cluster variant."""
-    statements = cluster_statements(cluster) if cluster else sqlfiles.schema_statements()
-    if not apply:
-        for name, statement in statements:
-            click.echo(f"-- from sql/schema/{name}\n{statement.strip()};\n")
-        return
-    with connect(settings.clickhouse_dsn) as client:
+def schema_statements(cluster: str | None) -> list[tuple[str, str]]:
+    """(schema file name, statement): sql/schema as is, or its variant for `cluster`."""
+    return cluster_statements(cluster) if cluster else sqlfiles.schema_statements()
+
+
+def apply_statements(dsn: str, statements: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """Run each (file name, statement) against `dsn` in order, yielding it once applied."""
+    with connect(dsn) as client:
         for name, statement in statements:
             client.command(statement)
-            click.echo(f"applied {name}: {statement.split(chr(10), 1)[0]}")
+            yield name, statement

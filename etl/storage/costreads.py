@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pandas as pd
 from clickhouse_connect.driver.client import Client
@@ -22,13 +23,22 @@ def _days(first_day: date, last_day: date) -> dict[str, int]:
 
 
 def allocation_groups(
-    client: Client, cloud_account_id: str, first_day: date, last_day: date
+    client: Client,
+    cloud_account_id: str,
+    first_day: date,
+    last_day: date,
+    bill: Mapping[str, Any],
 ) -> pd.DataFrame:
     """One cluster's allocation per (day, namespace, controller, node), with every
-    component and the cost (sql/queries/alerts_allocation_groups.sql)."""
+    component and the cost (sql/queries/alerts_allocation_groups.sql), its nodes and PVs
+    priced from the bill by `bill` (etl/storage/nodedays.py: organization_bill)."""
     frame = client.query_df(
         sqlfiles.query("alerts_allocation_groups"),
-        parameters={"cloud_account_id": cloud_account_id, **_days(first_day, last_day)},
+        parameters={
+            "cloud_account_id": cloud_account_id,
+            **_days(first_day, last_day),
+            **bill,
+        },
     )
     if not frame.empty:
         frame["day"] = pd.to_datetime(frame["day"]).dt.date
@@ -98,11 +108,14 @@ def allocation_days(
     cloud_account_ids: Sequence[str],
     first_day: date,
     last_day: date,
+    bill: Mapping[str, Any],
     namespace: str = "",
     label: tuple[str, str] = ("", ""),
 ) -> Daily:
     """Allocated spend per (cluster, day) in one namespace and/or with one label
-    (sql/queries/budgets_allocation_daily.sql); a cluster-day without rows is absent."""
+    (sql/queries/budgets_allocation_daily.sql), its nodes and PVs priced from the bill by
+    `bill` (etl/storage/nodedays.py: organization_bill); a cluster-day without rows is
+    absent."""
     if not cloud_account_ids:
         return {}
     frame = client.query_df(
@@ -113,6 +126,7 @@ def allocation_days(
             "namespace": namespace,
             "label_key": label[0],
             "label_value": label[1],
+            **bill,
         },
     )
     return _daily(frame)

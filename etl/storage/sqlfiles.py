@@ -47,6 +47,8 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     ],
     # A name that is part of the row key, so all copies of a key carry the same one.
     "any": _each("any({0}) AS {0}"),
+    # Columns by name, in the order given (a UNION's branches match by position).
+    "plain": _each("{0}"),
     # The sum of a column that a subquery has already collapsed.
     "summed": _each("sum({0}) AS {0}"),
     # The breakdown columns that clean_expenses_costs.sql joins to its items.
@@ -59,7 +61,9 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     # just before (a form never hides a query parameter). `grouped_by` is one grouping
     # or several, comma-separated (`label:<key>` the pod's label, else its namespace's):
     # the key is the row's part per grouping joined by GROUP_PARTS_SEPARATOR, so one
-    # grouping keeps its plain key.
+    # grouping keeps its plain key. `day` (internal: api/query/series.py) is the row's
+    # midnight UTC in Unix seconds: a group's cost per day, for the k8s_costs series;
+    # sharing is spread per cluster-day, so adding it changes no group's share.
     "grouping": lambda names: [
         line.format(*names)
         for line in (
@@ -79,6 +83,7 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
             "    part = 'controller', controller_key,",
             "    part = 'node', if(node = '', namespace, node),",
             "    part = 'pod', if(pod_uid = '', pod, concat(namespace, '/', pod)),",
+            "    part = 'day', toString(toUInt32(date)),",
             "    namespace IN ('__idle__', '__unmounted__', '__overhead__'), namespace,",
             "    label_value = '', '__unallocated__',",
             "    label_value",

@@ -4,9 +4,9 @@ Why: a restatement reads what the day holds, then inserts cancel rows for it.
 Two at once (a backfill and a manual rerun) would both cancel the same rows and the
 day's cost would go negative. The embedded chdb lock cannot help (it is per process
 and absent on a ClickHouse server), so the lease lives in MongoDB, which every run
-already shares: a document whose `_id` is the tenant-day. Inserting it is the
-acquisition (`_id` is unique on MongoDB and on montydb's SQLite storage); deleting it
-is the release.
+already shares: a document whose `_id` is the tenant-day (etl/storage/leases.py holds
+its writes). Inserting it is the acquisition (`_id` is unique on MongoDB and on montydb's
+SQLite storage); deleting it is the release.
 
 Why short, with a heartbeat: a holder that dies (`kill -9`, an OOM kill, a lost node)
 cannot release, and a long lease blocked its tenant-day for that long. So the lease
@@ -34,14 +34,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pymongo.database import Database
-
-from etl.storage.montystore import DUPLICATE_KEY_ERRORS
-from etl.storage.registry import database_in_this_thread
+from etl.storage.leases import find_lease, insert_lease, release, replace_holder
+from etl.storage.registry import Database, database_in_this_thread
 
 log = logging.getLogger(__name__)
 
-COLLECTION = "k8s_import_leases"
 HEARTBEAT_S = 10.0
 # A lease lasts this many heartbeats: one missed, with half an interval of slack for a
 # busy machine.
@@ -64,7 +61,7 @@ def lease_id(tenant_id: str, day: date) -> str:
 
 def current(db: Database, tenant_id: str, day: date) -> dict[str, Any] | None:
     """The tenant-day's lease as stored (a holder's, live or gone), or None."""
-    return db[COLLECTION].find_one({"_id": lease_id(tenant_id, day)})
+    return find_lease(db, lease_id(tenant_id, day))
 
 
 @cache
@@ -117,19 +114,13 @@ def _try_acquire(db: Database, key: str, holder: str, ttl_s: float) -> dict[str,
     """Take the lease if it is free or its holder is gone: the lease it replaced (`{}` when
     it was free), or None when another holder has it."""
     now = time.time()
-    try:
-        db[COLLECTION].insert_one({"_id": key, **_fields(holder, now, ttl_s)})
+    if insert_lease(db, key, _fields(holder, now, ttl_s)):
         return {}
-    except DUPLICATE_KEY_ERRORS:
-        pass
-    current = db[COLLECTION].find_one({"_id": key})
+    current = find_lease(db, key)
     if current is None or not holder_gone(current, now):
         return None
     # One conditional write: of several waiters, the one that replaces this holder wins.
-    taken = db[COLLECTION].update_one(
-        {"_id": key, "holder": current["holder"]}, {"$set": _fields(holder, now, ttl_s)}
-    )
-    if not taken.modified_count:
+    if not replace_holder(db, key, current["holder"], _fields(holder, now, ttl_s)):
         return None
     log.warning(
         "took over the lease of %s from %s pid %s, which is gone",
@@ -153,11 +144,10 @@ class _Heartbeat(threading.Thread):
         db = database_in_this_thread(self.db)
         while not self.stopped.wait(self.interval_s):
             now = time.time()
-            renewed = db[COLLECTION].update_one(
-                {"_id": self.key, "holder": self.holder},
-                {"$set": {"renewed_at": now, "expires_at": now + self.ttl_s}},
+            renewed = replace_holder(
+                db, self.key, self.holder, {"renewed_at": now, "expires_at": now + self.ttl_s}
             )
-            if not renewed.modified_count:
+            if not renewed:
                 log.error("lost the lease of %s: another run took it over", self.key)
                 return
 
@@ -186,7 +176,7 @@ def hold(
     deadline = time.monotonic() + wait_s
     while (replaced := _try_acquire(db, key, holder, ttl_s)) is None:
         if time.monotonic() >= deadline:
-            current = db[COLLECTION].find_one({"_id": key}) or {}
+            current = find_lease(db, key) or {}
             raise TenantDayBusyError(
                 f"tenant {tenant_id} on {day} is being loaded by {current.get('host')} "
                 f"pid {current.get('pid')}; waited {wait_s:.0f}s"
@@ -201,7 +191,7 @@ def hold(
     finally:
         heartbeat.stopped.set()
         heartbeat.join()
-        released = db[COLLECTION].delete_one({"_id": key, "holder": holder}).deleted_count
+        released = release(db, key, holder)
     if not released:
         raise LeaseLostError(
             f"tenant {tenant_id} on {day}: this run stalled past its lease and another took "

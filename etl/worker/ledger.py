@@ -11,8 +11,9 @@ Statuses: `running` (an attempt is in progress), `loaded` (costed and stored),
 `succeeded` (loaded and the quality check agreed with ClickHouse), `failed`,
 `no_data` (the tenant sent nothing for the day; the previous data is kept),
 `abandoned` (the attempt's process died while it held the tenant-day's lease).
-`history` keeps the last HISTORY_LENGTH outcomes, oldest first, so an attempt that
-died and the one that took over both show (`abandoned`, then `loaded`).
+`history` keeps the last outcomes (etl/storage/ledger.py, which stores the records),
+oldest first, so an attempt that died and the one that took over both show
+(`abandoned`, then `loaded`).
 
 The repair DAG asks this module which days to re-run: days with no record or a
 failed, abandoned or stuck one, and yesterday when Thanos now holds more samples than the
@@ -29,13 +30,11 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from pymongo.database import Database
-
 from etl.metroculus.samples import MEASURE
-from etl.storage.registry import ClusterAccount
+from etl.storage.ledger import find_records, record_id, update_record_if, upsert_record
+from etl.storage.registry import ClusterAccount, Database
 from etl.worker import lease
 
-COLLECTION = "k8s_import_ledger"
 RUNNING, LOADED, SUCCEEDED, FAILED, NO_DATA = "running", "loaded", "succeeded", "failed", "no_data"
 ABANDONED = "abandoned"
 STATUSES = (SUCCEEDED, LOADED, RUNNING, FAILED, NO_DATA, ABANDONED)
@@ -45,11 +44,6 @@ SETTLED = COMPLETE | {NO_DATA}
 # A `running` record untouched this long belongs to a run that died (a killed worker).
 STALE_AFTER_S = 6 * 3600
 ERROR_CHARS = 2000
-HISTORY_LENGTH = 20
-
-
-def record_id(tenant_id: str, day: date) -> str:
-    return f"{tenant_id}/{day.isoformat()}"
 
 
 def _write(
@@ -63,25 +57,19 @@ def _write(
     """Upsert the tenant-day's record: `fields` set, `increment` added, `outcome` (an
     attempt's end) appended to its history, identity on insert."""
     now = int(time.time())
-    update: dict[str, Any] = {
-        "$set": {**fields, "updated_at": now, "account_name": account.name},
-        "$setOnInsert": {
+    upsert_record(
+        db,
+        record_id(account.id, day),
+        identity={
             "cloud_account_id": account.id,
             "organization_id": account.organization_id,
             "date": day.isoformat(),
             "created_at": now,
         },
-    }
-    if increment:
-        update["$inc"] = increment
-    if outcome:
-        update["$push"] = _history_push({**outcome, "at": now})
-    db[COLLECTION].update_one({"_id": record_id(account.id, day)}, update, upsert=True)
-
-
-def _history_push(entry: dict[str, Any]) -> dict[str, Any]:
-    """The `$push` that appends `entry` to the history, keeping the last HISTORY_LENGTH."""
-    return {"history": {"$each": [entry], "$slice": -HISTORY_LENGTH}}
+        fields={**fields, "updated_at": now, "account_name": account.name},
+        increment=increment,
+        outcome={**outcome, "at": now} if outcome else None,
+    )
 
 
 def start_attempt(db: Database, account: ClusterAccount, day: date, run_id: str) -> None:
@@ -155,12 +143,12 @@ def record_checked(db: Database, account: ClusterAccount, day: date) -> None:
     day meanwhile, its status is its own to set.
     """
     now = int(time.time())
-    db[COLLECTION].update_one(
-        {"_id": record_id(account.id, day), "status": LOADED},
-        {
-            "$set": {"status": SUCCEEDED, "stage": "check", "checked_at": now, "updated_at": now},
-            "$push": _history_push({"status": SUCCEEDED, "stage": "check", "at": now}),
-        },
+    update_record_if(
+        db,
+        record_id(account.id, day),
+        expected={"status": LOADED},
+        fields={"status": SUCCEEDED, "stage": "check", "checked_at": now, "updated_at": now},
+        outcome={"status": SUCCEEDED, "stage": "check", "at": now},
     )
 
 
@@ -235,14 +223,14 @@ def settle_abandoned(db: Database, records: Iterable[dict[str, Any]], now: float
             continue  # no lease, or an older attempt's: this one has not reached its load
         if not lease.holder_gone(held, now):
             continue
-        marked = db[COLLECTION].update_one(
-            {"_id": record["_id"], "status": RUNNING, "started_at": record.get("started_at")},
-            {
-                "$set": {"status": ABANDONED, "stage": "load", "updated_at": int(now)},
-                "$push": _history_push({**_abandoned_entry(held), "at": int(now)}),
-            },
+        marked = update_record_if(
+            db,
+            record["_id"],
+            expected={"status": RUNNING, "started_at": record.get("started_at")},
+            fields={"status": ABANDONED, "stage": "load", "updated_at": int(now)},
+            outcome={**_abandoned_entry(held), "at": int(now)},
         )
-        if marked.modified_count:
+        if marked:
             record.update(status=ABANDONED, stage="load")
 
 
@@ -250,19 +238,6 @@ def leased(db: Database, account: ClusterAccount, day: date) -> AbstractContextM
     """The tenant-day's lease (etl/worker/lease.py); taking over a dead holder's lease
     records its attempt `abandoned`."""
     return lease.hold(db, account.id, day, on_takeover=partial(record_abandoned, db, account, day))
-
-
-def find_records(
-    db: Database, tenant_ids: Iterable[str], first_day: date, last_day: date
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """The records of these tenants over [first_day, last_day], by (tenant id, ISO date)."""
-    found = db[COLLECTION].find(
-        {
-            "cloud_account_id": {"$in": list(tenant_ids)},
-            "date": {"$gte": first_day.isoformat(), "$lte": last_day.isoformat()},
-        }
-    )
-    return {(record["cloud_account_id"], record["date"]): record for record in found}
 
 
 def days_between(first_day: date, last_day: date) -> list[date]:

@@ -18,13 +18,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from etl.core.config import Settings
 from etl.core.days import parse_day
 from etl.metroculus import samples
 from etl.metroculus.promql import PromQLClient
 from etl.storage import registry
+from etl.storage.registry import Database
 from etl.worker import ledger, pipeline
 from etl.worker.pipeline import promql_client
 

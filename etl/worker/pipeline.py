@@ -24,7 +24,8 @@ The day is costed twice from the same answers: the asset view (etl/costmodel/ass
 the allocation down to the pod (etl/allocation). What is loaded is the allocation:
 its rows go to `k8s_allocation`, their sums to `k8s_cost_breakdown` and `expenses`,
 and the daily reconciliation against the asset view is stored beside (MongoDB). The
-asset view's nodes go to `k8s_node_days`, for the reconciliation to the bill.
+asset view's nodes go to `k8s_node_days`, and who carries each PV's cost to
+`k8s_pv_days`, for the reconciliation to the bill.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from pymongo.database import Database
 
 from etl.core.answers import Answers
 from etl.core.config import Settings
@@ -45,13 +45,16 @@ from etl.core.metrics import priced_alike
 from etl.costmodel.allocation import Allocation, allocate, reconcile
 from etl.costmodel.assets import COMPONENTS, DayCosts, cost_model, day_costs
 from etl.costmodel.nodedays import node_days
+from etl.costmodel.pricesheet import from_documents
+from etl.costmodel.pvdays import pv_days
+from etl.costmodel.sheetprices import priced_by_sheet
 from etl.metroculus import derive, samples
 from etl.metroculus.extract import ROUND_QUERIES, Rounds, extract
 from etl.metroculus.promql import PromQLClient
-from etl.storage import nodedays, registry, warehouse
+from etl.storage import nodedays, pricesheets, pvdays, reconciliations, registry, warehouse
 from etl.storage.clickhouse import Client, connect
-from etl.storage.registry import ClusterAccount
-from etl.worker import archive, ledger, quality, reconciliations
+from etl.storage.registry import ClusterAccount, Database
+from etl.worker import archive, ledger, quality
 
 log = logging.getLogger(__name__)
 
@@ -140,21 +143,33 @@ def transform_and_load(
 ) -> tuple[DayCosts, int, dict[str, Any]]:
     """Cost the answers and restate the day: (costs, rows written, cluster resource).
 
-    The costs returned are what was loaded: the allocation's sums. The caller holds the
-    tenant-day's lease (etl/worker/lease.py; a dead holder's attempt is recorded abandoned
-    when its lease is taken over): one restatement of a tenant-day at a time, whatever
-    runs it, and the ledger written under it, so it always matches ClickHouse.
+    The costs returned are what was loaded: the allocation's sums. The cluster's price
+    sheet, if any, is its list price from here on (etl/costmodel/sheetprices.py). The
+    caller holds the tenant-day's lease (etl/worker/lease.py; a dead holder's attempt is
+    recorded abandoned when its lease is taken over): one restatement of a tenant-day at
+    a time, whatever runs it, and the ledger written under it, so it always matches
+    ClickHouse.
     """
     step_s = scrape_interval_s(settings, account)
     model = cost_model(account.config)
+    sheet = from_documents(pricesheets.sheet_rows(db, account.id))
+    answers, sheet_issues = priced_by_sheet(answers, sheet, day)
     assets = day_costs(answers, step_s, model)
     allocation = allocate(answers, day, step_s, assets, model)
     check = reconcile.reconcile(assets, allocation.rows)
     nodes, node_issues = node_days(assets.nodes, answers["node_provider_ids"], step_s / 3600, model)
+    volumes, volume_issues = pv_days(allocation.volume_parts, answers["pv_provider_ids"])
     costs = replace(
         assets,
         breakdown=allocation.breakdown,
-        issues=[*assets.issues, *allocation.issues, *check.problems(), *node_issues],
+        issues=[
+            *sheet_issues,
+            *assets.issues,
+            *allocation.issues,
+            *check.problems(),
+            *node_issues,
+            *volume_issues,
+        ],
         quality_failures=allocation.quality_failures,
     )
     for issue in costs.issues:
@@ -162,11 +177,11 @@ def transform_and_load(
     for failure in costs.quality_failures:
         log.error("tenant %s %s: quality failure: %s", account.id, day, failure)
     with connect(settings.clickhouse_dsn) as clickhouse:
-        rows_written = load_day(clickhouse, account, day, allocation, nodes)
+        rows_written = load_day(clickhouse, account, day, allocation, nodes, volumes)
     resource = registry.record_cluster_seen(
         db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
     )
-    reconciliations.record(db, account, day, check)
+    reconciliations.record(db, account.id, day, check.ok, check.components)
     ledger.record_loaded(
         db, account, day, day_totals(costs), rows_written, costs.issues, costs.quality_failures
     )
@@ -174,10 +189,16 @@ def transform_and_load(
 
 
 def load_day(
-    client: Client, account: ClusterAccount, day: date, allocation: Allocation, nodes: pd.DataFrame
+    client: Client,
+    account: ClusterAccount,
+    day: date,
+    allocation: Allocation,
+    nodes: pd.DataFrame,
+    volumes: pd.DataFrame,
 ) -> int:
     """Restate the day's allocation rows, the cluster's breakdown and expense row (their
-    sums) and its node-days (`nodes`, etl/costmodel/nodedays.py); returns rows inserted."""
+    sums), its node-days (`nodes`, etl/costmodel/nodedays.py) and PV-days (`volumes`,
+    etl/costmodel/pvdays.py); returns rows inserted."""
     resource_id = registry.cluster_resource_id(account.id)
     breakdown = pd.DataFrame([{"resource_id": resource_id, **allocation.breakdown}])
     expense = priced_alike(pd.DataFrame([{"resource_id": resource_id, "cost": allocation.total}]))
@@ -193,6 +214,7 @@ def load_day(
     # Which node was which VM, at what list price: the reconciliation to the bill
     # (docs/api.md, "Reconciliation").
     written += nodedays.restate(client, account.id, day, nodes)
+    written += pvdays.restate(client, account.id, day, volumes)
     return written
 
 

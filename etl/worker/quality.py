@@ -13,14 +13,14 @@ import math
 from datetime import date
 
 import pandas as pd
-from pymongo.database import Database
 
 from etl.core.config import Settings
-from etl.core.days import day_start_epoch
 from etl.costmodel.assets import COMPONENTS
-from etl.storage import registry, sqlfiles
+from etl.storage import registry
 from etl.storage.clickhouse import connect
-from etl.storage.registry import ClusterAccount
+from etl.storage.daystate import day_state
+from etl.storage.ledger import find_record
+from etl.storage.registry import ClusterAccount, Database
 from etl.worker import ledger
 
 RELATIVE_TOLERANCE = 1e-9
@@ -67,15 +67,11 @@ def check_day(settings: Settings, db: Database, account: ClusterAccount, day: da
     """Compare ClickHouse with the ledger; returns the totals. The caller holds the
     tenant-day's lease (the load's, etl/worker/pipeline.py), so no restatement runs
     between the load and its check."""
-    parameters = {"cloud_account_id": account.id, "day_start": day_start_epoch(day)}
-    record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(account.id, day)})
+    record = find_record(db, account.id, day)
     if not record or "totals" not in record:
         raise QualityCheckError(f"tenant {account.id} on {day} has no load to check")
     with connect(settings.clickhouse_dsn) as client:
-        expense = client.query_df(sqlfiles.query("expenses_day_state"), parameters=parameters)
-        breakdown = client.query_df(
-            sqlfiles.query("k8s_cost_breakdown_day_state"), parameters=parameters
-        )
+        expense, breakdown = day_state(client, account.id, day)
     problems = day_problems(
         record["totals"], expense, breakdown, registry.cluster_resource_id(account.id)
     )

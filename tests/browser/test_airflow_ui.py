@@ -30,6 +30,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from devtools import browser
 from etl.core.config import Settings
+from etl.storage import ledger as ledger_store
 from etl.storage import registry
 from etl.worker import ledger
 from tests.local_stack import REPO, LocalStack, local_stack
@@ -190,7 +191,7 @@ def test_an_operator_triggers_reruns_and_reads_a_day_in_the_ui(stack):
             if ti["rendered_map_index"] == names[0]
         ]
         record_id = ledger.record_id(accounts[0].id, day)
-        before = db[ledger.COLLECTION].find_one({"_id": record_id})
+        before = db[ledger_store.COLLECTION].find_one({"_id": record_id})
         path = (
             f"/runs/{urllib.parse.quote(run_id)}/tasks/tenant_day.load/mapped/{load['map_index']}"
         )
@@ -206,7 +207,7 @@ def test_an_operator_triggers_reruns_and_reads_a_day_in_the_ui(stack):
             assert time.monotonic() < deadline, again
             time.sleep(2)
         _wait_success(api, run_id)
-        after = db[ledger.COLLECTION].find_one({"_id": record_id})
+        after = db[ledger_store.COLLECTION].find_one({"_id": record_id})
         assert after["totals"] == before["totals"]  # the same cost, restated
         loads = [entry["status"] for entry in after["history"]].count(ledger.LOADED)
         assert loads == [entry["status"] for entry in before["history"]].count(ledger.LOADED) + 1

@@ -7,7 +7,6 @@ tests/e2e/test_allocation_e2e.py, tests/unit/test_breakdown.py).
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -20,7 +19,7 @@ from api import auth
 from api.query.breakdown import COMPONENT_KEYS, IDLE
 from devtools import browser
 from etl.storage import registry
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, api_answer
 
 pytestmark = pytest.mark.e2e
 
@@ -34,13 +33,7 @@ def api_get(site: Site, endpoint: str, **params: Any) -> dict[str, Any]:
     pairs = [("start_date", site.start), ("end_date", site.end)]
     for name, value in params.items():
         pairs += [(name, item) for item in (value if isinstance(value, list) else [value])]
-    url = (
-        f"{site.url}/restapi/v2/organizations/{site.organization_id}/{endpoint}?"
-        f"{urllib.parse.urlencode(pairs)}"
-    )
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {site.token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    return api_answer(site, endpoint, pairs)
 
 
 def dollars(text: str) -> float:

@@ -23,6 +23,7 @@ from k8scost_airflow.policy import COSTS_ASSET, PROMQL_POOL, START_DATE
 from sqlalchemy import select
 
 from etl.core.days import day_start
+from etl.storage import ledger as ledger_store
 from etl.storage import registry
 from etl.worker import ledger, orchestration
 from tests.stored import stored_day
@@ -158,10 +159,12 @@ def test_airflow_dags_test_d_costs_day_d_for_every_tenant_and_not_the_day_before
         assert stored_day(pipeline_settings, tenant, day)["cost"] == pytest.approx(
             expected, rel=1e-4
         )
-        record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
+        record = db[ledger_store.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
         assert record["status"] == ledger.SUCCEEDED and record["run_id"] == run.run_id
         # The day before, the one the data interval [D-1, D) names, is untouched.
         assert stored_day(pipeline_settings, tenant, before) == {}
-        assert db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, before)}) is None
+        assert (
+            db[ledger_store.COLLECTION].find_one({"_id": ledger.record_id(tenant, before)}) is None
+        )
     accounts = registry.k8s_accounts(db, simulated_prometheus.tenant_ids)
     assert map_indexes == {f"{account.name} {day}" for account in accounts}

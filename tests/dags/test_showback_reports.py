@@ -26,6 +26,7 @@ from api.reportdefs import definition
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
+from etl.storage import ledger as ledger_store
 from etl.storage import registry, warehouse
 from etl.storage import reports as store
 from etl.storage.clickhouse import connect
@@ -67,7 +68,7 @@ def _rows(day: date, account: str, scale: float = 1.0) -> pd.DataFrame:
 
 def _settle(db: Any, account: str, day: date, run_id: str) -> None:
     record = {"cloud_account_id": account, "date": day.isoformat(), "status": ledger.SUCCEEDED}
-    db[ledger.COLLECTION].replace_one(
+    db[ledger_store.COLLECTION].replace_one(
         {"_id": ledger.record_id(account, day)},
         {"_id": ledger.record_id(account, day), **record, "run_id": run_id, "updated_at": 1},
         upsert=True,

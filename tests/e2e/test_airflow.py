@@ -35,6 +35,7 @@ from devtools import demo
 from devtools.localprom import PrometheusServer, free_port
 from etl.core.config import Settings
 from etl.storage import alerting, registry, warehouse
+from etl.storage import ledger as ledger_store
 from etl.storage.clickhouse import connect
 from etl.worker import ledger
 from tests.airflow_stack import AirflowStack
@@ -64,7 +65,7 @@ class Stack:
 
     def ledger(self, tenant: str, day: date) -> dict[str, Any]:
         db = registry.open_database(self.settings.mongo_uri, self.settings.mongo_db)
-        return db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
+        return db[ledger_store.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
 
 
 @pytest.fixture(scope="module")

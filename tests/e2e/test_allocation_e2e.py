@@ -19,7 +19,7 @@ from devtools.simulate.exporters import DEFAULT_EXPORTER, shape_named
 from etl.core.config import Settings
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
-from etl.worker.reconciliations import COLLECTION
+from etl.storage.reconciliations import COLLECTION
 from tests.allocation_checks import (
     ABS,
     IDLE,

@@ -32,8 +32,8 @@ import psycopg2
 import pytest
 
 from devtools import sessions
-from etl.storage import alerting, registry
-from etl.worker import lease, ledger
+from etl.storage import alerting, leases, registry
+from etl.worker import ledger
 from tests.celery_costing import ALERTS, DAILY, REPAIR, Costing, celery_costing
 from tests.truth import COST_KEYS, expected_day_costs
 
@@ -62,7 +62,7 @@ def costing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Costing]:
 
 def _lease_on(costing: Costing, pids: set[int]) -> dict[str, Any] | None:
     db = registry.open_database(costing.settings.mongo_uri, costing.settings.mongo_db)
-    for held in db[lease.COLLECTION].find({}):
+    for held in db[leases.COLLECTION].find({}):
         if held.get("pid") in pids:
             return held
     return None

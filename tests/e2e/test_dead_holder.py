@@ -16,6 +16,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from etl.storage import ledger as ledger_store
 from etl.storage import registry
 from etl.worker import lease, ledger
 from k8scost.cli import cli
@@ -51,7 +52,7 @@ def test_a_run_killed_during_its_load_is_rerun_at_once(pipeline_settings, simula
     rerun = k8scost(pipeline_settings, "run", "--date", day.isoformat(), "--tenant", tenant)
     assert rerun.returncode == 0, rerun.stderr
 
-    record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
+    record = db[ledger_store.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
     assert [entry["status"] for entry in record["history"]] == [
         ledger.ABANDONED,
         ledger.LOADED,
@@ -86,5 +87,5 @@ def test_a_busy_tenant_is_one_line_among_the_others(
     assert f"({free}): cost " in result.stdout and f"({busy})" not in result.stdout
     assert stored_day(pipeline_settings, free, day)["cost"] > 0
     assert stored_day(pipeline_settings, busy, day) == {}
-    record = db[ledger.COLLECTION].find_one({"_id": ledger.record_id(busy, day)})
+    record = db[ledger_store.COLLECTION].find_one({"_id": ledger.record_id(busy, day)})
     assert (record["status"], record["stage"]) == (ledger.FAILED, "load")

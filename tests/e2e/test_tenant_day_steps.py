@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from etl.metroculus import lives, samples
 from etl.metroculus.extract import CONTRACT_VERSION
+from etl.storage import ledger as ledger_store
 from etl.storage import registry
 from etl.worker import archive, ledger, orchestration
 from etl.worker.pipeline import promql_client
@@ -69,7 +70,7 @@ def test_the_finder_sees_gaps_failures_and_late_data(pipeline_settings, simulate
         {"date": day2.isoformat(), "tenants": [b], "reasons": {b: "missing"}}
     ]
     # The extract of (a, day2) saw fewer samples than Thanos holds now: late data.
-    db[ledger.COLLECTION].update_one(
+    db[ledger_store.COLLECTION].update_one(
         {"_id": ledger.record_id(a, day2)}, {"$inc": {"source.samples": -10}}
     )
     (account,) = registry.k8s_accounts(db, [b])
@@ -102,7 +103,7 @@ def test_replay_restores_the_day_from_the_archive(pipeline_settings, simulated_p
 
 def ledger_record(settings, tenant, day) -> dict:
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
-    return db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
+    return db[ledger_store.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
 
 
 def test_replay_of_a_day_never_archived_is_a_one_line_error(

@@ -20,9 +20,8 @@ from devtools.localprom import free_port
 from diproxy import protocol
 from diproxy.app import WRITE_PATH, Limits, create_app
 from diproxy.auth import rotate_token
-from etl.core import tokens
 from etl.core.config import Settings
-from etl.storage import registry
+from etl.storage import registry, tokens
 from etl.storage.ingest_status import read_status
 
 PROTOBUF_HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}

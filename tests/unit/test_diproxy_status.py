@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from api.app import create_app
 from api.auth import issue_token
 from diproxy.auth import COLLECTION, authenticate
-from etl.core import tokens
 from etl.core.config import Settings
-from etl.storage import registry
+from etl.core.tokens import digest
+from etl.storage import registry, tokens
 from etl.storage.ingest_status import IngestRecorder, read_status
 from k8scost.cli import cli
 
@@ -131,7 +131,7 @@ def test_accounts_token_prints_a_token_that_authenticates_and_rotates(settings, 
     assert first.exit_code == 0, first.output
     token = first.stdout.strip()
     assert authenticate(db, f"Bearer {token}").id == "acc-a"
-    assert [doc["_id"] for doc in db[COLLECTION].find()] == [tokens.digest(token)]
+    assert [doc["_id"] for doc in db[COLLECTION].find()] == [digest(token)]
     second = run_cli(settings, "accounts", "token", "acc-a")
     assert "revoked 1 previous token(s) of acc-a" in second.stderr
     assert tokens.lookup(db, COLLECTION, token) is None

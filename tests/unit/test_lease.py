@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from etl.storage import registry
+from etl.storage import leases, registry
 from etl.worker import lease
 
 DAY = date(2026, 6, 1)
@@ -44,7 +44,7 @@ def test_holders_in_several_processes_never_overlap(tmp_path):
         worker.join()
         assert worker.exitcode == 0
     assert _database(uri).counters.find_one({"_id": "c"})["value"] == WORKERS * ROUNDS
-    assert _database(uri)[lease.COLLECTION].count_documents({}) == 0  # all released
+    assert _database(uri)[leases.COLLECTION].count_documents({}) == 0  # all released
 
 
 def test_a_busy_tenant_day_fails_after_the_wait_and_others_are_free(tmp_path):
@@ -60,11 +60,11 @@ def test_a_busy_tenant_day_fails_after_the_wait_and_others_are_free(tmp_path):
 
 def test_the_lease_of_a_dead_holder_is_taken_over_once_expired(tmp_path):
     db = _database(f"montydb://{tmp_path / 'mongo'}")
-    db[lease.COLLECTION].insert_one(
+    db[leases.COLLECTION].insert_one(
         {"_id": lease.lease_id("tenant-a", DAY), "holder": "dead", "expires_at": 0}
     )
     with lease.hold(db, "tenant-a", DAY, wait_s=0):
-        holder = db[lease.COLLECTION].find_one({"_id": lease.lease_id("tenant-a", DAY)})
+        holder = db[leases.COLLECTION].find_one({"_id": lease.lease_id("tenant-a", DAY)})
         assert holder["holder"] != "dead"
 
 
@@ -112,13 +112,13 @@ def test_a_holder_elsewhere_is_taken_over_after_one_missed_heartbeat(tmp_path):
         "renewed_at": now - 1,
         "expires_at": now - 1 + 1.5 * lease.HEARTBEAT_S,
     }
-    db[lease.COLLECTION].insert_one(elsewhere)
+    db[leases.COLLECTION].insert_one(elsewhere)
     busy = pytest.raises(lease.TenantDayBusyError, match="other-host pid")
     with busy, lease.hold(db, "tenant-a", DAY, wait_s=0):
         pass
     # Its next heartbeat did not come: last renewed more than 1.5 heartbeats ago.
     renewed_at = now - 1.5 * lease.HEARTBEAT_S - 1
-    db[lease.COLLECTION].update_one(
+    db[leases.COLLECTION].update_one(
         {"_id": elsewhere["_id"]},
         {"$set": {"renewed_at": renewed_at, "expires_at": renewed_at + 1.5 * lease.HEARTBEAT_S}},
     )
@@ -147,5 +147,5 @@ def test_a_holder_whose_lease_was_taken_over_is_told_after_its_block(tmp_path):
     lost = pytest.raises(lease.LeaseLostError, match="run the day again")
     with lost, lease.hold(db, "tenant-a", DAY):
         # It stalled; another run took the expired lease over.
-        db[lease.COLLECTION].update_one({"_id": key}, {"$set": {"holder": "taker"}})
+        db[leases.COLLECTION].update_one({"_id": key}, {"$set": {"holder": "taker"}})
     assert lease.current(db, "tenant-a", DAY)["holder"] == "taker"  # not released by the loser

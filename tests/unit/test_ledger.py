@@ -10,7 +10,8 @@ import pytest
 
 from etl.metroculus import samples
 from etl.metroculus.queries import QUERIES
-from etl.storage import registry
+from etl.storage import leases, registry
+from etl.storage import ledger as ledger_store
 from etl.worker import lease, ledger
 
 DAY = date(2026, 6, 1)
@@ -27,7 +28,7 @@ def account(db):
 
 
 def record(db, tenant: str = "tenant-a", day: date = DAY) -> dict:
-    return db[ledger.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
+    return db[ledger_store.COLLECTION].find_one({"_id": ledger.record_id(tenant, day)})
 
 
 def test_a_run_leaves_one_record_per_tenant_day_with_what_it_did(db, account):
@@ -51,7 +52,7 @@ def test_a_run_leaves_one_record_per_tenant_day_with_what_it_did(db, account):
         "2026-06-01",
     )
     assert done["extract_url"] == "s3://b/x" and done["run_id"] == "run-1"
-    assert db[ledger.COLLECTION].count_documents({}) == 1
+    assert db[ledger_store.COLLECTION].count_documents({}) == 1
 
 
 def test_a_failure_keeps_the_last_good_totals_and_counts_attempts(db, account):
@@ -142,7 +143,7 @@ def _dead_lease(db, tenant: str, day: date, acquired_at: float) -> dict:
         "renewed_at": acquired_at,
         "expires_at": time.time() + 3600,
     }
-    db[lease.COLLECTION].insert_one(document)
+    db[leases.COLLECTION].insert_one(document)
     return document
 
 
@@ -182,9 +183,9 @@ def test_a_dead_lease_of_an_earlier_attempt_does_not_abandon_a_new_one(db, accou
 
 
 def test_the_history_keeps_the_last_outcomes(db, account):
-    for attempt in range(ledger.HISTORY_LENGTH + 3):
+    for attempt in range(ledger_store.HISTORY_LENGTH + 3):
         ledger.start_attempt(db, account, DAY, f"run-{attempt}")
         ledger.record_failed(db, account, DAY, "extract", RuntimeError(f"try {attempt}"))
     history = record(db)["history"]
-    assert len(history) == ledger.HISTORY_LENGTH
-    assert [entry["status"] for entry in history] == [ledger.FAILED] * ledger.HISTORY_LENGTH
+    assert len(history) == ledger_store.HISTORY_LENGTH
+    assert [entry["status"] for entry in history] == [ledger.FAILED] * ledger_store.HISTORY_LENGTH

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from api.query.tokenscope import TokenScope
-from etl.core import tokens
-from etl.storage import registry
+from etl.core.tokens import digest
+from etl.storage import registry, tokens
 from tests.cli_runner import k8scost_in
 
 
@@ -36,7 +36,7 @@ def test_a_scoped_token_is_stored_with_its_scopes_and_role_and_listed(k8scost):
     assert len(rows) == 2 and plain not in "".join(lines)
     assert {row[5] for row in rows} == {"editor", "admin"}
     scoped = next(row for row in rows if row[5] == "editor")
-    assert scoped[0] == tokens.digest(plain)[:12]
+    assert scoped[0] == digest(plain)[:12]
     assert scoped[6].split() == ["namespace:web", "namespace:api", "label:team=pay"]
     assert next(row for row in rows if row[5] == "admin")[6] == "organization"
     call("tokens", "revoke", "--token", plain)

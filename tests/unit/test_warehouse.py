@@ -46,6 +46,11 @@ def test_schema_is_idempotent(client):
         "007_expenses_focus_columns.sql",
         "008_k8s_node_days.sql",
         "009_node_bill_factors.sql",
+        "010_k8s_allocation_reconciled.sql",
+        "011_k8s_pv_days.sql",
+        "012_bill_instance_days.sql",
+        "013_pv_bill_factors.sql",
+        "014_cluster_bill_adjustments.sql",
     ]
 
 

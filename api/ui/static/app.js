@@ -3,6 +3,16 @@
 
 // ---- the router ---------------------------------------------------------------------
 
+// The pages drawn from the period alone: `#/<name>` -> the function that draws it.
+const PAGES = {
+  health: renderHealth,
+  allocation: renderAllocation,
+  savings: renderSavings,
+  alerts: renderAlerts,
+  budgets: renderBudgets,
+  bills: renderBills,
+};
+
 function showPage(id) {
   for (const page of document.querySelectorAll(".page")) page.hidden = page.id !== id;
   const signedIn = id !== "sign-in";
@@ -32,9 +42,9 @@ async function render() {
     if (page === "cluster" && rest.length === 2) {
       showPage("cluster");
       await renderCluster(serial, period, decodeURIComponent(rest[0]), decodeURIComponent(rest[1]));
-    } else if (page === "health") {
-      showPage("health");
-      await renderHealth(serial, period);
+    } else if (Object.hasOwn(PAGES, page)) {
+      showPage(page);
+      await PAGES[page](serial, period);
     } else {
       showPage("overview");
       await renderOverview(serial, period);
@@ -45,6 +55,8 @@ async function render() {
     }
   } catch (error) {
     if (error instanceof Stale) return;
+    // The page drew nothing: no "Loading…" left beside the message saying why.
+    for (const status of document.querySelectorAll(".page [role=status]")) showStatus(status, "");
     if (!(error instanceof SignedOut) && !(error instanceof Refused)) {
       showMessage(String(error));
       throw error;

@@ -1,6 +1,7 @@
 // The dashboard's common parts: the API, sign-in, the period and the charts. The pages
-// are overview.js, cluster.js and health.js; app.js routes between them (index.html
-// loads the four in this order, classic scripts sharing their top-level names).
+// are overview.js, cluster.js, health.js, alerts.js, budgets.js and bills.js; app.js
+// routes between them (index.html loads common.js first and app.js last, classic
+// scripts sharing their top-level names).
 // The token lives in sessionStorage and goes in the Authorization header only (never in
 // a URL); a 401 returns to sign-in, a 403 names the organization the token cannot read.
 // When a page has drawn everything, <body data-loaded="<page>"> says so (for tests).
@@ -17,7 +18,8 @@ const SPECIAL = {
   __unallocated__: "pods without a controller or without the label",
 };
 const $ = (selector) => document.querySelector(selector);
-const dollars = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+// The browser's locale, the currency said (the API's figures are USD).
+const dollars = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" });
 // Cents; float noise around zero (-1e-15) is $0.00, not -$0.00.
 const money = { format: (value) => dollars.format(Math.abs(value) < 0.005 ? 0 : value) };
 
@@ -41,10 +43,20 @@ function query(pairs) {
   return params.toString();
 }
 
+// fetch, saying what to do when the API does not answer at all (stopped, unreachable).
+async function reach(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    showMessage(`The API did not answer (${error.message}): is k8scost api running? Reload the page to retry.`);
+    throw new Refused();
+  }
+}
+
 async function api(endpoint, pairs, accept) {
   const organization = sessionStorage.getItem(ORG);
   const url = `/restapi/v2/organizations/${encodeURIComponent(organization)}/${endpoint}?${query(pairs)}`;
-  const response = await fetch(url, {
+  const response = await reach(url, {
     headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` },
   });
   if (response.status === 401) {
@@ -57,10 +69,34 @@ async function api(endpoint, pairs, accept) {
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    showMessage(`${endpoint}: ${problem.detail || response.statusText}`);
+    const advice = response.status >= 500 ? " (retry; if it persists, the API's log says why)" : "";
+    showMessage(`${endpoint}: ${problem.detail || response.statusText}${advice}`);
     throw new Refused();
   }
   return accept === "blob" ? response.blob() : response.json();
+}
+
+// A write (POST, PUT, DELETE) whose refusal the page explains itself: {ok, status, body}.
+// A 401 still signs out; a 403 or 400 problem is answered, not thrown.
+async function apiSend(method, endpoint, body) {
+  const organization = sessionStorage.getItem(ORG);
+  const response = await reach(`/restapi/v2/organizations/${encodeURIComponent(organization)}/${endpoint}`, {
+    method,
+    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    signOut("The token is not valid (revoked or unknown): sign in again.");
+    throw new SignedOut();
+  }
+  const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  return { ok: response.ok, status: response.status, body: answer };
+}
+
+// What a page says while it loads, when it has nothing to show, or nothing at all.
+function showStatus(element, text) {
+  element.textContent = text;
+  element.hidden = !text;
 }
 
 function showMessage(text) {
@@ -141,7 +177,11 @@ function showPeriod(period) {
 function choosePeriod(period) {
   sessionStorage.setItem(PERIOD, JSON.stringify(period));
   overview.offset = 0;
-  location.hash = location.hash.split("?")[0]; // a period in the URL gives way to the chosen one
+  // A period in the URL gives way to the chosen one; a view's other settings stay.
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  params.delete("from");
+  params.delete("to");
+  location.hash = [location.hash.split("?")[0], params.toString()].filter(Boolean).join("?");
   render();
 }
 

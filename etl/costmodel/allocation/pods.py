@@ -259,7 +259,7 @@ def _node_price(r: str, known: pd.DataFrame, table: Pieces) -> PriceHours:
     return over
 
 
-def _label_maps(frame: pd.DataFrame) -> list[dict[str, str]]:
+def label_maps(frame: pd.DataFrame) -> list[dict[str, str]]:
     """{label: value} per row of a `label_map` answer (kube-state-metrics' label_* names)."""
     return [
         {
@@ -271,7 +271,7 @@ def _label_maps(frame: pd.DataFrame) -> list[dict[str, str]]:
     ]
 
 
-def _merged(keys: pd.Series, maps: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+def merged_labels(keys: pd.Series, maps: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     """key -> the union of its label maps (a label set that changed in the day is two series)."""
     found: dict[str, dict[str, str]] = {}
     for key, labels in zip(keys, maps, strict=True):
@@ -339,9 +339,9 @@ def pods(answers: Answers, frame: pd.DataFrame) -> pd.DataFrame:
     grouped["controller_kind"] = owned["controller_kind"].to_numpy()
     grouped["controller"] = owned["controller"].to_numpy()
     pod_labels = joined(grouped[["key", *POD, "uid"]], answers["pod_labels"], POD)
-    labels = _merged(pod_labels["key"], _label_maps(pod_labels))
+    labels = merged_labels(pod_labels["key"], label_maps(pod_labels))
     grouped["labels"] = [labels.get(key, {}) for key in grouped["key"]]
     namespaces = answers["namespace_labels"]
-    namespace_labels = _merged(namespaces["namespace"], _label_maps(namespaces))
+    namespace_labels = merged_labels(namespaces["namespace"], label_maps(namespaces))
     grouped["namespace_labels"] = [namespace_labels.get(ns, {}) for ns in grouped["namespace"]]
     return grouped.drop(columns="uid").rename(columns={"key": "uid"})

@@ -5,7 +5,7 @@ class, the management fee) must equal the sum of the pod rows plus `__idle__` pl
 `__unmounted__`. By construction idle and unmounted absorb what pods did not use, so
 a difference means pods were costed on something the asset view does not know (a
 node without capacity series, egress of a class without a price), or a bug. The
-result is stored by the worker (etl/worker/reconciliations.py), and a failed check is
+result is stored by the worker (etl/storage/reconciliations.py), and a failed check is
 also reported as an issue of the run.
 """
 

@@ -15,6 +15,7 @@ from api.query.tokenscope import TokenScope
 from api.reportdefs import ReportError, definition
 from api.showback import last_closed_period, run_due
 from etl.core.days import day_start_epoch
+from etl.storage import ledger as ledger_store
 from etl.storage import reports as store
 from etl.worker import ledger
 from tests.api_data import add_cluster, allocation_row, day, write_allocation
@@ -113,7 +114,7 @@ def test_a_weekly_report_writes_the_api_answer_once_its_days_are_settled(
     today = date(2024, 3, 13)
     assert run_due(settings, today) == []  # no day settled yet
     for n in WEEK:
-        db[ledger.COLLECTION].insert_one(
+        db[ledger_store.COLLECTION].insert_one(
             {"_id": ledger.record_id("acc-1", day(n)), "cloud_account_id": "acc-1",
              "date": day(n).isoformat(), "status": ledger.SUCCEEDED, "run_id": "r"}
         )  # fmt: skip

@@ -1,4 +1,5 @@
-"""`k8scost cloud import --organization-id ORG SOURCE`: a FOCUS bill into the organization."""
+"""`k8scost cloud import --organization-id ORG SOURCE`: a FOCUS bill into the organization
+(etl/bills/, whose `import_bill` does the work; this is its command line and progress bar)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`k8scost diproxy` (serve the proxy) and `k8scost accounts token ID` (issue a write token).
+"""`k8scost diproxy` (serve the proxy, diproxy/) and `k8scost accounts token ID` (issue a
+write token, diproxy/auth.py).
 
 The proxy runs under the same gunicorn runner as the API (`etl.core.serve`: requests
 read whole by an event loop, then served by threads): a write spends most of its time

@@ -1,5 +1,7 @@
 """`k8scost tokens create|list|revoke`: the organizations' API tokens (api/auth.py), with
-their scopes and roles (api/query/tokenscope.py) and optional expiry."""
+their scopes and roles (api/query/tokenscope.py) and optional expiry.
+
+The command line only: issuing, listing and revoking are api/auth.py's functions."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ import click
 
 from api import auth
 from api.query.tokenscope import DEFAULT_ROLE, ROLES, SCOPE_SYNTAX, ScopeError, TokenScope
-from etl.core import tokens
 from etl.core.config import Settings
+from etl.core.tokens import is_expired
 from etl.storage.registry import open_database
 
 DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -102,7 +104,7 @@ def _utc(epoch_s: int) -> str:
 def _state(found: dict[str, Any], now: float) -> str:
     if found.get("revoked_at", 0):
         return "revoked"
-    return "expired" if tokens.is_expired(found, now) else "live"
+    return "expired" if is_expired(found, now) else "live"
 
 
 @tokens_command.command("revoke")
