@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from etl.core.answers import ANSWERS
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation import allocate
 from etl.costmodel.assets import cost_model, day_costs
-from etl.metroculus.answers import ANSWERS
 
 DAY = date(2026, 6, 1)
 LO = day_start_epoch(DAY)

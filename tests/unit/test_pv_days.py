@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from etl.core.config import Settings
-from etl.metroculus.nodes import _Day, small_answers
+from etl.metroculus.nodes import Day, small_answers
 from etl.metroculus.promql import Series
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
@@ -39,7 +39,7 @@ def test_the_raw_series_give_each_pv_its_provider_ids():
         series("pv-b", "vol-0ccc", hours[12:]),
         series("pv-c", "vol-0old", [LO - 3 * 86400]),
     ]
-    answer = small_answers(raw, _Day(LO, STEP))["pv_provider_ids"]
+    answer = small_answers(raw, Day(LO, STEP))["pv_provider_ids"]
     assert sorted(zip(answer["persistentvolume"], answer["provider_id"], strict=True)) == [
         ("pv-a", "vol-0aaa"),
         ("pv-b", "vol-0bbb"),

@@ -54,6 +54,16 @@ def test_schema_is_idempotent(client):
     ]
 
 
+def test_a_run_applies_the_schema_once_on_a_fresh_install_and_never_again(tmp_path):
+    """`k8scost run` ensures the schema: all of it where a table is missing (the embedded
+    install's first run), no DDL where every table and view exists."""
+    with connect(f"chdb://{tmp_path / 'fresh'}") as fresh:
+        assert warehouse.ensure_schema(fresh) == [name for name, _ in sqlfiles.schema_statements()]
+        assert warehouse.ensure_schema(fresh) == []
+        fresh.command("DROP VIEW node_bill_factors")
+        assert len(warehouse.ensure_schema(fresh)) == len(sqlfiles.schema_statements())
+
+
 def test_restating_replaces_values_and_cancels_vanished_resources(client):
     warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=1.25, b=2.5))
     written = warehouse.restate_day(client, "expenses", "acc", DAY, expense(a=3.75))

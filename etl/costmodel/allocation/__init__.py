@@ -20,6 +20,7 @@ from datetime import date
 
 import pandas as pd
 
+from etl.core.answers import Answers, canonical
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation.capacity import cap_to_node
 from etl.costmodel.allocation.pods import CAPACITY_UNIT, containers, pods
@@ -38,7 +39,6 @@ from etl.costmodel.allocation.usage import (
     container_days,
 )
 from etl.costmodel.assets import CAPACITY, COMPONENTS, RESOURCES, DayCosts
-from etl.metroculus.answers import Answers, canonical
 
 IDLE = "__idle__"
 UNMOUNTED = "__unmounted__"

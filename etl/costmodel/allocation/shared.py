@@ -25,9 +25,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from etl.core.answers import Answers
 from etl.costmodel.allocation.prices import StepFunction, pieces, price_at
 from etl.costmodel.assets import GIB, RESOURCES, network_class
-from etl.metroculus.answers import Answers
 
 LABEL_PREFIX = "label_"
 CLAIM = ["namespace", "pod", "persistentvolume"]
