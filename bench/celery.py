@@ -35,7 +35,6 @@ STEPS = (
     "tenant_day.extract",
     "tenant_day.archive",
     "tenant_day.load",
-    "tenant_day.check",
     "publish",
 )
 

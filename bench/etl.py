@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/etl.py [--pods 200 1000] [--runs 3] [--concurrency 4]
                                   [--scrape-interval 60] [--keep DIR] [--no-pipeline]
+                                  [--one-block-pods 5000]
 
 For each size: simulate one cluster-day (devtools.simulate, 25 pods per node), backfill it
 into a local Prometheus 2.42 (one block, or past 5,000 pods 2-hour blocks) started with
@@ -11,13 +12,16 @@ after the other on that server:
   `sum(count_over_time(<family>[1d]))` per family, sequentially);
 - OpenCost's allocation query set (devtools/opencost.py, from the public formats of
   opencost's Prometheus source), its subqueries at 5m and at 1m resolution, sequentially;
-- ours (etl/metroculus/extract.py) sequentially (`PROMQL_CONCURRENCY=1`) and with
-  `--concurrency` queries in flight (on 2 cores shared with the server, little gain).
+- ours (etl/metroculus/extract.py: every query a tenant-day sends, the ledger's sample
+  count included, since it comes from round 1's answers) sequentially
+  (`PROMQL_CONCURRENCY=1`) and with `--concurrency` queries in flight (on 2 cores shared
+  with the server, little gain).
 Seconds are wall time per set through the one PromQL client; the table prints every run
 and the ratios of the best, then what Prometheus itself spent evaluating each set and its
-largest per-query peak of samples (one more pass, `stats=all`). Then (unless
-`--no-pipeline`) the whole tenant-day once in a fresh subprocess at the default
-`PROMQL_CONCURRENCY`, so its peak RSS is the extract and transform's alone (embedded chdb
+largest per-query peak of samples (one more pass, `stats=all`; ours: the very queries one
+extract sent). Then (unless `--no-pipeline`) the whole tenant-day once in a fresh
+subprocess at the default `PROMQL_CONCURRENCY` through the pipeline's steps (extract and
+archive, verify, load and check), so its peak RSS is the tenant-day's alone (embedded chdb
 and montydb loaded).
 """
 
@@ -40,7 +44,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 import requests
 
@@ -49,12 +53,12 @@ from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import build_scenario, write_openmetrics
 from etl.core.config import Settings
 from etl.metroculus import samples
-from etl.metroculus.extract import extract, phase_two, run_query
-from etl.metroculus.promql import PromQLClient, PromQLError
-from etl.metroculus.queries import GAUGE, QUERIES, evaluation_time, tenant_selector
+from etl.metroculus.extract import extract
+from etl.metroculus.promql import PromQLClient, PromQLError, Sample, Series
+from etl.metroculus.queries import GAUGE, evaluation_time, tenant_selector
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
-from etl.worker.pipeline import extract_day, scrape_interval_s, transform_and_load
+from etl.worker.pipeline import archive_step, extract_step, load_step
 
 DAY = date(2026, 6, 2)
 PODS_PER_NODE = 25
@@ -137,7 +141,7 @@ def compare(
 
 
 def measure(url: str, data_dir: Path, scenario_path: Path) -> dict[str, float]:
-    """Run one tenant-day (in this process) and return its figures."""
+    """Run one tenant-day through the pipeline's steps (in this process); its figures."""
     scenario = json.loads(scenario_path.read_text())
     (cluster,) = scenario["clusters"]
     settings = Settings.from_env({"K8SCOST_DATA_DIR": str(data_dir), "THANOS_URL": url})
@@ -151,10 +155,10 @@ def measure(url: str, data_dir: Path, scenario_path: Path) -> dict[str, float]:
         warehouse.init_schema(client)
     promql = PromQLClient(url, 600)
     started = time.perf_counter()
-    step_s = scrape_interval_s(settings, account)
-    answers = extract_day(promql, account, DAY, step_s, settings.promql_concurrency)
+    extract_url = extract_step(settings, database, account, DAY, "bench", promql)
     extracted = time.perf_counter()
-    _, rows_written, _ = transform_and_load(settings, database, account, DAY, answers)
+    archive_step(settings, database, account, DAY, extract_url)
+    _, rows_written, _ = load_step(settings, database, account, DAY, extract_url)
     done = time.perf_counter()
     return {
         "queries": promql.counter.queries,
@@ -175,12 +179,28 @@ def _stats(url: str, query: str, at: float) -> dict:
     return body["data"]
 
 
+class RecordingClient(PromQLClient):
+    """A client that keeps every query it sent, with its evaluation time."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, 600)
+        self.sent: list[tuple[str, float]] = []
+
+    def instant(self, query: str, at: datetime, tenant: str) -> list[Sample]:
+        self.sent.append((query, at.timestamp()))
+        return super().instant(query, at, tenant)
+
+    def matrix(self, query: str, at: datetime, tenant: str) -> list[Series]:
+        self.sent.append((query, at.timestamp()))
+        return super().matrix(query, at, tenant)
+
+
 def evaluation(url: str, tenant: str, step_s: int, names: list[str]) -> dict[str, list]:
     """Per set: [seconds Prometheus spent evaluating it (`execTotalTime` summed over its
     queries: the load on a shared Thanos, without transfer and parsing), the largest
     per-query peak of samples, that query's name], from one more pass with `stats=all`."""
-    client = PromQLClient(url, 600)
-    first = {q.name: run_query(client, q, tenant, DAY, step_s) for q in QUERIES}
+    recorder = RecordingClient(url)
+    extract(recorder, tenant, DAY, step_s)
     at = evaluation_time(DAY, GAUGE).timestamp()
 
     def opencost_set(resolution_m: int) -> list[list[tuple[str, str, float]]]:
@@ -192,10 +212,7 @@ def evaluation(url: str, tenant: str, step_s: int, names: list[str]) -> dict[str
         "floor": [[(q, q, at)] for q in floor_queries(tenant)],
         "opencost_5m": opencost_set(5),
         "opencost_1m": opencost_set(1),
-        "ours": [
-            [(q.name, q.render(tenant, step_s), evaluation_time(DAY, q.evaluated).timestamp())]
-            for q in [*QUERIES, *phase_two(first, DAY, step_s)[0]]
-        ],
+        "ours": [[(query, query, when)] for query, when in recorder.sent],
     }
     found: dict[str, list] = {}
     for name in [n for n in names if n in sets]:
@@ -245,7 +262,7 @@ def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
         sim.mkdir(parents=True, exist_ok=True)
         scenario_path.write_text(json.dumps(scenario))
         span = scenario["end"] - scenario["start"]
-        written = backfill_blocks(scenario, sim, span if pods <= ONE_BLOCK_PODS else BLOCK_S)
+        written = backfill_blocks(scenario, sim, span if pods <= args.one_block_pods else BLOCK_S)
         (sim / "samples").write_text(json.dumps(written))
     tenant = scenario["clusters"][0]["tenant_id"]
     samples_written = json.loads((sim / "samples").read_text())
@@ -319,6 +336,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--scrape-interval", type=int, default=60)
     parser.add_argument("--keep", type=Path, help="Work here and keep it (and reuse its TSDBs).")
+    parser.add_argument(
+        "--one-block-pods",
+        type=int,
+        default=ONE_BLOCK_PODS,
+        help="Largest size backfilled in one block; larger ones in 2-hour blocks.",
+    )
     parser.add_argument("--no-pipeline", action="store_true", help="Skip the RSS measurement.")
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)

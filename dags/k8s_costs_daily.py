@@ -1,4 +1,4 @@
-"""Daily K8s costs: per cluster tenant, extract -> archive -> load -> check (wiring only).
+"""Daily K8s costs: per cluster tenant, extract -> archive -> load and check (wiring only).
 
 A run costs the UTC day of its logical date (scheduled, backfill, `airflow dags
 test k8s_costs_daily D`, a UI trigger with logical date D), or the `date` param
@@ -109,14 +109,9 @@ def k8s_costs_daily():
         )
         return {**tenant, **loaded}
 
-    @task(execution_timeout=LOAD_TIMEOUT, map_index_template=TENANT_DAY)
-    def check(tenant: dict[str, Any]) -> dict[str, Any]:
-        totals = orchestration.check(task_settings(), tenant["tenant_id"], _tenant_day(tenant))
-        return {**tenant, "cost": totals["cost"]}
-
     @task_group
     def tenant_day(tenant: dict[str, Any]):
-        return check(load(archive(extract(tenant))))
+        return load(archive(extract(tenant)))
 
     @task(outlets=[COSTS_ASSET])
     def publish(tenants: list[dict[str, Any]]) -> None:

@@ -1,6 +1,6 @@
 """`k8scost run --from D1 --to D2`: cost every tenant-day of a range without Airflow.
 
-Each tenant-day runs `run_tenant_day` (etl/worker/pipeline.py): the DAG's four steps and
+Each tenant-day runs `run_tenant_day` (etl/worker/pipeline.py): the DAG's three steps and
 its ledger, so a backfill leaves what Airflow would. With `--concurrency N` (N > 1), N
 tenant-days run at once, each in its own fresh interpreter (`spawn`): a process that
 has used the embedded chdb must not fork, and the embedded stores are shared between

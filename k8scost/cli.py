@@ -155,7 +155,7 @@ def run(
     if not targets:
         raise registry.UnknownAccountError("no kubernetes_cnr account is registered")
     with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+        warehouse.ensure_schema(client)
     if from_text:
         started = time.monotonic()
         outcomes = backfill.run_range(settings, targets, days, concurrency)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from etl.core.answers import ANSWERS
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation import allocate
 from etl.costmodel.assets import cost_model, day_costs
-from etl.metroculus.answers import ANSWERS
 
 DAY = date(2026, 6, 1)
 LO = day_start_epoch(DAY)
@@ -27,8 +27,9 @@ MODEL = cost_model({"cost_model": {"cpu_hourly_cost": 0.02, "memory_hourly_cost"
 class Cluster:
     """Builds the answers of a small cluster, one entity at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, day: date = DAY) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {answer.name: [] for answer in ANSWERS}
+        self.day, self.lo = day, day_start_epoch(day)
 
     def add(self, query: str, value: float, **labels: Any) -> None:
         self.rows[query].append({**labels, "value": value})
@@ -45,7 +46,7 @@ class Cluster:
 
     def change(self, query: str, hour: float, price: float, **labels: str) -> None:
         """A price change event: `price` from `hour` on."""
-        self.add(query, 1, **labels, price=repr(price), at=str(LO + int(hour * STEP)))
+        self.add(query, 1, **labels, price=repr(price), at=str(self.lo + int(hour * STEP)))
 
     def pod(
         self,
@@ -67,7 +68,7 @@ class Cluster:
         pod = {"namespace": namespace, "pod": name}
         running = {**pod, "container": "main", "uid": uid}
         series = {**pod, "container": "main", "uid": "", "node": node}
-        first, last = LO + start_h * STEP, LO + (end_h - 1) * STEP
+        first, last = self.lo + start_h * STEP, self.lo + (end_h - 1) * STEP
         self.add("container_first_seen", first, **running)
         self.add("container_last_seen", last, **running)
         self.add("container_allocation_first_seen", first, **series)
@@ -93,7 +94,7 @@ class Cluster:
     def allocate(self):
         answers = self.answers()
         assets = day_costs(answers, STEP, MODEL)
-        return assets, allocate(answers, DAY, STEP, assets, MODEL)
+        return assets, allocate(answers, self.day, STEP, assets, MODEL)
 
 
 PRICES = {"cpu": 0.05, "ram": 0.01}

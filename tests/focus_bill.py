@@ -31,6 +31,7 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "focus" / "focus_1_0_fo
 COMMITMENTS = FIXTURE.with_name("focus_1_2_commitments.csv")
 ORG = "org-focus"
 MILLIONTH = Decimal("0.000001")
+NULL = "NULL"  # how the FinOps Foundation's sample writes an absent value
 # The cost columns, typed decimal as the providers' Parquet exports type them.
 DECIMAL_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 TIME_COLUMNS = ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd")
@@ -93,6 +94,21 @@ def write_export(root: Path, bill: list[dict[str, str]]) -> Path:
 
 def copy_fixture(path: Path) -> Path:
     return Path(shutil.copyfile(FIXTURE, path))
+
+
+def focus_cost(row: dict[str, str], column: str) -> Decimal:
+    """A row's cost in a FOCUS column as the metrics count it (docs/api.md, "Cost metrics"):
+    a NULL is the row's BilledCost; a commitment's purchase has no list or contracted cost
+    of its own, its covered usage states them (FOCUS listcost.md: accrual basis)."""
+    purchase = row["ChargeCategory"] == "Purchase" and row["CommitmentDiscountId"] != NULL
+    if purchase and column in ("ListCost", "ContractedCost"):
+        return Decimal(0)
+    return Decimal(row[column] if row[column] != NULL else row["BilledCost"])
+
+
+def column_total(lines: list[dict[str, str]], column: str) -> Decimal:
+    """Σ of a FOCUS cost column as the metrics count it (focus_cost)."""
+    return sum((focus_cost(row, column) for row in lines), Decimal(0))
 
 
 def billed_by_period(bill: list[dict[str, str]]) -> dict[tuple[str, str], Decimal]:

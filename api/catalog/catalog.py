@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
-from etl.storage.nodes import Folding, cluster_resources, folding, node_clusters
+from etl.storage.nodes import (
+    Folding,
+    bill_instance_keys,
+    cluster_resources,
+    folding,
+    node_clusters,
+)
 from etl.storage.registry import K8S_ACCOUNT_TYPE
 
 # Filter combinations whose scope a catalog keeps.
@@ -103,7 +109,21 @@ class Catalog:
             if account.get("type") == K8S_ACCOUNT_TYPE
         )
 
+    def k8s_accounts(self, wanted: set[str] | None = None) -> list[str]:
+        """k8s_account_ids, only those in `wanted` when given (a request's account filter)."""
+        return [account for account in self.k8s_account_ids if wanted is None or account in wanted]
+
     @cached_property
     def folding(self) -> Folding:
         """The accounts and folded nodes an organization-wide spend read takes (budgets)."""
-        return folding(self.accounts, self.resources, self.node_clusters)
+        return folding(
+            self.accounts, self.resources, self.clusters, self.node_clusters, self.bill_keys
+        )
+
+    @property
+    def bill_keys(self) -> tuple[list[str], list[str]]:
+        """The bill resources that may be nodes' VMs and their instance keys (etl/storage/
+        nodes.py bill_instance_keys), computed once per catalog."""
+        return self.derived(
+            "bill_instance_keys", lambda: bill_instance_keys(self.accounts, self.resources)
+        )

@@ -26,7 +26,7 @@ from etl.storage import expenses
 # The answer's total columns, in the metrics' order (etl/core/metrics.py).
 TOTAL_FIELDS = {metric: f"{metric}_cost" for metric in METRICS}
 # What a cluster of the answer carries from its clean_expenses item.
-CLUSTER_FIELDS = ("billed_nodes",)
+CLUSTER_FIELDS = ("billed_nodes", "reconciliation")
 
 
 def billing_months(start: int, end: int) -> list[int]:
@@ -88,10 +88,11 @@ def find_bills(
             "resource_id": item["resource_id"],
             "cloud_account_id": item["cloud_account_id"],
             "name": item.get("name"),
+            "billed_nodes": [],
             **{key: value for key, value in item.items() if key in CLUSTER_FIELDS},
         }
         for item in folded.items()
-        if item.get("billed_nodes")
+        if item.get("billed_nodes") or item.get("reconciliation")
     ]
     return {
         "billing_periods": [month_text(month) for month in months],

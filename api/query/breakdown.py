@@ -27,10 +27,18 @@ from api.catalog.cache import CatalogCache
 from api.catalog.catalog import Catalog
 from api.context import clickhouse
 from api.query.filters import BREAKDOWN_EXPENSES, Filters
-from api.query.scope import Period, accounts_of, candidates, cost_parameters, scope
+from api.query.scope import (
+    Period,
+    accounts_of,
+    bill_parameters,
+    candidates,
+    cost_parameters,
+    scope,
+)
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.metrics import DEFAULT_METRIC
+from etl.costmodel.allocation import IDLE as IDLE_NAMESPACE
 from etl.storage import sqlfiles
 from etl.storage.clickhouse import StringArray
 from etl.storage.registry import K8S_ACCOUNT_TYPE
@@ -195,14 +203,21 @@ class BreakdownQuery:
         self.answer.add(day, key, cost, day >= self.period.start)
 
     def _clusters(self, accounts: dict[str, str]) -> None:
-        """Add the clusters' days (breakdown_k8s_components.sql), by component or whole."""
+        """Add the clusters' days (breakdown_k8s_components.sql), by component or whole,
+        their nodes priced from the bill in the metric."""
+        request_scope = self.catalog.memo(self.filters, lambda: scope(self.catalog, self.filters))
+        assert request_scope is not None  # the caller found clusters, so accounts
+        from_allocation = self.filters.narrows_allocation
         parameters = {
             "cloud_account_ids": sorted(accounts),
             "start_date": self.read_from,
             "end_date": self.period.end,
-            "from_allocation": self.filters.narrows_allocation,
+            "from_allocation": from_allocation,
             **self.filters.sql_parameters(BREAKDOWN_EXPENSES),
+            **bill_parameters(request_scope, Period(self.read_from, self.period.end), self.metric),
         }
+        if not from_allocation:  # only the idle rows are read (breakdown_k8s_components.sql)
+            parameters["namespaces"] = [IDLE_NAMESPACE]
         with clickhouse() as client:
             rows = list(
                 client.query(

@@ -16,6 +16,7 @@ from api.catalog.cache import CatalogCache
 from api.catalog.catalog import Catalog
 from api.context import clickhouse
 from api.query.filters import CLEAN_EXPENSES, DOCUMENT_FIELDS, Filters
+from api.query.metric import reconciliation
 from api.query.paging import page
 from api.query.scope import (
     Period,
@@ -84,19 +85,25 @@ def _expenses_answer(
         column["cost"].slice(0, items),
         total_count,
         column["total_cost"][0].as_py(),
-        clusterparts.from_answer(catalog, column, items),
+        clusterparts.from_answer(catalog, column, items, metric),
         catalog,
         prefixes,
     )
 
 
 def _allocation_answer(
-    catalog: Catalog, period: Period, filters: Filters, limit: int | None, offset: int
+    catalog: Catalog,
+    period: Period,
+    filters: Filters,
+    limit: int | None,
+    offset: int,
+    metric: str,
 ) -> CleanExpenses:
     """Clusters costed from their allocation rows that the allocation filters keep.
 
     The rows are k8s_costs' (sql/queries/k8s_costs_groups.sql) grouped by cluster, so
-    both endpoints apply the same filters the same way.
+    both endpoints apply the same filters the same way, nodes and PVs priced from the
+    bill in `metric` alike.
     """
     accounts = accounts_of(catalog, filters)
     chosen = candidates(catalog, accounts, filters)
@@ -113,6 +120,7 @@ def _allocation_answer(
         "end_date": period.end,
         "group_by": "cluster",
         **filters.sql_parameters(CLEAN_EXPENSES),
+        **reconciliation(catalog, metric),
     }
     with clickhouse() as client:
         rows = [
@@ -152,7 +160,7 @@ def find_clean_expenses(
     if filters.narrows_allocation:
         if period.billing_periods:  # allocation rows are a cluster's, which no bill charges
             return CleanExpenses.empty()
-        return _allocation_answer(catalog, period, filters, limit, offset)
+        return _allocation_answer(catalog, period, filters, limit, offset, metric)
     request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
     return _expenses_answer(
         settings, cache, organization_id, catalog, period, request_scope, limit, offset, metric

@@ -14,7 +14,9 @@ from typing import Any
 from apiflask.fields import Field, String
 from apiflask.validators import OneOf
 
+from api.catalog.catalog import Catalog
 from etl.core.metrics import METRICS
+from etl.storage.nodedays import bill_arguments
 from etl.storage.pricing import default_metric
 
 METRIC_FIELDS: dict[str, Field] = {
@@ -33,3 +35,10 @@ METRIC_FIELDS: dict[str, Field] = {
 def request_metric(database: Any, organization_id: str, query: Mapping[str, Any]) -> str:
     """The metric of a validated query: its `cost_metric`, else the organization's."""
     return query.get("cost_metric") or default_metric(database, organization_id)
+
+
+def reconciliation(catalog: Catalog, metric: str) -> dict[str, Any]:
+    """The bill arguments of the allocation's readers in `metric` (the view
+    k8s_allocation_reconciled, sql/schema/010: nodes priced from the bill): the
+    organization's bill resources and their instance keys, kept with its catalog."""
+    return bill_arguments(catalog.bill_keys, metric)

@@ -15,6 +15,8 @@ from api.catalog.catalog import Catalog
 from api.query.filters import CATALOG_FILTERS, Filters
 from etl.core.metrics import DEFAULT_METRIC, METRIC_COLUMNS
 from etl.storage.clickhouse import StringArray
+from etl.storage.nodedays import LIST_METRIC
+from etl.storage.nodes import node_vm_keys
 from etl.storage.registry import K8S_ACCOUNT_TYPE
 
 # "No limit" means this many items: more than any organization has. ClickHouse's
@@ -92,6 +94,10 @@ class Scope:
     node_clusters: StringArray
     cluster_account_ids: StringArray  # the accounts of node_clusters
     k8s_account_ids: StringArray  # the kubernetes_cnr accounts: the only ones holding clusters
+    # The organization's node VMs (whatever the filters: a cluster costs the same in
+    # every answer) and their instance keys: the bill arguments of the reconciliation.
+    bill_resource_ids: StringArray
+    bill_instance_keys: StringArray
 
 
 def scope(catalog: Catalog, filters: Filters) -> Scope | None:
@@ -130,7 +136,14 @@ def _scope(
             for account in accounts
             if catalog.accounts[account].get("type") == K8S_ACCOUNT_TYPE
         ),
+        *catalog.derived("folded node keys", lambda: _folded_node_keys(catalog)),
     )
+
+
+def _folded_node_keys(catalog: Catalog) -> tuple[StringArray, StringArray]:
+    """The bill resources folded into a cluster and their instance keys (etl/storage/nodes.py)."""
+    ids, keys = node_vm_keys(catalog.node_clusters, catalog.resources)
+    return StringArray(ids), StringArray(keys)
 
 
 def cost_parameters(
@@ -144,6 +157,7 @@ def cost_parameters(
     `metric`: the cost summed, etl/core/metrics.py)."""
     # An invoice's rows are shown as the bill has them: no node folded into a cluster.
     folding = not period.billing_periods
+    nothing = StringArray(())
     return {
         "cloud_account_ids": request_scope.cloud_account_ids,
         "start_date": period.start,
@@ -152,10 +166,24 @@ def cost_parameters(
         "cost_column": METRIC_COLUMNS[metric],
         "all_resources": request_scope.resource_ids is None,
         "resource_ids": request_scope.resource_ids or StringArray(()),
-        "node_ids": request_scope.node_ids if folding else StringArray(()),
-        "node_clusters": request_scope.node_clusters if folding else StringArray(()),
+        "node_ids": request_scope.node_ids if folding else nothing,
+        "node_clusters": request_scope.node_clusters if folding else nothing,
         "cluster_account_ids": request_scope.cluster_account_ids,
         "k8s_account_ids": request_scope.k8s_account_ids,
+        **bill_parameters(request_scope, period, metric),
         "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
         "offset": min(offset, MAX_ITEMS),
+    }
+
+
+def bill_parameters(request_scope: Scope, period: Period, metric: str) -> dict[str, Any]:
+    """The bill arguments of the reconciliation (sql/schema/014_cluster_bill_adjustments.sql)
+    in `metric`: none under `list` (a cluster costs its exporter's price) nor in an
+    invoice's view (its rows as the bill has them, no node folded)."""
+    reconciling = not period.billing_periods and metric != LIST_METRIC
+    nothing = StringArray(())
+    return {
+        "bill_resource_ids": request_scope.bill_resource_ids if reconciling else nothing,
+        "bill_instance_keys": request_scope.bill_instance_keys if reconciling else nothing,
+        "cost_column": METRIC_COLUMNS[metric],
     }

@@ -13,6 +13,7 @@ after the change, and `limit` cuts after it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from api.context import clickhouse
@@ -26,9 +27,14 @@ PARTS = ("idle", "namespaces", "overhead")
 
 
 def shared_cluster_costs(
-    account_ids: list[str], period: Period, filters: Filters, policy: SharingPolicy
+    account_ids: list[str],
+    period: Period,
+    filters: Filters,
+    policy: SharingPolicy,
+    bill: Mapping[str, Any],
 ) -> dict[str, dict[str, Any]]:
-    """Per cluster account: its kept components, `shared` parts and `cost`."""
+    """Per cluster account: its kept components, `shared` parts and `cost`, with its nodes
+    priced from the bill by `bill` (api/query/metric.py: reconciliation)."""
     if not account_ids:
         return {}
     parameters = {
@@ -41,6 +47,7 @@ def shared_cluster_costs(
         "label_values": [],
         **filters.sql_parameters(CLEAN_EXPENSES),
         **policy.sql_parameters(),
+        **bill,
         "per_cluster": 1,
     }
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))

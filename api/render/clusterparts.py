@@ -1,7 +1,9 @@
 """The K8s clusters among clean_expenses items: their breakdowns and billed nodes, as columns.
 
-A cluster item adds `k8s_costs` (its breakdown) and `billed_nodes` (the bill's
-node VMs folded into it, docs/api.md) to the fields every item has. An answer can
+A cluster item adds `k8s_costs` (its breakdown), `billed_nodes` (the bill's node
+VMs folded into it, docs/api.md) and `reconciliation` (what pricing its nodes from
+the bill changed, when its cost was read from its own rows) to the fields every
+item has. An answer can
 hold thousands of clusters and their nodes; kept as Arrow columns, their JSON is
 laid out by Arrow compute as the items' is (api/render/arrowbytes.py), and dicts are
 built for CSV only.
@@ -9,6 +11,7 @@ built for CSV only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,12 +39,35 @@ COMPONENT_KEYS = [
     _text((',"k8s_costs":{' if index == 0 else ",") + f'"{name}":')
     for index, name in enumerate(COMPONENTS)
 ]
-NODES_START, NODE_END, NODE_SEPARATOR, CLUSTER_END = (
+NODES_START, NODE_END, NODE_SEPARATOR, NODES_END, CLUSTER_END = (
     _text('},"billed_nodes":['),
     _text("}"),
     _text(","),
-    _text("]},"),
+    _text("]"),
+    _text("},"),
 )
+# The query's columns (sql/queries/clean_expenses_costs.sql) -> the names of the
+# `reconciliation` field (the dashboard's bills page reads these), then `adjustment`.
+RECONCILED_COLUMNS = {
+    "reconciled_node_days": "matched_node_days",
+    "reconciled_nodes": "matched_nodes",
+    "reconciled_list_cost": "list_cost",
+    "reconciled_bill_cost": "bill_cost",
+}
+RECONCILED_TYPES = (pa.uint64(), pa.uint64(), pa.float64(), pa.float64())
+ADJUSTMENT = "adjustment"
+
+
+def _reconciliation_keys(metric: str) -> list[pa.Scalar]:
+    """`,"reconciliation":{"cost_metric":"<metric>","matched_node_days":` and the
+    keys before each next value, `adjustment`'s last."""
+    names = [*RECONCILED_COLUMNS.values(), ADJUSTMENT]
+    start = f',"reconciliation":{{"cost_metric":{json.dumps(metric)},"{names[0]}":'
+    return [_text(start), *(_text(f',"{name}":') for name in names[1:])]
+
+
+def _counts(values: pa.Array) -> pa.LargeBinaryArray:
+    return pc.cast(pc.cast(values, pa.large_string()), BYTES)
 
 
 @dataclass(frozen=True)
@@ -58,6 +84,10 @@ class Clusters:
     nodes: pa.Table
     node_keys: np.ndarray
     node_offsets: np.ndarray
+    # Row `i`: cluster `i`'s RECONCILED_COLUMNS, in `metric`; None: no such field (the
+    # clusters costed from their allocation rows).
+    reconciled: pa.Table | None = None
+    metric: str = ""
 
     @classmethod
     def grouped(
@@ -67,6 +97,8 @@ class Clusters:
         cluster_of: np.ndarray,
         nodes: pa.Table,
         node_keys: np.ndarray,
+        reconciled: pa.Table | None = None,
+        metric: str = "",
     ) -> Clusters:
         """Nodes `nodes[j]` go to cluster `cluster_of[j]` (none when negative), order kept."""
         kept = np.flatnonzero(cluster_of >= 0)
@@ -78,6 +110,8 @@ class Clusters:
             nodes.take(order),
             node_keys[order],
             offsets.astype(np.int64),
+            reconciled,
+            metric,
         )
 
     @classmethod
@@ -86,8 +120,11 @@ class Clusters:
         positions: Sequence[int],
         breakdowns: Sequence[dict[str, float]],
         billed_nodes: Sequence[Sequence[tuple[str, str, float]]] = (),
+        reconciled: Sequence[dict[str, float]] | None = None,
+        metric: str = "",
     ) -> Clusters:
-        """Clusters from Python values: a breakdown per cluster, (node, account, cost)s."""
+        """Clusters from Python values: a breakdown per cluster, (node, account, cost)s,
+        and RECONCILED_COLUMNS per cluster (None: no `reconciliation` field)."""
         node_rows = [row for rows in billed_nodes for row in rows]
         nodes = pa.table(
             {
@@ -103,7 +140,19 @@ class Clusters:
         )
         cluster_of = np.repeat(np.arange(len(billed_nodes)), [len(rows) for rows in billed_nodes])
         keys = resource_keys(nodes["resource_id"].to_pylist())
-        return cls.grouped(positions, table, cluster_of.astype(np.int64), nodes, keys)
+        reconciled_table = (
+            None
+            if reconciled is None
+            else pa.table(
+                {
+                    name: pa.array([row[name] for row in reconciled], kind)
+                    for name, kind in zip(RECONCILED_COLUMNS, RECONCILED_TYPES, strict=True)
+                }
+            )
+        )
+        return cls.grouped(
+            positions, table, cluster_of.astype(np.int64), nodes, keys, reconciled_table, metric
+        )
 
     @classmethod
     def none(cls) -> Clusters:
@@ -119,7 +168,7 @@ class Clusters:
             )
         ]
         offsets = self.node_offsets.tolist()
-        return {
+        fields = {
             int(position): {
                 "k8s_costs": costs,
                 "billed_nodes": nodes[offsets[index] : offsets[index + 1]],
@@ -128,6 +177,15 @@ class Clusters:
                 zip(self.positions, self.breakdown.to_pylist(), strict=True)
             )
         }
+        if self.reconciled is not None:
+            for position, row in zip(self.positions, self.reconciled.to_pylist(), strict=True):
+                fields[int(position)]["reconciliation"] = self._reconciliation(row)
+        return fields
+
+    def _reconciliation(self, row: dict[str, Any]) -> dict[str, Any]:
+        found = {name: row[column] for column, name in RECONCILED_COLUMNS.items()}
+        adjustment = found["bill_cost"] - found["list_cost"]
+        return {"cost_metric": self.metric, **found, ADJUSTMENT: adjustment}
 
     def json_tails(self, catalog: Catalog) -> pa.LargeBinaryArray:
         """Per cluster, what follows its cost: `,"k8s_costs":{...},"billed_nodes":[...]},`."""
@@ -142,12 +200,27 @@ class Clusters:
         pieces: list[Any] = []
         for key, name in zip(COMPONENT_KEYS, COMPONENTS, strict=True):
             pieces += [key, json_numbers(self.breakdown[name].combine_chunks())]
-        pieces += [NODES_START, pc.binary_join(listed, NODE_SEPARATOR), CLUSTER_END]
+        pieces += [NODES_START, pc.binary_join(listed, NODE_SEPARATOR), NODES_END]
+        if self.reconciled is not None:
+            values = [self.reconciled[column].combine_chunks() for column in RECONCILED_COLUMNS]
+            node_days, node_count, list_cost, bill_cost = values
+            texts = [
+                _counts(node_days),
+                _counts(node_count),
+                json_numbers(list_cost),
+                json_numbers(bill_cost),
+                json_numbers(pc.subtract(bill_cost, list_cost)),
+            ]
+            for key, text in zip(_reconciliation_keys(self.metric), texts, strict=True):
+                pieces += [key, text]
+            pieces.append(NODE_END)
+        pieces.append(CLUSTER_END)
         return pc.binary_join_element_wise(*pieces, NOTHING)
 
 
-def from_answer(catalog: Catalog, column: dict[str, pa.Array], items: int) -> Clusters:
-    """The clusters among the first `items` rows of the costs query, and their folded nodes.
+def from_answer(catalog: Catalog, column: dict[str, pa.Array], items: int, metric: str) -> Clusters:
+    """The clusters among the first `items` rows of the costs query, their folded nodes
+    and what was reconciled in `metric`.
 
     Only rows of kubernetes_cnr accounts (`in_k8s_account`) can be clusters; the rows
     after the items are the folded nodes, by cluster, costliest first.
@@ -161,8 +234,11 @@ def from_answer(catalog: Catalog, column: dict[str, pa.Array], items: int) -> Cl
     ]
     positions = np.array([row for row, _ in found], np.int64)
     breakdown = pa.table({name: column[name].take(positions) for name in COMPONENTS})
+    reconciled = pa.table({name: column[name].take(positions) for name in RECONCILED_COLUMNS})
     cluster_ids = pa.array([id_ for _, id_ in found], pa.string())
     cluster_of = pc.index_in(column["folded_into"].slice(items), value_set=cluster_ids)
     nodes = pa.table({name: column[name].slice(items) for name in NODE_COLUMNS})
     keys = column["resource_key"].slice(items).to_numpy()
-    return Clusters.grouped(positions, breakdown, cluster_of.fill_null(-1).to_numpy(), nodes, keys)
+    return Clusters.grouped(
+        positions, breakdown, cluster_of.fill_null(-1).to_numpy(), nodes, keys, reconciled, metric
+    )

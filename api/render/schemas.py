@@ -67,6 +67,26 @@ class BilledNodeSchema(Schema):
     )
 
 
+class ReconciliationSchema(Schema):
+    """What pricing the cluster's nodes from the bill changed over the period (docs/api.md,
+    "Reconciliation: nodes priced from the bill"): its cost is the exporter's plus
+    `adjustment`."""
+
+    cost_metric = String(required=True, metadata={"description": "the metric the bill was read in"})
+    matched_node_days = Integer(
+        required=True,
+        metadata={"description": "node-days whose VM the bill prices (0 under list)"},
+    )
+    matched_nodes = Integer(required=True, metadata={"description": "distinct nodes among them"})
+    list_cost = Float(
+        required=True, metadata={"description": "the exporter's price of those node-days"}
+    )
+    bill_cost = Float(required=True, metadata={"description": "the bill's cost of their VMs"})
+    adjustment = Float(
+        required=True, metadata={"description": "bill_cost - list_cost: added to the cluster"}
+    )
+
+
 class CleanExpenseSchema(Schema):
     """One resource with its cost for the period."""
 
@@ -99,6 +119,13 @@ class CleanExpenseSchema(Schema):
         SharedPartsSchema,
         metadata={"description": "K8s clusters, with sharing only: what each rule added"},
     )
+    reconciliation = Nested(
+        ReconciliationSchema,
+        metadata={
+            "description": "K8s clusters, without allocation filters: their nodes priced "
+            "from the bill"
+        },
+    )
     k8s_cluster_id = _text("bill resources only: the K8s cluster this VM is a node of")
     k8s_cluster_name = _text("bill resources only: that cluster's name")
 
@@ -129,6 +156,16 @@ class CleanExpensesSchema(Schema):
 
 
 COST_FIELDS = {column: Float(required=True) for column in (*COMPONENTS, "cost")}
+# Beside a group's cost priced from the bill, its exporter's figure (docs/api.md,
+# "Reconciliation: nodes priced from the bill").
+LIST_COST_FIELD = {
+    "list_cost": Float(
+        metadata={
+            "description": "without sharing: the exporter's (list) cost of the rows, before "
+            "their nodes were priced from the bill"
+        }
+    )
+}
 
 
 def _shared() -> Nested:
@@ -138,13 +175,14 @@ def _shared() -> Nested:
 
 
 K8sCostTotalsSchema = Schema.from_dict(
-    {**COST_FIELDS, "shared": _shared()}, name="K8sCostTotalsSchema"
+    {**COST_FIELDS, **LIST_COST_FIELD, "shared": _shared()}, name="K8sCostTotalsSchema"
 )
 K8sCostGroupSchema = Schema.from_dict(
     {
         "key": String(required=True, metadata={"description": "the group's name"}),
         "pod_uid": String(metadata={"description": "with group_by=pod: the pod's uid"}),
         **COST_FIELDS,
+        **LIST_COST_FIELD,
         "shared": _shared(),
         "cpu_efficiency": Float(
             required=True,

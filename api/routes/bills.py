@@ -23,7 +23,7 @@ from api.query.filters import BILLS, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.scope import Period
-from api.render.schemas import BilledNodeSchema, cost_metric_field
+from api.render.schemas import BilledNodeSchema, ReconciliationSchema, cost_metric_field
 from api.routes.clean_expenses import catalogs
 
 bp = APIBlueprint("bills", __name__, tag="expenses", url_prefix="/restapi/v2")
@@ -50,12 +50,17 @@ class BillSchema(TotalsSchema):
 
 
 class FoldedClusterSchema(Schema):
-    """A K8s cluster and the bill's node VMs folded into it over the period."""
+    """A K8s cluster and the bill's node VMs folded into it over the period, with the
+    reconciliation of its nodes to the bill when there is one (clean_expenses' fields)."""
 
     resource_id = String(required=True, metadata={"description": "the cluster's resource id"})
     cloud_account_id = String(required=True)
     name = String(allow_none=True)
     billed_nodes = List(Nested(BilledNodeSchema), required=True)
+    reconciliation = Nested(
+        ReconciliationSchema,
+        metadata={"description": "its nodes priced from the bill (not under `list`)"},
+    )
 
 
 class BillsSchema(Schema):

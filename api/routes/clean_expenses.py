@@ -20,7 +20,7 @@ from api.catalog.cache import CatalogCache
 from api.context import current_settings, mongodb, token_scope
 from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
 from api.query.filters import CLEAN_EXPENSES, Filters
-from api.query.metric import METRIC_FIELDS, request_metric
+from api.query.metric import METRIC_FIELDS, reconciliation, request_metric
 from api.query.paging import page
 from api.query.period import query_schema
 from api.query.scope import Period
@@ -91,13 +91,6 @@ def catalogs() -> CatalogCache:
     )
 
 
-def k8s_accounts(organization_id: str, wanted: set[str] | None = None) -> list[str]:
-    """The organization's live kubernetes_cnr account ids (only those in `wanted`, when
-    given), from the process's catalog: montydb scans every account document for them."""
-    catalog = catalogs().get(current_settings(), organization_id)
-    return [account for account in catalog.k8s_account_ids if wanted is None or account in wanted]
-
-
 @bp.get("/organizations/<organization_id>/clean_expenses")
 @bp.input(CleanExpensesQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(CleanExpensesSchema)
@@ -165,7 +158,10 @@ def _shared_answer(
     )
     items = answer.items()
     clusters = sorted({item["cloud_account_id"] for item in items if "k8s_costs" in item})
-    items, change = share_items(items, shared_cluster_costs(clusters, period, filters, policy))
+    bill = reconciliation(catalogs().get(current_settings(), organization_id), metric)
+    items, change = share_items(
+        items, shared_cluster_costs(clusters, period, filters, policy, bill)
+    )
     limit = query.get("limit")
     body: dict[str, Any] = {
         "start_date": query["start_date"],

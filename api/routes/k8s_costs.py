@@ -10,7 +10,10 @@ all must match): `k8s_namespace`, `k8s_node`, `k8s_controller`, `k8s_service`,
 `controller`, `service`, `label`. Each group has its cost and every component, most
 expensive first, and the totals cover every group (before `limit`). `__idle__` (node
 capacity no pod used) and `__unmounted__` (PVs and load balancers no pod used) stay
-visible, so that without filters the totals are the clusters' costs in `clean_expenses`.
+visible, so that without filters the totals are the clusters' costs in `clean_expenses`
+(under `billed` and `effective` with the nodes and PVs a bill prices priced from it,
+on both sides by one rule: docs/api.md, "Reconciliation: nodes priced from the bill";
+each group keeps its exporter's figure as `list_cost`).
 With sharing (api/query/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
 `share_labels`, `share_split`, `shared_overhead_hourly`, over the organization's
 defaults) the groups come from sql/queries/k8s_costs_shared.sql and each carries
@@ -32,16 +35,16 @@ from apiflask.fields import Integer, String
 from apiflask.validators import OneOf, Range
 from marshmallow import RAISE, ValidationError
 
-from api.context import clickhouse, mongodb, token_scope
+from api.context import clickhouse, current_settings, mongodb, token_scope
 from api.query.efficiency import USAGE_SUMS, efficiency
 from api.query.filters import K8S_COSTS, Filters
-from api.query.metric import METRIC_FIELDS, request_metric
+from api.query.metric import METRIC_FIELDS, reconciliation, request_metric
 from api.query.paging import page
 from api.query.period import query_schema
 from api.query.series import STEPS, by_day, series
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
-from api.routes.clean_expenses import k8s_accounts
+from api.routes.clean_expenses import catalogs
 from etl.core.sharing import SharingPolicy
 from etl.storage import sqlfiles
 
@@ -123,10 +126,14 @@ def find_groups(
     if policy is None:
         policy = request_policy(database, organization_id, query)
     filters = Filters.from_query(query, K8S_COSTS).within(token_scope())
-    account_ids = k8s_accounts(organization_id, filters.accounts())
+    # The cluster accounts from the catalog: montydb scans every account document for them.
+    catalog = catalogs().get(current_settings(), organization_id)
+    account_ids = catalog.k8s_accounts(filters.accounts())
     if not account_ids:
         return []
-    parameters = _parameters(account_ids, query, filters)
+    parameters = _parameters(account_ids, query, filters) | reconciliation(
+        catalog, request_metric(database, organization_id, query)
+    )
     if policy.active:
         parameters |= policy.sql_parameters() | {"per_cluster": 0}
     name = "k8s_costs_shared" if policy.active else "k8s_costs_groups"
@@ -134,7 +141,11 @@ def find_groups(
         rows = client.query(sqlfiles.query(name), parameters=parameters).named_results()
         groups = []
         for row in rows:
-            parts = shared_group(row) if policy.active else {c: row[c] for c in COST_FIELDS}
+            parts = (
+                shared_group(row)
+                if policy.active
+                else {c: row[c] for c in (*COST_FIELDS, "list_cost")}
+            )
             group = {"key": row["group_key"], **parts}
             group.update(efficiency(row, group["cpu_cost"], group["ram_cost"]))
             group["usage"] = {name: row[name] for name in USAGE_SUMS}  # not in the answer
@@ -157,12 +168,14 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
         totals["shared"] = {
             part: sum(group["shared"][part] for group in groups) for part in SHARED_PARTS
         }
+    else:
+        totals["list_cost"] = sum(group["list_cost"] for group in groups)
     body: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],
         "group_by": query["group_by"],
-        # A cluster's allocation holds the exporter's price, its cost in every metric
-        # until nodes are priced from the bill (docs/api.md, "Cost metrics").
+        # Nodes priced from the bill in it (docs/api.md, "Reconciliation: nodes priced
+        # from the bill"); under `list`, the exporter's price.
         "cost_metric": request_metric(database, organization_id, query),
         "total_count": len(groups),
         "total_cost": totals["cost"],

@@ -14,7 +14,8 @@ namespace or a `label:<key>=<value>` (the pod's label, else its namespace's).
 The spend is in a cost metric (docs/api.md, "Cost metrics"): the reader's when it is
 given one (a request's `cost_metric`), else the budget's organization's default
 (`k8scost pricing metric`, billed unless set); a namespace or label budget reads the
-allocation, the same in every metric until nodes are priced from the bill.
+allocation with its nodes and PVs priced from the bill in that metric (docs/api.md,
+"Reconciliation: nodes priced from the bill").
 Each crossed threshold is one alert per month (its id names budget, month and
 threshold), so it is raised once however many days stay above it. Its causes are
 the month-to-date spend per account, which adds up to the month-to-date.
@@ -31,7 +32,7 @@ from typing import Any
 
 from etl.core.days import FIRST_DAY, day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
-from etl.storage import costreads, nodes, pricing, registry
+from etl.storage import costreads, nodedays, nodes, pricing, registry
 from etl.storage.clickhouse import Client
 from etl.storage.registry import Database
 
@@ -88,8 +89,15 @@ class SpendReader:
         folding: Callable[[str], nodes.Folding] | None = None,
     ) -> None:
         self._client, self._db, self._metric = client, db, metric
-        self._folding = folding or (lambda organization: nodes.read_folding(db, organization))
+        self._read_folding = folding or (lambda organization: nodes.read_folding(db, organization))
+        self._foldings: dict[str, nodes.Folding] = {}
         self._expenses: dict[tuple[str, date, date, bool, str], costreads.Daily] = {}
+
+    def folding(self, organization: str) -> nodes.Folding:
+        """The organization's accounts, folded nodes and bill keys, read once per reader."""
+        if organization not in self._foldings:
+            self._foldings[organization] = self._read_folding(organization)
+        return self._foldings[organization]
 
     def metric(self, budget: dict[str, Any]) -> str:
         """The cost metric the budget's spend is read in."""
@@ -100,7 +108,7 @@ class SpendReader:
     ) -> costreads.Daily:
         key = (organization, first, last, fold, metric)
         if key not in self._expenses:
-            found = self._folding(organization)
+            found = self.folding(organization)
             self._expenses[key] = costreads.expense_days(
                 self._client,
                 found.account_ids,
@@ -109,6 +117,9 @@ class SpendReader:
                 found.node_clusters if fold else {},
                 found.cluster_account_ids if fold else [],
                 metric,
+                # A cluster's nodes are priced from the bill whether or not the VMs are
+                # folded, as clean_expenses prices them whatever its filters.
+                (found.k8s_account_ids, found.node_vms),
             )
         return self._expenses[key]
 
@@ -129,6 +140,7 @@ class SpendReader:
                 clusters,
                 first,
                 last,
+                nodedays.bill_arguments(self.folding(organization).bill_keys, self.metric(budget)),
                 parts.get("namespace", ""),
                 (parts.get("key", ""), parts.get("value", "")),
             )

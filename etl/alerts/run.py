@@ -23,7 +23,7 @@ from etl.core.config import Settings
 from etl.core.days import day_start_epoch, parse_day
 from etl.metroculus.nodetypes import node_instance_types
 from etl.metroculus.promql import PromQLClient, PromQLError
-from etl.storage import alerting, costreads, deliveries, registry
+from etl.storage import alerting, costreads, deliveries, nodedays, pricing, registry
 from etl.storage import budgets as budget_store
 from etl.storage.clickhouse import Client, connect
 from etl.storage.registry import Database
@@ -110,7 +110,11 @@ def evaluate_tenant(
     """The tenant-day's anomalies, stored (and queued); returns their alert ids."""
     rule = alerting.alert_settings(db, account.organization_id)
     first, last = anomalies.window(day)
-    frame = costreads.allocation_groups(client, account.id, first, last)
+    # The organization's metric: its nodes and PVs priced from the bill as its answers are.
+    bill = nodedays.organization_bill(
+        db, account.organization_id, pricing.default_metric(db, account.organization_id)
+    )
+    frame = costreads.allocation_groups(client, account.id, first, last, bill)
     types = _LazyTypes(node_types, account.id, first, last)
     found = anomalies.detect(frame, day, rule["threshold_pct"], rule["min_usd"], types)
     ids = []

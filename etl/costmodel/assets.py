@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from etl.core.answers import canonical
 from etl.core.components import COMPONENTS as COMPONENTS  # the cost model's output columns
-from etl.metroculus.answers import canonical
 
 GIB = 2**30
 RESOURCES = ("cpu", "ram", "gpu")

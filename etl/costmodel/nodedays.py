@@ -44,26 +44,26 @@ def model_shares(nodes: pd.DataFrame, model: Mapping[str, float]) -> pd.DataFram
     return shares.rename(columns={r: f"{r}_model_share" for r in RESOURCES})
 
 
-def provider_ids(node_provider_ids: pd.DataFrame) -> tuple[dict[str, str], list[str]]:
-    """Each node's one provider id of the day, and issues for nodes with several.
+def provider_ids(named_ids: pd.DataFrame, entity: str = "node") -> tuple[dict[str, str], list[str]]:
+    """Each `entity`'s (a node's, a PV's: the frame's name column) one provider id of the
+    day, and issues for those with several.
 
-    A node name seen with two VMs in a day (a node replaced under the same name) cannot
-    be told apart by its list cost, which is the node's: it gets no provider id, so no
+    A name seen with two VMs (or disks) in a day (replaced under the same name) cannot
+    be told apart by its list cost, which is the name's: it gets no provider id, so no
     bill is matched to it and it stays at list price (flagged, never a guess).
     """
     found: dict[str, set[str]] = {}
-    for node, provider_id in zip(
-        node_provider_ids["node"], node_provider_ids["provider_id"], strict=True
-    ):
+    for name, provider_id in zip(named_ids[entity], named_ids["provider_id"], strict=True):
         if provider_id:
-            found.setdefault(node, set()).add(provider_id)
+            found.setdefault(name, set()).add(provider_id)
+    kind = "VMs" if entity == "node" else "disks"
     issues = [
-        f"node {node} was {len(ids)} VMs ({', '.join(sorted(ids))}): "
+        f"{entity} {name} was {len(ids)} {kind} ({', '.join(sorted(ids))}): "
         "not matched to a bill, kept at list price"
-        for node, ids in sorted(found.items())
+        for name, ids in sorted(found.items())
         if len(ids) > 1
     ]
-    return {node: ids.pop() for node, ids in found.items() if len(ids) == 1}, issues
+    return {name: ids.pop() for name, ids in found.items() if len(ids) == 1}, issues
 
 
 def node_days(

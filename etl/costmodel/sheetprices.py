@@ -19,11 +19,11 @@ from datetime import date
 
 import pandas as pd
 
+from etl.core.answers import ANSWER, Answers
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation.pods import label_maps, merged_labels
 from etl.costmodel.assets import RESOURCES
 from etl.costmodel.pricesheet import EVERY_NODE, SheetRow, in_force, node_row
-from etl.metroculus.answers import ANSWER, Answers
 
 
 def _repriced(
@@ -54,7 +54,7 @@ def _repriced(
 
 def node_rows(answers: Answers, rows: list[SheetRow]) -> dict[str, SheetRow]:
     """node -> the sheet row in force that prices it (nodes no row matches left out)."""
-    labelled = answers.get("node_labels", ANSWER["node_labels"].frame([]))
+    labelled = answers["node_labels"]
     labels = merged_labels(labelled["node"], label_maps(labelled))
     found = {}
     for node in answers["node_life_steps"]["node"]:
@@ -68,19 +68,18 @@ def _issues(answers: Answers, rows: list[SheetRow]) -> list[str]:
     """What the rows in force could not price, for the day's issues."""
     issues = []
     by_labels = [r.selector.text() for r in rows if r.selector.kind in ("label", "instance_type")]
-    if by_labels and answers.get("node_labels", pd.DataFrame()).empty:
+    if by_labels and answers["node_labels"].empty:
         issues.append(
             "price sheet: no kube_node_labels series on the day, so its rows "
             f"{', '.join(by_labels)} matched no node (docs/pricing.md)"
         )
     if any(r.selector.kind == EVERY_NODE for r in rows):
         volumes = set(answers["pv_bytes"]["persistentvolume"])
-        lives = answers.get("pv_life_steps", ANSWER["pv_life_steps"].frame([]))
-        unknown = sorted(volumes - set(lives["persistentvolume"]))
+        unknown = sorted(volumes - set(answers["pv_life_steps"]["persistentvolume"]))
         if unknown:
             issues.append(
-                f"price sheet: PVs {', '.join(unknown)} have no life in the extract (archived "
-                "before pv_life_steps): kept at the exporter's price"
+                f"price sheet: PVs {', '.join(unknown)} have no life on the day (no step of "
+                "their capacity series): kept at the exporter's price"
             )
     return issues
 
@@ -100,7 +99,7 @@ def priced_by_sheet(
         prices = {node: row.prices[r] for node, row in by_node.items()}
         repriced |= _repriced(repriced, f"node_{r}", "node", answers["node_life_steps"], prices, at)
     cluster_wide = next((row for row in rows if row.selector.kind == EVERY_NODE), None)
-    lives = answers.get("pv_life_steps", ANSWER["pv_life_steps"].frame([]))
+    lives = answers["pv_life_steps"]
     if cluster_wide is not None and cluster_wide.pv_gib_hour is not None:
         prices = dict.fromkeys(lives["persistentvolume"], cluster_wide.pv_gib_hour)
         repriced |= _repriced(repriced, "pv", "persistentvolume", lives, prices, at)

@@ -1,22 +1,27 @@
-"""The extract of one tenant-day: run the query set, turn its answers into `Answers`.
+"""The extract of one tenant-day: the query set's three rounds, answers as Thanos gave them.
 
 Three rounds (etl/metroculus/queries.py says why): round 1 reads every family once,
 round 2 finishes what it could not settle (container lives at their boundary hour, the
 raw samples of nodes that are not one value all day, the masks of the allocation series
 whose life decides something), round 3 those series' boundaries. The queries of a round
 are independent, so they run `concurrency` at a time (`PROMQL_CONCURRENCY`); with 1 one
-by one. The count of queries is the same whatever the cluster's size.
+by one. The count of queries is the same whatever the cluster's size, and it is every
+query a tenant-day sends: the ledger's completeness measure comes from round 1's answers
+(etl/metroculus/samples.py).
+
+What it returns are the raw answers (`Rounds`), which the archive keeps as they are;
+turning them into the cost model's answers is the transform's (etl/metroculus/derive.py),
+run at load time, so a fix there replays onto archived days. Between rounds it settles
+what decides the next round's queries (lives, settled nodes), and only that.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date
 
 from etl.core.days import day_start_epoch
-from etl.metroculus import lives, nodes, split
-from etl.metroculus.answers import ANSWER, Answers
+from etl.metroculus import lives, nodesummary, split
 from etl.metroculus.promql import PromQLClient, PromQLError, Sample, Series, run_concurrently
 from etl.metroculus.queries import (
     ALLOCATION,
@@ -29,9 +34,19 @@ from etl.metroculus.queries import (
 )
 
 Result = list[Sample] | list[Series]
-FOLLOW_UP_QUERIES = 4  # round 2: nodes' samples, running edges, allocation lives; round 3
-# Every tenant-day sends exactly this many queries (plus the ledger's sample count).
-QUERY_COUNT = len(QUERIES) + FOLLOW_UP_QUERIES
+# Query name -> its raw answer, the three rounds together (names are unique).
+Rounds = dict[str, Result]
+# Round 2: nodes' samples, running edges, allocation lives; round 3: allocation edges.
+FOLLOW_UP = ("node_samples", "running_edges", "allocation_summary", "allocation_edges")
+# Every query a tenant-day sends.
+ROUND_QUERIES = (*(query.name for query in QUERIES), *FOLLOW_UP)
+QUERY_COUNT = len(ROUND_QUERIES)
+# The version of what an extract holds: the queries' names, what they select and how their
+# answers are shaped. Raise it with any such change: an archive of another version is
+# refused on replay (etl/worker/archive.py), since the transform would misread it.
+# 1: the transformed answers (before 2026-12-07); 2: the rounds' raw answers, the price
+# sheets' node_labels query included.
+CONTRACT_VERSION = 2
 
 
 def run_query(
@@ -52,16 +67,6 @@ def run_query(
     return split.resend(refused)
 
 
-def _direct(query: TenantDayQuery, samples: list[Sample]) -> list[list[object]]:
-    """Rows of a query whose answer is its vector as is."""
-    return [
-        [sample.labels.get(label, "") for label in query.labels]
-        + ([json.dumps(sample.labels, sort_keys=True)] if query.label_map else [])
-        + [sample.value]
-        for sample in samples
-    ]
-
-
 def needing_lives(allocation: list[Sample], running: lives.Lives) -> set[str]:
     """Pod names of the allocation series whose life decides something: a container name
     (namespace, pod, container) with several series, or with no running series."""
@@ -72,22 +77,19 @@ def needing_lives(allocation: list[Sample], running: lives.Lives) -> set[str]:
     return {name[1] for name in named if counts[name] > 1 or name not in known}
 
 
-def phase_two(
-    phase_one: dict[str, Result], day: date, step_s: int
-) -> tuple[list[TenantDayQuery], lives.Lives, nodes.NodeSeries]:
+def phase_two(phase_one: Rounds, day: date, step_s: int) -> list[TenantDayQuery]:
     """Round 2's queries, from round 1's answers (and what they settled)."""
     lo = day_start_epoch(day)
     running = lives.summarize(RUNNING, phase_one["running_summary"], lo, step_s)
-    settled, complex_nodes = nodes.simple_nodes(phase_one["node_summary"], step_s)
+    _, complex_nodes = nodesummary.simple_nodes(phase_one["node_summary"], step_s)
     pods = needing_lives(phase_one["container_cpu_allocation"], running)
-    queries = [
-        nodes.node_samples_query(complex_nodes),
+    return [
+        nodesummary.node_samples_query(complex_nodes),
         TenantDayQuery(
             "running_edges", lives.refine_query(running, lo, step_s), shard_by=RUNNING.name_label
         ),
         ALLOCATION.summary(lives.names_matcher(ALLOCATION.name_label, pods)),
     ]
-    return queries, running, settled
 
 
 def extract(
@@ -96,48 +98,26 @@ def extract(
     day: date,
     step_s: int = DEFAULT_STEP_S,
     concurrency: int = 1,
-) -> Answers:
-    """Run every query for the tenant-day: answer name -> frame of label columns + `value`.
+) -> Rounds:
+    """Send every query of the tenant-day; returns each one's raw answer by name.
 
     `step_s` is the cluster's scrape interval (the steps of every per-step definition).
     """
 
-    def run_all(queries: list[TenantDayQuery]) -> dict[str, Result]:
+    def run_all(queries: list[TenantDayQuery]) -> Rounds:
         answers = run_concurrently(
             lambda q: run_query(client, q, tenant, day, step_s), queries, concurrency
         )
         return dict(zip([q.name for q in queries], answers, strict=True))
 
     lo = day_start_epoch(day)
-    first = run_all(list(QUERIES))
-    second_queries, running, settled = phase_two(first, day, step_s)
-    second = run_all(second_queries)
-    lives.finish(running, second["running_edges"], lo, step_s)
-    allocation = lives.summarize(ALLOCATION, second["allocation_summary"], lo, step_s)
-    third = run_all(
-        [
-            TenantDayQuery(
-                "allocation_edges",
-                lives.refine_query(allocation, lo, step_s),
-                shard_by=ALLOCATION.name_label,
-            )
-        ]
+    rounds = run_all(list(QUERIES))
+    rounds.update(run_all(phase_two(rounds, day, step_s)))
+    allocation = lives.summarize(ALLOCATION, rounds["allocation_summary"], lo, step_s)
+    edges = TenantDayQuery(
+        "allocation_edges",
+        lives.refine_query(allocation, lo, step_s),
+        shard_by=ALLOCATION.name_label,
     )
-    lives.finish(allocation, third["allocation_edges"], lo, step_s)
-    answers: Answers = {}
-    for query in QUERIES:
-        if query.labels:
-            answers[query.name] = ANSWER[query.name].frame(_direct(query, first[query.name]))
-    for prefix, lived in (("container", running), ("container_allocation", allocation)):
-        for edge in ("first", "last"):
-            name = f"{prefix}_{edge}_seen"
-            answers[name] = ANSWER[name].frame(lives.rows(lived, edge))
-    day_of = nodes._Day(lo, step_s)
-    answers.update(nodes.node_answers(settled, second["node_samples"], day_of))
-    answers.update(nodes.small_answers(first["small_family_samples"], day_of))
-    egress = answers["pod_network_egress_bytes"]
-    classes = list(ANSWER["network_egress_bytes"].labels)
-    answers["network_egress_bytes"] = ANSWER["network_egress_bytes"].frame(
-        egress.groupby(classes, as_index=False, sort=True)["value"].sum().values.tolist()
-    )
-    return {answer: answers[answer] for answer in ANSWER}
+    rounds.update(run_all([edges]))
+    return rounds

@@ -1,12 +1,10 @@
 """The answers of the node families and of the small families, from their raw figures.
 
-Node series are settled one of two ways (etl/metroculus/queries.py, `NODE_SUMMARY`): a
-node all of whose series were seen at the day's first and last step with no change
-and at least one sample per scrape interval (`count >= 86400 / R`) holds one value all
-day (`held.simple_held`); any other node (a spot price that moved, a node replaced
-mid-day, a scrape gap) has its raw samples fetched in phase 2 (`node_samples_query`)
-and goes through `held.held`, the per-step definitions. PVs, claims, load balancers
-and the management fee always go through `held.held` (their samples are few).
+Transform code: it runs on the archived round answers at every load and replay
+(etl/metroculus/derive.py). Settled nodes (etl/metroculus/nodesummary.py) hold one value
+all day (`held.simple_held`); any other node's raw samples, fetched in round 2, and the
+PVs, claims, load balancers and management fee (always few) go through `held.held`, the
+per-step definitions.
 """
 
 from __future__ import annotations
@@ -14,11 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from etl.metroculus.answers import ANSWER, CLAIM, LOAD_BALANCER, PV, Answers
+from etl.core.answers import ANSWER, Answers
+from etl.core.labels import CLAIM, LOAD_BALANCER, PV
 from etl.metroculus.held import Held, held, simple_held
-from etl.metroculus.lives import names_matcher
-from etl.metroculus.promql import Sample, Series
-from etl.metroculus.queries import FAMILY, MATRIX, NODE_FAMILIES, PART, TenantDayQuery, gap_s
+from etl.metroculus.nodesummary import NodeSeries
+from etl.metroculus.promql import Series
+from etl.metroculus.queries import gap_s
 
 PRICES = {
     "cpu": "node_cpu_hourly_cost",
@@ -31,45 +30,6 @@ CAPACITY = (
     ("node_ram_bytes", "kube_node_status_capacity_memory_bytes", "memory"),
 )
 V2 = "kube_node_status_capacity"
-NodeSeries = dict[tuple[str, str], list[Series]]  # (family, node) -> raw series
-
-
-def simple_nodes(samples: list[Sample], step_s: int) -> tuple[NodeSeries, set[str]]:
-    """Phase 1's node figures -> (series of settled nodes, as one-value stand-ins; the
-    nodes whose raw samples are needed)."""
-    figures: dict[tuple[str, str, tuple], dict[str, float]] = defaultdict(dict)
-    labels_of: dict[tuple[str, str, tuple], dict[str, str]] = {}
-    for sample in samples:
-        # last_over_time keeps the metric name, count_over_time drops it.
-        labels = {k: v for k, v in sample.labels.items() if k not in (PART, FAMILY, "__name__")}
-        key = (sample.labels[FAMILY], labels.get("node", ""), tuple(sorted(labels.items())))
-        figures[key][sample.labels[PART]] = sample.value
-        labels_of[key] = labels
-    complex_nodes = set()
-    for (_, node, _), got in figures.items():
-        simple = (
-            got.get("count", 0) >= 86400 // step_s
-            and got.get("changes", 1) == 0
-            and "start" in got
-            and "end" in got
-        )
-        if not simple:
-            complex_nodes.add(node)
-    settled: NodeSeries = defaultdict(list)
-    for key, got in figures.items():
-        family, node, _ = key
-        if node not in complex_nodes:
-            settled[(family, node)].append(Series(labels_of[key], [], [got["end"]]))
-    return settled, complex_nodes
-
-
-def node_samples_query(nodes: set[str]) -> TenantDayQuery:
-    """Phase 2: the raw samples of every node family for the nodes that need them."""
-    return TenantDayQuery(
-        "node_samples",
-        f'{{sel,__name__=~"{"|".join(NODE_FAMILIES)}",{names_matcher("node", nodes)}}}[{{raw}}]',
-        kind=MATRIX,
-    )
 
 
 def _group(series: Iterable[Series], key: Callable[[Series], tuple]) -> dict[tuple, list[Series]]:
@@ -79,7 +39,7 @@ def _group(series: Iterable[Series], key: Callable[[Series], tuple]) -> dict[tup
     return groups
 
 
-class _Day:
+class Day:
     """What `held` needs besides the series: the day and the scrape interval."""
 
     def __init__(self, day_start_s: int, step_s: int) -> None:
@@ -100,7 +60,7 @@ def _changes(name: str, entities: dict[tuple, Held]) -> list[list[object]]:
     return rows
 
 
-def node_answers(settled: NodeSeries, raw: list[Series], day: _Day) -> Answers:
+def node_answers(settled: NodeSeries, raw: list[Series], day: Day) -> Answers:
     """Every node answer from the settled stand-ins and the fetched raw series."""
     series: NodeSeries = defaultdict(list, {k: list(v) for k, v in settled.items()})
     for one in raw:
@@ -149,7 +109,7 @@ def node_answers(settled: NodeSeries, raw: list[Series], day: _Day) -> Answers:
     return out
 
 
-def small_answers(raw: list[Series], day: _Day) -> Answers:
+def small_answers(raw: list[Series], day: Day) -> Answers:
     """PV, claim, load balancer and management answers from their raw series."""
     by_family = _group(raw, lambda s: (s.labels.get("__name__", ""),))
 
@@ -172,6 +132,12 @@ def small_answers(raw: list[Series], day: _Day) -> Answers:
         [[*k, h.price_sum] for k, h in prices.items()]
     )
     out["pv_price_changes"] = ANSWER["pv_price_changes"].frame(_changes("pv", prices))
+    disks = {
+        (one.labels.get("persistentvolume", ""), one.labels.get("provider_id", ""))
+        for one in by_family.get(("pv_hourly_cost",), [])
+        if day.of([one]).steps
+    }
+    out["pv_provider_ids"] = ANSWER["pv_provider_ids"].frame([[*i, 1.0] for i in sorted(disks)])
     balancers = entities("kubecost_load_balancer_cost", LOAD_BALANCER)
     out["load_balancer_rate_samples"] = ANSWER["load_balancer_rate_samples"].frame(
         [[*k, h.price_sum] for k, h in balancers.items() if h.steps]

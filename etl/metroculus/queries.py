@@ -38,17 +38,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from etl.core.days import day_end
-from etl.metroculus.answers import (
-    ALLOCATION_SERIES,
-    CONTAINER,
-    NODE,
-    POD,
-    POD_EGRESS,
-    Answers,
-)
+from etl.core.labels import ALLOCATION_SERIES, CONTAINER, NODE, POD, POD_EGRESS
 from etl.metroculus.usage import USAGE_QUERIES
-
-__all__ = ["Answers"]
 
 GAUGE = "gauge"
 COUNTER = "counter"
@@ -86,7 +77,7 @@ class TenantDayQuery:
     step sees, `{at_start}`/`{at_last}` are the offsets of the day's first and last
     step, `{raw}` covers what `held.held` needs, `{bucket}`/`{bucket_shift}`/
     `{bucket_step}` the presence mask's windows. With `labels`, its rows are an
-    answer of that name (etl/metroculus/answers.py); without, a family's raw figures
+    answer of that name (etl/core/answers.py); without, a family's raw figures
     that etl/metroculus/extract.py turns into answers. `kind` is `matrix` for a range
     selector (raw samples). `shard_by` is the label that keys its rows (every series
     and duplicate of one row share its value; by default the first of `SHARD_LABELS`

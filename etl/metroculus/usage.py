@@ -28,17 +28,19 @@ usage on (its default; cgroup v1 nodes) one series per core, `cpu00`, `cpu01`...
   (docs/allocation.md); and the new series of a restarted container is not added to
   the old one's rate, which outlives it by one window. Per-core series' quantiles are
   summed per cgroup: exact for `total`, never below the cgroup's own quantile else;
-- `container_memory_working_set_avg`, `_p95`, `_max`: the day's samples of the working
-  set, averaged (over the samples of all the container's cgroups: their sum over their
-  count, so this query reads the family twice), 95th percentile and maximum (the
+- `container_memory_working_set_sum`, `_p95`, `_max`: the day's samples of the working
+  set, summed over all the container's cgroups, 95th percentile and maximum (the
   largest of its cgroups');
 - `container_usage_samples`: how many working-set samples the day had, all its cgroups
-  (what a recommendation is based on).
+  (what a recommendation is based on). The average working set (an answer) is the sum
+  over this count, divided by the transform (etl/metroculus/derive.py): dividing in
+  PromQL would read the family once more for a count this query already reads.
 """
 
 from __future__ import annotations
 
-USAGE_CONTAINER = ("namespace", "pod", "container")
+from etl.core.labels import USAGE_CONTAINER
+
 _BY = ", ".join(USAGE_CONTAINER)
 _CONTAINERS = 'container!="", container!="POD"'
 CPU = f"container_cpu_usage_seconds_total{{sel,{_CONTAINERS}}}"
@@ -88,9 +90,9 @@ USAGE_QUERIES: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
         "gauge",
     ),
     (
-        "container_memory_working_set_avg",
+        "container_memory_working_set_sum",
         USAGE_CONTAINER,
-        f"{_per_cgroup('sum_over_time')} / {SAMPLES}",
+        _per_cgroup("sum_over_time"),
         "gauge",
     ),
     (

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
 from etl.core.days import day_start_epoch
-from etl.core.metrics import DEFAULT_METRIC, METRIC_COLUMNS
+from etl.core.metrics import DEFAULT_METRIC
 from etl.storage import sqlfiles
+from etl.storage.nodedays import bill_arguments
 
 
 def _days(first_day: date, last_day: date) -> dict[str, int]:
@@ -22,13 +24,22 @@ def _days(first_day: date, last_day: date) -> dict[str, int]:
 
 
 def allocation_groups(
-    client: Client, cloud_account_id: str, first_day: date, last_day: date
+    client: Client,
+    cloud_account_id: str,
+    first_day: date,
+    last_day: date,
+    bill: Mapping[str, Any],
 ) -> pd.DataFrame:
     """One cluster's allocation per (day, namespace, controller, node), with every
-    component and the cost (sql/queries/alerts_allocation_groups.sql)."""
+    component and the cost (sql/queries/alerts_allocation_groups.sql), its nodes and PVs
+    priced from the bill by `bill` (etl/storage/nodedays.py: organization_bill)."""
     frame = client.query_df(
         sqlfiles.query("alerts_allocation_groups"),
-        parameters={"cloud_account_id": cloud_account_id, **_days(first_day, last_day)},
+        parameters={
+            "cloud_account_id": cloud_account_id,
+            **_days(first_day, last_day),
+            **bill,
+        },
     )
     if not frame.empty:
         frame["day"] = pd.to_datetime(frame["day"]).dt.date
@@ -36,6 +47,10 @@ def allocation_groups(
 
 
 Daily = dict[tuple[str, date], float]
+# The K8s accounts, and the node VMs (bill resource ids, their instance keys) whose
+# bill prices their clusters' nodes.
+Reconciled = tuple[Sequence[str], tuple[list[str], list[str]]]
+NOTHING_RECONCILED: Reconciled = ((), ([], []))
 
 
 def _daily(frame: pd.DataFrame) -> Daily:
@@ -57,16 +72,20 @@ def expense_days(
     node_clusters: Mapping[str, str] | None = None,
     cluster_account_ids: Sequence[str] = (),
     metric: str = DEFAULT_METRIC,
+    reconciled: Reconciled = NOTHING_RECONCILED,
 ) -> Daily:
     """Spend per (account, day), every resource: clean_expenses' count, by account
     (sql/queries/breakdown_expenses_costs.sql). With `node_clusters` (bill resource ->
     the cluster resource it is a node of, etl/storage/nodes.py; `cluster_account_ids`:
     those clusters' accounts), a node's bill cost is left out on the days its cluster
-    has a cost, which holds it. `metric`: the cost summed (etl/core/metrics.py). An
-    account-day without rows is absent."""
+    has a cost, which holds it. `metric`: the cost summed (etl/core/metrics.py).
+    `reconciled`: the K8s accounts and the node VMs whose bill prices their nodes
+    (docs/api.md, "Reconciliation: nodes priced from the bill"), as clean_expenses
+    prices them; none under `list`. An account-day without rows is absent."""
     if not cloud_account_ids:
         return {}
     nodes = sorted((node_clusters or {}).items())
+    k8s_accounts, bill_nodes = reconciled
     rows = client.query(
         sqlfiles.query("breakdown_expenses_costs"),
         parameters={
@@ -84,7 +103,8 @@ def expense_days(
             "node_ids": [node for node, _ in nodes],
             "node_clusters": [cluster for _, cluster in nodes],
             "cluster_account_ids": list(cluster_account_ids),
-            "cost_column": METRIC_COLUMNS[metric],
+            "k8s_account_ids": list(k8s_accounts),
+            **bill_arguments(bill_nodes, metric),
         },
     ).result_rows
     return {
@@ -98,11 +118,14 @@ def allocation_days(
     cloud_account_ids: Sequence[str],
     first_day: date,
     last_day: date,
+    bill: Mapping[str, Any],
     namespace: str = "",
     label: tuple[str, str] = ("", ""),
 ) -> Daily:
     """Allocated spend per (cluster, day) in one namespace and/or with one label
-    (sql/queries/budgets_allocation_daily.sql); a cluster-day without rows is absent."""
+    (sql/queries/budgets_allocation_daily.sql), its nodes and PVs priced from the bill by
+    `bill` (etl/storage/nodedays.py: organization_bill); a cluster-day without rows is
+    absent."""
     if not cloud_account_ids:
         return {}
     frame = client.query_df(
@@ -113,6 +136,7 @@ def allocation_days(
             "namespace": namespace,
             "label_key": label[0],
             "label_value": label[1],
+            **bill,
         },
     )
     return _daily(frame)

@@ -90,27 +90,48 @@ def bill_instance_keys(
     return [resource_id for resource_id, _ in kept], [key for _, key in kept]
 
 
+def node_vm_keys(
+    node_of: Mapping[str, str], resources: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """The node VMs of `node_clusters` and their instance keys, as two lists in id order:
+    the bill arguments of the reconciliation (docs/api.md, "Reconciliation: nodes priced
+    from the bill") for the answers that fold these VMs into their clusters, so that a
+    VM whose bill prices a node is never an item of its own too."""
+    ids = sorted(node_of)
+    return ids, [instance_key(resources[vm].get("cloud_resource_id") or "") for vm in ids]
+
+
 @dataclass(frozen=True)
 class Folding:
     """What an organization-wide spend read needs of the documents: the live accounts,
-    and each billed node VM's cluster (with those clusters' accounts), so that a node is
-    counted once, in its cluster (etl/storage/costreads.py expense_days)."""
+    each billed node VM's cluster (with those clusters' accounts), so that a node is
+    counted once, in its cluster, and the bill arguments that price the clusters' nodes
+    from the bill (etl/storage/costreads.py expense_days, allocation_days)."""
 
     account_ids: list[str]
     node_clusters: dict[str, str]
-    cluster_account_ids: list[str]
+    cluster_account_ids: list[str]  # the accounts of node_clusters' clusters
+    k8s_account_ids: list[str]  # the accounts of every cluster
+    node_vms: tuple[list[str], list[str]]  # node_vm_keys of node_clusters
+    bill_keys: tuple[list[str], list[str]]  # bill_instance_keys of the documents
 
 
 def folding(
     accounts: Mapping[str, Mapping[str, Any]],
     resources: Mapping[str, Mapping[str, Any]],
+    clusters: Mapping[str, Mapping[str, Any]],
     node_of: Mapping[str, str],
+    bill_keys: tuple[list[str], list[str]],
 ) -> Folding:
-    """The Folding of these documents, `node_of` being their node_clusters."""
+    """The Folding of these documents: `clusters`, `node_of` and `bill_keys` being their
+    cluster_resources, node_clusters and bill_instance_keys."""
     return Folding(
         sorted(accounts),
         dict(node_of),
         sorted({resources[cluster]["cloud_account_id"] for cluster in node_of.values()}),
+        sorted({cluster["cloud_account_id"] for cluster in clusters.values()}),
+        node_vm_keys(node_of, resources),
+        bill_keys,
     )
 
 
@@ -120,8 +141,11 @@ def read_folding(db: Database, organization_id: str) -> Folding:
     accounts, resources = organization_documents(
         db, organization_id, ACCOUNT_FIELDS, RESOURCE_FIELDS
     )
+    clusters = cluster_resources(accounts, resources)
     return folding(
         accounts,
         resources,
-        node_clusters(accounts, resources, cluster_resources(accounts, resources)),
+        clusters,
+        node_clusters(accounts, resources, clusters),
+        bill_instance_keys(accounts, resources),
     )

@@ -47,10 +47,22 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     ],
     # A name that is part of the row key, so all copies of a key carry the same one.
     "any": _each("any({0}) AS {0}"),
+    # Columns by name, in the order given (a UNION's branches match by position).
+    "plain": _each("{0}"),
     # The sum of a column that a subquery has already collapsed.
     "summed": _each("sum({0}) AS {0}"),
     # The breakdown columns that clean_expenses_costs.sql joins to its items.
-    "breakdown": _each("breakdown.{0} AS {0}"),
+    # ... plus what pricing its nodes from the bill adds: the item's tuple `row.5`
+    # holds what was reconciled (4 values), then the components in this order.
+    "breakdown_reconciled": lambda names: [
+        f"breakdown.{name} + row.5.{index} AS {name}" + ("," if index < len(names) + 4 else "")
+        for index, name in enumerate(names, start=5)
+    ],
+    # The joined per-cluster reconciliation's columns (clean_expenses_costs.sql).
+    "adjustments": _each("adjustments.{0}"),
+    # A cluster's components plus what pricing its nodes from the bill adds
+    # (sql/schema/014_cluster_bill_adjustments.sql, summed as `adjustments`).
+    "adjusted": _each("own.{0} + adjustments.{0} AS {0}"),
     # Cost columns of a table.
     "Float64": _each("{0} Float64"),
     # The k8s_costs groups (k8s_costs_groups.sql, k8s_costs_shared.sql): a row's

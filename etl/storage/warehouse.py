@@ -11,6 +11,8 @@ the INSERT leaves the previous good data untouched.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from datetime import date
 
@@ -20,7 +22,10 @@ from clickhouse_connect.driver.client import Client
 from etl.core.days import day_start, day_start_epoch
 from etl.storage import sqlfiles
 
+log = logging.getLogger(__name__)
+
 KEY_COLUMNS = ["cloud_account_id", "resource_id", "date"]
+_CREATED = re.compile(r"CREATE (?:TABLE IF NOT EXISTS|OR REPLACE VIEW) (\w+)")
 
 
 def init_schema(client: Client) -> list[str]:
@@ -30,6 +35,25 @@ def init_schema(client: Client) -> list[str]:
         client.command(statement)
         applied.append(name)
     return applied
+
+
+def ensure_schema(client: Client) -> list[str]:
+    """Apply the schema only where a table or view of it is missing (a fresh install's
+    first `k8scost run`); returns the files applied, none when every object exists.
+
+    Why not `init_schema` on every run: DDL is `k8scost db init`'s job (and production's
+    one-shot init job's), and a run that applied it took the schema's locks and time on
+    every tenant-day. A schema change that adds columns to existing tables is applied by
+    `k8scost db init` after an upgrade.
+    """
+    statements = sqlfiles.schema_statements()
+    wanted = {found for _, statement in statements for found in _CREATED.findall(statement)}
+    existing = {row[0] for row in client.query(sqlfiles.query("schema_tables")).result_rows}
+    missing = sorted(wanted - existing)
+    if not missing:
+        return []
+    log.info("ClickHouse lacks %s: applying sql/schema once", ", ".join(missing))
+    return init_schema(client)
 
 
 def _cancel_rows(state: pd.DataFrame, value_columns: list[str]) -> pd.DataFrame:

@@ -1,8 +1,12 @@
 """The raw archive: every tenant-day extract, as Thanos answered it, in Parquet.
 
-Why: a day can be re-costed (a formula fix, a lost ClickHouse) without asking
-Thanos again (`k8scost replay`), and an operator can see exactly what a run was
-given. Airflow tasks hand each other the URI of an extract, never its data.
+Why: a day can be re-costed (a formula fix, a transform fix, a lost ClickHouse) without
+asking Thanos again (`k8scost replay`), and an operator can see exactly what a run was
+given. What is kept is each query's answer of the three rounds as it came (one row per
+sample or series: its labels as JSON, its value, or a series' raw times and values), not
+the cost model's answers: those are derived at every load (etl/metroculus/derive.py), so
+a fix of the transform replays onto archived days. Airflow tasks hand each other the URI
+of an extract, never its data.
 
 Layout under `RAW_ARCHIVE_URL` (`file:///dir` or `s3://bucket/prefix`):
 
@@ -13,12 +17,15 @@ Layout under `RAW_ARCHIVE_URL` (`file:///dir` or `s3://bucket/prefix`):
 An extract directory is written once and never changed, so two runs of one
 tenant-day (a backfill and a manual rerun) each write their own and cannot mix
 files; `current.json`, one object replaced whole, names the last one published.
-The format is generic over the answers (query name -> frame), whatever queries
-`etl.metroculus.queries` runs.
+The manifest states the extract's `contract_version` (etl/metroculus/extract.py) and
+each file's rows, bytes and SHA-256: the archive step checks the files are there at
+their sizes without reading them, and the load checks each file's hash as it reads it,
+so an extract is read back once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -32,17 +39,21 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from etl.core.config import Settings
-from etl.metroculus.queries import Answers
+from etl.metroculus.extract import CONTRACT_VERSION, Result, Rounds
+from etl.metroculus.promql import Sample, Series
 from etl.storage.objects import s3_client
 
 MANIFEST = "manifest.json"
 CURRENT = "current.json"
+# An extract written before the manifest had a version: the transformed answers.
+FIRST_VERSION = 1
+VECTOR, MATRIX = "vector", "matrix"
 
 
 class ArchiveError(RuntimeError):
@@ -55,6 +66,10 @@ class _Store(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
     def get(self, key: str) -> bytes: ...
+
+    def size(self, key: str) -> int:
+        """The object's size in bytes, without reading it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,12 @@ class _LocalStore:
     def get(self, key: str) -> bytes:
         try:
             return (self.root / key).read_bytes()
+        except FileNotFoundError:
+            raise ArchiveError(f"{self.root / key} does not exist") from None
+
+    def size(self, key: str) -> int:
+        try:
+            return (self.root / key).stat().st_size
         except FileNotFoundError:
             raise ArchiveError(f"{self.root / key} does not exist") from None
 
@@ -98,6 +119,14 @@ class _S3Store:
                 raise ArchiveError(f"s3://{self.bucket}/{self._key(key)} does not exist") from None
             raise
 
+    def size(self, key: str) -> int:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ArchiveError(f"s3://{self.bucket}/{self._key(key)} does not exist") from None
+            raise
+
 
 def _store(settings: Settings, url: str) -> _Store:
     parts = urlsplit(url)
@@ -113,33 +142,71 @@ def day_url(settings: Settings, tenant_id: str, day: date) -> str:
     return f"{settings.raw_archive_url.rstrip('/')}/tenant={tenant_id}/date={day.isoformat()}"
 
 
-def _to_parquet(frame: pd.DataFrame) -> bytes:
+def _labels(labels: dict[str, str]) -> str:
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"))
+
+
+def _to_parquet(result: Result) -> tuple[str, bytes]:
+    """(kind, Parquet bytes) of one query's raw answer."""
+    if result and isinstance(result[0], Series):
+        kind = MATRIX
+        columns = {
+            "labels": pa.array([_labels(one.labels) for one in result], pa.string()),
+            "times": pa.array(
+                [np.asarray(one.times, float) for one in result], pa.list_(pa.float64())
+            ),
+            "values": pa.array(
+                [np.asarray(one.values, float) for one in result], pa.list_(pa.float64())
+            ),
+        }
+    else:
+        kind = VECTOR
+        columns = {
+            "labels": pa.array([_labels(one.labels) for one in result], pa.string()),
+            "value": pa.array([one.value for one in result], pa.float64()),
+        }
     sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
-    return sink.getvalue()
+    pq.write_table(pa.table(columns), sink)
+    return kind, sink.getvalue()
 
 
-def _from_parquet(data: bytes) -> pd.DataFrame:
-    return pq.read_table(io.BytesIO(data)).to_pandas()
+def _from_parquet(kind: str, data: bytes) -> Result:
+    columns = pq.read_table(io.BytesIO(data)).to_pydict()
+    labels = [json.loads(text) for text in columns["labels"]]
+    if kind == MATRIX:
+        return [
+            Series(one, np.asarray(times, float), np.asarray(values, float))
+            for one, times, values in zip(labels, columns["times"], columns["values"], strict=True)
+        ]
+    return [Sample(one, value) for one, value in zip(labels, columns["value"], strict=True)]
 
 
 def write_extract(
     settings: Settings,
     tenant_id: str,
     day: date,
-    answers: Answers,
+    rounds: Rounds,
     source: dict[str, Any],
     run_id: str,
 ) -> str:
-    """Write the answers as a new extract (Parquet per query, manifest last); returns its URI."""
+    """Write the rounds' answers as a new extract (Parquet per query, manifest last);
+    returns its URI."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     url = f"{day_url(settings, tenant_id, day)}/extract={stamp}-{secrets.token_hex(4)}"
     store = _store(settings, url)
     queries = {}
-    for name, frame in answers.items():
-        store.put(f"{name}.parquet", _to_parquet(frame))
-        queries[name] = {"file": f"{name}.parquet", "rows": len(frame)}
+    for name, result in rounds.items():
+        kind, data = _to_parquet(result)
+        store.put(f"{name}.parquet", data)
+        queries[name] = {
+            "file": f"{name}.parquet",
+            "kind": kind,
+            "rows": len(result),
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
     manifest = {
+        "contract_version": CONTRACT_VERSION,
         "tenant_id": tenant_id,
         "date": day.isoformat(),
         "run_id": run_id,
@@ -152,32 +219,51 @@ def write_extract(
 
 
 def read_manifest(settings: Settings, extract_url: str) -> dict[str, Any]:
-    """The manifest of an extract; ArchiveError if the extract was never completed."""
-    return json.loads(_store(settings, extract_url).get(MANIFEST))
+    """The manifest of an extract of this contract version; ArchiveError if the extract
+    was never completed or was written under another version."""
+    manifest = json.loads(_store(settings, extract_url).get(MANIFEST))
+    version = manifest.get("contract_version", FIRST_VERSION)
+    if version != CONTRACT_VERSION:
+        raise ArchiveError(
+            f"extract {extract_url} holds contract version {version}, and this k8scost reads "
+            f"contract version {CONTRACT_VERSION} only: extract the day from Thanos again "
+            "(`k8scost run`) while Thanos still holds it"
+        )
+    return manifest
 
 
-def read_extract(settings: Settings, extract_url: str) -> Answers:
-    """The answers of an extract, as they were written (query name -> frame)."""
+def read_extract(settings: Settings, extract_url: str) -> Rounds:
+    """The rounds' answers of an extract as they were written (query name -> answer), each
+    file checked against its manifest's size and hash as it is read."""
     store = _store(settings, extract_url)
-    manifest = json.loads(store.get(MANIFEST))
-    return {
-        name: _from_parquet(store.get(entry["file"])) for name, entry in manifest["queries"].items()
-    }
+    manifest = read_manifest(settings, extract_url)
+    rounds = {}
+    for name, entry in manifest["queries"].items():
+        data = store.get(entry["file"])
+        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise ArchiveError(
+                f"extract {extract_url}: {entry['file']} ({len(data)} bytes) is not the file "
+                f"written ({entry['bytes']} bytes, SHA-256 {entry['sha256']})"
+            )
+        rounds[name] = _from_parquet(entry["kind"], data)
+    return rounds
 
 
 def verify_extract(
     settings: Settings, extract_url: str, expected_queries: Iterable[str]
 ) -> dict[str, Any]:
-    """Read the extract back whole and check it against its manifest; returns the manifest."""
+    """Check that the extract is complete (a manifest of this contract version naming every
+    expected query, each file there at its size) without reading the files; returns the
+    manifest. Their content is checked by hash when the load reads them."""
     manifest = read_manifest(settings, extract_url)
     missing = sorted(set(expected_queries) - set(manifest["queries"]))
     if missing:
         raise ArchiveError(f"extract {extract_url} lacks the queries {', '.join(missing)}")
-    answers = read_extract(settings, extract_url)
+    store = _store(settings, extract_url)
     wrong = [
-        f"{name}: {len(answers[name])} rows, manifest says {entry['rows']}"
-        for name, entry in manifest["queries"].items()
-        if len(answers[name]) != entry["rows"]
+        f"{entry['file']}: {size} bytes, manifest says {entry['bytes']}"
+        for entry in manifest["queries"].values()
+        if (size := store.size(entry["file"])) != entry["bytes"]
     ]
     if wrong:
         raise ArchiveError(f"extract {extract_url} does not match its manifest: {'; '.join(wrong)}")

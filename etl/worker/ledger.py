@@ -17,7 +17,7 @@ oldest first, so an attempt that died and the one that took over both show
 
 The repair DAG asks this module which days to re-run: days with no record or a
 failed, abandoned or stuck one, and yesterday when Thanos now holds more samples than the
-load saw (late remote-write data; counted by etl/metroculus/samples.py).
+load saw (late remote-write data; the measure of etl/metroculus/samples.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
+from etl.metroculus.samples import MEASURE
 from etl.storage.ledger import find_records, record_id, update_record_if, upsert_record
 from etl.storage.registry import ClusterAccount, Database
 from etl.worker import lease
@@ -178,7 +179,7 @@ def record_no_data(db: Database, account: ClusterAccount, day: date, error: Base
         {
             "status": NO_DATA,
             "stage": "extract",
-            "source": {"samples": 0, "series": {}},
+            "source": {"samples": 0, "series": {}, "measure": MEASURE},
             "last_error": str(error)[:ERROR_CHARS],
             "last_error_at": int(time.time()),
         },
@@ -285,8 +286,9 @@ def find_gaps(
 def has_late_data(record: dict[str, Any], samples_now: int) -> bool:
     """Thanos holds more samples for the day than the last extract saw (late remote writes).
 
-    A record without a sample count (written before extracts counted them) cannot tell:
-    re-run it.
+    A record without a sample count of today's measure (written before extracts counted
+    them, or counted another way) cannot tell: re-run it.
     """
-    seen = (record.get("source") or {}).get("samples")
+    source = record.get("source") or {}
+    seen = source.get("samples") if source.get("measure") == MEASURE else None
     return seen is None or samples_now > seen

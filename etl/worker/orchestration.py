@@ -4,11 +4,12 @@ Which day a DAG run costs is decided here and only here (`run_day`): the `date`
 param when given, else the UTC day of the run's logical date, so that a run whose
 logical date is D costs D however it was started.
 
-A tenant-day goes through four steps, each one Airflow task, each recorded in the
+A tenant-day goes through three steps, each one Airflow task, each recorded in the
 ledger (a failure with its stage and error, then re-raised so Airflow retries):
-extract, archive, load and check. The steps themselves are etl/worker/pipeline.py's,
-the ones `k8scost run` chains in one process; a task gets only a tenant id and
-archive URIs (XCom), so each function here looks its account up again.
+extract, archive, and load (which ends with the quality check, under the same lease).
+The steps themselves are etl/worker/pipeline.py's, the ones `k8scost run` chains in
+one process; a task gets only a tenant id and archive URIs (XCom), so each function
+here looks its account up again.
 """
 
 from __future__ import annotations
@@ -97,18 +98,13 @@ def archive_extract(settings: Settings, tenant_id: str, day: date, extract_url: 
 
 
 def load(settings: Settings, tenant_id: str, day: date, extract_url: str) -> dict[str, Any]:
-    """Cost the archived extract and restate the day in ClickHouse; returns what was loaded."""
+    """Cost the archived extract, restate the day in ClickHouse and check it; returns what
+    was loaded."""
     db = _database(settings)
     costs, rows_written, _ = pipeline.load_step(
         settings, db, _account(db, tenant_id), day, extract_url
     )
     return {"cost": costs.total, "rows_written": rows_written}
-
-
-def check(settings: Settings, tenant_id: str, day: date) -> dict[str, float]:
-    """The quality check of the loaded day; returns the totals it confirmed."""
-    db = _database(settings)
-    return pipeline.check_step(settings, db, _account(db, tenant_id), day)
 
 
 def replay(settings: Settings, tenant_id: str, day: date) -> tuple[str, dict[str, float]]:
@@ -120,9 +116,12 @@ def replay(settings: Settings, tenant_id: str, day: date) -> tuple[str, dict[str
     return pipeline.replay_tenant_day(settings, db, _account(db, tenant_id), day)
 
 
-def _has_samples(client: PromQLClient, tenant_id: str, day: date) -> bool:
-    """Whether Thanos holds any sample of the metrics the pipeline reads for the tenant-day."""
-    return sum(samples.count_source_samples(client, tenant_id, day).values()) > 0
+def _samples_now(
+    settings: Settings, client: PromQLClient, account: registry.ClusterAccount, day: date
+) -> int:
+    """The tenant-day's completeness measure as Thanos holds it now (etl/metroculus/samples.py)."""
+    step_s = pipeline.scrape_interval_s(settings, account)
+    return sum(samples.count_source_samples(client, account.id, day, step_s).values())
 
 
 def find_repairs(
@@ -138,19 +137,21 @@ def find_repairs(
     """
     now = time.time() if now is None else now
     db = _database(settings)
-    tenants = [account.id for account in registry.k8s_accounts(db)]
+    accounts = {account.id: account for account in registry.k8s_accounts(db)}
+    tenants = list(accounts)
     first_day = last_day - timedelta(days=window_days - 1)
     client = promql_client(settings)
     gaps = [
         gap
         for gap in ledger.find_gaps(db, tenants, first_day, last_day, now)
-        if gap.reason != "missing" or _has_samples(client, gap.tenant_id, gap.day)
+        if gap.reason != "missing"
+        or _samples_now(settings, client, accounts[gap.tenant_id], gap.day) > 0
     ]
     gapped = {(gap.tenant_id, gap.day) for gap in gaps}
     for (tenant, _), record in ledger.find_records(db, tenants, last_day, last_day).items():
         if (tenant, last_day) in gapped or record["status"] not in ledger.SETTLED:
             continue
-        samples_now = sum(samples.count_source_samples(client, tenant, last_day).values())
+        samples_now = _samples_now(settings, client, accounts[tenant], last_day)
         if ledger.has_late_data(record, samples_now):
             gaps.append(ledger.Gap(tenant, last_day, "late_data"))
     by_day: dict[date, dict[str, str]] = {}

@@ -64,17 +64,18 @@ def day_problems(
 
 
 def check_day(settings: Settings, db: Database, account: ClusterAccount, day: date) -> dict:
-    """Compare ClickHouse with the ledger under the tenant-day's lease; returns the totals."""
-    with ledger.leased(db, account, day):
-        record = find_record(db, account.id, day)
-        if not record or "totals" not in record:
-            raise QualityCheckError(f"tenant {account.id} on {day} has no load to check")
-        with connect(settings.clickhouse_dsn) as client:
-            expense, breakdown = day_state(client, account.id, day)
-        problems = day_problems(
-            record["totals"], expense, breakdown, registry.cluster_resource_id(account.id)
-        )
-        if problems:
-            raise QualityCheckError(f"tenant {account.id} on {day}: {'; '.join(problems)}")
-        ledger.record_checked(db, account, day)
+    """Compare ClickHouse with the ledger; returns the totals. The caller holds the
+    tenant-day's lease (the load's, etl/worker/pipeline.py), so no restatement runs
+    between the load and its check."""
+    record = find_record(db, account.id, day)
+    if not record or "totals" not in record:
+        raise QualityCheckError(f"tenant {account.id} on {day} has no load to check")
+    with connect(settings.clickhouse_dsn) as client:
+        expense, breakdown = day_state(client, account.id, day)
+    problems = day_problems(
+        record["totals"], expense, breakdown, registry.cluster_resource_id(account.id)
+    )
+    if problems:
+        raise QualityCheckError(f"tenant {account.id} on {day}: {'; '.join(problems)}")
+    ledger.record_checked(db, account, day)
     return record["totals"]

@@ -1,7 +1,9 @@
 -- One cluster's allocation over a run of days, summed per (day, namespace, controller,
 -- node): what an anomaly compares a day with and what names its cause (etl/alerts/).
--- Each row key is collapsed the way every reader must (HAVING SUM(sign) > 0, no FINAL);
--- a row key names one row's content, so any() of a name is that row's name. The
+-- The rows are the view k8s_allocation_reconciled's (sql/schema/010): collapsed the way
+-- every reader must, with their nodes and PVs priced from the bill under the metric
+-- (the bill arguments empty: none), so a node's bill, not its list price, is what
+-- moves a day. The
 -- controller key spells a pod's owner `Kind/name`, an owner-less pod `__unallocated__`,
 -- and keeps the `__idle__` / `__unmounted__` rows under their own names, as
 -- k8s_costs_groups.sql does; a row without node (PVs, load balancers) keeps node ''.
@@ -18,19 +20,16 @@ SELECT
     controller_key AS controller,
     node,
     {{summed: components, cost}}
-FROM
-(
-    SELECT
-        cloud_account_id,
-        date,
-        resource_id,
-        {{any: namespace, controller_kind, controller, node}},
-        {{collapsed: components, cost}}
-    FROM k8s_allocation
-    WHERE cloud_account_id = {cloud_account_id:String}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
-    {{live_keys: cloud_account_id, date, resource_id}}
+FROM k8s_allocation_reconciled(
+    cloud_account_ids = [{cloud_account_id:String}],
+    start_date = {first_day:UInt32},
+    end_date = {last_day:UInt32},
+    namespaces = [],
+    nodes = [],
+    services = [],
+    bill_resource_ids = {bill_resource_ids:Array(String)},
+    bill_instance_keys = {bill_instance_keys:Array(String)},
+    cost_column = {cost_column:String}
 )
 GROUP BY day, namespace, controller, node
 ORDER BY day, namespace, controller, node

@@ -19,6 +19,12 @@
 -- {cost_column}: the cost metric's column (etl/core/metrics.py), as in clean_expenses.
 -- {skip_account_ids}: accounts whose rows the caller takes from elsewhere (the K8s
 -- clusters, split by component: breakdown_k8s_components.sql).
+-- Reconciliation: a cluster's row (its account's one resource) holds the exporter's
+-- price; what pricing its nodes from the bill adds that day
+-- (sql/schema/014_cluster_bill_adjustments.sql, the bill arguments as in
+-- clean_expenses_costs.sql: none under list) is joined per (account, day) to each of
+-- its rows and summed times sign like the cost, so a live key adds it once and a
+-- dead one not at all.
 --
 -- The key: the cloud account with {by_account}, else the resource's value of the
 -- breakdown field, from the catalog's documents (api/query/breakdown.py KeyMap): by
@@ -35,8 +41,22 @@ SELECT
         keys.key != '', keys.key,
         transform(cloud_account_id, {key_account_ids:Array(String)}, {key_account_values:Array(String)}, 'null')
     ) AS key,
-    sum({cost_column:Identifier} * sign) AS cost
+    sum(({cost_column:Identifier} + adjustments.adjustment) * sign) AS cost
 FROM expenses
+LEFT JOIN
+(
+    SELECT cloud_account_id AS adjusted_account_id, date AS adjusted_date, adjustment
+    FROM cluster_bill_adjustments(
+        cluster_account_ids = {k8s_account_ids:Array(String)},
+        first_day = {start_date:UInt32},
+        last_day = {end_date:UInt32},
+        bill_resource_ids = {bill_resource_ids:Array(String)},
+        bill_instance_keys = {bill_instance_keys:Array(String)},
+        cost_column = {cost_column:String}
+    )
+) AS adjustments
+ON adjustments.adjusted_account_id = expenses.cloud_account_id
+    AND adjustments.adjusted_date = expenses.date
 LEFT JOIN
 (
     SELECT pair.1 AS resource_id, pair.2 AS key

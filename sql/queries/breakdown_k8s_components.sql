@@ -12,9 +12,16 @@
 -- (scope_*: api/query/tokenscope.py; an empty array: no
 -- filter on that name), what clean_expenses_k8s_allocation.sql sums over the period,
 -- here per day; an idle row the filters keep then counts in both parts.
+-- Nodes priced from the bill (docs/api.md, "Reconciliation: nodes priced from the
+-- bill"; bill arguments as in clean_expenses_costs.sql, none under list): a
+-- cluster-day of k8s_cost_breakdown adds what its matched nodes add per component
+-- (sql/schema/014_cluster_bill_adjustments.sql), joined to each of its rows and
+-- summed times sign, so a live key adds it once; the allocation rows are read from
+-- k8s_allocation_reconciled (sql/schema/010: each row on a matched node scaled, the
+-- same rule), already collapsed, so they count as one live row each. Without
+-- {from_allocation} the caller passes {namespaces} = ['__idle__'], the only rows read.
 -- The rows of both tables are collapsed together per (part, row key) (HAVING
--- SUM(sign) > 0, no FINAL); COLUMNS('_cost$') reads the component columns, which
--- both tables declare in the same order (the Float64 form of the components).
+-- SUM(sign) > 0, no FINAL).
 -- {cloud_account_ids}: the kubernetes_cnr accounts whose cluster the request sees
 -- (one cluster per account).
 SELECT
@@ -31,26 +38,63 @@ FROM
         {{collapsed: components}}
     FROM
     (
-        SELECT 'breakdown' AS part, cloud_account_id, date, resource_id, COLUMNS('_cost$'), sign
-        FROM k8s_cost_breakdown
+        SELECT
+            'breakdown' AS part,
+            own.cloud_account_id AS cloud_account_id,
+            own.date AS date,
+            resource_id,
+            {{adjusted: components}},
+            sign
+        FROM k8s_cost_breakdown AS own
+        LEFT JOIN
+        (
+            SELECT
+                cloud_account_id,
+                date,
+                cpu_adjustment AS cpu_cost,
+                ram_adjustment AS ram_cost,
+                gpu_adjustment AS gpu_cost,
+                pv_adjustment AS pv_cost,
+                {{zero: load_balancer_cost, network_cost, management_cost}}
+            FROM cluster_bill_adjustments(
+                cluster_account_ids = {cloud_account_ids:Array(String)},
+                first_day = {start_date:UInt32},
+                last_day = {end_date:UInt32},
+                bill_resource_ids = {bill_resource_ids:Array(String)},
+                bill_instance_keys = {bill_instance_keys:Array(String)},
+                cost_column = {cost_column:String}
+            )
+            WHERE NOT {from_allocation:Bool}
+        ) AS adjustments
+        ON adjustments.cloud_account_id = own.cloud_account_id AND adjustments.date = own.date
         WHERE NOT {from_allocation:Bool}
-          AND cloud_account_id IN {cloud_account_ids:Array(String)}
-          AND date >= toDateTime({start_date:UInt32})
-          AND date <= toDateTime({end_date:UInt32})
+          AND own.cloud_account_id IN {cloud_account_ids:Array(String)}
+          AND own.date >= toDateTime({start_date:UInt32})
+          AND own.date <= toDateTime({end_date:UInt32})
         UNION ALL
-        SELECT part, cloud_account_id, date, resource_id, COLUMNS('_cost$'), sign
-        FROM k8s_allocation
+        SELECT
+            part,
+            cloud_account_id,
+            date,
+            resource_id,
+            {{plain: components}},
+            toInt8(1) AS sign
+        FROM k8s_allocation_reconciled(
+            cloud_account_ids = {cloud_account_ids:Array(String)},
+            start_date = {start_date:UInt32},
+            end_date = {end_date:UInt32},
+            namespaces = {namespaces:Array(String)},
+            nodes = {nodes:Array(String)},
+            services = {services:Array(String)},
+            bill_resource_ids = {bill_resource_ids:Array(String)},
+            bill_instance_keys = {bill_instance_keys:Array(String)},
+            cost_column = {cost_column:String}
+        )
         ARRAY JOIN arrayFilter(
             p -> {from_allocation:Bool} OR p = 'idle',
             if(namespace = '__idle__', ['breakdown', 'idle'], ['breakdown'])
         ) AS part
-        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-          AND date >= toDateTime({start_date:UInt32})
-          AND date <= toDateTime({end_date:UInt32})
-          AND ({from_allocation:Bool} OR namespace = '__idle__')
-          AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
-          AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
-          AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
+        WHERE ({from_allocation:Bool} OR namespace = '__idle__')
           AND (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, multiIf(
                 controller_kind != '', concat(controller_kind, '/', controller),
                 controller != '', controller,

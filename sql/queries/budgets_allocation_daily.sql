@@ -2,21 +2,20 @@
 -- restricted to one namespace and/or one label (the pod's label, else its
 -- namespace's, as k8s_costs_groups.sql matches them): what a namespace or label
 -- budget is checked against (etl/alerts/budgets.py). An empty namespace or label key
--- means no filter on it. Each row key is collapsed first (HAVING SUM(sign) > 0).
+-- means no filter on it. The rows are the view k8s_allocation_reconciled's
+-- (sql/schema/010): collapsed first, with their nodes and PVs priced from the bill
+-- under the budget's metric (the bill arguments empty: none).
 SELECT cloud_account_id, toDate(date) AS day, sum(cost) AS cost
-FROM
-(
-    SELECT
-        cloud_account_id,
-        date,
-        resource_id,
-        {{any: namespace, labels, namespace_labels}},
-        {{collapsed: cost}}
-    FROM k8s_allocation
-    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
-    {{live_keys: cloud_account_id, date, resource_id}}
+FROM k8s_allocation_reconciled(
+    cloud_account_ids = {cloud_account_ids:Array(String)},
+    start_date = {first_day:UInt32},
+    end_date = {last_day:UInt32},
+    namespaces = [],
+    nodes = [],
+    services = [],
+    bill_resource_ids = {bill_resource_ids:Array(String)},
+    bill_instance_keys = {bill_instance_keys:Array(String)},
+    cost_column = {cost_column:String}
 )
 WHERE ({namespace:String} = '' OR namespace = {namespace:String})
   AND ({label_key:String} = ''

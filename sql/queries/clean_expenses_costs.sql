@@ -35,10 +35,25 @@
 -- {all_resources}: no attribute filter; else only {resource_ids} count.
 -- {cost_column}: the column of the cost metric summed (etl/core/metrics.py: cost,
 -- effective_cost or list_cost), for the items and the folded nodes alike; a cluster's
--- breakdown is one for every metric (its row holds the exporter's price in each).
+-- rows hold the exporter's price in each, and the reconciliation below reads the
+-- bill in the metric.
 -- {billing_periods} (YYYYMM numbers): only the rows those bills charged, on whatever
 -- day (docs/api.md, "Days and billing periods"); empty: every row. The caller folds
 -- no node under it (an invoice's view shows its rows as the bill has them).
+--
+-- Reconciliation (docs/api.md, "Reconciliation: nodes priced from the bill"): a
+-- cluster's rows hold the exporter's list price; under billed and effective each
+-- cluster (its account's one item) adds what pricing its matched nodes from the bill
+-- adds over the period (`adjustments`: node_bill_factors, sql/schema/009, the one
+-- rule, summed per cluster as sql/schema/014_cluster_bill_adjustments.sql sums it;
+-- its PV branch could match none of these bill arguments) to its cost (so to the
+-- ranking and the totals) and to its breakdown, and says what was reconciled
+-- (reconciled_*). Read once: the item carries it (`reconciled`, what was reconciled
+-- then the components) to the outer query, where a second join of the rule would
+-- scan the period's bill rows again. The bill arguments ({bill_resource_ids} ->
+-- {bill_instance_keys}: the organization's folded node VMs) are empty under list
+-- and under {billing_periods}: nothing is reconciled then. A folded node's bill line
+-- is then what its cluster carries for it.
 --
 -- Big arrays: ClickHouse analyses an array parameter at every place it is used, and
 -- `x IN <array literal>` builds its set the slow way (~9 ms for 5,000 ids), so each
@@ -52,7 +67,11 @@ SELECT
     row.4 AS cost,
     total_count,
     total_cost,
-    {{breakdown: components}},
+    row.5.1 AS reconciled_node_days,
+    row.5.2 AS reconciled_nodes,
+    row.5.3 AS reconciled_list_cost,
+    row.5.4 AS reconciled_bill_cost,
+    {{breakdown_reconciled: components}},
     row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account,
     xxHash64(row.2) AS resource_key
 FROM
@@ -62,11 +81,13 @@ FROM
         sumIf(item_cost, item_sign > 0) AS total_cost,
         arrayConcat(
             arrayMap(
-                item -> ('', item.2, item.3, -item.1),
+                item -> ('', item.2, item.3, -item.1, item.4),
                 arraySlice(
                     arrayPartialSort(
                         {offset:UInt64} + {limit:UInt64},
-                        groupArrayIf((-item_cost, resource_id, account_id), item_sign > 0)
+                        groupArrayIf(
+                            (-item_cost, resource_id, account_id, reconciled), item_sign > 0
+                        )
                     ),
                     {offset:UInt64} + 1,
                     {limit:UInt64}
@@ -74,20 +95,27 @@ FROM
             ),
             arraySort(
                 node -> (node.1, -node.4, node.2),
-                groupArrayIf((cluster_id, resource_id, account_id, folded_cost), folded_sign > 0)
+                groupArrayIf(
+                    (cluster_id, resource_id, account_id, folded_cost, reconciled), folded_sign > 0
+                )
             )
         ) AS rows
     FROM
     (
         SELECT
-            resource_id,
+            resources.resource_id AS resource_id,
             account_id,
             cluster_id,
-            arrayMap(day -> has(cluster_days.days, day.1), node_days) AS folded,
-            plain_cost + arraySum((day, gone) -> if(gone, 0, day.2), node_days, folded) AS item_cost,
-            plain_sign + arraySum((day, gone) -> if(gone, 0, day.3), node_days, folded) AS item_sign,
-            arraySum((day, gone) -> if(gone, day.2, 0), node_days, folded) AS folded_cost,
-            arraySum((day, gone) -> if(gone, day.3, 0), node_days, folded) AS folded_sign
+            resources.node_days AS vm_days,
+            arrayMap(day -> has(cluster_days.days, day.1), vm_days) AS folded,
+            plain_cost + adjustments.cost
+                + arraySum((day, gone) -> if(gone, 0, day.2), vm_days, folded) AS item_cost,
+            plain_sign + arraySum((day, gone) -> if(gone, 0, day.3), vm_days, folded) AS item_sign,
+            arraySum((day, gone) -> if(gone, day.2, 0), vm_days, folded) AS folded_cost,
+            arraySum((day, gone) -> if(gone, day.3, 0), vm_days, folded) AS folded_sign,
+            (
+                {{adjustments: node_days, matched_nodes, list_usd, bill_usd, components}}
+            ) AS reconciled
         FROM
         (
             SELECT
@@ -139,6 +167,31 @@ FROM
             GROUP BY resource_id
         ) AS cluster_days
         ON cluster_days.resource_id = resources.cluster_id
+        LEFT JOIN
+        (
+            -- what pricing the nodes from the bill adds to each cluster (its account's
+            -- one item) over the period, per component, and what was reconciled
+            SELECT
+                cloud_account_id,
+                sum(cpu_bill_usd - cpu_list_usd) AS cpu_cost,
+                sum(ram_bill_usd - ram_list_usd) AS ram_cost,
+                sum(gpu_bill_usd - gpu_list_usd) AS gpu_cost,
+                {{zero: pv_cost, load_balancer_cost, network_cost, management_cost}},
+                cpu_cost + ram_cost + gpu_cost AS cost,
+                {{summed: list_usd, bill_usd}},
+                count() AS node_days,
+                uniqExact(node) AS matched_nodes
+            FROM node_bill_factors(
+                cluster_account_ids = {k8s_account_ids:Array(String)},
+                first_day = {start_date:UInt32},
+                last_day = {end_date:UInt32},
+                bill_resource_ids = {bill_resource_ids:Array(String)},
+                bill_instance_keys = {bill_instance_keys:Array(String)},
+                cost_column = {cost_column:String}
+            )
+            GROUP BY cloud_account_id
+        ) AS adjustments
+        ON adjustments.cloud_account_id = resources.account_id
     )
 )
 ARRAY JOIN rows AS row, arrayEnumerate(rows) AS position

@@ -1,8 +1,8 @@
 -- The allocation of some clusters over a period, grouped for the k8s_costs API.
--- The inner query collapses each row key the way every reader must (cancel rows
--- included, HAVING SUM(sign) > 0, no FINAL); a row key names one row's content, so
--- any() of a name is that row's name, and filtering the table's names inside (named
--- `k8s_allocation.x`, not the any() of the same name) is exact. Rows are
+-- The rows are the view k8s_allocation_reconciled's (sql/schema/010): collapsed the
+-- way every reader must, filtered on namespaces, nodes and Services inside, and with
+-- their nodes priced from the bill under the metric ({cost_column}; the bill
+-- arguments empty: none), each keeping its exporter's figure (`list_cost`). Rows are
 -- dated at midnight UTC: a day counts when start_date <= date <= end_date.
 -- group_by: namespace | controller | pod | node | label:<key> | cluster (the
 -- cloud account: clean_expenses' allocation filters, api/query/clean_expenses.py), or
@@ -19,7 +19,7 @@
 SELECT
     group_key,
     group_pod_uid,
-    {{summed: components, cost}},
+    {{summed: components, cost, list_cost}},
     -- efficiency (api/routes/k8s_costs.py): used over what the measured rows requested
     sum(cpu_used_core_hours) AS cpu_used,
     sumIf(cpu_request_core_hours, cpu_used_core_hours IS NOT NULL) AS cpu_requested_measured,
@@ -31,23 +31,16 @@ FROM
         *,
         {group_by:String} AS grouped_by,
         {{grouping: group_key, group_pod_uid}}
-    FROM
-    (
-        SELECT
-            cloud_account_id,
-            date,
-            resource_id,
-            {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels}},
-            {{collapsed: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
-        FROM k8s_allocation
-        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-          AND date >= toDateTime({start_date:UInt32})
-          AND date <= toDateTime({end_date:UInt32})
-          AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
-          AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
-          AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))
-          AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, k8s_allocation.namespace))
-        {{live_keys: cloud_account_id, date, resource_id}}
+    FROM k8s_allocation_reconciled(
+        cloud_account_ids = {cloud_account_ids:Array(String)},
+        start_date = {start_date:UInt32},
+        end_date = {end_date:UInt32},
+        namespaces = {namespaces:Array(String)},
+        nodes = {nodes:Array(String)},
+        services = {services:Array(String)},
+        bill_resource_ids = {bill_resource_ids:Array(String)},
+        bill_instance_keys = {bill_instance_keys:Array(String)},
+        cost_column = {cost_column:String}
     )
 )
 WHERE (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, controller_key))
@@ -56,6 +49,7 @@ WHERE (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, co
         {label_keys:Array(String)},
         {label_values:Array(String)}
       )
+  AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, namespace))
   AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
         (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
         {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))

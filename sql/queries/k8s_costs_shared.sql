@@ -16,7 +16,10 @@
 -- `__overhead__`; so the groups always sum to the rows' cost plus the overhead.
 -- A token's scope (scope_*) keeps rows like the filters, after the shares.
 -- Output per group: the kept components, own_cost (their sum) and the dollars it
--- received by each rule (shared_idle, shared_namespaces, shared_overhead).
+-- received by each rule (shared_idle, shared_namespaces, shared_overhead). The rows
+-- are the view k8s_allocation_reconciled's (sql/schema/010, unfiltered: shares come
+-- before the filters): their nodes priced from the bill under the metric, so what is
+-- shared is what the bill says.
 SELECT
     group_key,
     group_pod_uid,
@@ -109,13 +112,19 @@ FROM
                     cloud_account_id,
                     date,
                     resource_id,
-                    {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels, services}},
-                    {{collapsed: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
-                FROM k8s_allocation
-                WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-                  AND date >= toDateTime({start_date:UInt32})
-                  AND date <= toDateTime({end_date:UInt32})
-                {{live_keys: cloud_account_id, date, resource_id}}
+                    {{plain: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels, services}},
+                    {{plain: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
+                FROM k8s_allocation_reconciled(
+                    cloud_account_ids = {cloud_account_ids:Array(String)},
+                    start_date = {start_date:UInt32},
+                    end_date = {end_date:UInt32},
+                    namespaces = [],
+                    nodes = [],
+                    services = [],
+                    bill_resource_ids = {bill_resource_ids:Array(String)},
+                    bill_instance_keys = {bill_instance_keys:Array(String)},
+                    cost_column = {cost_column:String}
+                )
                 UNION ALL
                 SELECT
                     cloud_account_id,

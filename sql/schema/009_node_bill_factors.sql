@@ -7,13 +7,11 @@
 -- factor bill/list by which the node's cpu, ram and gpu costs scale.
 --
 -- Matching: a node-day's instance key (sql/schema/008, from its provider id) equals a
--- bill resource's ({bill_resource_ids} -> {bill_instance_keys}, the organization's
--- bill resources and their keys by etl/storage/nodes.instance_key, the rule that
--- folds a VM into its cluster), on the same day: every live expense row of those
--- resources that day counts (usage, a correction billed in the next period), under
--- {cost_column:Identifier} (etl/core/metrics.py: cost, effective_cost or list_cost).
--- A commitment's purchase and its unused part are rows of other resources: they are
--- never a node's (a reserved node costs 0 billed, its amortized share effective).
+-- bill resource's on the same day: the bill's side is bill_instance_days
+-- (sql/schema/012, shared with the PV-days' rule), every live expense row of the VM
+-- that day under the metric's column. A commitment's purchase and its unused part are
+-- rows of other resources: never a node's (a reserved node costs 0 billed, its
+-- amortized share effective).
 -- A node-day without a live bill row is not returned: it stays at its list price (a
 -- node without a provider id has the instance key '', which no bill resource has).
 --
@@ -24,8 +22,8 @@
 -- cost model charges for its capacity, sql/schema/008), its factors are 0, and the
 -- `*_bill_usd`s say what the node's rows must carry instead.
 --
--- Collapsing as everywhere: the node-days per (account, date, node, provider id) and
--- the bill per (day, instance key) are sums of x * sign over their live keys.
+-- Collapsing as everywhere: the node-days per (account, date, node, provider id) are
+-- sums of x * sign over their live keys.
 -- CREATE OR REPLACE keeps the file idempotent like every schema file, and a changed
 -- rule reaches existing deployments at their next `k8scost db init`.
 CREATE OR REPLACE VIEW node_bill_factors AS
@@ -58,18 +56,11 @@ FROM
       AND date <= toDateTime({last_day:UInt32})
     {{live_keys: cloud_account_id, date, resource_id, provider_id}}
 ) AS nodes
-INNER JOIN
-(
-    SELECT
-        date,
-        transform(
-            resource_id, {bill_resource_ids:Array(String)}, {bill_instance_keys:Array(String)}, ''
-        ) AS instance_key,
-        sum({cost_column:Identifier} * sign) AS bill_usd
-    FROM expenses
-    WHERE resource_id IN (SELECT arrayJoin({bill_resource_ids:Array(String)}))
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
-    {{live_keys: date, instance_key}}
+INNER JOIN bill_instance_days(
+    first_day = {first_day:UInt32},
+    last_day = {last_day:UInt32},
+    bill_resource_ids = {bill_resource_ids:Array(String)},
+    bill_instance_keys = {bill_instance_keys:Array(String)},
+    cost_column = {cost_column:String}
 ) AS bill
 ON bill.date = nodes.date AND bill.instance_key = nodes.instance_key

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from devtools.localprom import PrometheusServer, backfill
+from etl.metroculus.derive import working_set_average
 from etl.metroculus.extract import run_query
 from etl.metroculus.promql import PromQLClient
 from etl.metroculus.queries import QUERIES
@@ -122,17 +123,20 @@ def kubelet_prometheus(tmp_path_factory):
 
 
 def usage(url: str) -> dict[str, dict[tuple, float]]:
-    """Each usage answer: (namespace, pod, container) -> value."""
+    """Each usage query's answer and the average the transform makes of two of them:
+    (namespace, pod, container) -> value."""
     client = PromQLClient(url)
     names = {name for name, *_ in USAGE_QUERIES}
-    return {
+    queries = [query for query in QUERIES if query.name in names]
+    raw = {query.name: run_query(client, query, TENANT, DAY, STEP) for query in queries}
+    found = {
         query.name: {
-            tuple(s.labels.get(k, "") for k in query.labels): s.value
-            for s in run_query(client, query, TENANT, DAY, STEP)
+            tuple(s.labels.get(k, "") for k in query.labels): s.value for s in raw[query.name]
         }
-        for query in QUERIES
-        if query.name in names
+        for query in queries
     }
+    average = {tuple(row[:-1]): row[-1] for row in working_set_average(raw)}
+    return {**found, "container_memory_working_set_avg": average}
 
 
 def test_a_restarted_container_is_one_container_and_the_pod_cgroup_is_left_out(

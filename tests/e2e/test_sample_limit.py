@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from devtools.localprom import PrometheusServer
+from etl.metroculus.derive import answers
 from etl.metroculus.extract import extract, run_query
 from etl.metroculus.promql import PromQLClient, PromQLError, Series
 from etl.metroculus.queries import (
@@ -72,7 +73,7 @@ def test_a_tenant_day_over_the_sample_limit_is_answered_whole_in_parts(
     sim = simulated_prometheus
     tenant, day = sim.tenant_ids[0], sim.days[1]
     unlimited = PromQLClient(sim.url)
-    whole = extract(unlimited, tenant, day, 60)
+    whole = answers(extract(unlimited, tenant, day, 60), day, 60)
     peaks = {
         q.name: peak_samples(sim.url, q.render(tenant), evaluation_time(day, q.evaluated))
         for q in QUERIES
@@ -93,7 +94,7 @@ def test_a_tenant_day_over_the_sample_limit_is_answered_whole_in_parts(
     shutil.copytree(blocks, tmp_path / "tsdb", ignore=shutil.ignore_patterns("wal", "lock"))
     with PrometheusServer(tmp_path / "tsdb", extra_args=[f"--query.max-samples={limit}"]) as server:
         limited = PromQLClient(server.url)
-        parted = extract(limited, tenant, day, 60)
+        parted = answers(extract(limited, tenant, day, 60), day, 60)
     refused = [name for name, peak in peaks.items() if peak > limit]
     assert {"container_cpu_usage_p95", "container_cpu_usage_max"} <= set(refused)  # subqueries
     assert limited.counter.queries > unlimited.counter.queries + len(refused)

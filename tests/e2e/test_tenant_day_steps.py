@@ -1,4 +1,4 @@
-"""The four steps of a tenant-day, `k8scost run`, the repair finder and replay, without Airflow.
+"""The three steps of a tenant-day, `k8scost run`, the repair finder and replay, without Airflow.
 
 Against the session's real Prometheus (tests/conftest.py) with the archive in a
 local directory; the Airflow end-to-end test runs the same steps under a scheduler.
@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from etl.metroculus import samples
-from etl.metroculus.answers import ANSWERS
+from etl.metroculus import lives, samples
+from etl.metroculus.extract import CONTRACT_VERSION
 from etl.storage import ledger as ledger_store
 from etl.storage import registry
 from etl.worker import archive, ledger, orchestration
 from etl.worker.pipeline import promql_client
 from k8scost.cli import cli
+from tests.allocation_checks import stored_allocation
 from tests.stored import stored_day
 from tests.truth import day_bounds, overlap_s
 
@@ -28,7 +30,6 @@ def run_steps(settings, tenant: str, day) -> None:
     url = orchestration.extract(settings, tenant, day, "test-run")
     orchestration.archive_extract(settings, tenant, day, url)
     orchestration.load(settings, tenant, day, url)
-    orchestration.check(settings, tenant, day)
 
 
 def test_source_samples_are_counted_per_metric(pipeline_settings, simulated_prometheus):
@@ -37,7 +38,8 @@ def test_source_samples_are_counted_per_metric(pipeline_settings, simulated_prom
         simulated_prometheus.tenant_ids,
         simulated_prometheus.days[0],
     )
-    counts = samples.count_source_samples(promql_client(pipeline_settings), tenant, day)
+    step_s = scenario["scrape_interval_s"]
+    counts = samples.count_source_samples(promql_client(pipeline_settings), tenant, day, step_s)
     (cluster,) = [c for c in scenario["clusters"] if c["tenant_id"] == tenant]
     lo, hi = day_bounds(day)
     # One price sample per node per scrape while the node lived (the simulator's contract).
@@ -46,6 +48,9 @@ def test_source_samples_are_counted_per_metric(pipeline_settings, simulated_prom
     )
     assert counts["node_cpu_hourly_cost"] == expected
     assert set(counts) <= set(samples.source_metrics())
+    # The repair DAG's count is the one the extract took from its round 1.
+    run_steps(pipeline_settings, tenant, day)
+    assert ledger_record(pipeline_settings, tenant, day)["source"]["samples_by_metric"] == counts
 
 
 def test_the_finder_sees_gaps_failures_and_late_data(pipeline_settings, simulated_prometheus):
@@ -149,19 +154,48 @@ def test_run_the_dag_steps_and_replay_leave_the_same_ledger_record(
     assert (by_dag["run_id"], by_replay["run_id"]) == ("test-run", "replay")
 
 
-def test_an_extract_archived_before_the_usage_answers_replays(
-    pipeline_settings, simulated_prometheus
+def test_replay_applies_a_transform_changed_after_the_day_was_archived(
+    pipeline_settings, simulated_prometheus, monkeypatch
 ):
-    """An extract written before the usage queries joined the set has none of their
-    answers: it replays to the same costs, its containers without usage."""
+    """The archive holds Thanos' answers, not the lives derived from them: a change to
+    lives.py made after a day was archived gives, on `k8scost replay`, what a fresh
+    extract under the change gives (and not what was loaded before)."""
+    settings = pipeline_settings
+    tenant, day, _ = run_and_store(settings, simulated_prometheus, 1)
+    before = stored_allocation(settings, tenant, day).set_index("resource_id")
+    original_rows = lives.rows
+
+    def ending_an_hour_earlier(lived: lives.Lives, edge: str) -> list[list[object]]:
+        found = original_rows(lived, edge)
+        if edge != "last":
+            return found
+        return [[*row[:-1], max(lived.edges[tuple(row[:-1])][0], row[-1] - 3600)] for row in found]
+
+    monkeypatch.setattr(lives, "rows", ending_an_hour_earlier)
+    monkeypatch.setenv("K8SCOST_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("THANOS_URL", "http://127.0.0.1:9")  # replay never asks Thanos
+    result = CliRunner().invoke(cli, ["replay", "--date", day.isoformat(), "--tenant", tenant])
+    assert result.exit_code == 0, result.output
+    replayed = stored_allocation(settings, tenant, day).set_index("resource_id")
+    run_steps(settings, tenant, day)  # from Thanos, under the same change
+    fresh = stored_allocation(settings, tenant, day).set_index("resource_id")
+    pd.testing.assert_frame_equal(replayed.sort_index(), fresh.sort_index())
+    hours = replayed["running_hours"].sub(before["running_hours"])
+    assert (hours <= 1e-9).all() and (hours < -0.5).any()
+
+
+def test_an_archive_of_an_older_contract_is_refused_naming_both_versions(
+    pipeline_settings, simulated_prometheus, monkeypatch
+):
     settings = pipeline_settings
     tenant, day, original = run_and_store(settings, simulated_prometheus, 0)
     url = ledger_record(settings, tenant, day)["extract_url"]
     manifest = archive.read_manifest(settings, url)
-    optional = [answer.name for answer in ANSWERS if answer.optional]
-    assert optional and set(optional) <= set(manifest["queries"])
-    for name in optional:
-        del manifest["queries"][name]
+    manifest["contract_version"] = 1
     archive._store(settings, url).put(archive.MANIFEST, json.dumps(manifest).encode())
-    _, totals = orchestration.replay(settings, tenant, day)
-    assert totals["cost"] == original["cost"]
+    monkeypatch.setenv("K8SCOST_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(cli, ["replay", "--date", day.isoformat(), "--tenant", tenant])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: extract {url} holds contract version 1, ")
+    assert f"reads contract version {CONTRACT_VERSION} only" in result.output
+    assert stored_day(settings, tenant, day) == original  # nothing loaded, nothing erased

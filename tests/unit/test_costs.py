@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from etl.core.answers import ANSWERS
 from etl.costmodel.assets import cluster_region, day_costs, network_class
-from etl.metroculus.answers import ANSWERS
 
 GIB = 2**30
 

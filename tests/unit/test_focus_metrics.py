@@ -34,13 +34,16 @@ from etl.storage.pricing import set_default_metric
 from k8scost.cli import cli
 from tests.focus_bill import (
     COMMITMENTS,
+    NULL,
     ORG,
     Api,
     billed_by_charge_month,
     billed_by_period,
     charge_span,
+    column_total,
     epoch,
     exact,
+    focus_cost,
     month_bounds,
     period_query,
     rows,
@@ -61,7 +64,6 @@ ATTRIBUTES = (
     "CommitmentDiscountStatus",
     "CommitmentDiscountId",
 )
-NULL = "NULL"
 METRIC_SOURCES = {"billed": "BilledCost", "effective": "EffectiveCost", "list": "ListCost"}
 
 
@@ -81,16 +83,6 @@ def _row_id(row: dict[str, str]) -> str:
     if row["ResourceId"] == NULL:
         return account_level_id(account, row["ServiceName"], row["ChargeCategory"])
     return resource_id(account, row["ResourceId"])
-
-
-def focus_cost(row: dict[str, str], column: str) -> Decimal:
-    """A row's cost in a FOCUS column as the metrics count it (docs/api.md, "Cost metrics"):
-    a NULL is the row's BilledCost; a commitment's purchase has no list or contracted cost
-    of its own, its covered usage states them (FOCUS listcost.md: accrual basis)."""
-    purchase = row["ChargeCategory"] == "Purchase" and row["CommitmentDiscountId"] != NULL
-    if purchase and column in ("ListCost", "ContractedCost"):
-        return Decimal(0)
-    return Decimal(row[column] if row[column] != NULL else row["BilledCost"])
 
 
 def expected_rows(lines: list[dict[str, str]]) -> dict[tuple[str, ...], dict[str, Decimal]]:
@@ -271,11 +263,6 @@ def test_a_metric_cost_that_is_no_amount_is_refused_by_line_and_column(
 
     assert f"line 6, column {column}: '{text}' {why}" in str(raised.value)
     assert snapshot(settings) == ([], [], {})
-
-
-def column_total(lines: list[dict[str, str]], column: str) -> Decimal:
-    """Σ of a FOCUS cost column as the metrics count it (focus_cost)."""
-    return sum((focus_cost(row, column) for row in lines), Decimal(0))
 
 
 @pytest.mark.parametrize("metric", list(METRIC_SOURCES))

@@ -99,7 +99,15 @@ def test_the_finder_reports_missing_failed_and_stuck_days_only(db, account):
     ],
 )
 def test_late_data_is_more_samples_than_the_extract_saw(status, seen, now, late):
-    assert ledger.has_late_data({"status": status, "source": {"samples": seen}}, now) is late
+    source = {"samples": seen, "measure": samples.MEASURE}
+    assert ledger.has_late_data({"status": status, "source": source}, now) is late
+
+
+def test_a_count_of_another_measure_cannot_tell_so_the_day_is_redone():
+    """A record counted before the measure came from round 1 (every family's samples,
+    more than today's measure) is not compared with today's count."""
+    assert ledger.has_late_data({"source": {"samples": 10**9}}, 100)
+    assert not ledger.has_late_data({"source": {"samples": 100, "measure": samples.MEASURE}}, 99)
 
 
 def test_the_sample_count_covers_every_metric_the_queries_read():

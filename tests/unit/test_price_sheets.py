@@ -9,6 +9,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from etl.core.answers import ANSWER, ANSWERS
 from etl.costmodel.pricesheet import (
     PriceSheetError,
     from_documents,
@@ -17,7 +18,9 @@ from etl.costmodel.pricesheet import (
     parse_sheet,
 )
 from etl.costmodel.sheetprices import priced_by_sheet
-from etl.metroculus.answers import ANSWER, ANSWERS
+from etl.metroculus.nodes import Day, small_answers
+from etl.metroculus.promql import Series
+from tests.allocation_cluster import LO, STEP
 from tests.cli_runner import k8scost_in
 
 HEADER = "selector,valid_from,cpu_core_hour,ram_gib_hour,gpu_hour,pv_gib_hour\n"
@@ -162,6 +165,29 @@ def test_without_a_sheet_in_force_the_answers_are_untouched():
     original = answers()
     priced, issues = priced_by_sheet(original, parse_sheet(SHEET, "p.csv"), date(2026, 5, 1))
     assert priced is original and issues == []
+
+
+def test_a_pvs_life_is_the_steps_of_its_capacity_series_not_its_price_series():
+    """pv_life_steps is derived in the transform from the archived raw samples of the
+    small families (no query of its own): a PV the exporter never priced still has one."""
+
+    def series(family: str, pv: str, hours: range) -> Series:
+        labels = {"__name__": family, "persistentvolume": pv}
+        return Series(labels, [LO + h * STEP for h in hours], [1.0] * len(hours))
+
+    capacity = "kube_persistentvolume_capacity_bytes"
+    raw = [
+        series(capacity, "pv-all-day", range(24)),
+        series("pv_hourly_cost", "pv-all-day", range(6)),
+        series(capacity, "pv-morning", range(12)),
+        series(capacity, "pv-unpriced", range(18, 24)),
+    ]
+    lives = small_answers(raw, Day(LO, STEP))["pv_life_steps"]
+    assert dict(zip(lives["persistentvolume"], lives["value"], strict=True)) == {
+        "pv-all-day": 24,
+        "pv-morning": 12,
+        "pv-unpriced": 6,
+    }
 
 
 def test_label_rows_without_node_labels_and_pvs_without_a_life_are_reported():

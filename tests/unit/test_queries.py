@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from etl.metroculus.answers import ANSWERS
-from etl.metroculus.extract import FOLLOW_UP_QUERIES, QUERY_COUNT
+from etl.core.answers import ANSWERS
+from etl.metroculus.extract import FOLLOW_UP, QUERY_COUNT
 from etl.metroculus.lives import names_matcher
 from etl.metroculus.promql import PromQLError
 from etl.metroculus.queries import (
@@ -61,7 +61,7 @@ def test_every_answer_comes_from_the_query_set_and_no_query_is_sent_twice():
     names = [query.name for query in QUERIES]
     assert len(names) == len(set(names))
     assert len(ANSWERS) == len({answer.name for answer in ANSWERS})
-    assert len(QUERIES) + FOLLOW_UP_QUERIES == QUERY_COUNT
+    assert len(QUERIES) + len(FOLLOW_UP) == QUERY_COUNT
 
 
 @pytest.mark.parametrize("step_s", [60, 300, 480, 3600, 7200])

@@ -16,7 +16,7 @@ import pytest
 
 from api.catalog.catalog import Catalog
 from api.render.answer import CleanExpenses
-from api.render.clusterparts import Clusters
+from api.render.clusterparts import RECONCILED_COLUMNS, Clusters
 from api.render.csvfile import COLUMNS, csv_response
 from api.render.schemas import BilledNodeSchema, CleanExpenseK8sCostsSchema, CleanExpenseSchema
 from etl.costmodel.assets import COMPONENTS
@@ -57,6 +57,10 @@ RESOURCES = {
 NODES = [("vm-1", "aws-1", 0.1), ("unknown-node", "aws-1", 0.2)]
 
 
+# cl-1's node-days, nodes, list and bill; cl-2 has none matched.
+RECONCILED, NOTHING = (3, 2, 1.5, 0.25), (0, 0, 0.0, 0.0)
+
+
 def clusters_of(resource_ids: list[str], costs: list[float]) -> Clusters:
     """The clusters among the items: cl-1 with two billed nodes, cl-2 with none."""
     positions = [at for at, rid in enumerate(resource_ids) if rid.startswith("cl-")]
@@ -64,6 +68,11 @@ def clusters_of(resource_ids: list[str], costs: list[float]) -> Clusters:
         positions,
         [{name: costs[at] / len(COMPONENTS) for name in COMPONENTS} for at in positions],
         [NODES if resource_ids[at] == "cl-1" else [] for at in positions],
+        [
+            dict(zip(RECONCILED_COLUMNS, RECONCILED if rid == "cl-1" else NOTHING, strict=True))
+            for rid in (resource_ids[at] for at in positions)
+        ],
+        "effective",
     )
 
 
@@ -157,7 +166,15 @@ def test_rendered_item_keys_are_the_schema_fields() -> None:
         BilledNodeSchema().fields
     )
     # Every field but the cluster-only ones is shown on a fully described bill resource.
-    assert set(node) == schema_fields - {"k8s_costs", "billed_nodes"}
+    assert set(node) == schema_fields - {"k8s_costs", "billed_nodes", "reconciliation"}
+    assert cluster["reconciliation"] == {
+        "cost_metric": "effective",
+        "matched_node_days": 3,
+        "matched_nodes": 2,
+        "list_cost": 1.5,
+        "bill_cost": 0.25,
+        "adjustment": 0.25 - 1.5,
+    }
     for item in items:
         assert {"id", "resource_id", "cloud_account_id", "cost"} <= item.keys() <= schema_fields
 

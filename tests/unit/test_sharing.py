@@ -16,6 +16,7 @@ from etl.core.components import COMPONENTS
 from etl.core.sharing import SharingError, SharingPolicy
 from etl.storage import sqlfiles, warehouse
 from etl.storage.clickhouse import connect
+from etl.storage.nodedays import bill_arguments
 
 DAY = pd.Timestamp("2026-06-02")
 
@@ -121,6 +122,7 @@ def example(tmp_path_factory: pytest.TempPathFactory):
                 "scope_label_values": [],
                 "per_cluster": 0,
                 **SharingPolicy.of(options).sql_parameters(),
+                **bill_arguments(([], []), "billed"),  # no bill: nothing reconciled
             }
             answer = client.query(sqlfiles.query("k8s_costs_shared"), parameters=parameters)
             return {

@@ -46,7 +46,22 @@ def test_schema_is_idempotent(client):
         "007_expenses_focus_columns.sql",
         "008_k8s_node_days.sql",
         "009_node_bill_factors.sql",
+        "010_k8s_allocation_reconciled.sql",
+        "011_k8s_pv_days.sql",
+        "012_bill_instance_days.sql",
+        "013_pv_bill_factors.sql",
+        "014_cluster_bill_adjustments.sql",
     ]
+
+
+def test_a_run_applies_the_schema_once_on_a_fresh_install_and_never_again(tmp_path):
+    """`k8scost run` ensures the schema: all of it where a table is missing (the embedded
+    install's first run), no DDL where every table and view exists."""
+    with connect(f"chdb://{tmp_path / 'fresh'}") as fresh:
+        assert warehouse.ensure_schema(fresh) == [name for name, _ in sqlfiles.schema_statements()]
+        assert warehouse.ensure_schema(fresh) == []
+        fresh.command("DROP VIEW node_bill_factors")
+        assert len(warehouse.ensure_schema(fresh)) == len(sqlfiles.schema_statements())
 
 
 def test_restating_replaces_values_and_cancels_vanished_resources(client):

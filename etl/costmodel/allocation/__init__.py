@@ -20,6 +20,7 @@ from datetime import date
 
 import pandas as pd
 
+from etl.core.answers import Answers, canonical
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation.capacity import cap_to_node
 from etl.costmodel.allocation.pods import CAPACITY_UNIT, containers, pods
@@ -38,7 +39,6 @@ from etl.costmodel.allocation.usage import (
     container_days,
 )
 from etl.costmodel.assets import CAPACITY, COMPONENTS, RESOURCES, DayCosts
-from etl.metroculus.answers import Answers, canonical
 
 IDLE = "__idle__"
 UNMOUNTED = "__unmounted__"
@@ -59,6 +59,9 @@ ATTRIBUTES = [
 AMOUNTS = ["running_hours", "cpu_core_hours", "ram_gib_hours", "gpu_hours", *REQUESTED]
 ROW_COLUMNS = ["resource_id", *ATTRIBUTES, *AMOUNTS, *USED, *COMPONENTS, "cost"]
 NEGATIVE_TOLERANCE = 1e-9
+# A PV's part on one allocation row: the row's resource_id and whether it is the PV's
+# own `__unmounted__` row (`unmounted`) or a pod's (`pod`).
+VOLUME_PART_COLUMNS = ["persistentvolume", "holder", "holder_kind", "list_usd"]
 
 
 @dataclass
@@ -73,6 +76,11 @@ class Allocation:
     # quantiles and the prices paid, one row per running container.
     containers: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=CONTAINER_DAY_COLUMNS)
+    )
+    # Who carries each PV's cost (VOLUME_PART_COLUMNS): per PV, the rows (pods mounting
+    # it, its `__unmounted__` row) and their part, for the reconciliation to the bill.
+    volume_parts: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=VOLUME_PART_COLUMNS)
     )
 
     @property
@@ -114,7 +122,7 @@ def _row_id(row: Mapping[str, object]) -> str:
 
 def _pod_rows(
     pod_frame: pd.DataFrame,
-    volumes: dict[str, float],
+    volumes: dict[str, dict[str, float]],
     balancers: dict[str, float],
     network: dict[str, float],
 ) -> pd.DataFrame:
@@ -126,8 +134,12 @@ def _pod_rows(
             "gpu_amount_hours": "gpu_hours",
         }
     ).assign(kind="pod")
+    pod_volumes: dict[str, float] = {}
+    for split in volumes.values():  # PVs in name order: one sum order on every run
+        for uid, dollars in split.items():
+            pod_volumes[uid] = pod_volumes.get(uid, 0.0) + dollars
     for column, shares in (
-        ("pv_cost", volumes),
+        ("pv_cost", pod_volumes),
         ("load_balancer_cost", balancers),
         ("network_cost", network),
     ):
@@ -307,4 +319,26 @@ def allocate(
         issues=issues,
         quality_failures=failures,
         containers=container_days(answers, running, pod_frame),
+        volume_parts=_volume_parts(rows, volumes, unmounted_volumes),
     )
+
+
+def _volume_parts(
+    rows: pd.DataFrame, volumes: dict[str, dict[str, float]], unmounted: pd.Series
+) -> pd.DataFrame:
+    """Per PV, the allocation rows carrying its cost and their part (VOLUME_PART_COLUMNS):
+    the pods' shares, and its `__unmounted__` row's rest (every PV of the asset view has
+    one, so a PV's parts add up to its cost)."""
+    pod_rows = rows[rows["kind"] == "pod"]
+    by_uid = dict(zip(pod_rows["pod_uid"], pod_rows["resource_id"], strict=True))
+    spare = rows[rows["kind"] == "pv"]
+    by_volume = dict(zip(spare["pod"], spare["resource_id"], strict=True))
+    parts = [
+        [volume, by_uid[uid], "pod", dollars]
+        for volume, split in volumes.items()
+        for uid, dollars in split.items()
+    ] + [
+        [volume, by_volume[f"persistentvolume/{volume}"], "unmounted", dollars]
+        for volume, dollars in unmounted.items()
+    ]
+    return pd.DataFrame(parts, columns=VOLUME_PART_COLUMNS)

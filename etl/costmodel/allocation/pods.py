@@ -23,12 +23,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from etl.core.answers import Answers
 from etl.core.days import day_start_epoch
 from etl.costmodel.allocation import usage
 from etl.costmodel.allocation.capacity import PriceHours, fit_to_capacity
 from etl.costmodel.allocation.prices import Pieces, cumulative, pieces, price_hours
 from etl.costmodel.assets import CAPACITY, COST_MODEL_FLAG, GIB, MODEL_KEYS, RESOURCES
-from etl.metroculus.answers import Answers
 
 CONTAINER = ["namespace", "pod", "container"]
 POD = ["namespace", "pod"]

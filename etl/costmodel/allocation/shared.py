@@ -25,9 +25,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from etl.core.answers import Answers
 from etl.costmodel.allocation.prices import StepFunction, pieces, price_at
 from etl.costmodel.assets import GIB, RESOURCES, network_class
-from etl.metroculus.answers import Answers
 
 LABEL_PREFIX = "label_"
 CLAIM = ["namespace", "pod", "persistentvolume"]
@@ -55,8 +55,11 @@ def _sweep(
 
 def volume_shares(
     answers: Answers, pods: pd.DataFrame, volumes: pd.DataFrame, step_s: int
-) -> tuple[dict[str, float], pd.Series]:
-    """(pv cost per pod uid, what each PV costs beyond its mounts)."""
+) -> tuple[dict[str, dict[str, float]], pd.Series]:
+    """(per PV, its cost per mounting pod uid; what each PV costs beyond its mounts).
+
+    Kept per PV, not only per pod: the reconciliation to the bill prices each PV's part
+    of a pod's pv cost by that PV's bill (etl/costmodel/pvdays.py)."""
     claims = (
         answers["claim_first_seen"]
         .merge(answers["claim_last_seen"], on=CLAIM, suffixes=("_first", "_last"))
@@ -70,7 +73,7 @@ def volume_shares(
     mounts["end"] = np.minimum(mounts["end"], mounts["value_last"] + step_s)
     mounts = mounts[mounts["end"] > mounts["start"]]
     table = pieces(answers["pv_price_changes"], "persistentvolume")
-    shares: dict[str, float] = {}
+    shares: dict[str, dict[str, float]] = {}
     allocated: dict[str, float] = {}
     for volume, group in mounts.groupby("persistentvolume"):
         if volume not in table:
@@ -80,8 +83,7 @@ def volume_shares(
         split, _ = _sweep(
             (at, price * gib, cumulative * gib), group["start"].min(), group["end"].max(), group
         )
-        for uid, dollars in split.items():
-            shares[uid] = shares.get(uid, 0.0) + dollars
+        shares[volume] = split
         allocated[volume] = sum(split.values())
     assets = volumes.set_index("persistentvolume")["pv_cost"]
     unmounted = assets.subtract(pd.Series(allocated, dtype="float64"), fill_value=0.0)

@@ -17,7 +17,7 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from etl.metroculus.answers import Answers
+from etl.core.answers import Answers
 
 NAME = ["namespace", "pod", "container"]
 # Fixed namespace so a container-day's key is the same on every run and machine.
@@ -55,10 +55,10 @@ def used(answers: Answers, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_name(answers: Answers, query: str) -> pd.Series:
-    """A usage answer's value per container name (an extract archived before the usage
-    queries existed has none: every value unknown)."""
-    answer = answers.get(query)
-    if answer is None or answer.empty:
+    """A usage answer's value per container name (a cluster without cAdvisor series has
+    none: every value unknown)."""
+    answer = answers[query]
+    if answer.empty:
         return pd.Series(dtype="float64", index=pd.MultiIndex.from_tuples([], names=NAME))
     return answer.groupby(NAME)["value"].max()
 

@@ -1,11 +1,11 @@
-"""What a tenant-day's extract is: answer name -> frame of its label columns and `value`.
+"""What the cost model reads of a tenant-day: answer name -> frame of label columns and `value`.
 
-Apart from the query set so that the cost model can name it without importing the
-PromQL client. The answers are the contract between the extract and the cost model
-(and what the raw archive keeps): each is one row per entity (node, PV, container,
-claim, price change, ...) with the columns below. How they are obtained is the query
-set's business (etl/metroculus/queries.py): several answers may come from one query
-that reads a metric family once, and a few are finished in pandas.
+The answer contract, apart from the PromQL side in both directions: it imports no query
+and no query imports it. The cost model (etl/costmodel) reads these frames and nothing of
+how they were obtained; the transform (etl/metroculus/derive.py) makes them from the raw
+round answers the archive keeps, so a fix in the transform or the cost model replays onto
+archived days. Each answer is one row per entity (node, PV, container, claim, price
+change, ...) with the columns below.
 """
 
 from __future__ import annotations
@@ -15,23 +15,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from etl.metroculus.usage import USAGE_QUERIES
+from etl.core.labels import (
+    ALLOCATION_SERIES,
+    CHANGE,
+    CLAIM,
+    CONTAINER,
+    LOAD_BALANCER,
+    NETWORK_CLASS_LABELS,
+    NODE,
+    POD,
+    POD_EGRESS,
+    PV,
+    USAGE_CONTAINER,
+)
 
 Answers = dict[str, pd.DataFrame]
-
-NODE = ("node",)
-PV = ("persistentvolume",)
-LOAD_BALANCER = ("namespace", "service_name")
-# A container is named by (namespace, pod, container); `uid` tells apart two pods of one
-# name within a day, but only where the exporter sends it (docs/exporters.md): OpenCost's
-# container_*_allocation series carry no uid, so an absent label is an empty column.
-CONTAINER = ("namespace", "pod", "container", "uid")
-ALLOCATION_SERIES = (*CONTAINER, "node")
-POD = ("namespace", "pod", "uid")
-CLAIM = ("namespace", "pod", "persistentvolume")
-NETWORK_CLASS_LABELS = ("internet", "same_zone", "same_region")
-POD_EGRESS = ("namespace", "pod_name", *NETWORK_CLASS_LABELS, "service")
-CHANGE = ("price", "at")
 
 
 @dataclass(frozen=True)
@@ -42,9 +40,6 @@ class Answer:
     name: str
     labels: tuple[str, ...]
     label_map: bool = False
-    # Added after extracts were first archived (the usage answers): an older extract
-    # without it replays with it empty, as a cluster without those series would.
-    optional: bool = False
 
     def columns(self) -> list[str]:
         """The frame's columns, in order."""
@@ -101,14 +96,28 @@ ANSWERS: tuple[Answer, ...] = (
     Answer("load_balancer_first_seen", LOAD_BALANCER),
     Answer("load_balancer_last_seen", LOAD_BALANCER),
     Answer("pod_network_egress_bytes", POD_EGRESS),
-    # What a price sheet selects nodes by and prices PVs over (etl/costmodel/sheetprices.py).
-    Answer("node_labels", NODE, label_map=True, optional=True),
-    Answer("pv_life_steps", PV, optional=True),
+    # What a price sheet selects nodes by and prices PVs over (etl/costmodel/sheetprices.py):
+    # kube_node_labels as sent, and how many steps each PV existed (its capacity series).
+    Answer("node_labels", NODE, label_map=True),
+    Answer("pv_life_steps", PV),
     # Usage (cAdvisor): each query's rows as they come (etl/metroculus/usage.py).
-    *(Answer(name, labels, optional=True) for name, labels, _, _ in USAGE_QUERIES),
+    *(
+        Answer(name, USAGE_CONTAINER)
+        for name in (
+            "container_cpu_used_seconds",
+            "container_cpu_usage_p95",
+            "container_cpu_usage_max",
+            "container_memory_working_set_avg",
+            "container_memory_working_set_p95",
+            "container_memory_working_set_max",
+            "container_usage_samples",
+        )
+    ),
+    # Which cloud disk each PV was (pv_hourly_cost's provider_id), for the reconciliation
+    # to the bill (etl/costmodel/pvdays.py).
+    Answer("pv_provider_ids", (*PV, "provider_id")),
 )
 ANSWER = {answer.name: answer for answer in ANSWERS}
-REQUIRED = [answer.name for answer in ANSWERS if not answer.optional]
 
 
 def canonical(answers: Answers) -> Answers:
@@ -126,9 +135,3 @@ def canonical(answers: Answers) -> Answers:
         else frame.reset_index(drop=True)
         for name, frame in answers.items()
     }
-
-
-def with_optional(answers: Answers) -> Answers:
-    """An extract's answers with the optional ones it predates, empty."""
-    missing = {a.name: a.frame([]) for a in ANSWERS if a.optional and a.name not in answers}
-    return {**answers, **missing}

@@ -1,0 +1,76 @@
+-- What pricing a cluster from the bill changes, per (cluster account, day): the one
+-- figure that the expense side (a cluster's item in clean_expenses, its k8s breakdown,
+-- breakdown_expenses, the organization's budgets) adds to the cluster's exporter
+-- cost, so that it equals the sum of the allocation rows priced from the bill
+-- (sql/schema/010_k8s_allocation_reconciled.sql) that k8s_costs and the other
+-- allocation readers sum: both sides read one rule (docs/api.md, "Reconciliation:
+-- nodes priced from the bill"). Arguments as node_bill_factors' (sql/schema/009).
+--
+-- Per component, the reconciled rows minus their list: `cpu_adjustment`,
+-- `ram_adjustment`, `gpu_adjustment` = Σ over the matched node-days of
+-- (`*_bill_usd` - `*_list_usd`) (a node's rows add up to its list, and scale by one
+-- factor, or a list-0 node's bill sits on its idle row); `pv_adjustment` = Σ over the
+-- matched PV-days' holders of (`holder_bill_usd` - `holder_list_usd`)
+-- (sql/schema/013). `adjustment` is their sum. Load balancers have none: no bill key
+-- matches them (docs/api.md says why). Beside them, what was reconciled:
+-- `matched_nodes` and `matched_volumes` (distinct node and PV names of the day; the
+-- node names too, `node_names`, which a reader counts distinct over its period),
+-- `list_usd` (their exporter cost) and `bill_usd` (their bill under the metric), so
+-- `bill_usd - list_usd = adjustment`. A cluster-day with nothing matched is absent.
+CREATE OR REPLACE VIEW cluster_bill_adjustments AS
+SELECT
+    cloud_account_id,
+    date,
+    sum(cpu_delta) AS cpu_adjustment,
+    sum(ram_delta) AS ram_adjustment,
+    sum(gpu_delta) AS gpu_adjustment,
+    sum(pv_delta) AS pv_adjustment,
+    cpu_adjustment + ram_adjustment + gpu_adjustment + pv_adjustment AS adjustment,
+    uniqExactIf(name, is_node) AS matched_nodes,
+    groupUniqArrayIf(name, is_node) AS node_names,
+    uniqExactIf(name, NOT is_node) AS matched_volumes,
+    sum(matched_list_usd) AS list_usd,
+    sum(matched_bill_usd) AS bill_usd
+FROM
+(
+    SELECT
+        cloud_account_id,
+        date,
+        node AS name,
+        true AS is_node,
+        cpu_bill_usd - cpu_list_usd AS cpu_delta,
+        ram_bill_usd - ram_list_usd AS ram_delta,
+        gpu_bill_usd - gpu_list_usd AS gpu_delta,
+        toFloat64(0) AS pv_delta,
+        list_usd AS matched_list_usd,
+        bill_usd AS matched_bill_usd
+    FROM node_bill_factors(
+        cluster_account_ids = {cluster_account_ids:Array(String)},
+        first_day = {first_day:UInt32},
+        last_day = {last_day:UInt32},
+        bill_resource_ids = {bill_resource_ids:Array(String)},
+        bill_instance_keys = {bill_instance_keys:Array(String)},
+        cost_column = {cost_column:String}
+    )
+    UNION ALL
+    SELECT
+        cloud_account_id,
+        date,
+        persistentvolume AS name,
+        false AS is_node,
+        toFloat64(0) AS cpu_delta,
+        toFloat64(0) AS ram_delta,
+        toFloat64(0) AS gpu_delta,
+        holder_bill_usd - holder_list_usd AS pv_delta,
+        holder_list_usd AS matched_list_usd,
+        holder_bill_usd AS matched_bill_usd
+    FROM pv_bill_factors(
+        cluster_account_ids = {cluster_account_ids:Array(String)},
+        first_day = {first_day:UInt32},
+        last_day = {last_day:UInt32},
+        bill_resource_ids = {bill_resource_ids:Array(String)},
+        bill_instance_keys = {bill_instance_keys:Array(String)},
+        cost_column = {cost_column:String}
+    )
+)
+GROUP BY cloud_account_id, date
