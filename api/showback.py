@@ -34,7 +34,7 @@ from flask import g
 from api.app import create_app
 from api.context import CLICKHOUSE_EXTENSION, mongodb
 from api.query.tokenscope import TokenScope
-from api.routes.k8s_costs import SHARED_PARTS, find_groups
+from api.routes.k8s_costs import SHARED_PARTS, find_groups, group_totals
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
@@ -145,7 +145,7 @@ def write_report(
     folder = f"{report['destination']}{report['name']}/{first.isoformat()}/v{version}/"
     file_uri = f"{folder}{report['name']}_{first.isoformat()}_{last.isoformat()}.{report['format']}"
     write_object(settings, file_uri, _encode(table, report["format"]))
-    totals = {column: sum(group[column] for group in groups) for column in (*COMPONENTS, "cost")}
+    totals = group_totals(groups, policy)
     manifest = {
         "report_id": report["_id"],
         "name": report["name"],

@@ -155,6 +155,22 @@ def find_groups(
     return groups
 
 
+def group_totals(groups: list[dict[str, Any]], policy: SharingPolicy) -> dict[str, Any]:
+    """The totals of every group: each cost field, then what sharing added (shared) or,
+    unshared, the exporter's figure beside the bill's (list_cost). One rule for the
+    answer and the showback reports' manifests, so a report's totals are the API's."""
+    totals: dict[str, Any] = {
+        column: sum(group[column] for group in groups) for column in COST_FIELDS
+    }
+    if policy.active:
+        totals["shared"] = {
+            part: sum(group["shared"][part] for group in groups) for part in SHARED_PARTS
+        }
+    else:
+        totals["list_cost"] = sum(group["list_cost"] for group in groups)
+    return totals
+
+
 @bp.get("/organizations/<organization_id>/k8s_costs")
 @bp.input(K8sCostsQuery, location="query", arg_name="query", unknown=RAISE)
 @bp.output(K8sCostGroupsSchema)
@@ -163,13 +179,7 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
     database = mongodb()
     policy = request_policy(database, organization_id, query)
     groups = find_groups(organization_id, query, policy)
-    totals = {column: sum(group[column] for group in groups) for column in COST_FIELDS}
-    if policy.active:
-        totals["shared"] = {
-            part: sum(group["shared"][part] for group in groups) for part in SHARED_PARTS
-        }
-    else:
-        totals["list_cost"] = sum(group["list_cost"] for group in groups)
+    totals = group_totals(groups, policy)
     body: dict[str, Any] = {
         "start_date": query["start_date"],
         "end_date": query["end_date"],

@@ -29,7 +29,7 @@ from etl.alerts import anomalies, run
 from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
-from etl.storage import alerting, costreads, registry, warehouse
+from etl.storage import alerting, costreads, nodedays, pricing, registry, warehouse
 from etl.storage import budgets as budget_store
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import promql_client, run_tenant_day
@@ -100,7 +100,11 @@ def raise_alerts(
     account, day = costed[0]
     rule = {"threshold_pct": 30.0, "min_usd": 0.0}
     with connect(settings.clickhouse_dsn) as client:
-        frame = costreads.allocation_groups(client, account.id, day - timedelta(days=7), day)
+        # The organization's default metric, as the evaluator reads it (etl/alerts/run.py).
+        bill = nodedays.organization_bill(
+            db, account.organization_id, pricing.default_metric(db, account.organization_id)
+        )
+        frame = costreads.allocation_groups(client, account.id, day - timedelta(days=7), day, bill)
         numbers = frame.select_dtypes("number").columns
         before = []
         for back in (1, 2, 3):
