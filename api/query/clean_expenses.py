@@ -175,9 +175,9 @@ def find_billed_nodes(
     filters: Filters,
     metric: str = DEFAULT_METRIC,
 ) -> CleanExpenses:
-    """find_clean_expenses' answer for the clusters with billed nodes and those nodes only
-    (api/query/scope.py folded_scope): each cluster's `billed_nodes` as the full answer
-    has them, the same query costing a few thousand resources rather than all."""
+    """find_clean_expenses' answer for the clusters and their folded nodes only
+    (api/query/scope.py folded_scope): each cluster's `billed_nodes` and `reconciliation`
+    as the full answer has them, the same query costing those resources rather than all."""
     catalog = cache.get(settings, organization_id)
     if filters.narrows_allocation or period.billing_periods:
         return CleanExpenses.empty()  # no folding then (find_clean_expenses)

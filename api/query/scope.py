@@ -110,14 +110,20 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
 
 
 def folded_scope(catalog: Catalog, filters: Filters) -> Scope | None:
-    """The request's scope narrowed to the clusters that have nodes folded into them and
-    those nodes: an answer of them alone holds every cluster's `billed_nodes` (the bills)
-    without costing every other resource."""
+    """The request's scope narrowed to its clusters and the nodes folded into them: an
+    answer of them alone holds every cluster's `billed_nodes` and `reconciliation` (the
+    bills) without costing every other resource."""
     accounts = accounts_of(catalog, filters)
     if not accounts:
         return None
-    nodes = _node_pairs(catalog, accounts, candidates(catalog, accounts, filters))
-    return _scope(catalog, accounts, {*nodes, *nodes.values()}, nodes)
+    chosen = candidates(catalog, accounts, filters)
+    nodes = _node_pairs(catalog, accounts, chosen)
+    clusters = {
+        cluster_id
+        for cluster_id, cluster in catalog.clusters.items()
+        if cluster["cloud_account_id"] in accounts and (chosen is None or cluster_id in chosen)
+    }
+    return _scope(catalog, accounts, {*nodes, *clusters}, nodes)
 
 
 def _scope(
