@@ -98,6 +98,16 @@ def check_readers(settings: Settings, metric: str) -> None:
         "adjustment": pytest.approx(float(bills - matched_list()), abs=1e-9),
     }
 
+    # A filter that keeps the cluster (not the bill's account) changes nothing of it.
+    only = get(
+        settings,
+        "clean_expenses",
+        **PERIOD,
+        cost_metric=metric,
+        cloud_account_id=cluster["cloud_account_id"],
+    )
+    assert [item["cost"] for item in only["clean_expenses"]] == [cluster["cost"]]
+
     k8s_costs = get(settings, "k8s_costs", **PERIOD, cost_metric=metric)
     assert exact(k8s_costs["total_cost"]) == money(truth)
 
