@@ -77,7 +77,12 @@ def pricing_reconciliation(
             f"{row['cloud_account_id']:<38} {row['date']} {row['node']:<40} "
             f"{row['list_usd']:>12.6f} {row['bill_usd']:>14.6f} {row['factor']:.6f}"
         )
-    listed, billed = float(found["list_usd"].sum()), float(found["bill_usd"].sum())
+    # An empty answer may come without its columns (no VM folded, no bill imported).
+    listed, billed = (
+        (0.0, 0.0)
+        if found.empty
+        else (float(found["list_usd"].sum()), float(found["bill_usd"].sum()))
+    )
     click.echo(
         f"{len(found)} node-days priced by a bill: list {listed:.6f} USD, {metric} {billed:.6f} "
         f"USD, adjustment {billed - listed:+.6f} USD"

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from etl.storage.nodes import (
     Folding,
-    bill_instance_keys,
     cluster_resources,
     folding,
     node_clusters,
@@ -115,15 +114,6 @@ class Catalog:
 
     @cached_property
     def folding(self) -> Folding:
-        """The accounts and folded nodes an organization-wide spend read takes (budgets)."""
-        return folding(
-            self.accounts, self.resources, self.clusters, self.node_clusters, self.bill_keys
-        )
-
-    @property
-    def bill_keys(self) -> tuple[list[str], list[str]]:
-        """The bill resources that may be nodes' VMs and their instance keys (etl/storage/
-        nodes.py bill_instance_keys), computed once per catalog."""
-        return self.derived(
-            "bill_instance_keys", lambda: bill_instance_keys(self.accounts, self.resources)
-        )
+        """The accounts, folded nodes and bill arguments an organization-wide spend read
+        takes (the budgets)."""
+        return folding(self.accounts, self.resources, self.clusters, self.node_clusters)

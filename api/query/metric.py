@@ -17,6 +17,7 @@ from apiflask.validators import OneOf
 from api.catalog.catalog import Catalog
 from etl.core.metrics import METRICS
 from etl.storage.nodedays import bill_arguments
+from etl.storage.nodes import node_vm_keys
 from etl.storage.pricing import default_metric
 
 METRIC_FIELDS: dict[str, Field] = {
@@ -40,5 +41,10 @@ def request_metric(database: Any, organization_id: str, query: Mapping[str, Any]
 def reconciliation(catalog: Catalog, metric: str) -> dict[str, Any]:
     """The bill arguments of the allocation's readers in `metric` (the view
     k8s_allocation_reconciled, sql/schema/010: nodes priced from the bill): the
-    organization's bill resources and their instance keys, kept with its catalog."""
-    return bill_arguments(catalog.bill_keys, metric)
+    organization's bill resources folded into its clusters (node VMs and disks) and
+    their instance keys, kept with its catalog; the expense side's too
+    (api/query/scope.py), so both sides reconcile the same bill resources."""
+    keys = catalog.derived(
+        "folded bill keys", lambda: node_vm_keys(catalog.node_clusters, catalog.resources)
+    )
+    return bill_arguments(keys, metric)

@@ -2,8 +2,8 @@
 
 The organization's catalog decides which accounts and resources may be seen; the
 attribute and tag filters of api/query/filters.py narrow them (their indexes are the
-catalog's); the nodes of its clusters that the answer includes are folded into them
-(etl/storage/nodes.py, the double-counting rule of docs/api.md).
+catalog's); the nodes and disks of its clusters that the answer includes are folded
+into them (etl/storage/nodes.py, the double-counting rule of docs/api.md).
 """
 
 from __future__ import annotations
@@ -94,8 +94,9 @@ class Scope:
     node_clusters: StringArray
     cluster_account_ids: StringArray  # the accounts of node_clusters
     k8s_account_ids: StringArray  # the kubernetes_cnr accounts: the only ones holding clusters
-    # The organization's node VMs (whatever the filters: a cluster costs the same in
-    # every answer) and their instance keys: the bill arguments of the reconciliation.
+    # The organization's node VMs and disks folded into its clusters (whatever the
+    # filters: a cluster costs the same in every answer) and their instance keys: the
+    # bill arguments of the reconciliation, every reader's (api/query/metric.py).
     bill_resource_ids: StringArray
     bill_instance_keys: StringArray
 

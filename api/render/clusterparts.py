@@ -1,8 +1,8 @@
 """The K8s clusters among clean_expenses items: their breakdowns and billed nodes, as columns.
 
 A cluster item adds `k8s_costs` (its breakdown), `billed_nodes` (the bill's node
-VMs folded into it, docs/api.md) and `reconciliation` (what pricing its nodes from
-the bill changed, when its cost was read from its own rows) to the fields every
+VMs folded into it, docs/api.md) and `reconciliation` (what pricing its nodes and PVs
+from the bill changed, when its cost was read from its own rows) to the fields every
 item has. An answer can
 hold thousands of clusters and their nodes; kept as Arrow columns, their JSON is
 laid out by Arrow compute as the items' is (api/render/arrowbytes.py), and dicts are
@@ -51,10 +51,13 @@ NODES_START, NODE_END, NODE_SEPARATOR, NODES_END, CLUSTER_END = (
 RECONCILED_COLUMNS = {
     "reconciled_node_days": "matched_node_days",
     "reconciled_nodes": "matched_nodes",
+    "reconciled_volume_days": "matched_volume_days",
+    "reconciled_volumes": "matched_volumes",
     "reconciled_list_cost": "list_cost",
     "reconciled_bill_cost": "bill_cost",
 }
-RECONCILED_TYPES = (pa.uint64(), pa.uint64(), pa.float64(), pa.float64())
+RECONCILED_COUNTS = 4  # the counts come first, then list_cost and bill_cost
+RECONCILED_TYPES = (*[pa.uint64()] * RECONCILED_COUNTS, pa.float64(), pa.float64())
 ADJUSTMENT = "adjustment"
 
 
@@ -203,10 +206,9 @@ class Clusters:
         pieces += [NODES_START, pc.binary_join(listed, NODE_SEPARATOR), NODES_END]
         if self.reconciled is not None:
             values = [self.reconciled[column].combine_chunks() for column in RECONCILED_COLUMNS]
-            node_days, node_count, list_cost, bill_cost = values
+            list_cost, bill_cost = values[RECONCILED_COUNTS:]
             texts = [
-                _counts(node_days),
-                _counts(node_count),
+                *(_counts(count) for count in values[:RECONCILED_COUNTS]),
                 json_numbers(list_cost),
                 json_numbers(bill_cost),
                 json_numbers(pc.subtract(bill_cost, list_cost)),

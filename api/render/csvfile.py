@@ -4,6 +4,8 @@ A spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` as a formula, an
 resource names and tags come from customers' clouds, so such text cells get a
 leading apostrophe (numbers are written as numbers, negative credits included).
 The totals before `limit` travel in the X-Total-Count and X-Total-Cost headers.
+A cluster's `reconciliation` (what pricing it from the bill changed) is flattened into
+`reconciliation_<field>` columns, empty on other items.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from flask import Response
 
+from api.render.clusterparts import ADJUSTMENT, RECONCILED_COLUMNS
 from api.render.finite import finite
 from etl.costmodel.assets import COMPONENTS
 
@@ -32,6 +35,7 @@ COLUMNS = (
     "cost",
     *COMPONENTS,
     "billed_nodes_cost",
+    *(f"reconciliation_{name}" for name in (*RECONCILED_COLUMNS.values(), ADJUSTMENT)),
     "tags",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -56,6 +60,10 @@ def _row(item: dict[str, Any]) -> list[Any]:
         **item,
         **breakdown,
         "billed_nodes_cost": sum(node["cost"] for node in billed) if billed is not None else None,
+        **{
+            f"reconciliation_{name}": value
+            for name, value in item.get("reconciliation", {}).items()
+        },
     }
     return [_cell(values.get(column)) for column in COLUMNS]
 

@@ -68,7 +68,7 @@ class BilledNodeSchema(Schema):
 
 
 class ReconciliationSchema(Schema):
-    """What pricing the cluster's nodes from the bill changed over the period (docs/api.md,
+    """What pricing the cluster's nodes and PVs from the bill changed over the period (docs/api.md,
     "Reconciliation: nodes priced from the bill"): its cost is the exporter's plus
     `adjustment`."""
 
@@ -78,10 +78,18 @@ class ReconciliationSchema(Schema):
         metadata={"description": "node-days whose VM the bill prices (0 under list)"},
     )
     matched_nodes = Integer(required=True, metadata={"description": "distinct nodes among them"})
-    list_cost = Float(
-        required=True, metadata={"description": "the exporter's price of those node-days"}
+    matched_volume_days = Integer(
+        required=True,
+        metadata={"description": "PV-days whose disk the bill prices (0 under list)"},
     )
-    bill_cost = Float(required=True, metadata={"description": "the bill's cost of their VMs"})
+    matched_volumes = Integer(required=True, metadata={"description": "distinct PVs among them"})
+    list_cost = Float(
+        required=True,
+        metadata={"description": "the exporter's price of those node-days and PV-days"},
+    )
+    bill_cost = Float(
+        required=True, metadata={"description": "the bill's cost of their VMs and disks"}
+    )
     adjustment = Float(
         required=True, metadata={"description": "bill_cost - list_cost: added to the cluster"}
     )

@@ -140,7 +140,7 @@ class SpendReader:
                 clusters,
                 first,
                 last,
-                nodedays.bill_arguments(self.folding(organization).bill_keys, self.metric(budget)),
+                nodedays.bill_arguments(self.folding(organization).node_vms, self.metric(budget)),
                 parts.get("namespace", ""),
                 (parts.get("key", ""), parts.get("value", "")),
             )

@@ -47,8 +47,8 @@ def allocation_groups(
 
 
 Daily = dict[tuple[str, date], float]
-# The K8s accounts, and the node VMs (bill resource ids, their instance keys) whose
-# bill prices their clusters' nodes.
+# The K8s accounts, and the node VMs and disks (bill resource ids, their instance keys)
+# folded into their clusters, whose bill prices their nodes and PVs.
 Reconciled = tuple[Sequence[str], tuple[list[str], list[str]]]
 NOTHING_RECONCILED: Reconciled = ((), ([], []))
 
@@ -76,11 +76,12 @@ def expense_days(
 ) -> Daily:
     """Spend per (account, day), every resource: clean_expenses' count, by account
     (sql/queries/breakdown_expenses_costs.sql). With `node_clusters` (bill resource ->
-    the cluster resource it is a node of, etl/storage/nodes.py; `cluster_account_ids`:
-    those clusters' accounts), a node's bill cost is left out on the days its cluster
-    has a cost, which holds it. `metric`: the cost summed (etl/core/metrics.py).
-    `reconciled`: the K8s accounts and the node VMs whose bill prices their nodes
-    (docs/api.md, "Reconciliation: nodes priced from the bill"), as clean_expenses
+    the cluster resource it is a node's VM or a PV's disk of, etl/storage/nodes.py;
+    `cluster_account_ids`: those clusters' accounts), their bill cost is left out on the
+    days its cluster has a cost, which holds it. `metric`: the cost summed
+    (etl/core/metrics.py). `reconciled`: the K8s accounts and the folded VMs and disks
+    whose bill prices their nodes and PVs (docs/api.md, "Reconciliation: nodes priced
+    from the bill"), as clean_expenses
     prices them; none under `list`. An account-day without rows is absent."""
     if not cloud_account_ids:
         return {}

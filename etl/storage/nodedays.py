@@ -23,7 +23,7 @@ from pymongo.database import Database
 from etl.core.days import day_start_epoch
 from etl.core.metrics import METRIC_COLUMNS
 from etl.storage import registry, sqlfiles, warehouse
-from etl.storage.nodes import ACCOUNT_FIELDS, RESOURCE_FIELDS, bill_instance_keys, instance_key
+from etl.storage.nodes import ACCOUNT_FIELDS, RESOURCE_FIELDS, folded_bill_keys, instance_key
 
 
 def restate_keyed(
@@ -51,8 +51,8 @@ LIST_METRIC = "list"
 
 def bill_arguments(bill_keys: tuple[list[str], list[str]], metric: str) -> dict[str, Any]:
     """The bill arguments of the reconciled allocation (sql/schema/010) under `metric`:
-    the organization's bill resources and their instance keys (`bill_instance_keys`),
-    none under `list`."""
+    the bill resources folded into the organization's clusters and their instance keys
+    (etl/storage/nodes.py: `node_vm_keys`), none under `list`."""
     ids, keys = ([], []) if metric == LIST_METRIC else bill_keys
     return {
         "bill_resource_ids": ids,
@@ -63,14 +63,14 @@ def bill_arguments(bill_keys: tuple[list[str], list[str]], metric: str) -> dict[
 
 def organization_bill(database: Database, organization_id: str, metric: str) -> dict[str, Any]:
     """The bill arguments of the organization's allocation readers outside the API (the
-    anomaly alerts, the budgets: etl/alerts/) under `metric`: its bill resources and
-    their instance keys from its documents, as the API's catalog gives them."""
+    anomaly alerts, the budgets: etl/alerts/) under `metric`: its folded bill resources
+    and their instance keys from its documents, as the API's catalog gives them."""
     if metric == LIST_METRIC:
         return bill_arguments(([], []), metric)
     accounts, resources = registry.organization_documents(
         database, organization_id, ACCOUNT_FIELDS, RESOURCE_FIELDS
     )
-    return bill_arguments(bill_instance_keys(accounts, resources), metric)
+    return bill_arguments(folded_bill_keys(accounts, resources), metric)
 
 
 def _read_rule(
@@ -109,12 +109,13 @@ def bill_factors(
     """Per node-day of the clusters over the days, the bill's cost of its VM under
     `metric` (billed, effective or list) and the factors (sql/queries/node_bill_factors.sql).
 
-    `accounts` and `resources` are the organization's documents: its bill resources
-    are matched to the nodes by instance key, as etl/storage/nodes.py folds them.
+    `accounts` and `resources` are the organization's documents: the bill resources
+    folded into its clusters are matched to the nodes by instance key
+    (etl/storage/nodes.py), as every reader matches them.
     Under `list` the bill's list cost is read (what `k8scost pricing reconciliation`
     shows), though no answer applies it (`bill_arguments`).
     """
-    ids, keys = bill_instance_keys(accounts, resources)
+    ids, keys = folded_bill_keys(accounts, resources)
     bill = {"bill_resource_ids": ids, "bill_instance_keys": keys}
     return _read_rule(
         client,

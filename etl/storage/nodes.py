@@ -56,16 +56,25 @@ def cluster_resources(
     }
 
 
+# The cluster document's lists of the provider ids of what its cost already holds
+# (etl/storage/registry.py: record_cluster_seen): its nodes' VMs and its PVs' disks.
+FOLDED_PROVIDER_IDS = ("node_provider_ids", "pv_provider_ids")
+
+
 def node_clusters(
     accounts: Mapping[str, Mapping[str, Any]],
     resources: Mapping[str, Mapping[str, Any]],
     clusters: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, str]:
-    """Cloud-bill resource id -> id of the cluster it is a node of (same organization)."""
+    """Cloud-bill resource id -> id of the cluster it is a node's VM or a PV's disk of
+    (same organization): what the cluster's cost holds, so folds into it. A billed disk
+    folds like a node (docs/api.md, "No double counting"): its PV's cost is in the
+    cluster's, priced from the bill like a node's."""
     by_key = {
         instance_key(provider_id): cluster_id
         for cluster_id, cluster in sorted(clusters.items())
-        for provider_id in (cluster.get("meta") or {}).get("node_provider_ids", [])
+        for field in FOLDED_PROVIDER_IDS
+        for provider_id in (cluster.get("meta") or {}).get(field, [])
         if instance_key(provider_id)
     }
     return {
@@ -93,12 +102,22 @@ def bill_instance_keys(
 def node_vm_keys(
     node_of: Mapping[str, str], resources: Mapping[str, Mapping[str, Any]]
 ) -> tuple[list[str], list[str]]:
-    """The node VMs of `node_clusters` and their instance keys, as two lists in id order:
-    the bill arguments of the reconciliation (docs/api.md, "Reconciliation: nodes priced
-    from the bill") for the answers that fold these VMs into their clusters, so that a
-    VM whose bill prices a node is never an item of its own too."""
+    """The node VMs and disks of `node_clusters` and their instance keys, as two lists in
+    id order: the bill arguments of the reconciliation (docs/api.md, "Reconciliation:
+    nodes priced from the bill") for every reader, since what is folded is what
+    reconciles: a bill resource that prices a node or a PV is never an item of its own
+    too, and one that stays an item prices nothing."""
     ids = sorted(node_of)
     return ids, [instance_key(resources[vm].get("cloud_resource_id") or "") for vm in ids]
+
+
+def folded_bill_keys(
+    accounts: Mapping[str, Mapping[str, Any]], resources: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """`node_vm_keys` of every cluster of the organization's documents: the bill
+    arguments of its readers outside the API (the API's catalog keeps its own)."""
+    every_folded = node_clusters(accounts, resources, cluster_resources(accounts, resources))
+    return node_vm_keys(every_folded, resources)
 
 
 @dataclass(frozen=True)
@@ -112,8 +131,8 @@ class Folding:
     node_clusters: dict[str, str]
     cluster_account_ids: list[str]  # the accounts of node_clusters' clusters
     k8s_account_ids: list[str]  # the accounts of every cluster
-    node_vms: tuple[list[str], list[str]]  # node_vm_keys of node_clusters
-    bill_keys: tuple[list[str], list[str]]  # bill_instance_keys of the documents
+    # node_vm_keys of node_clusters: the bill arguments of every reader (folded_bill_keys)
+    node_vms: tuple[list[str], list[str]]
 
 
 def folding(
@@ -121,17 +140,15 @@ def folding(
     resources: Mapping[str, Mapping[str, Any]],
     clusters: Mapping[str, Mapping[str, Any]],
     node_of: Mapping[str, str],
-    bill_keys: tuple[list[str], list[str]],
 ) -> Folding:
-    """The Folding of these documents: `clusters`, `node_of` and `bill_keys` being their
-    cluster_resources, node_clusters and bill_instance_keys."""
+    """The Folding of these documents: `clusters` and `node_of` being their
+    cluster_resources and node_clusters."""
     return Folding(
         sorted(accounts),
         dict(node_of),
         sorted({resources[cluster]["cloud_account_id"] for cluster in node_of.values()}),
         sorted({cluster["cloud_account_id"] for cluster in clusters.values()}),
         node_vm_keys(node_of, resources),
-        bill_keys,
     )
 
 
@@ -147,5 +164,4 @@ def read_folding(db: Database, organization_id: str) -> Folding:
         resources,
         clusters,
         node_clusters(accounts, resources, clusters),
-        bill_instance_keys(accounts, resources),
     )

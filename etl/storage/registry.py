@@ -261,6 +261,7 @@ def record_cluster_seen(
     cluster_info: dict[str, str],
     node_provider_ids: Iterable[str] = (),
     region: str = "",
+    pv_provider_ids: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Create or update the cluster's resource document, widening first_seen/last_seen.
 
@@ -269,7 +270,8 @@ def record_cluster_seen(
     `region` key (the platform's schema types it as a string, never null).
 
     `meta.node_provider_ids` accumulates (sorted) the provider ids of the cluster's
-    nodes, so that a node VM that also appears in a cloud bill is counted once.
+    nodes, and `meta.pv_provider_ids` its PVs' (their disks), so that a node VM or a
+    disk that also appears in a cloud bill is counted once (etl/storage/nodes.py).
     """
     resource_id = cluster_resource_id(account.id)
     first = day_start_epoch(day)
@@ -289,9 +291,13 @@ def record_cluster_seen(
             **{
                 key: cluster_info[key] for key in ("provider", "provisioner") if key in cluster_info
             },
-            "node_provider_ids": sorted(
-                set(existing.get("meta", {}).get("node_provider_ids", [])) | set(node_provider_ids)
-            ),
+            **{
+                field: sorted(set(existing.get("meta", {}).get(field, [])) | set(ids) - {""})
+                for field, ids in (
+                    ("node_provider_ids", node_provider_ids),
+                    ("pv_provider_ids", pv_provider_ids),
+                )
+            },
         },
         "deleted_at": 0,
     }

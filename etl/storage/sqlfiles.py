@@ -23,6 +23,9 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 # or label value holds), and how a SQL literal writes it.
 GROUP_PARTS_SEPARATOR = "\x1f"
 GROUP_PARTS_SQL = "\\x1F"
+# What clean_expenses_costs.sql says was reconciled per cluster before its components:
+# node-days, nodes, volume-days, volumes, list and bill (api/render/clusterparts.py).
+RECONCILED_VALUES = 6
 
 
 def _each(pattern: str) -> Callable[[list[str]], list[str]]:
@@ -52,11 +55,13 @@ FORMS: dict[str, Callable[[list[str]], list[str]]] = {
     # The sum of a column that a subquery has already collapsed.
     "summed": _each("sum({0}) AS {0}"),
     # The breakdown columns that clean_expenses_costs.sql joins to its items.
-    # ... plus what pricing its nodes from the bill adds: the item's tuple `row.5`
-    # holds what was reconciled (4 values), then the components in this order.
+    # ... plus what pricing its nodes and PVs from the bill adds: the item's tuple
+    # `row.5` holds what was reconciled (RECONCILED_VALUES values), then the components
+    # in this order.
     "breakdown_reconciled": lambda names: [
-        f"breakdown.{name} + row.5.{index} AS {name}" + ("," if index < len(names) + 4 else "")
-        for index, name in enumerate(names, start=5)
+        f"breakdown.{name} + row.5.{index} AS {name}"
+        + ("," if index < len(names) + RECONCILED_VALUES else "")
+        for index, name in enumerate(names, start=RECONCILED_VALUES + 1)
     ],
     # The joined per-cluster reconciliation's columns (clean_expenses_costs.sql).
     "adjustments": _each("adjustments.{0}"),

@@ -179,7 +179,13 @@ def transform_and_load(
     with connect(settings.clickhouse_dsn) as clickhouse:
         rows_written = load_day(clickhouse, account, day, allocation, nodes, volumes)
     resource = registry.record_cluster_seen(
-        db, account, day, costs.cluster_info, costs.node_provider_ids, costs.region
+        db,
+        account,
+        day,
+        costs.cluster_info,
+        costs.node_provider_ids,
+        costs.region,
+        answers["pv_provider_ids"]["provider_id"],
     )
     reconciliations.record(db, account.id, day, check.ok, check.components)
     ledger.record_loaded(

@@ -43,17 +43,16 @@
 --
 -- Reconciliation (docs/api.md, "Reconciliation: nodes priced from the bill"): a
 -- cluster's rows hold the exporter's list price; under billed and effective each
--- cluster (its account's one item) adds what pricing its matched nodes from the bill
--- adds over the period (`adjustments`: node_bill_factors, sql/schema/009, the one
--- rule, summed per cluster as sql/schema/014_cluster_bill_adjustments.sql sums it;
--- its PV branch could match none of these bill arguments) to its cost (so to the
--- ranking and the totals) and to its breakdown, and says what was reconciled
--- (reconciled_*). Read once: the item carries it (`reconciled`, what was reconciled
--- then the components) to the outer query, where a second join of the rule would
--- scan the period's bill rows again. The bill arguments ({bill_resource_ids} ->
--- {bill_instance_keys}: the organization's folded node VMs) are empty under list
--- and under {billing_periods}: nothing is reconciled then. A folded node's bill line
--- is then what its cluster carries for it.
+-- cluster (its account's one item) adds what pricing its matched nodes and PVs from
+-- the bill adds over the period (`adjustments`: cluster_bill_adjustments,
+-- sql/schema/014, the one rule summed per cluster-day) to its cost (so to the ranking
+-- and the totals) and to its breakdown, and says what was reconciled (reconciled_*).
+-- Read once: the item carries it (`reconciled`, what was reconciled then the
+-- components) to the outer query, where a second join of the rule would scan the
+-- period's bill rows again. The bill arguments ({bill_resource_ids} ->
+-- {bill_instance_keys}: the organization's folded node VMs and disks) are empty under
+-- list and under {billing_periods}: nothing is reconciled then. A folded node's or
+-- disk's bill line is then what its cluster carries for it.
 --
 -- Big arrays: ClickHouse analyses an array parameter at every place it is used, and
 -- `x IN <array literal>` builds its set the slow way (~9 ms for 5,000 ids), so each
@@ -69,8 +68,10 @@ SELECT
     total_cost,
     row.5.1 AS reconciled_node_days,
     row.5.2 AS reconciled_nodes,
-    row.5.3 AS reconciled_list_cost,
-    row.5.4 AS reconciled_bill_cost,
+    row.5.3 AS reconciled_volume_days,
+    row.5.4 AS reconciled_volumes,
+    row.5.5 AS reconciled_list_cost,
+    row.5.6 AS reconciled_bill_cost,
     {{breakdown_reconciled: components}},
     row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account,
     xxHash64(row.2) AS resource_key
@@ -114,7 +115,7 @@ FROM
             arraySum((day, gone) -> if(gone, day.2, 0), vm_days, folded) AS folded_cost,
             arraySum((day, gone) -> if(gone, day.3, 0), vm_days, folded) AS folded_sign,
             (
-                {{adjustments: node_days, matched_nodes, list_usd, bill_usd, components}}
+                {{adjustments: node_days, nodes, volume_days, volumes, list_usd, bill_usd, components}}
             ) AS reconciled
         FROM
         (
@@ -169,19 +170,22 @@ FROM
         ON cluster_days.resource_id = resources.cluster_id
         LEFT JOIN
         (
-            -- what pricing the nodes from the bill adds to each cluster (its account's
-            -- one item) over the period, per component, and what was reconciled
+            -- what pricing the nodes and PVs from the bill adds to each cluster (its
+            -- account's one item) over the period, per component, and what was reconciled
             SELECT
                 cloud_account_id,
-                sum(cpu_bill_usd - cpu_list_usd) AS cpu_cost,
-                sum(ram_bill_usd - ram_list_usd) AS ram_cost,
-                sum(gpu_bill_usd - gpu_list_usd) AS gpu_cost,
-                {{zero: pv_cost, load_balancer_cost, network_cost, management_cost}},
-                cpu_cost + ram_cost + gpu_cost AS cost,
+                sum(cpu_adjustment) AS cpu_cost,
+                sum(ram_adjustment) AS ram_cost,
+                sum(gpu_adjustment) AS gpu_cost,
+                sum(pv_adjustment) AS pv_cost,
+                {{zero: load_balancer_cost, network_cost, management_cost}},
+                sum(adjustment) AS cost,
                 {{summed: list_usd, bill_usd}},
-                count() AS node_days,
-                uniqExact(node) AS matched_nodes
-            FROM node_bill_factors(
+                sum(toUInt64(matched_nodes)) AS node_days,
+                uniqExactArray(node_names) AS nodes,
+                sum(toUInt64(matched_volumes)) AS volume_days,
+                uniqExactArray(volume_names) AS volumes
+            FROM cluster_bill_adjustments(
                 cluster_account_ids = {k8s_account_ids:Array(String)},
                 first_day = {start_date:UInt32},
                 last_day = {end_date:UInt32},

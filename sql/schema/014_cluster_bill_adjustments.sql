@@ -14,7 +14,8 @@
 -- (sql/schema/013). `adjustment` is their sum. Load balancers have none: no bill key
 -- matches them (docs/api.md says why). Beside them, what was reconciled:
 -- `matched_nodes` and `matched_volumes` (distinct node and PV names of the day; the
--- node names too, `node_names`, which a reader counts distinct over its period),
+-- names too, `node_names` and `volume_names`, which a reader counts distinct over its
+-- period),
 -- `list_usd` (their exporter cost) and `bill_usd` (their bill under the metric), so
 -- `bill_usd - list_usd = adjustment`. A cluster-day with nothing matched is absent.
 CREATE OR REPLACE VIEW cluster_bill_adjustments AS
@@ -29,6 +30,7 @@ SELECT
     uniqExactIf(name, is_node) AS matched_nodes,
     groupUniqArrayIf(name, is_node) AS node_names,
     uniqExactIf(name, NOT is_node) AS matched_volumes,
+    groupUniqArrayIf(name, NOT is_node) AS volume_names,
     sum(matched_list_usd) AS list_usd,
     sum(matched_bill_usd) AS bill_usd
 FROM

@@ -1,7 +1,10 @@
 """breakdown_expenses end to end: the pipeline's data served by `k8scost api` (no browser).
 
 The cluster components are checked against the analytic truth of the simulated
-scenario (tests/truth.py), the days against clean_expenses for each day alone.
+scenario (tests/truth.py), at the exporter's prices: `cost_metric=list`, since the
+site's bill holds one of a cluster's node VMs, which billed and effective price from
+the bill (their truths: tests/unit/test_reconciled_*.py). The days are checked against
+clean_expenses for each day alone.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ def test_each_cluster_day_splits_into_its_true_components_and_idle(
     scenario = simulated_prometheus.scenario
     for tenant in site.tenant_ids:
         body = api_get(
-            site, "breakdown_expenses", breakdown_by="k8s_component", cloud_account_id=tenant
+            site,
+            "breakdown_expenses",
+            breakdown_by="k8s_component",
+            cloud_account_id=tenant,
+            cost_metric="list",
         )
         assert len(body["breakdown"]) == 1, "one day of each cluster is costed"
         for day in site.days:

@@ -90,7 +90,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def load_node_days(settings: Settings) -> None:
-    """Each day's node-days, as the pipeline's load writes them."""
+    """Each day's node-days and the cluster's document, as the pipeline's load writes
+    them (the document's node provider ids fold the VMs the rule reads)."""
     built = Cluster()
     for node, (cores, gib, core_price, gib_price) in NODES.items():
         built.node(node, 24, cores, gib, {"cpu": core_price, "ram": gib_price})
@@ -100,9 +101,12 @@ def load_node_days(settings: Settings) -> None:
         day_costs(answers, STEP, MODEL).nodes, answers["node_provider_ids"], STEP / 3600, MODEL
     )
     assert not issues
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    account = registry.ClusterAccount.from_document(registry.account_document(db, TENANT))
     with connect(settings.clickhouse_dsn) as client:
         for day in DAYS:
             nodedays.restate(client, TENANT, day, frame)
+            registry.record_cluster_seen(db, account, day, {}, PROVIDER_IDS.values())
 
 
 def import_fixture(settings: Settings, tmp_path: Path) -> None:
@@ -201,10 +205,16 @@ def test_either_order_a_reimport_and_a_rerun_give_the_same_factors(settings, tmp
 def test_the_cli_prints_each_node_day_and_the_adjustment(settings, tmp_path):
     """`k8scost pricing reconciliation`: the node-days the bill prices, list beside bill."""
     load_node_days(settings)
-    import_fixture(settings, tmp_path)
     env = {"K8SCOST_DATA_DIR": settings.data_dir.as_posix()}
     arguments = ["pricing", "reconciliation", "--organization-id", ORG]
     days = ["--start-date", DAYS[0].isoformat(), "--end-date", DAYS[-1].isoformat()]
+    no_bill = CliRunner().invoke(cli, [*arguments, *days], env=env)
+    assert no_bill.exit_code == 0, no_bill.output
+    assert no_bill.output.strip().splitlines()[-1] == (
+        "0 node-days priced by a bill: list 0.000000 USD, billed 0.000000 USD, "
+        "adjustment +0.000000 USD"
+    )
+    import_fixture(settings, tmp_path)
     done = CliRunner().invoke(cli, [*arguments, *days, "--metric", "effective"], env=env)
     assert done.exit_code == 0, done.output
     expected = truth("effective")

@@ -184,6 +184,8 @@ def check_metric(settings: Settings, metric: str) -> None:
         "cost_metric": metric,
         "matched_node_days": matched["node_days"],
         "matched_nodes": truth["nodes"],
+        "matched_volume_days": 0,
+        "matched_volumes": 0,
         "list_cost": pytest.approx(float(matched["list"]), abs=1e-9),
         "bill_cost": pytest.approx(float(matched["bill"]), abs=1e-9),
         "adjustment": pytest.approx(float(matched["bill"] - matched["list"]), abs=1e-9),

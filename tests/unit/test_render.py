@@ -18,7 +18,12 @@ from api.catalog.catalog import Catalog
 from api.render.answer import CleanExpenses
 from api.render.clusterparts import RECONCILED_COLUMNS, Clusters
 from api.render.csvfile import COLUMNS, csv_response
-from api.render.schemas import BilledNodeSchema, CleanExpenseK8sCostsSchema, CleanExpenseSchema
+from api.render.schemas import (
+    BilledNodeSchema,
+    CleanExpenseK8sCostsSchema,
+    CleanExpenseSchema,
+    ReconciliationSchema,
+)
 from etl.costmodel.assets import COMPONENTS
 from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
 
@@ -57,8 +62,8 @@ RESOURCES = {
 NODES = [("vm-1", "aws-1", 0.1), ("unknown-node", "aws-1", 0.2)]
 
 
-# cl-1's node-days, nodes, list and bill; cl-2 has none matched.
-RECONCILED, NOTHING = (3, 2, 1.5, 0.25), (0, 0, 0.0, 0.0)
+# cl-1's node-days, nodes, volume-days, volumes, list and bill; cl-2 has none matched.
+RECONCILED, NOTHING = (3, 2, 4, 1, 1.5, 0.25), (0, 0, 0, 0, 0.0, 0.0)
 
 
 def clusters_of(resource_ids: list[str], costs: list[float]) -> Clusters:
@@ -171,6 +176,8 @@ def test_rendered_item_keys_are_the_schema_fields() -> None:
         "cost_metric": "effective",
         "matched_node_days": 3,
         "matched_nodes": 2,
+        "matched_volume_days": 4,
+        "matched_volumes": 1,
         "list_cost": 1.5,
         "bill_cost": 0.25,
         "adjustment": 0.25 - 1.5,
@@ -186,6 +193,14 @@ def test_csv_columns_are_schema_fields_flattened() -> None:
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     flattened = set(CleanExpenseSchema().fields) | set(CleanExpenseK8sCostsSchema().fields)
 
-    assert set(COLUMNS) - {"billed_nodes_cost"} <= flattened
+    reconciliation = {f"reconciliation_{name}" for name in ReconciliationSchema().fields}
+    assert set(COLUMNS) - {"billed_nodes_cost"} - reconciliation <= flattened
+    assert reconciliation - {"reconciliation_cost_metric"} <= set(COLUMNS)
     assert [float(row["cost"]) for row in rows] == [30.0, 2.5, 0.5, 0.1]
     assert float(rows[0]["billed_nodes_cost"]) == pytest.approx(0.3)
+    # cl-1 (RECONCILED): 3 node-days of 2 nodes, 4 volume-days of 1 PV, list 1.5, bill 0.25
+    assert [
+        rows[0][f"reconciliation_{name}"] for name in ("matched_node_days", "matched_volumes")
+    ] == ["3", "1"]
+    assert float(rows[0]["reconciliation_adjustment"]) == 0.25 - 1.5
+    assert rows[1]["reconciliation_adjustment"] == ""

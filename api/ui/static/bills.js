@@ -94,7 +94,9 @@ function drawReconciliation(clusters) {
     row.dataset.cluster = cluster.resource_id;
     row.insertCell().textContent = cluster.name || cluster.resource_id;
     row.insertCell().textContent = done.cost_metric;
-    for (const count of [done.matched_node_days, done.matched_nodes]) {
+    const counts = [done.matched_node_days, done.matched_nodes,
+      done.matched_volume_days, done.matched_volumes];
+    for (const count of counts) {
       const cell = row.insertCell();
       cell.className = "num";
       cell.textContent = Number(count).toLocaleString();
