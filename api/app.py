@@ -20,6 +20,7 @@ from api.problems import ProblemSchema, problem_response, stored_data_problem
 from api.render.finite import FiniteJSONProvider, NonFiniteNumberError
 from api.routes import (
     allocation,
+    bills,
     breakdown_expenses,
     budgets,
     clean_expenses,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.register_blueprint(import_status.bp)
     app.register_blueprint(k8s_alerts.bp)
     app.register_blueprint(budgets.bp)
+    app.register_blueprint(bills.bp)
     app.register_blueprint(breakdown_expenses.bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(ui.root)

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
-from etl.storage.nodes import cluster_resources, node_clusters
+from etl.storage.nodes import (
+    Folding,
+    cluster_resources,
+    folding,
+    node_clusters,
+)
+from etl.storage.registry import K8S_ACCOUNT_TYPE
 
 # Filter combinations whose scope a catalog keeps.
 MEMO_SIZE = 64
@@ -92,3 +98,22 @@ class Catalog:
     def node_clusters(self) -> dict[str, str]:
         """Cloud-bill resource id -> id of the cluster it is a node of (etl/storage/nodes.py)."""
         return node_clusters(self.accounts, self.resources, self.clusters)
+
+    @cached_property
+    def k8s_account_ids(self) -> list[str]:
+        """The live kubernetes_cnr accounts' ids: the clusters an allocation answer reads."""
+        return sorted(
+            account_id
+            for account_id, account in self.accounts.items()
+            if account.get("type") == K8S_ACCOUNT_TYPE
+        )
+
+    def k8s_accounts(self, wanted: set[str] | None = None) -> list[str]:
+        """k8s_account_ids, only those in `wanted` when given (a request's account filter)."""
+        return [account for account in self.k8s_account_ids if wanted is None or account in wanted]
+
+    @cached_property
+    def folding(self) -> Folding:
+        """The accounts, folded nodes and bill arguments an organization-wide spend read
+        takes (the budgets)."""
+        return folding(self.accounts, self.resources, self.clusters, self.node_clusters)

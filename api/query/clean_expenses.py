@@ -18,7 +18,15 @@ from api.context import clickhouse
 from api.query.filters import CLEAN_EXPENSES, DOCUMENT_FIELDS, Filters
 from api.query.metric import reconciliation
 from api.query.paging import page
-from api.query.scope import Period, accounts_of, candidates, cost_parameters, scope
+from api.query.scope import (
+    Period,
+    Scope,
+    accounts_of,
+    candidates,
+    cost_parameters,
+    folded_scope,
+    scope,
+)
 from api.render import clusterparts
 from api.render.answer import CleanExpenses
 from api.render.clusterparts import Clusters
@@ -39,12 +47,11 @@ def _expenses_answer(
     organization_id: str,
     catalog: Catalog,
     period: Period,
-    filters: Filters,
+    request_scope: Scope | None,
     limit: int | None,
     offset: int,
     metric: str,
 ) -> CleanExpenses:
-    request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
     if request_scope is None:
         return CleanExpenses.empty()
     parameters = cost_parameters(request_scope, period, limit, offset, metric)
@@ -56,7 +63,7 @@ def _expenses_answer(
             return CleanExpenses.empty()
         # Past the last item (and no folded row): no items, but the totals of the first.
         first = _expenses_answer(
-            settings, cache, organization_id, catalog, period, filters, 1, 0, metric
+            settings, cache, organization_id, catalog, period, request_scope, 1, 0, metric
         )
         return CleanExpenses([], [], [], first.total_count, first.total_cost)
     table = table.combine_chunks()  # one chunk per column: free when the answer is one batch
@@ -154,6 +161,27 @@ def find_clean_expenses(
         if period.billing_periods:  # allocation rows are a cluster's, which no bill charges
             return CleanExpenses.empty()
         return _allocation_answer(catalog, period, filters, limit, offset, metric)
+    request_scope = catalog.memo(filters, lambda: scope(catalog, filters))
     return _expenses_answer(
-        settings, cache, organization_id, catalog, period, filters, limit, offset, metric
+        settings, cache, organization_id, catalog, period, request_scope, limit, offset, metric
+    )
+
+
+def find_billed_nodes(
+    settings: Settings,
+    cache: CatalogCache,
+    organization_id: str,
+    period: Period,
+    filters: Filters,
+    metric: str = DEFAULT_METRIC,
+) -> CleanExpenses:
+    """find_clean_expenses' answer for the clusters and their folded nodes only
+    (api/query/scope.py folded_scope): each cluster's `billed_nodes` and `reconciliation`
+    as the full answer has them, the same query costing those resources rather than all."""
+    catalog = cache.get(settings, organization_id)
+    if filters.narrows_allocation or period.billing_periods:
+        return CleanExpenses.empty()  # no folding then (find_clean_expenses)
+    request_scope = catalog.memo(("folded", filters), lambda: folded_scope(catalog, filters))
+    return _expenses_answer(
+        settings, cache, organization_id, catalog, period, request_scope, None, 0, metric
     )

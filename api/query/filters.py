@@ -245,6 +245,8 @@ K8S_COSTS = FilterSet.of(
     aliases=True,
 )
 
+# The bills: an invoice is an account's, so the account is its one filter.
+BILLS = FilterSet.of("bills", ("cloud_account_id",))
 K8S_RECOMMENDATIONS = FilterSet.of(
     "k8s_recommendations", ("cloud_account_id", "k8s_namespace"), aliases=True
 )

@@ -107,7 +107,29 @@ def scope(catalog: Catalog, filters: Filters) -> Scope | None:
     if not accounts:
         return None
     chosen = candidates(catalog, accounts, filters)
+    return _scope(catalog, accounts, chosen, _node_pairs(catalog, accounts, chosen))
+
+
+def folded_scope(catalog: Catalog, filters: Filters) -> Scope | None:
+    """The request's scope narrowed to its clusters and the nodes folded into them: an
+    answer of them alone holds every cluster's `billed_nodes` and `reconciliation` (the
+    bills) without costing every other resource."""
+    accounts = accounts_of(catalog, filters)
+    if not accounts:
+        return None
+    chosen = candidates(catalog, accounts, filters)
     nodes = _node_pairs(catalog, accounts, chosen)
+    clusters = {
+        cluster_id
+        for cluster_id, cluster in catalog.clusters.items()
+        if cluster["cloud_account_id"] in accounts and (chosen is None or cluster_id in chosen)
+    }
+    return _scope(catalog, accounts, {*nodes, *clusters}, nodes)
+
+
+def _scope(
+    catalog: Catalog, accounts: list[str], chosen: set[str] | None, nodes: dict[str, str]
+) -> Scope:
     return Scope(
         StringArray(accounts),
         None if chosen is None else StringArray(sorted(chosen)),

@@ -24,10 +24,11 @@ from apiflask.fields import Boolean, Date, Float, Integer, List, Nested, String
 from apiflask.validators import Length, Range
 from marshmallow import RAISE, ValidationError, validates
 
-from api.context import clickhouse, mongodb, token_scope
+from api.context import clickhouse, current_settings, mongodb, token_scope
 from api.openapi import portable_pattern
 from api.query.metric import METRIC_FIELDS
 from api.render.schemas import cost_metric_field
+from api.routes.clean_expenses import catalogs
 from etl.alerts import budgets
 from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY
 from etl.core.money import BOUND_TEXT, MAX_USD
@@ -134,8 +135,12 @@ def _answers(
     """The budgets with their months in `metric` (None: each organization's default; one
     organization-wide `expenses` read for all)."""
     answers = []
+    settings = current_settings()
     with clickhouse() as client:
-        reader = budgets.SpendReader(client, db, metric)
+        # The catalog the expenses answers fold with: no document read per request.
+        reader = budgets.SpendReader(
+            client, db, metric, lambda organization: catalogs().get(settings, organization).folding
+        )
         for budget in found:
             month = asdict(budgets.budget_month(reader, budget, as_of))
             status = {key: value for key, value in month.items() if key != "by_account"}

@@ -47,7 +47,6 @@ from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
 from api.routes.clean_expenses import catalogs
 from etl.core.sharing import SharingPolicy
 from etl.storage import sqlfiles
-from etl.storage.registry import k8s_account_ids
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
@@ -127,10 +126,11 @@ def find_groups(
     if policy is None:
         policy = request_policy(database, organization_id, query)
     filters = Filters.from_query(query, K8S_COSTS).within(token_scope())
-    account_ids = k8s_account_ids(database, organization_id, filters.accounts())
+    # The cluster accounts from the catalog: montydb scans every account document for them.
+    catalog = catalogs().get(current_settings(), organization_id)
+    account_ids = catalog.k8s_accounts(filters.accounts())
     if not account_ids:
         return []
-    catalog = catalogs().get(current_settings(), organization_id)
     parameters = _parameters(account_ids, query, filters) | reconciliation(
         catalog, request_metric(database, organization_id, query)
     )

@@ -18,12 +18,12 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf, Range
 from marshmallow import RAISE
 
-from api.context import clickhouse, mongodb, token_scope
+from api.context import clickhouse, current_settings, token_scope
 from api.query.filters import K8S_RECOMMENDATIONS, Filters
 from api.query.paging import page
 from api.query.period import query_schema
 from api.query.recommendations import QUANTILES, Options, find_recommendations
-from etl.storage.registry import k8s_account_ids
+from api.routes.clean_expenses import catalogs
 
 bp = APIBlueprint(
     "k8s_recommendations", __name__, tag="k8s_recommendations", url_prefix="/restapi/v2"
@@ -95,10 +95,10 @@ class RecommendationsSchema(Schema):
 @bp.output(RecommendationsSchema)
 def get_k8s_recommendations(organization_id: str, query: dict[str, Any]) -> dict[str, Any]:
     """Recommended requests per controller and container, largest monthly savings first."""
-    database = mongodb()
     scope = token_scope()
     filters = Filters.from_query(query, K8S_RECOMMENDATIONS).within(scope)
-    accounts = k8s_account_ids(database, organization_id, filters.accounts())
+    # The cluster accounts from the catalog: montydb scans every account document for them.
+    accounts = catalogs().get(current_settings(), organization_id).k8s_accounts(filters.accounts())
     options = Options(query["cpu_quantile"], query["memory_quantile"], query["target_utilization"])
     # Container usage has no labels: a label scope cannot be told apart there, so it sees none.
     namespaces = scope.namespaces_within(filters.get("k8s_namespace"))

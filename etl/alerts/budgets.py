@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -74,11 +75,29 @@ class SpendReader:
     """Reads budget scopes' daily spend, sharing the organization-wide `expenses` reads
     between the budgets of one request or run (an organization budget reads it with its
     billed nodes folded into their clusters, an account budget filters it unfolded; a
-    namespace or label budget reads `k8s_allocation` itself)."""
+    namespace or label budget reads `k8s_allocation` itself).
 
-    def __init__(self, client: Client, db: Database, metric: str | None = None) -> None:
+    `folding` gives an organization's accounts and folded nodes: by default read from
+    its documents (all its resources, seconds at 100k); the API passes its catalog's,
+    which it keeps per process (api/catalog/), so a request reads no document."""
+
+    def __init__(
+        self,
+        client: Client,
+        db: Database,
+        metric: str | None = None,
+        folding: Callable[[str], nodes.Folding] | None = None,
+    ) -> None:
         self._client, self._db, self._metric = client, db, metric
+        self._read_folding = folding or (lambda organization: nodes.read_folding(db, organization))
+        self._foldings: dict[str, nodes.Folding] = {}
         self._expenses: dict[tuple[str, date, date, bool, str], costreads.Daily] = {}
+
+    def folding(self, organization: str) -> nodes.Folding:
+        """The organization's accounts, folded nodes and bill keys, read once per reader."""
+        if organization not in self._foldings:
+            self._foldings[organization] = self._read_folding(organization)
+        return self._foldings[organization]
 
     def metric(self, budget: dict[str, Any]) -> str:
         """The cost metric the budget's spend is read in."""
@@ -89,28 +108,18 @@ class SpendReader:
     ) -> costreads.Daily:
         key = (organization, first, last, fold, metric)
         if key not in self._expenses:
-            accounts, resources = registry.organization_documents(
-                self._db, organization, nodes.ACCOUNT_FIELDS, nodes.RESOURCE_FIELDS
-            )
-            clusters = nodes.cluster_resources(accounts, resources)
-            every_node = nodes.node_clusters(accounts, resources, clusters)
-            node_of = every_node if fold else {}
-            cluster_accounts = sorted({resources[c]["cloud_account_id"] for c in node_of.values()})
-            # A cluster's nodes are priced from the bill whether or not the VMs are
-            # folded, as clean_expenses prices them whatever its filters.
-            reconciled = (
-                sorted({cluster["cloud_account_id"] for cluster in clusters.values()}),
-                nodes.node_vm_keys(every_node, resources),
-            )
+            found = self.folding(organization)
             self._expenses[key] = costreads.expense_days(
                 self._client,
-                sorted(accounts),
+                found.account_ids,
                 first,
                 last,
-                node_of,
-                cluster_accounts,
+                found.node_clusters if fold else {},
+                found.cluster_account_ids if fold else [],
                 metric,
-                reconciled,
+                # A cluster's nodes are priced from the bill whether or not the VMs are
+                # folded, as clean_expenses prices them whatever its filters.
+                (found.k8s_account_ids, found.node_vms),
             )
         return self._expenses[key]
 
@@ -131,7 +140,7 @@ class SpendReader:
                 clusters,
                 first,
                 last,
-                nodedays.organization_bill(self._db, organization, self.metric(budget)),
+                nodedays.bill_arguments(self.folding(organization).node_vms, self.metric(budget)),
                 parts.get("namespace", ""),
                 (parts.get("key", ""), parts.get("value", "")),
             )

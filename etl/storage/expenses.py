@@ -1,16 +1,18 @@
 """ClickHouse reads of the `expenses` table for the cloud bill import (etl/bills/load.py),
-which restates what they name and holds no query string.
+which restates what they name and holds no query string, and for the API's bills.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from etl.core.days import day_start_epoch
 from etl.storage import sqlfiles
+from etl.storage.clickhouse import StringArray
 
 
 def live_days(
@@ -31,3 +33,25 @@ def live_days(
             "last_day": day_start_epoch(last_day),
         },
     ).result_rows
+
+
+def bill_totals(
+    client: Client,
+    cloud_account_ids: StringArray,
+    billing_periods: Iterable[int],
+    resource_ids: StringArray | None,
+) -> list[dict[str, Any]]:
+    """Per (account, billing period: YYYYMM) of these periods, the live resources charged
+    (`item_count`) and their `billed_cost`, `effective_cost` and `list_cost`
+    (sql/queries/bills_totals.sql); `resource_ids`: only those (None: every one)."""
+    return list(
+        client.query(
+            sqlfiles.query("bills_totals"),
+            parameters={
+                "cloud_account_ids": cloud_account_ids,
+                "billing_periods": sorted(billing_periods),
+                "all_resources": resource_ids is None,
+                "resource_ids": resource_ids or StringArray(()),
+            },
+        ).named_results()
+    )

@@ -12,9 +12,15 @@ reconciliation to the bill).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
+from etl.storage.registry import (
+    K8S_ACCOUNT_TYPE,
+    K8S_CLUSTER_RESOURCE_TYPE,
+    Database,
+    organization_documents,
+)
 
 # The fields of the organization's documents the matching reads.
 ACCOUNT_FIELDS = ("type",)
@@ -112,3 +118,50 @@ def folded_bill_keys(
     arguments of its readers outside the API (the API's catalog keeps its own)."""
     every_folded = node_clusters(accounts, resources, cluster_resources(accounts, resources))
     return node_vm_keys(every_folded, resources)
+
+
+@dataclass(frozen=True)
+class Folding:
+    """What an organization-wide spend read needs of the documents: the live accounts,
+    each billed node VM's cluster (with those clusters' accounts), so that a node is
+    counted once, in its cluster, and the bill arguments that price the clusters' nodes
+    from the bill (etl/storage/costreads.py expense_days, allocation_days)."""
+
+    account_ids: list[str]
+    node_clusters: dict[str, str]
+    cluster_account_ids: list[str]  # the accounts of node_clusters' clusters
+    k8s_account_ids: list[str]  # the accounts of every cluster
+    # node_vm_keys of node_clusters: the bill arguments of every reader (folded_bill_keys)
+    node_vms: tuple[list[str], list[str]]
+
+
+def folding(
+    accounts: Mapping[str, Mapping[str, Any]],
+    resources: Mapping[str, Mapping[str, Any]],
+    clusters: Mapping[str, Mapping[str, Any]],
+    node_of: Mapping[str, str],
+) -> Folding:
+    """The Folding of these documents: `clusters` and `node_of` being their
+    cluster_resources and node_clusters."""
+    return Folding(
+        sorted(accounts),
+        dict(node_of),
+        sorted({resources[cluster]["cloud_account_id"] for cluster in node_of.values()}),
+        sorted({cluster["cloud_account_id"] for cluster in clusters.values()}),
+        node_vm_keys(node_of, resources),
+    )
+
+
+def read_folding(db: Database, organization_id: str) -> Folding:
+    """The organization's Folding read from its documents (every resource of it: a
+    process that keeps them, as the API's catalog does, derives it from those instead)."""
+    accounts, resources = organization_documents(
+        db, organization_id, ACCOUNT_FIELDS, RESOURCE_FIELDS
+    )
+    clusters = cluster_resources(accounts, resources)
+    return folding(
+        accounts,
+        resources,
+        clusters,
+        node_clusters(accounts, resources, clusters),
+    )

@@ -140,18 +140,6 @@ def list_accounts(
     return sorted(db.cloud_accounts.find(query), key=lambda account: account["name"])
 
 
-def k8s_account_ids(
-    db: Database, organization_id: str, wanted: set[str] | None = None
-) -> list[str]:
-    """The ids of the organization's live kubernetes_cnr accounts (only those in
-    `wanted`, when given): the clusters an allocation answer reads."""
-    return [
-        account["_id"]
-        for account in list_accounts(db, K8S_ACCOUNT_TYPE, organization_id)
-        if wanted is None or account["_id"] in wanted
-    ]
-
-
 def organization_documents(
     db: Database,
     organization_id: str,

@@ -287,3 +287,18 @@ def test_an_organization_budget_counts_a_billed_node_once_in_its_cluster(tmp_pat
     assert figures["organization"].month_to_date_usd == pytest.approx(27.0, abs=1e-9)
     assert figures["organization"].by_account == pytest.approx({"k8s-n": 20.0, "aws-n": 7.0})
     assert figures["cloud_account_id:aws-n"].month_to_date_usd == pytest.approx(15.0, abs=1e-9)
+    # The API folds with its catalog's nodes (no document read per request): the same.
+    store.add_budget(db, "org-n", "all", "organization", 100.0)
+    store.add_budget(db, "org-n", "aws", "cloud_account_id:aws-n", 100.0)
+    answer = (
+        create_app(settings)
+        .test_client()
+        .get(
+            "/restapi/v2/organizations/org-n/budgets",
+            query_string={"as_of": JUNE[2].isoformat()},
+            headers={"Authorization": f"Bearer {auth.issue_token(db, 'org-n')}"},
+        )
+        .get_json()
+    )
+    spent = {b["scope"]: b["status"]["month_to_date_usd"] for b in answer["budgets"]}
+    assert spent == pytest.approx({"organization": 27.0, "cloud_account_id:aws-n": 15.0})

@@ -385,6 +385,52 @@ def test_a_budget_s_spend_is_in_the_requested_or_the_organization_s_metric(
     assert exact(status()["month_to_date_usd"]) == column_total(september, "ListCost")
 
 
+def test_the_bills_are_clean_expenses_per_account_and_billing_period_in_each_metric(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Each (account, billing period) of the bills answer sums clean_expenses' items of
+    that billing period over every day, in each metric, summed here per account; the
+    billed totals are the file's BilledCost per billing period."""
+    lines = bill()
+    import_bill(settings, ORG, write_csv(tmp_path / "bill.csv", lines))
+    api = Api(settings)
+    months = sorted({row["BillingPeriodStart"][:7] for row in lines})
+    answer = _get(
+        api,
+        "bills",
+        start_date=epoch(f"{months[0]}-01T00:00:00Z"),
+        end_date=epoch(f"{months[-1]}-01T00:00:00Z"),
+    )
+    assert answer["billing_periods"] == months
+    expected: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(Decimal))
+    for month in months:
+        for metric in METRIC_SOURCES:
+            items = _get(
+                api,
+                "clean_expenses",
+                start_date=0,
+                end_date=2**32 - 1,
+                billing_period=month,
+                cost_metric=metric,
+            )["clean_expenses"]
+            for item in items:
+                bill_of = expected[(item["cloud_account_id"], month)]
+                bill_of[f"{metric}_cost"] += exact(item["cost"])
+                bill_of["item_count"] = bill_of.get("item_count", 0) + (metric == "billed")
+    found = {
+        (row["cloud_account_id"], row["billing_period"]): {
+            "item_count": row["item_count"],
+            **{f"{metric}_cost": exact(row[f"{metric}_cost"]) for metric in METRIC_SOURCES},
+        }
+        for row in answer["bills"]
+    }
+    assert found == {key: dict(value) for key, value in expected.items()}
+    for (start, _), billed in billed_by_period(lines).items():
+        month_bills = [row for row in answer["bills"] if row["billing_period"] == start[:7]]
+        assert sum(exact(row["billed_cost"]) for row in month_bills) == billed
+    assert exact(answer["totals"]["billed_cost"]) == sum(billed_by_period(lines).values())
+
+
 def test_k8s_costs_says_its_metric(settings: Settings) -> None:
     """A cluster's allocation is its cost in every metric until nodes are priced from the
     bill: the answer says which metric it was asked in."""

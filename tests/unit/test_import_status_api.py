@@ -9,6 +9,7 @@ import pytest
 
 from api import auth
 from api.app import create_app
+from api.routes.import_status import ImportStatusSchema
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.storage import registry
@@ -68,6 +69,8 @@ def test_every_cluster_day_of_the_period_is_listed_missing_ones_included(db, get
     assert bad["status"] == "failed" and bad["last_error"] == "RuntimeError: thanos down"
     assert items[("tenant-a", "2026-06-02")]["status"] == "missing"
     assert items[("tenant-b", "2026-06-02")]["cloud_account_name"] == "cluster-b"
+    # Encoded without the schema's dump (api/routes/import_status.py): what it would give.
+    assert ImportStatusSchema().dump(body) == body
 
 
 def test_filters_by_account_and_status(db, get):

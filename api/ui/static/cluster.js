@@ -8,17 +8,20 @@ const drill = { account: null, namespace: null, controller: null };
 async function renderCluster(serial, period, account, resourceId) {
   if (drill.account !== account) Object.assign(drill, { account, namespace: null, controller: null });
   const scope = [...periodPairs(period), ["cloud_account_id", account]];
-  const [series, expenses] = fresh(serial, await Promise.all([
-    api("breakdown_expenses", [...scope, ["breakdown_by", "k8s_component"]]),
-    api("clean_expenses", scope),
-  ]));
+  // The drill-down's k8s_costs call goes out with the other two, not after the chart.
+  const [[series, expenses]] = await Promise.all([
+    Promise.all([
+      api("breakdown_expenses", [...scope, ["breakdown_by", "k8s_component"]]),
+      api("clean_expenses", scope),
+    ]).then((answers) => fresh(serial, answers)),
+    renderDrill(scope, serial),
+  ]);
   const cluster = expenses.clean_expenses.find((item) => item.resource_id === resourceId);
   $("#cluster-name").textContent = cluster ? cluster.name || resourceId : resourceId;
   const cost = $("#cluster-cost");
   cost.textContent = money.format(cluster ? cluster.cost : 0);
   cost.dataset.value = String(cluster ? cluster.cost : 0);
   await drawChart($("#cluster-chart"), dailyTraces(series, COMPONENTS, (key) => key));
-  await renderDrill(scope, serial);
 }
 
 async function renderDrill(scope, serial) {

@@ -22,6 +22,9 @@ from tests.api_data import (
     write_costs,
 )
 
+BILLS_URL = "/restapi/v2/organizations/{org}/bills"
+CLUSTER_KEYS = ("resource_id", "cloud_account_id", "billed_nodes", "reconciliation")
+
 
 @pytest.mark.parametrize(
     ("provider_id", "bill_id"),
@@ -157,3 +160,25 @@ def test_billed_node_keeps_its_whole_cost_when_its_cluster_is_filtered_out(
     (cluster,) = only_cluster["clean_expenses"]
     assert cluster["cost"] == pytest.approx(30.0)
     assert cluster["billed_nodes"] == []
+
+
+@pytest.mark.parametrize("last_day", [2, 3])
+def test_the_bills_answer_has_each_cluster_s_billed_nodes_as_clean_expenses(
+    settings: Settings, api: Api, node_org: dict[str, str], last_day: int
+) -> None:
+    """The bills' folded nodes and reconciliations are clean_expenses' `billed_nodes` and
+    `reconciliation` for the same period (after a restatement too), and no cluster
+    without either is listed."""
+    write_costs(settings, "aws-1", 1, {"node-vm": 5.0, "other-vm": 100.0})
+    end = day_start_epoch(day(last_day))
+    listed = api.expenses("org-1", 0, end)["clean_expenses"]
+    expected = [
+        {key: item.get(key) for key in CLUSTER_KEYS}
+        for item in listed
+        if item.get("billed_nodes") or item.get("reconciliation")
+    ]
+    response = api.get("org-1", {"start_date": 0, "end_date": end}, BILLS_URL)
+    assert response.status_code == 200, response.get_json()
+    clusters = response.get_json()["clusters"]
+    assert [{key: cluster.get(key) for key in CLUSTER_KEYS} for cluster in clusters] == expected
+    assert expected[0]["billed_nodes"][0]["cost"] == pytest.approx(5.0 + 2.0)

@@ -158,6 +158,19 @@ def _clean_expenses(api: Api, scoped: dict, whole: dict, kind: str) -> None:
     assert "vm-1" not in csv
 
 
+def _bills(api: Api, scoped: dict, whole: dict, kind: str) -> None:
+    """A cluster scope sees its cluster's account, as the filter; a namespace or label scope
+    no bill (a cluster's allocation is no bill's) and no folded node."""
+    path = PREFIX + "/bills"
+    body = ask(api, scoped, path, PERIOD)
+    if kind == "cluster":
+        assert body == approx(ask(api, whole, path, _pairs(PERIOD, AS_FILTERS[kind])))
+        assert all(bill["cloud_account_id"] == "acc-1" for bill in body["bills"])
+    else:
+        assert (body["bills"], body["clusters"]) == ([], [])
+    assert "vm-1" not in str(body)
+
+
 def _each(path: str, name: str, values: tuple[str, ...], nonempty: str):
     """An endpoint asked once per value of `name`: each scoped answer is the whole one with
     the scope as filters, and holds something (`nonempty`)."""
@@ -280,6 +293,7 @@ MATRIX = {
     "/restapi/v2/organizations/{organization_id}/ingest_status": _ingest_status,
     "/restapi/v2/organizations/{organization_id}/showback_reports": _showback_reports,
     "/restapi/v2/organizations/{organization_id}/k8s_import_status": _import_status,
+    "/restapi/v2/organizations/{organization_id}/bills": _bills,
 }
 NO_DATA = {"/livez", "/readyz", "/openapi.json", "/docs", "/", "/ui/"}
 
