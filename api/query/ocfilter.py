@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-# The filter field -> the k8s_costs grouping (etl/storage/sqlfiles.py `grouping`).
+# The filter field -> the k8s_costs grouping (sql/include/k8s_costs_grouping.sql).
 PARTS = {
     "cluster": "cluster",
     "node": "node",

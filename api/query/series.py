@@ -3,7 +3,7 @@
 Why here and not in the page: a stacked chart must add up to the table beside it, so
 the buckets come from the same query as the groups (api/routes/k8s_costs.py
 `find_groups`), grouped once more by the row's day (the internal `day` part of the
-grouping form, etl/storage/sqlfiles.py). Sharing is spread per cluster-day, so a
+grouping, sql/include/k8s_costs_grouping.sql). Sharing is spread per cluster-day, so a
 group's daily costs add up to its cost over the period, whatever the sharing.
 Weeks start on Monday and months on the 1st, in UTC, like the rows' days; the first
 and last buckets hold only the period's days. With `limit`, the groups left out are
@@ -20,7 +20,7 @@ from typing import Any
 from etl.storage.sqlfiles import GROUP_PARTS_SEPARATOR
 
 STEPS = ("day", "week", "month")
-# The grouping part (etl/storage/sqlfiles.py "grouping") that keys a row by its day.
+# The grouping part (sql/include/k8s_costs_grouping.sql) that keys a row by its day.
 DAY_PART = "day"
 # The key of what the groups left out by `limit` cost in a bucket.
 OTHER = "__other__"

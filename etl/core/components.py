@@ -1,7 +1,7 @@
 """The seven components of a K8s cost, in column order: the one list, for Python and SQL.
 
 The cost model computes them, the storage layer's SQL templates write them out
-(etl/storage/sqlfiles.py: `components` in a placeholder), the API serves them.
+(etl/storage/sqlfiles.py: `components` in sql/), the API serves them.
 """
 
 from __future__ import annotations

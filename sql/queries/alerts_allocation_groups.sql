@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- One cluster's allocation over a run of days, summed per (day, namespace, controller,
 -- node): what an anomaly compares a day with and what names its cause (etl/alerts/).
 -- The rows are the view k8s_allocation_reconciled's (sql/schema/010): collapsed the way
@@ -8,28 +9,20 @@
 -- and keeps the `__idle__` / `__unmounted__` rows under their own names, as
 -- k8s_costs_groups.sql does; a row without node (PVs, load balancers) keeps node ''.
 WITH
-    multiIf(
-        controller_kind != '', concat(controller_kind, '/', controller),
-        controller != '', controller,
-        namespace IN ('__idle__', '__unmounted__'), namespace,
-        '__unallocated__'
-    ) AS controller_key
+    {{ m.controller_key(
+        "if(namespace IN ('__idle__', '__unmounted__'), namespace, '__unallocated__')"
+    ) | indent(4) }} AS controller_key
 SELECT
     toDate(date) AS day,
     namespace,
     controller_key AS controller,
     node,
-    {{summed: components, cost}}
-FROM k8s_allocation_reconciled(
-    cloud_account_ids = [{cloud_account_id:String}],
-    start_date = {first_day:UInt32},
-    end_date = {last_day:UInt32},
-    namespaces = [],
-    nodes = [],
-    services = [],
-    bill_resource_ids = {bill_resource_ids:Array(String)},
-    bill_instance_keys = {bill_instance_keys:Array(String)},
-    cost_column = {cost_column:String}
-)
+    {{ m.summed(components + ["cost"]) | indent(4) }}
+FROM {{ m.k8s_allocation_reconciled(
+    cloud_account_ids="[{cloud_account_id:String}]",
+    start_date="{first_day:UInt32}",
+    end_date="{last_day:UInt32}",
+    filtered=false,
+) }}
 GROUP BY day, namespace, controller, node
 ORDER BY day, namespace, controller, node

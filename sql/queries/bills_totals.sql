@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The bills (docs/api.md, `bills`): per cloud account and billing period (a bill's
 -- BillingPeriodStart month, on whatever day its rows were charged), how many items
 -- it charged and their billed, effective and list totals, in one read of the rows.
@@ -18,7 +19,7 @@ FROM
         cloud_account_id,
         resource_id,
         toYYYYMM(billing_period) AS billing_month,
-        {{collapsed: cost, effective_cost, list_cost}}
+        {{ m.collapsed(["cost", "effective_cost", "list_cost"]) | indent(8) }}
     FROM expenses
     WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
       AND has({billing_periods:Array(UInt32)}, toYYYYMM(billing_period))
@@ -26,7 +27,7 @@ FROM
           {all_resources:Bool}
           OR resource_id IN (SELECT arrayJoin({resource_ids:Array(String)}))
       )
-    {{live_keys: cloud_account_id, resource_id, billing_month}}
+    {{ m.live_keys(["cloud_account_id", "resource_id", "billing_month"]) | indent(4) }}
 )
 GROUP BY cloud_account_id, billing_month
 ORDER BY billing_month, billed_cost DESC, cloud_account_id

@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The daily costs behind breakdown_expenses (docs/api.md), and behind the budgets of an
 -- organization or an account (by account: etl/storage/costreads.py): the cost of each
 -- day of a period per breakdown key, counted the way clean_expenses counts its totals,
@@ -46,14 +47,10 @@ FROM expenses
 LEFT JOIN
 (
     SELECT cloud_account_id AS adjusted_account_id, date AS adjusted_date, adjustment
-    FROM cluster_bill_adjustments(
-        cluster_account_ids = {k8s_account_ids:Array(String)},
-        first_day = {start_date:UInt32},
-        last_day = {end_date:UInt32},
-        bill_resource_ids = {bill_resource_ids:Array(String)},
-        bill_instance_keys = {bill_instance_keys:Array(String)},
-        cost_column = {cost_column:String}
-    )
+    FROM {{ m.cluster_bill_view(
+        "cluster_bill_adjustments",
+        "{k8s_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
+    ) | indent(4) }}
 ) AS adjustments
 ON adjustments.adjusted_account_id = expenses.cloud_account_id
     AND adjustments.adjusted_date = expenses.date
@@ -78,13 +75,7 @@ WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
   -- a row that is no node has cluster_id '' (the join's default), in no cluster's days
   AND (nodes.cluster_id, date) NOT IN
   (
-      -- the live days of the clusters: their accounts hold nothing else
-      SELECT resource_id, date
-      FROM expenses
-      WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
-        AND date >= toDateTime({start_date:UInt32})
-        AND date <= toDateTime({end_date:UInt32})
-      {{live_keys: resource_id, date}}
+      {{ m.cluster_live_days() | indent(6) }}
   )
 GROUP BY day, key
 HAVING sum(sign) > 0

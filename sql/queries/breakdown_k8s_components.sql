@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The K8s clusters' daily cost by component, for breakdown_expenses (docs/api.md):
 -- per account and day, part `breakdown` is the cluster's cost by component and part
 -- `idle` the components of its `__idle__` allocation rows (node capacity no pod
@@ -7,8 +8,8 @@
 --
 -- Where `breakdown` comes from: without {from_allocation}, the cluster's row of
 -- k8s_cost_breakdown (its components add up to its row in expenses); with it, the
--- allocation rows of some namespaces, nodes, controllers (`Kind/name`, as the grouping
--- form of etl/storage/sqlfiles.py names them), labels and/or Services, within a token's scope
+-- allocation rows of some namespaces, nodes, controllers (`Kind/name`, as
+-- sql/include/k8s_costs_grouping.sql names them), labels and/or Services, within a token's scope
 -- (scope_*: api/query/tokenscope.py; an empty array: no
 -- filter on that name), what clean_expenses_k8s_allocation.sql sums over the period,
 -- here per day; an idle row the filters keep then counts in both parts.
@@ -28,14 +29,14 @@ SELECT
     part,
     cloud_account_id,
     toUInt32(date) AS day,
-    {{summed: components}}
+    {{ m.summed(components) | indent(4) }}
 FROM
 (
     SELECT
         part,
         cloud_account_id,
         date,
-        {{collapsed: components}}
+        {{ m.collapsed(components) | indent(8) }}
     FROM
     (
         SELECT
@@ -43,7 +44,9 @@ FROM
             own.cloud_account_id AS cloud_account_id,
             own.date AS date,
             resource_id,
-            {{adjusted: components}},
+            {% for name in components %}
+            own.{{ name }} + adjustments.{{ name }} AS {{ name }},
+            {% endfor %}
             sign
         FROM k8s_cost_breakdown AS own
         LEFT JOIN
@@ -55,15 +58,11 @@ FROM
                 ram_adjustment AS ram_cost,
                 gpu_adjustment AS gpu_cost,
                 pv_adjustment AS pv_cost,
-                {{zero: load_balancer_cost, network_cost, management_cost}}
-            FROM cluster_bill_adjustments(
-                cluster_account_ids = {cloud_account_ids:Array(String)},
-                first_day = {start_date:UInt32},
-                last_day = {end_date:UInt32},
-                bill_resource_ids = {bill_resource_ids:Array(String)},
-                bill_instance_keys = {bill_instance_keys:Array(String)},
-                cost_column = {cost_column:String}
-            )
+                {{ m.zero(["load_balancer_cost", "network_cost", "management_cost"]) | indent(16) }}
+            FROM {{ m.cluster_bill_view(
+                "cluster_bill_adjustments",
+                "{cloud_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
+            ) | indent(12) }}
             WHERE NOT {from_allocation:Bool}
         ) AS adjustments
         ON adjustments.cloud_account_id = own.cloud_account_id AND adjustments.date = own.date
@@ -77,35 +76,16 @@ FROM
             cloud_account_id,
             date,
             resource_id,
-            {{plain: components}},
+            {{ m.columns(components) | indent(12) }},
             toInt8(1) AS sign
-        FROM k8s_allocation_reconciled(
-            cloud_account_ids = {cloud_account_ids:Array(String)},
-            start_date = {start_date:UInt32},
-            end_date = {end_date:UInt32},
-            namespaces = {namespaces:Array(String)},
-            nodes = {nodes:Array(String)},
-            services = {services:Array(String)},
-            bill_resource_ids = {bill_resource_ids:Array(String)},
-            bill_instance_keys = {bill_instance_keys:Array(String)},
-            cost_column = {cost_column:String}
-        )
+        FROM {{ m.k8s_allocation_reconciled() | indent(8) }}
         ARRAY JOIN arrayFilter(
             p -> {from_allocation:Bool} OR p = 'idle',
             if(namespace = '__idle__', ['breakdown', 'idle'], ['breakdown'])
         ) AS part
         WHERE ({from_allocation:Bool} OR namespace = '__idle__')
-          AND (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, multiIf(
-                controller_kind != '', concat(controller_kind, '/', controller),
-                controller != '', controller,
-                '__unallocated__')))
-          AND arrayAll((k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
-                       {label_keys:Array(String)}, {label_values:Array(String)})
-          AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, namespace))
-          AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
-              (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
-              {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
+          AND {{ m.allocation_filters(m.controller_key()) | indent(10) }}
     )
-    {{live_keys: part, cloud_account_id, date, resource_id}}
+    {{ m.live_keys(["part", "cloud_account_id", "date", "resource_id"]) | indent(4) }}
 )
 GROUP BY part, cloud_account_id, day

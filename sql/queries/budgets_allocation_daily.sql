@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The daily spend of each of some clusters' allocation rows between two days, inclusive,
 -- restricted to one namespace and/or one label (the pod's label, else its
 -- namespace's, as k8s_costs_groups.sql matches them): what a namespace or label
@@ -6,20 +7,14 @@
 -- (sql/schema/010): collapsed first, with their nodes and PVs priced from the bill
 -- under the budget's metric (the bill arguments empty: none).
 SELECT cloud_account_id, toDate(date) AS day, sum(cost) AS cost
-FROM k8s_allocation_reconciled(
-    cloud_account_ids = {cloud_account_ids:Array(String)},
-    start_date = {first_day:UInt32},
-    end_date = {last_day:UInt32},
-    namespaces = [],
-    nodes = [],
-    services = [],
-    bill_resource_ids = {bill_resource_ids:Array(String)},
-    bill_instance_keys = {bill_instance_keys:Array(String)},
-    cost_column = {cost_column:String}
-)
+FROM {{ m.k8s_allocation_reconciled(
+    cloud_account_ids="{cloud_account_ids:Array(String)}",
+    start_date="{first_day:UInt32}",
+    end_date="{last_day:UInt32}",
+    filtered=false,
+) }}
 WHERE ({namespace:String} = '' OR namespace = {namespace:String})
   AND ({label_key:String} = ''
-       OR if(mapContains(labels, {label_key:String}), labels[{label_key:String}],
-             namespace_labels[{label_key:String}]) = {label_value:String})
+       OR {{ m.label_value("{label_key:String}") }} = {label_value:String})
 GROUP BY cloud_account_id, day
 ORDER BY cloud_account_id, day

@@ -1,3 +1,7 @@
+{% import "include/macros.sql" as m %}
+{# what was reconciled per cluster, carried before the components in `row.5`
+   (api/render/clusterparts.py reads the same six, in this order) #}
+{% set reconciled = ["node_days", "nodes", "volume_days", "volumes", "list_usd", "bill_usd"] %}
 -- Everything ClickHouse answers for clean_expenses (docs/api.md), in one query: the
 -- organization's resources costed over a period, the {limit} most expensive first
 -- after skipping the {offset} most expensive (a page of the dashboard's table)
@@ -72,7 +76,9 @@ SELECT
     row.5.4 AS reconciled_volumes,
     row.5.5 AS reconciled_list_cost,
     row.5.6 AS reconciled_bill_cost,
-    {{breakdown_reconciled: components}},
+    {% for name in components %}
+    breakdown.{{ name }} + row.5.{{ (reconciled | length) + loop.index }} AS {{ name }},
+    {% endfor %}
     row.3 IN (SELECT arrayJoin({k8s_account_ids:Array(String)})) AS in_k8s_account,
     xxHash64(row.2) AS resource_key
 FROM
@@ -115,7 +121,9 @@ FROM
             arraySum((day, gone) -> if(gone, day.2, 0), vm_days, folded) AS folded_cost,
             arraySum((day, gone) -> if(gone, day.3, 0), vm_days, folded) AS folded_sign,
             (
-                {{adjustments: node_days, nodes, volume_days, volumes, list_usd, bill_usd, components}}
+                {% for name in reconciled + components %}
+                adjustments.{{ name }}{{ "," if not loop.last }}
+                {% endfor %}
             ) AS reconciled
         FROM
         (
@@ -154,16 +162,11 @@ FROM
         ) AS resources
         LEFT JOIN
         (
-            -- the live days of the clusters: their accounts hold nothing else
+            -- the live days of the clusters
             SELECT resource_id, groupArray(date) AS days
             FROM
             (
-                SELECT resource_id, date
-                FROM expenses
-                WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
-                  AND date >= toDateTime({start_date:UInt32})
-                  AND date <= toDateTime({end_date:UInt32})
-                {{live_keys: resource_id, date}}
+                {{ m.cluster_live_days() | indent(16) }}
             )
             GROUP BY resource_id
         ) AS cluster_days
@@ -178,21 +181,17 @@ FROM
                 sum(ram_adjustment) AS ram_cost,
                 sum(gpu_adjustment) AS gpu_cost,
                 sum(pv_adjustment) AS pv_cost,
-                {{zero: load_balancer_cost, network_cost, management_cost}},
+                {{ m.zero(["load_balancer_cost", "network_cost", "management_cost"]) | indent(16) }},
                 sum(adjustment) AS cost,
-                {{summed: list_usd, bill_usd}},
+                {{ m.summed(["list_usd", "bill_usd"]) | indent(16) }},
                 sum(toUInt64(matched_nodes)) AS node_days,
                 uniqExactArray(node_names) AS nodes,
                 sum(toUInt64(matched_volumes)) AS volume_days,
                 uniqExactArray(volume_names) AS volumes
-            FROM cluster_bill_adjustments(
-                cluster_account_ids = {k8s_account_ids:Array(String)},
-                first_day = {start_date:UInt32},
-                last_day = {end_date:UInt32},
-                bill_resource_ids = {bill_resource_ids:Array(String)},
-                bill_instance_keys = {bill_instance_keys:Array(String)},
-                cost_column = {cost_column:String}
-            )
+            FROM {{ m.cluster_bill_view(
+                "cluster_bill_adjustments",
+                "{k8s_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
+            ) | indent(12) }}
             GROUP BY cloud_account_id
         ) AS adjustments
         ON adjustments.cloud_account_id = resources.account_id
@@ -204,12 +203,12 @@ LEFT JOIN
     -- the breakdown of the clusters, collapsed the same way over the same days
     SELECT
         resource_id,
-        {{collapsed: components}}
+        {{ m.collapsed(components) | indent(8) }}
     FROM k8s_cost_breakdown
     WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
       AND date >= toDateTime({start_date:UInt32})
       AND date <= toDateTime({end_date:UInt32})
-    {{live_keys: resource_id}}
+    {{ m.live_keys(["resource_id"]) | indent(4) }}
 ) AS breakdown
 ON breakdown.resource_id = row.2 AND row.1 = ''
 ORDER BY position

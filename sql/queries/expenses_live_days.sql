@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The (account, billing period, day)s on which the given accounts hold live expense
 -- rows of the given billing periods (on any day: a row lands on its charge day, which
 -- may lie outside its period), or rows without a billing period (1970-01-01: an
@@ -19,5 +20,5 @@ FROM
               AND date <= toDateTime({last_day:UInt32})
           )
       )
-    {{live_keys: cloud_account_id, date, resource_id, billing_period}}
+    {{ m.live_keys(["cloud_account_id", "date", "resource_id", "billing_period"]) | indent(4) }}
 )

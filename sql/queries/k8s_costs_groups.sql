@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The allocation of some clusters over a period, grouped for the k8s_costs API.
 -- The rows are the view k8s_allocation_reconciled's (sql/schema/010): collapsed the
 -- way every reader must, filtered on namespaces, nodes and Services inside, and with
@@ -14,44 +15,24 @@
 -- label, else its namespace's; services match any of the row's Services (a pod's, or
 -- a load balancer's `__unmounted__` row); the token's scope (scope_namespaces, and
 -- scope_label_keys/values of which one must match: api/query/tokenscope.py) narrows
--- like the filters. The group of a row is written once, by the
--- `grouping` form (etl/storage/sqlfiles.py), shared with k8s_costs_shared.sql.
+-- like the filters. The group of a row is written once, in
+-- sql/include/k8s_costs_grouping.sql, shared with k8s_costs_shared.sql.
 SELECT
     group_key,
     group_pod_uid,
-    {{summed: components, cost, list_cost}},
+    {{ m.summed(components + ["cost", "list_cost"]) | indent(4) }},
     -- efficiency (api/routes/k8s_costs.py): used over what the measured rows requested
-    sum(cpu_used_core_hours) AS cpu_used,
-    sumIf(cpu_request_core_hours, cpu_used_core_hours IS NOT NULL) AS cpu_requested_measured,
-    sum(ram_used_byte_hours) AS ram_used,
-    sumIf(ram_request_byte_hours, ram_used_byte_hours IS NOT NULL) AS ram_requested_measured
+    {{ m.efficiency(
+        "cpu_used_core_hours", "cpu_request_core_hours", "ram_used_byte_hours", "ram_request_byte_hours"
+    ) | indent(4) }}
 FROM
 (
     SELECT
         *,
         {group_by:String} AS grouped_by,
-        {{grouping: group_key, group_pod_uid}}
-    FROM k8s_allocation_reconciled(
-        cloud_account_ids = {cloud_account_ids:Array(String)},
-        start_date = {start_date:UInt32},
-        end_date = {end_date:UInt32},
-        namespaces = {namespaces:Array(String)},
-        nodes = {nodes:Array(String)},
-        services = {services:Array(String)},
-        bill_resource_ids = {bill_resource_ids:Array(String)},
-        bill_instance_keys = {bill_instance_keys:Array(String)},
-        cost_column = {cost_column:String}
-    )
+        {%+ filter trim | indent(8) %}{% include "include/k8s_costs_grouping.sql" %}{% endfilter %}
+    FROM {{ m.k8s_allocation_reconciled() | indent(4) }}
 )
-WHERE (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, controller_key))
-  AND arrayAll(
-        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
-        {label_keys:Array(String)},
-        {label_values:Array(String)}
-      )
-  AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, namespace))
-  AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
-        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
-        {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
+WHERE {{ m.allocation_filters() | indent(2) }}
 GROUP BY group_key, group_pod_uid
 ORDER BY cost DESC, group_key, group_pod_uid

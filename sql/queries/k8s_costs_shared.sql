@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The allocation of some clusters over a period, grouped for k8s_costs (and costed
 -- per cluster for clean_expenses) with shared costs spread over the groups
 -- (etl/core/sharing.py; the formulas and a worked example: docs/allocation.md,
@@ -24,16 +25,13 @@ SELECT
     group_key,
     group_pod_uid,
     cloud_account_id,
-    {{summed_kept: components}},
-    sum(
-        {{plus_kept: components}}
-    ) AS own_cost,
-    {{summed: shared_idle, shared_namespaces, shared_overhead}},
+    {% for name in components %}
+    sum(kept_{{ name }}) AS {{ name }},
+    {% endfor %}
+    sum(kept_{{ components | join(" + kept_") }}) AS own_cost,
+    {{ m.summed(["shared_idle", "shared_namespaces", "shared_overhead"]) | indent(4) }},
     -- efficiency over the group's own rows (a shared row's usage is not the group's)
-    sum(m_cpu_used) AS cpu_used,
-    sumIf(m_cpu_request, m_cpu_used IS NOT NULL) AS cpu_requested_measured,
-    sum(m_ram_used) AS ram_used,
-    sumIf(m_ram_request, m_ram_used IS NOT NULL) AS ram_requested_measured
+    {{ m.efficiency("m_cpu_used", "m_cpu_request", "m_ram_used", "m_ram_request") | indent(4) }}
 FROM
 (
     SELECT
@@ -46,7 +44,9 @@ FROM
         if(shared_row, 0, cpu_request_core_hours) AS m_cpu_request,
         if(shared_row, NULL, ram_used_byte_hours) AS m_ram_used,
         if(shared_row, 0, ram_request_byte_hours) AS m_ram_request,
-        {{kept: components}},
+        {% for name in components %}
+        {{ name }} * multiIf(idle_pooled, idle_keep[indexOf(['cpu_cost', 'ram_cost', 'gpu_cost'], '{{ name }}') + 1], shared_row, pool_keep, 1) AS kept_{{ name }},
+        {% endfor %}
         if(NOT recipient, 0, if({share_idle:String} = 'weighted',
             if(r_cpu != 0, i_cpu * cpu_cost / r_cpu, 0)
             + if(r_ram != 0, i_ram * ram_cost / r_ram, 0)
@@ -93,13 +93,13 @@ FROM
             SELECT
                 *,
                 {group_by:String} AS grouped_by,
-                {{grouping: group_key, group_pod_uid}},
+                {%+ filter trim | indent(16) %}{% include "include/k8s_costs_grouping.sql" %}{% endfilter %},
                 resource_id = '__overhead__' AS is_overhead,
                 namespace = '__idle__' AND {share_idle:String} != 'none' AS idle_pooled,
                 is_overhead OR (namespace != '__idle__' AND (
                     has({share_namespaces:Array(String)}, namespace)
                     OR arrayExists(
-                        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
+                        (k, v) -> {{ m.label_value("k") }} = v,
                         {share_label_keys:Array(String)},
                         {share_label_values:Array(String)}
                     ))) AS shared_row,
@@ -109,22 +109,12 @@ FROM
             FROM
             (
                 SELECT
-                    cloud_account_id,
-                    date,
-                    resource_id,
-                    {{plain: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels, services}},
-                    {{plain: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
-                FROM k8s_allocation_reconciled(
-                    cloud_account_ids = {cloud_account_ids:Array(String)},
-                    start_date = {start_date:UInt32},
-                    end_date = {end_date:UInt32},
-                    namespaces = [],
-                    nodes = [],
-                    services = [],
-                    bill_resource_ids = {bill_resource_ids:Array(String)},
-                    bill_instance_keys = {bill_instance_keys:Array(String)},
-                    cost_column = {cost_column:String}
-                )
+                    {{ m.columns(
+                        ["cloud_account_id", "date", "resource_id"]
+                        + m.allocation_names
+                        + m.allocation_values
+                    ) | indent(20) }}
+                FROM {{ m.k8s_allocation_reconciled(filtered=false) | indent(16) }}
                 UNION ALL
                 SELECT
                     cloud_account_id,
@@ -139,7 +129,7 @@ FROM
                     CAST(map(), 'Map(LowCardinality(String), String)') AS labels,
                     CAST(map(), 'Map(LowCardinality(String), String)') AS namespace_labels,
                     CAST([], 'Array(LowCardinality(String))') AS services,
-                    {{zero: components, cost, cpu_request_core_hours, ram_request_byte_hours}},
+                    {{ m.zero(components + ["cost", "cpu_request_core_hours", "ram_request_byte_hours"]) | indent(20) }},
                     CAST(NULL, 'Nullable(Float64)') AS cpu_used_core_hours,
                     CAST(NULL, 'Nullable(Float64)') AS ram_used_byte_hours
                 FROM k8s_allocation
@@ -147,7 +137,7 @@ FROM
                   AND cloud_account_id IN {cloud_account_ids:Array(String)}
                   AND date >= toDateTime({start_date:UInt32})
                   AND date <= toDateTime({end_date:UInt32})
-                {{live_keys: cloud_account_id, date}}
+                {{ m.live_keys(["cloud_account_id", "date"]) | indent(16) }}
             )
         )
         WINDOW
@@ -160,16 +150,7 @@ FROM
 WHERE (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
   AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
   AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
-  AND (empty({controllers:Array(String)}) OR has({controllers:Array(String)}, controller_key))
-  AND arrayAll(
-        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
-        {label_keys:Array(String)},
-        {label_values:Array(String)}
-      )
-  AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, namespace))
-  AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
-        (k, v) -> if(mapContains(labels, k), labels[k], namespace_labels[k]) = v,
-        {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
+  AND {{ m.allocation_filters() | indent(2) }}
 GROUP BY group_key, group_pod_uid, cloud_account_id
 HAVING countIf(kept_row) > 0
 ORDER BY own_cost + shared_idle + shared_namespaces + shared_overhead DESC, group_key,

@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- Right-sizing over a window (api/query/recommendations.py): per cluster, namespace,
 -- controller (`Kind/name`, else the pod's name) and container, the days of
 -- `k8s_container_usage` (sql/schema/006) in [start_date, end_date] combined
@@ -19,25 +20,21 @@ SELECT
     uniqExact(date) AS days,
     uniqExactIf(date, cpu_p95 IS NOT NULL) AS measured_days,
     sum(samples) AS samples,
-    {{summed: running_hours, cpu_usd, cpu_core_hours, ram_usd, ram_gib_hours}}
+    {{ m.summed(["running_hours", "cpu_usd", "cpu_core_hours", "ram_usd", "ram_gib_hours"]) | indent(4) }}
 FROM
 (
     SELECT
         cloud_account_id,
         date,
         resource_id,
-        {{any: namespace, controller_kind, controller, pod, container}},
-        multiIf(
-            controller_kind != '', concat(controller_kind, '/', controller),
-            controller != '', controller,
-            pod
-        ) AS controller_key,
-        {{collapsed: running_hours, cpu_request, ram_request, cpu_p95, cpu_max, ram_p95, ram_max, samples, cpu_usd, cpu_core_hours, ram_usd, ram_gib_hours}}
+        {{ m.any_of(["namespace", "controller_kind", "controller", "pod", "container"]) | indent(8) }},
+        {{ m.controller_key("pod") | indent(8) }} AS controller_key,
+        {{ m.collapsed(m.container_usage_values) | indent(8) }}
     FROM k8s_container_usage
     WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
       AND date >= toDateTime({start_date:UInt32})
       AND date <= toDateTime({end_date:UInt32})
       AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_container_usage.namespace))
-    {{live_keys: cloud_account_id, date, resource_id}}
+    {{ m.live_keys(["cloud_account_id", "date", "resource_id"]) | indent(4) }}
 )
 GROUP BY cloud_account_id, namespace, controller_key, container

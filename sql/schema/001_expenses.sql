@@ -2,7 +2,7 @@
 -- A restatement inserts a cancel row (sign -1, the old cost) and the new row (sign +1)
 -- in one INSERT; readers aggregate SUM(cost * sign) ... HAVING SUM(sign) > 0, so they
 -- are correct before any merge and never need FINAL. Queries write the idiom as
--- the forms `collapsed` and `live_keys` of etl/storage/sqlfiles.py (FORMS).
+-- the macros `collapsed` and `live_keys` of sql/include/macros.sql.
 CREATE TABLE IF NOT EXISTS expenses
 (
     cloud_account_id String,

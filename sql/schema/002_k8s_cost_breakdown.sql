@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The K8s cost breakdown of each cluster-day, in USD; its components add up to the
 -- cluster's row in `expenses`. Same collapsing rule and keys as `expenses`, so one
 -- restatement mechanism serves both tables.
@@ -6,7 +7,7 @@ CREATE TABLE IF NOT EXISTS k8s_cost_breakdown
     cloud_account_id String,
     resource_id String,
     date DateTime,
-    {{Float64: components}},
+    {{ m.float_columns(components) | indent(4) }},
     sign Int8
 )
 ENGINE = CollapsingMergeTree(sign)

@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The allocation of each cluster-day (etl/allocation): one row per pod uid, one
 -- `__idle__` row per node, one `__unmounted__` row per PV or load balancer; over a
 -- cluster-day its cost columns add up to the cluster's row in `k8s_cost_breakdown`.
@@ -32,7 +33,7 @@ CREATE TABLE IF NOT EXISTS k8s_allocation
     cpu_core_hours Float64,
     ram_gib_hours Float64,
     gpu_hours Float64,
-    {{Float64: components}},
+    {{ m.float_columns(components) | indent(4) }},
     cost Float64,
     sign Int8,
     INDEX node_index node TYPE set(4096) GRANULARITY 4,

@@ -1,7 +1,9 @@
+{% import "include/macros.sql" as m %}
 -- The reconciliation to the bill (docs/api.md, "Reconciliation: nodes priced from the
 -- bill"), the one rule, as a parameterized view so that every reader joins the same
 -- rows by name, its arguments written out in the reader
--- (`node_bill_factors(cluster_account_ids = ..., first_day = ..., ...)`): per
+-- (`node_bill_factors(cluster_account_ids = ..., first_day = ..., ...)`, by the
+-- macro `cluster_bill_view` of sql/include/macros.sql): per
 -- node-day of the clusters {cluster_account_ids} over [first_day, last_day] whose VM
 -- is in the bill, what the bill charged for that VM that day under a metric, and the
 -- factor bill/list by which the node's cpu, ram and gpu costs scale.
@@ -49,18 +51,12 @@ FROM
         resource_id AS node,
         provider_id,
         any(instance_key) AS instance_key,
-        {{collapsed: cpu_list_usd, ram_list_usd, gpu_list_usd, cpu_model_share, ram_model_share, gpu_model_share}}
+        {{ m.collapsed(["cpu_list_usd", "ram_list_usd", "gpu_list_usd", "cpu_model_share", "ram_model_share", "gpu_model_share"]) | indent(8) }}
     FROM k8s_node_days
     WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
       AND date >= toDateTime({first_day:UInt32})
       AND date <= toDateTime({last_day:UInt32})
-    {{live_keys: cloud_account_id, date, resource_id, provider_id}}
+    {{ m.live_keys(["cloud_account_id", "date", "resource_id", "provider_id"]) | indent(4) }}
 ) AS nodes
-INNER JOIN bill_instance_days(
-    first_day = {first_day:UInt32},
-    last_day = {last_day:UInt32},
-    bill_resource_ids = {bill_resource_ids:Array(String)},
-    bill_instance_keys = {bill_instance_keys:Array(String)},
-    cost_column = {cost_column:String}
-) AS bill
+INNER JOIN {{ m.bill_instance_days() }} AS bill
 ON bill.date = nodes.date AND bill.instance_key = nodes.instance_key

@@ -1,7 +1,9 @@
+{% import "include/macros.sql" as m %}
 -- The allocation rows of some clusters over some days, collapsed, with their nodes
 -- priced from the bill (docs/api.md, "Reconciliation: nodes priced from the bill"):
 -- what every reader of the allocation sums, as a parameterized view so that they all
--- apply one rule, their arguments written out (sql/queries/k8s_costs_groups.sql).
+-- apply one rule, their arguments written out (by the macro `k8s_allocation_reconciled`
+-- of sql/include/macros.sql).
 --
 -- A row on a node-day that node_bill_factors (sql/schema/009) returns scales its cpu,
 -- ram and gpu cost by the node's factor (bill / list), pods and `__idle__` alike, so
@@ -51,8 +53,8 @@ FROM
             cloud_account_id,
             date,
             resource_id,
-            {{any: namespace, controller_kind, controller, pod, pod_uid, node, labels, namespace_labels, services}},
-            {{collapsed: components, cost, cpu_request_core_hours, ram_request_byte_hours, cpu_used_core_hours, ram_used_byte_hours}}
+            {{ m.any_of(m.allocation_names) | indent(12) }},
+            {{ m.collapsed(m.allocation_values) | indent(12) }}
         FROM k8s_allocation
         WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
           AND date >= toDateTime({start_date:UInt32})
@@ -60,7 +62,7 @@ FROM
           AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
           AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
           AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))
-        {{live_keys: cloud_account_id, date, resource_id}}
+        {{ m.live_keys(["cloud_account_id", "date", "resource_id"]) | indent(8) }}
     ) AS allocation
     LEFT JOIN
     (
@@ -75,14 +77,10 @@ FROM
             cpu_bill_usd,
             ram_bill_usd,
             gpu_bill_usd
-        FROM node_bill_factors(
-            cluster_account_ids = {cloud_account_ids:Array(String)},
-            first_day = {start_date:UInt32},
-            last_day = {end_date:UInt32},
-            bill_resource_ids = {bill_resource_ids:Array(String)},
-            bill_instance_keys = {bill_instance_keys:Array(String)},
-            cost_column = {cost_column:String}
-        )
+        FROM {{ m.cluster_bill_view(
+            "node_bill_factors",
+            "{cloud_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
+        ) | indent(8) }}
     ) AS factors
     USING (cloud_account_id, date, node)
     LEFT JOIN
@@ -93,14 +91,10 @@ FROM
             holder AS resource_id,
             sum(holder_list_usd) AS pv_list_usd,
             sum(holder_bill_usd) AS pv_bill_usd
-        FROM pv_bill_factors(
-            cluster_account_ids = {cloud_account_ids:Array(String)},
-            first_day = {start_date:UInt32},
-            last_day = {end_date:UInt32},
-            bill_resource_ids = {bill_resource_ids:Array(String)},
-            bill_instance_keys = {bill_instance_keys:Array(String)},
-            cost_column = {cost_column:String}
-        )
+        FROM {{ m.cluster_bill_view(
+            "pv_bill_factors",
+            "{cloud_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
+        ) | indent(8) }}
         GROUP BY cloud_account_id, date, holder
     ) AS volumes
     USING (cloud_account_id, date, resource_id)

@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The bill's side of the reconciliation (docs/api.md, "Reconciliation: nodes priced
 -- from the bill"), one definition for the node-day and PV-day rules
 -- (sql/schema/009_node_bill_factors.sql, 013_pv_bill_factors.sql): per day over
@@ -20,4 +21,4 @@ FROM expenses
 WHERE resource_id IN (SELECT arrayJoin({bill_resource_ids:Array(String)}))
   AND date >= toDateTime({first_day:UInt32})
   AND date <= toDateTime({last_day:UInt32})
-{{live_keys: date, instance_key}}
+{{ m.live_keys(["date", "instance_key"]) }}

@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- The reconciliation of persistent volumes to the bill (docs/api.md, "Reconciliation:
 -- nodes priced from the bill"), the PV-day twin of node_bill_factors (sql/schema/009),
 -- as a parameterized view with the same arguments: per allocation row holding part of
@@ -57,14 +58,8 @@ FROM
         WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
           AND date >= toDateTime({first_day:UInt32})
           AND date <= toDateTime({last_day:UInt32})
-        {{live_keys: cloud_account_id, date, resource_id, provider_id, holder}}
+        {{ m.live_keys(["cloud_account_id", "date", "resource_id", "provider_id", "holder"]) | indent(8) }}
     )
 ) AS volumes
-INNER JOIN bill_instance_days(
-    first_day = {first_day:UInt32},
-    last_day = {last_day:UInt32},
-    bill_resource_ids = {bill_resource_ids:Array(String)},
-    bill_instance_keys = {bill_instance_keys:Array(String)},
-    cost_column = {cost_column:String}
-) AS bill
+INNER JOIN {{ m.bill_instance_days() }} AS bill
 ON bill.date = volumes.date AND bill.instance_key = volumes.instance_key

@@ -1,3 +1,4 @@
+{% import "include/macros.sql" as m %}
 -- What pricing a cluster from the bill changes, per (cluster account, day): the one
 -- figure that the expense side (a cluster's item in clean_expenses, its k8s breakdown,
 -- breakdown_expenses, the organization's budgets) adds to the cluster's exporter
@@ -46,14 +47,7 @@ FROM
         toFloat64(0) AS pv_delta,
         list_usd AS matched_list_usd,
         bill_usd AS matched_bill_usd
-    FROM node_bill_factors(
-        cluster_account_ids = {cluster_account_ids:Array(String)},
-        first_day = {first_day:UInt32},
-        last_day = {last_day:UInt32},
-        bill_resource_ids = {bill_resource_ids:Array(String)},
-        bill_instance_keys = {bill_instance_keys:Array(String)},
-        cost_column = {cost_column:String}
-    )
+    FROM {{ m.cluster_bill_view("node_bill_factors") | indent(4) }}
     UNION ALL
     SELECT
         cloud_account_id,
@@ -66,13 +60,6 @@ FROM
         holder_bill_usd - holder_list_usd AS pv_delta,
         holder_list_usd AS matched_list_usd,
         holder_bill_usd AS matched_bill_usd
-    FROM pv_bill_factors(
-        cluster_account_ids = {cluster_account_ids:Array(String)},
-        first_day = {first_day:UInt32},
-        last_day = {last_day:UInt32},
-        bill_resource_ids = {bill_resource_ids:Array(String)},
-        bill_instance_keys = {bill_instance_keys:Array(String)},
-        cost_column = {cost_column:String}
-    )
+    FROM {{ m.cluster_bill_view("pv_bill_factors") | indent(4) }}
 )
 GROUP BY cloud_account_id, date

@@ -1,57 +1,50 @@
-"""The SQL templates: what each form writes, and that every file expands to SQL that parses.
+"""The SQL templates: what the macros write, and that every file renders to SQL that parses.
 
-The placeholders keep the cost components and the collapsing idiom in one place
-(etl/storage/sqlfiles.py); these checks hold the expansion to what the files meant
-when they were written out by hand: the components of Python, each parameter
-untouched, and statements ClickHouse's own parser accepts.
+The macros (sql/include/macros.sql) keep the cost components, the collapsing idiom and
+the reconciliation's view arguments in one place; these checks hold the rendering to
+what the files mean: the components of Python in their order, every query parameter a
+file names still in what it renders to, and statements ClickHouse's own parser accepts.
+What each file renders to, to the letter, is pinned by test_sql_snapshots.py.
 """
 
 from __future__ import annotations
 
 import re
 
+import jinja2
 import pytest
 
 from etl.core.components import COMPONENTS
 from etl.storage import sqlfiles
 from etl.storage.clickhouse import connect
 
-QUERIES = sorted(path.stem for path in (sqlfiles.SQL_DIR / "queries").glob("*.sql"))
-PARAMETER = re.compile(r"\{\w+:\S[^{}]*\}")  # `{name:Type}`; a placeholder has a space
+PARAMETER = re.compile(r"\{\w+:[^{}]+\}")  # ClickHouse's `{name:Type}`
+BILL_ARGUMENTS = (
+    "bill_resource_ids = {bill_resource_ids:Array(String)}",
+    "bill_instance_keys = {bill_instance_keys:Array(String)}",
+    "cost_column = {cost_column:String}",
+)
 
 
-def raw_texts() -> list[tuple[str, str]]:
-    return [(path.name, path.read_text()) for path in sorted(sqlfiles.SQL_DIR.glob("*/*.sql"))]
+def sources() -> list[tuple[str, str]]:
+    """(template path, its text as written) for every query and schema file."""
+    return [
+        (path.relative_to(sqlfiles.SQL_DIR).as_posix(), path.read_text())
+        for path in sorted(sqlfiles.SQL_DIR.glob("[qs]*/*.sql"))
+    ]
+
+
+def macros(text: str) -> str:
+    """`text` rendered as a template that imports the macros as `m`."""
+    return sqlfiles.ENVIRONMENT.from_string(
+        '{% import "include/macros.sql" as m %}' + text
+    ).render()
 
 
 def test_the_breakdown_table_has_a_column_per_component_in_order():
     (ddl,) = [text for name, text in sqlfiles.schema_statements() if "k8s_cost_breakdown" in name]
     columns = re.findall(r"^\s+(\w+) Float64,$", ddl, re.MULTILINE)
     assert tuple(columns) == COMPONENTS
-
-
-def test_the_forms_write_one_line_per_name_in_the_placeholders_indent():
-    text = "SELECT\n    key,\n    {{collapsed: cost, components}},\n    other\n"
-    sums = [f"    sum({name} * sign) AS {name}" for name in ("cost", *COMPONENTS)]
-    assert sqlfiles.expand(text) == "SELECT\n    key,\n" + ",\n".join(sums) + ",\n    other\n"
-    assert sqlfiles.expand("SELECT {{summed: a, b}}\nFROM t") == (
-        "SELECT sum(a) AS a,\n       sum(b) AS b\nFROM t"
-    )
-    assert sqlfiles.expand("  {{live_keys: a, b}}") == "  GROUP BY a, b\n  HAVING sum(sign) > 0"
-
-
-def test_unknown_forms_and_placeholders_inside_a_line_are_refused():
-    with pytest.raises(ValueError, match="unknown SQL template form 'sums'"):
-        sqlfiles.expand("    {{sums: components}}")
-    with pytest.raises(ValueError, match="does not end its line"):
-        sqlfiles.expand("SELECT {{summed: a}} AS b")
-
-
-def test_every_file_expands_with_its_parameters_untouched():
-    for name, text in raw_texts():
-        expanded = sqlfiles.expand(text)
-        assert "{{" not in expanded, name
-        assert PARAMETER.findall(expanded) == PARAMETER.findall(text), name
 
 
 def test_every_table_with_cost_components_has_all_of_them_in_order():
@@ -61,9 +54,49 @@ def test_every_table_with_cost_components_has_all_of_them_in_order():
             assert [column for column in columns if column in COMPONENTS] == list(COMPONENTS), name
 
 
-def test_clickhouse_parses_every_expanded_file(tmp_path):
+def test_the_macros_write_one_line_per_name_indented_by_the_caller():
+    text = (
+        "SELECT\n    key,\n    {{ m.collapsed(['cost'] + components) | indent(4) }},\n    other\n"
+    )
+    sums = [f"    sum({name} * sign) AS {name}" for name in ("cost", *COMPONENTS)]
+    assert macros(text) == "SELECT\n    key,\n" + ",\n".join(sums) + ",\n    other\n"
+    assert macros('SELECT {{ m.summed(["a", "b"]) | indent(7) }}\nFROM t') == (
+        "SELECT sum(a) AS a,\n       sum(b) AS b\nFROM t"
+    )
+    assert macros('  {{ m.live_keys(["a", "b"]) | indent(2) }}') == (
+        "  GROUP BY a, b\n  HAVING sum(sign) > 0"
+    )
+
+
+def test_a_view_of_the_reconciliation_gets_its_arguments_then_the_bill_arguments():
+    call = macros('{{ m.cluster_bill_view("node_bill_factors", "[]", "{a:UInt32}", "1") }}')
+    arguments = [line.strip().rstrip(",") for line in call.splitlines()[1:-1]]
+    assert call.startswith("node_bill_factors(\n") and call.endswith("\n)")
+    assert arguments == [
+        "cluster_account_ids = []",
+        "first_day = {a:UInt32}",
+        "last_day = 1",
+        *BILL_ARGUMENTS,
+    ]
+
+
+def test_a_misspelt_name_is_an_error_not_an_empty_string():
+    with pytest.raises(jinja2.UndefinedError, match="componets"):
+        macros("SELECT {{ m.summed(componets) }}")
+    with pytest.raises(jinja2.UndefinedError, match="sumed"):
+        macros("SELECT {{ m.sumed(components) }}")
+
+
+def test_every_file_keeps_the_query_parameters_it_names():
+    for path, text in sources():
+        rendered = sqlfiles.render(path)
+        assert "{{" not in rendered and "{%" not in rendered, path
+        assert set(PARAMETER.findall(text)) <= set(PARAMETER.findall(rendered)), path
+
+
+def test_clickhouse_parses_every_rendered_file(tmp_path):
     texts = [text for _, text in sqlfiles.schema_statements()]
-    texts += [sqlfiles.query(name) for name in QUERIES]
+    texts += [sqlfiles.query(name) for name in sqlfiles.query_names()]
     with connect(f"chdb://{tmp_path / 'ch'}") as client:
         for text in texts:
             formatted = client.query(

@@ -1,0 +1,182 @@
+{#-
+The macros of the SQL templates (Jinja2, rendered by etl/storage/sqlfiles.py): what
+many files would otherwise each write out, so that one change reaches every query.
+A file imports them with `{% import "include/macros.sql" as m %}`. A macro that
+writes several lines leaves all but the first unindented: the caller indents them to
+its column with Jinja's `indent` filter (`{{ m.collapsed(components) | indent(8) }}`).
+Names are lists of column names; `components` (etl/core/components.py, the one list)
+is one, and `components + ["cost"]` adds to it.
+-#}
+
+{#- The collapsing idiom of every table (sql/schema/001): a column's live value over a
+    key's rows, since a cancel row repeats what it cancels with sign -1 ... -#}
+{% macro collapsed(names) -%}
+{% for name in names %}sum({{ name }} * sign) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- ... and the keys kept: those with a live row (a dead key's signs add up to 0). -#}
+{% macro live_keys(keys) -%}
+GROUP BY {{ keys | join(", ") }}
+HAVING sum(sign) > 0
+{%- endmacro %}
+
+{#- What a restatement reads back of a key it may cancel (etl/storage/warehouse.py):
+    the key, its live rows (normally 1) and its collapsed values. -#}
+{% macro day_state(names) -%}
+resource_id,
+sum(sign) AS live_rows,
+{{ collapsed(names) }}
+{%- endmacro %}
+
+{#- Names that are part of the row key, so all copies of a key carry the same ones. -#}
+{% macro any_of(names) -%}
+{% for name in names %}any({{ name }}) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- Columns by name, in the order given (a UNION's branches match by position). -#}
+{% macro columns(names) -%}
+{{ names | join(",\n") }}
+{%- endmacro %}
+
+{#- The sum of columns that a subquery has already collapsed. -#}
+{% macro summed(names) -%}
+{% for name in names %}sum({{ name }}) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- Columns' zero, for a synthetic row or a part that has none of them. -#}
+{% macro zero(names) -%}
+{% for name in names %}toFloat64(0) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- Cost columns of a table. -#}
+{% macro float_columns(names) -%}
+{% for name in names %}{{ name }} Float64{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- An allocation row's names (part of its key: every copy of a row carries the
+    same) and its values, as k8s_allocation_reconciled (sql/schema/010) serves them. -#}
+{% set allocation_names = [
+    "namespace", "controller_kind", "controller", "pod", "pod_uid", "node", "labels",
+    "namespace_labels", "services",
+] %}
+{% set allocation_values = components + [
+    "cost", "cpu_request_core_hours", "ram_request_byte_hours", "cpu_used_core_hours",
+    "ram_used_byte_hours",
+] %}
+
+{#- A container-day's values in k8s_container_usage (sql/schema/006). -#}
+{% set container_usage_values = [
+    "running_hours", "cpu_request", "ram_request", "cpu_p95", "cpu_max", "ram_p95", "ram_max",
+    "samples", "cpu_usd", "cpu_core_hours", "ram_usd", "ram_gib_hours",
+] %}
+
+{#- Efficiency (api/routes/k8s_costs.py): what was used, and what the rows that
+    measured usage requested (a row without usage series is unknown, not idle). -#}
+{% macro efficiency(cpu_used, cpu_request, ram_used, ram_request) -%}
+sum({{ cpu_used }}) AS cpu_used,
+sumIf({{ cpu_request }}, {{ cpu_used }} IS NOT NULL) AS cpu_requested_measured,
+sum({{ ram_used }}) AS ram_used,
+sumIf({{ ram_request }}, {{ ram_used }} IS NOT NULL) AS ram_requested_measured
+{%- endmacro %}
+
+{#- The live days of the clusters over the query's period, (resource_id, date):
+    what a cluster node's bill row folds into (its cost is inside the cluster's K8s
+    cost). A cluster's account holds nothing but the cluster. -#}
+{% macro cluster_live_days() -%}
+SELECT resource_id, date
+FROM expenses
+WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
+  AND date >= toDateTime({start_date:UInt32})
+  AND date <= toDateTime({end_date:UInt32})
+{{ live_keys(["resource_id", "date"]) }}
+{%- endmacro %}
+
+{#- A Kubernetes label of an allocation row: the pod's, else its namespace's. -#}
+{% macro label_value(key) -%}
+if(mapContains(labels, {{ key }}), labels[{{ key }}], namespace_labels[{{ key }}])
+{%- endmacro %}
+
+{#- A row's controller as the API names it, `Kind/name` (or the bare name without a
+    kind); a row without one is `otherwise`. -#}
+{% macro controller_key(otherwise="'__unallocated__'") -%}
+multiIf(
+    controller_kind != '', concat(controller_kind, '/', controller),
+    controller != '', controller,
+    {{ otherwise }}
+)
+{%- endmacro %}
+
+{#- A parameterized view of the reconciliation to the bill (sql/schema/009 to 014),
+    called with the caller's arguments (`name="{parameter:Type}"`, in order), then the
+    bill arguments, which every reader passes on from its own query parameters of those
+    names: the organization's bill resources, their instance keys and the metric's
+    column (docs/api.md, "Reconciliation: nodes priced from the bill"). -#}
+{% macro priced_from_bill(view) -%}
+{{ view }}(
+{% for name, value in kwargs.items() %}
+    {{ name }} = {{ value }},
+{% endfor %}
+    bill_resource_ids = {bill_resource_ids:Array(String)},
+    bill_instance_keys = {bill_instance_keys:Array(String)},
+    cost_column = {cost_column:String}
+)
+{%- endmacro %}
+
+{#- A view of the rule per cluster-day (node_bill_factors, pv_bill_factors,
+    cluster_bill_adjustments: sql/schema/009, 013, 014) over some clusters and days,
+    by default the query's own parameters of the view's names. -#}
+{% macro cluster_bill_view(
+    view,
+    cluster_account_ids="{cluster_account_ids:Array(String)}",
+    first_day="{first_day:UInt32}",
+    last_day="{last_day:UInt32}"
+) -%}
+{{ priced_from_bill(
+    view, cluster_account_ids=cluster_account_ids, first_day=first_day, last_day=last_day
+) }}
+{%- endmacro %}
+
+{#- The bill's side of the rule (sql/schema/012) over the query's days. -#}
+{% macro bill_instance_days() -%}
+{{ priced_from_bill(
+    "bill_instance_days", first_day="{first_day:UInt32}", last_day="{last_day:UInt32}"
+) }}
+{%- endmacro %}
+
+{#- The allocation rows as every reader sums them (sql/schema/010): by default over
+    the query's own parameters of the view's names, filtered on namespaces, nodes and
+    Services inside; `filtered=false` reads every row (the filters then come after, or
+    not at all). -#}
+{% macro k8s_allocation_reconciled(
+    cloud_account_ids="{cloud_account_ids:Array(String)}",
+    start_date="{start_date:UInt32}",
+    end_date="{end_date:UInt32}",
+    filtered=true
+) -%}
+{{ priced_from_bill(
+    "k8s_allocation_reconciled",
+    cloud_account_ids=cloud_account_ids,
+    start_date=start_date,
+    end_date=end_date,
+    namespaces="{namespaces:Array(String)}" if filtered else "[]",
+    nodes="{nodes:Array(String)}" if filtered else "[]",
+    services="{services:Array(String)}" if filtered else "[]",
+) }}
+{%- endmacro %}
+
+{#- The filters on an allocation row's controller and labels, and a token's scope
+    (api/query/tokenscope.py: scope_namespaces, and scope_label_keys/values of which
+    one must match), each empty array meaning no filter. `controller` is the row's
+    controller as controller_key() names it. -#}
+{% macro allocation_filters(controller="controller_key") -%}
+(empty({controllers:Array(String)}) OR has({controllers:Array(String)}, {{ controller }}))
+AND arrayAll(
+      (k, v) -> {{ label_value("k") }} = v,
+      {label_keys:Array(String)},
+      {label_values:Array(String)}
+    )
+AND (empty({scope_namespaces:Array(String)}) OR has({scope_namespaces:Array(String)}, namespace))
+AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
+      (k, v) -> {{ label_value("k") }} = v,
+      {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
+{%- endmacro %}
