@@ -29,6 +29,15 @@ SIM_SEED = 7
 SIM_SCRAPE_INTERVAL_S = 60
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--update-sql-snapshots`: rewrite tests/snapshots/sql/ (tests/unit/test_sql_snapshots.py)."""
+    parser.addoption(
+        "--update-sql-snapshots",
+        action="store_true",
+        help="rewrite tests/snapshots/sql/ from what sql/ renders to, then compare",
+    )
+
+
 @dataclass(frozen=True)
 class SimulatedPrometheus:
     """A running Prometheus over a simulated history, and the scenario behind it."""
