@@ -79,15 +79,26 @@ sum({{ ram_used }}) AS ram_used,
 sumIf({{ ram_request }}, {{ ram_used }} IS NOT NULL) AS ram_requested_measured
 {%- endmacro %}
 
+{#- A table's rows of some accounts over some days (rows are dated at midnight UTC, so
+    a day counts when first <= date <= last), by default the query's own parameters
+    cloud_account_ids, start_date and end_date. -#}
+{% macro in_period(
+    cloud_account_ids="{cloud_account_ids:Array(String)}",
+    first_day="{start_date:UInt32}",
+    last_day="{end_date:UInt32}"
+) -%}
+cloud_account_id IN {{ cloud_account_ids }}
+AND date >= toDateTime({{ first_day }})
+AND date <= toDateTime({{ last_day }})
+{%- endmacro %}
+
 {#- The live days of the clusters over the query's period, (resource_id, date):
     what a cluster node's bill row folds into (its cost is inside the cluster's K8s
     cost). A cluster's account holds nothing but the cluster. -#}
 {% macro cluster_live_days() -%}
 SELECT resource_id, date
 FROM expenses
-WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
-  AND date >= toDateTime({start_date:UInt32})
-  AND date <= toDateTime({end_date:UInt32})
+WHERE {{ in_period("{cluster_account_ids:Array(String)}") | indent(2) }}
 {{ live_keys(["resource_id", "date"]) }}
 {%- endmacro %}
 

@@ -146,9 +146,7 @@ FROM
                         resource_id, {node_ids:Array(String)}, {node_clusters:Array(String)}, ''
                     ) AS row_cluster_id
                 FROM expenses
-                WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-                  AND date >= toDateTime({start_date:UInt32})
-                  AND date <= toDateTime({end_date:UInt32})
+                WHERE {{ m.in_period() | indent(18) }}
                   AND (
                       {all_resources:Bool}
                       OR resource_id IN (SELECT arrayJoin({resource_ids:Array(String)}))
@@ -205,9 +203,7 @@ LEFT JOIN
         resource_id,
         {{ m.collapsed(components) | indent(8) }}
     FROM k8s_cost_breakdown
-    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-      AND date >= toDateTime({start_date:UInt32})
-      AND date <= toDateTime({end_date:UInt32})
+    WHERE {{ m.in_period() | indent(6) }}
     {{ m.live_keys(["resource_id"]) | indent(4) }}
 ) AS breakdown
 ON breakdown.resource_id = row.2 AND row.1 = ''

@@ -134,9 +134,7 @@ FROM
                     CAST(NULL, 'Nullable(Float64)') AS ram_used_byte_hours
                 FROM k8s_allocation
                 WHERE {overhead_hourly:Float64} > 0
-                  AND cloud_account_id IN {cloud_account_ids:Array(String)}
-                  AND date >= toDateTime({start_date:UInt32})
-                  AND date <= toDateTime({end_date:UInt32})
+                  AND {{ m.in_period() | indent(18) }}
                 {{ m.live_keys(["cloud_account_id", "date"]) | indent(16) }}
             )
         )

@@ -31,9 +31,7 @@ FROM
         {{ m.controller_key("pod") | indent(8) }} AS controller_key,
         {{ m.collapsed(m.container_usage_values) | indent(8) }}
     FROM k8s_container_usage
-    WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-      AND date >= toDateTime({start_date:UInt32})
-      AND date <= toDateTime({end_date:UInt32})
+    WHERE {{ m.in_period() | indent(6) }}
       AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_container_usage.namespace))
     {{ m.live_keys(["cloud_account_id", "date", "resource_id"]) | indent(4) }}
 )

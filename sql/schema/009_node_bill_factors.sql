@@ -53,9 +53,9 @@ FROM
         any(instance_key) AS instance_key,
         {{ m.collapsed(["cpu_list_usd", "ram_list_usd", "gpu_list_usd", "cpu_model_share", "ram_model_share", "gpu_model_share"]) | indent(8) }}
     FROM k8s_node_days
-    WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
+    WHERE {{ m.in_period(
+        "{cluster_account_ids:Array(String)}", "{first_day:UInt32}", "{last_day:UInt32}"
+    ) | indent(6) }}
     {{ m.live_keys(["cloud_account_id", "date", "resource_id", "provider_id"]) | indent(4) }}
 ) AS nodes
 INNER JOIN {{ m.bill_instance_days() }} AS bill

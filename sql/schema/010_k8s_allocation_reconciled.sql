@@ -56,9 +56,7 @@ FROM
             {{ m.any_of(m.allocation_names) | indent(12) }},
             {{ m.collapsed(m.allocation_values) | indent(12) }}
         FROM k8s_allocation
-        WHERE cloud_account_id IN {cloud_account_ids:Array(String)}
-          AND date >= toDateTime({start_date:UInt32})
-          AND date <= toDateTime({end_date:UInt32})
+        WHERE {{ m.in_period() | indent(10) }}
           AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_allocation.namespace))
           AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, k8s_allocation.node))
           AND (empty({services:Array(String)}) OR hasAny(k8s_allocation.services, {services:Array(String)}))

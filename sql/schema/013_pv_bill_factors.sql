@@ -55,9 +55,9 @@ FROM
             any(holder_kind) AS holder_kind,
             sum(list_usd * sign) AS holder_list_usd
         FROM k8s_pv_days
-        WHERE cloud_account_id IN {cluster_account_ids:Array(String)}
-          AND date >= toDateTime({first_day:UInt32})
-          AND date <= toDateTime({last_day:UInt32})
+        WHERE {{ m.in_period(
+            "{cluster_account_ids:Array(String)}", "{first_day:UInt32}", "{last_day:UInt32}"
+        ) | indent(10) }}
         {{ m.live_keys(["cloud_account_id", "date", "resource_id", "provider_id", "holder"]) | indent(8) }}
     )
 ) AS volumes
