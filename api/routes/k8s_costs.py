@@ -46,7 +46,7 @@ from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
 from api.routes.clean_expenses import catalogs
 from etl.core.sharing import SharingPolicy
-from etl.storage import sqlfiles
+from etl.storage.k8scostreads import cost_group_rows
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
@@ -134,13 +134,9 @@ def find_groups(
     parameters = _parameters(account_ids, query, filters) | reconciliation(
         catalog, request_metric(database, organization_id, query)
     )
-    if policy.active:
-        parameters |= policy.sql_parameters() | {"per_cluster": 0}
-    name = "k8s_costs_shared" if policy.active else "k8s_costs_groups"
     with clickhouse() as client:
-        rows = client.query(sqlfiles.query(name), parameters=parameters).named_results()
         groups = []
-        for row in rows:
+        for row in cost_group_rows(client, parameters, policy):
             parts = (
                 shared_group(row)
                 if policy.active

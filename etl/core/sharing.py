@@ -122,10 +122,12 @@ class SharingPolicy:
             for name, value in asdict(self).items()
         }
 
-    def sql_parameters(self) -> dict[str, Any]:
-        """The parameters of sql/queries/k8s_costs_shared.sql."""
+    def sql_parameters(self, per_cluster: bool = False) -> dict[str, Any]:
+        """The parameters of sql/queries/k8s_costs_shared.sql; `per_cluster` keeps each
+        cluster's groups apart (clean_expenses costs its cluster items from them)."""
         pairs = [label_pair(text) for text in self.share_labels]
         return {
+            "per_cluster": int(per_cluster),
             "share_idle": self.share_idle,
             "idle_by": self.idle_by,
             "share_namespaces": list(self.share_namespaces),
