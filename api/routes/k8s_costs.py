@@ -14,10 +14,11 @@ visible, so that without filters the totals are the clusters' costs in `clean_ex
 (under `billed` and `effective` with the nodes and PVs a bill prices priced from it,
 on both sides by one rule: docs/api.md, "Reconciliation: nodes priced from the bill";
 each group keeps its exporter's figure as `list_cost`).
-With sharing (api/query/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
+With sharing (etl/core/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
 `share_labels`, `share_split`, `shared_overhead_hourly`, over the organization's
-defaults) the groups come from sql/queries/k8s_costs_shared.sql and each carries
-`shared`; without any, the unshared query answers as before. Every group has its
+defaults) the groups come from sql/queries/k8s_costs_shared.sql (read by
+etl/storage/k8scostreads.py) and each carries `shared`; without any, the unshared
+query answers as before. Every group has its
 efficiencies (api/query/efficiency.py). With `step` (day | week | month) the answer
 adds `series`, each group's cost per bucket (api/query/series.py), from the same query
 grouped per day; with `limit`, the groups left out add up under `__other__`. The
