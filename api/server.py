@@ -42,7 +42,7 @@ MONTYDB_SCHEME = "montydb://"
 # Allocations of containers (net of frees) between two young-generation collections.
 # An answer built as Python objects (CSV: a dict per item, up to ~50k) is walked by
 # every young collection, and at CPython's default of 700 the dict-based answer paid
-# ~7 of them and an older-generation one: ~17 ms. The JSON path, laid out by Arrow,
+# several of them and an older-generation one. The JSON path, laid out by Arrow,
 # allocates few containers. Above a request's peak, collections come from lasting
 # growth only (docs/api.md). Whatever the stores: the cost is the answer's objects.
 GC_YOUNG_THRESHOLD = 20_000

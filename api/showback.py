@@ -33,6 +33,7 @@ from flask import g
 
 from api.app import create_app
 from api.context import CLICKHOUSE_EXTENSION, mongodb
+from api.query.sharing import request_policy
 from api.query.tokenscope import TokenScope
 from api.routes.k8s_costs import SHARED_PARTS, find_groups, group_totals
 from etl.core.components import COMPONENTS
@@ -43,7 +44,6 @@ from etl.storage import reports as store
 from etl.storage.objects import write_object
 from etl.storage.pricing import default_metric
 from etl.storage.registry import K8S_ACCOUNT_TYPE, list_accounts, open_database
-from etl.storage.sharing import sharing_defaults
 from etl.storage.sqlfiles import GROUP_PARTS_SEPARATOR
 from etl.worker import ledger
 
@@ -95,7 +95,7 @@ def report_groups(
     with app.test_request_context():
         g.organization_id = organization_id
         g.token_scope = TokenScope.parse(report["scopes"], "viewer")
-        policy = sharing_defaults(mongodb(), organization_id).overridden(report["sharing"])
+        policy = request_policy(mongodb(), organization_id, report["sharing"])
         # The report's metric, else its organization's default when written.
         metric = report.get("cost_metric") or default_metric(mongodb(), organization_id)
         query = {

@@ -22,7 +22,7 @@ import requests
 PROMETHEUS_BIN = Path("/usr/bin/prometheus")
 MISSING_HINT = "install Debian's prometheus package (apt-get install -y prometheus)"
 # promtool cuts 2h blocks by default and re-parses the whole input once per block
-# (25 s for 2 days of 500 series); one large block needs one pass (3 s). The value
+# (a 2-day backfill: 24 passes); one large block needs one pass. The value
 # is rounded down to 486h (2h x 3^5), which Prometheus serves and compacts normally.
 BACKFILL_MAX_BLOCK_DURATION = "486h"
 

@@ -17,9 +17,10 @@ import click
 from api.reportdefs import FORMATS, PERIODS, ReportError, definition
 from etl.core.config import Settings
 from etl.core.metrics import METRICS
+from etl.core.sharing import given_options
 from etl.storage import registry
 from etl.storage import reports as store
-from k8scost.sharing import given_options, sharing_options
+from k8scost.sharing import sharing_options
 
 
 @click.group("reports")

@@ -91,7 +91,7 @@ class CatalogCache:
     def _rebuild(self, settings: Settings, organization_id: str, version: str) -> Catalog:
         catalog = build_catalog(settings, organization_id, self.fields, version)
         # Millions of long-lived objects would make every full garbage collection walk
-        # them all (~0.5 s per request at 100k resources); freezing moves them out of
+        # them all, a cost that grows with the catalog; freezing moves them out of
         # the collector's view. They hold no cycles, so reference counting still frees
         # a replaced catalog.
         gc.freeze()

@@ -39,7 +39,7 @@ from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.metrics import DEFAULT_METRIC
 from etl.costmodel.allocation import IDLE as IDLE_NAMESPACE
-from etl.storage import sqlfiles
+from etl.storage.breakdownreads import cluster_component_rows, expense_key_days
 from etl.storage.clickhouse import StringArray
 from etl.storage.registry import K8S_ACCOUNT_TYPE
 
@@ -91,11 +91,10 @@ class Breakdown:
 class KeyMap:
     """Resource -> its `by` value, as the parameters of breakdown_expenses_costs.sql.
 
-    ClickHouse parses an array parameter at every query (about 5 microseconds an id:
-    half a second for 100k ids), so an account whose documents all carry the same
-    value is mapped once (`account_ids` -> `account_values`), and only the resources
-    of the other accounts, and the known orphans (costs without a document: `null`),
-    one by one (`ids` -> `values`).
+    ClickHouse parses an array parameter at every query, id by id, so an account
+    whose documents all carry the same value is mapped once (`account_ids` ->
+    `account_values`), and only the resources of the other accounts, and the known
+    orphans (costs without a document: `null`), one by one (`ids` -> `values`).
     """
 
     ids: StringArray
@@ -219,11 +218,7 @@ class BreakdownQuery:
         if not from_allocation:  # only the idle rows are read (breakdown_k8s_components.sql)
             parameters["namespaces"] = [IDLE_NAMESPACE]
         with clickhouse() as client:
-            rows = list(
-                client.query(
-                    sqlfiles.query("breakdown_k8s_components"), parameters=parameters
-                ).named_results()
-            )
+            rows = cluster_component_rows(client, parameters)
         for (day, account), costs in _component_days(rows).items():
             if self.by == K8S_COMPONENT:
                 for key, cost in costs.items():
@@ -254,9 +249,7 @@ class BreakdownQuery:
             **keys.parameters(),
         }
         with clickhouse() as client:
-            rows = client.query(
-                sqlfiles.query("breakdown_expenses_costs"), parameters=parameters
-            ).result_rows
+            rows = expense_key_days(client, parameters)
         for day, key, cost in rows:
             self._add(day, key, cost)
 

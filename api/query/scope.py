@@ -54,7 +54,7 @@ def candidates(catalog: Catalog, accounts: list[str], filters: Filters) -> set[s
     ids = (
         set(catalog.resources) if every_account else catalog.ids_where("cloud_account_id", accounts)
     )
-    for catalog_filter in CATALOG_FILTERS:  # the attribute and tag filters (api/filters.py)
+    for catalog_filter in CATALOG_FILTERS:  # the attribute and tag filters (api/query/filters.py)
         values = filters.get(catalog_filter.name)
         if values:
             ids = catalog_filter.narrow(catalog, ids, values)

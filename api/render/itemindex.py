@@ -1,12 +1,12 @@
 """Every resource's encoded item, found by a 64-bit key of its id that ClickHouse also computes.
 
-A full clean_expenses answer looks up ~45k resource ids among ~100k. Looked up
-one by one in a dict, each id misses the CPU cache (~10 ms in all); Arrow's
-`index_in` builds a hash set of the whole catalog per call (~15 ms even for 100
-ids); `search_sorted` on the ids compares strings (~16 ms). So the query returns
-the key of each id (`xxHash64`, sql/queries/clean_expenses_costs.sql) and a pandas
-Index of the catalog's keys, whose hash table it builds once, finds them all in
-under a millisecond. Each find is checked against the id itself: an id whose key
+A full clean_expenses answer looks up tens of thousands of resource ids in the
+catalog. Looked up one by one in a dict, each id misses the CPU cache; Arrow's
+`index_in` builds a hash set of the whole catalog per call, however few the ids;
+`search_sorted` on the ids compares strings. So the query returns the key of each
+id (`xxHash64`, sql/queries/clean_expenses_costs.sql) and a pandas Index of the
+catalog's keys, whose hash table is built once per catalog, finds them all in one
+vectorized call. Each find is checked against the id itself: an id whose key
 another id also has is found by its id instead.
 """
 

@@ -2,9 +2,9 @@
 
 An item is its resource document's fields (api/render/schemas.py `CleanExpenseSchema`)
 with its account's name and type, and, for a node VM of a cluster, that cluster;
-its cost comes from ClickHouse. Every resource's item is encoded once per catalog
-(~3 us per resource) up to its cost (`json_prefix`), so that a request finds its
-items and lays them out with Arrow compute rather than item by item (docs/api.md).
+its cost comes from ClickHouse. Every resource's item is encoded once per catalog up
+to its cost (`json_prefix`), so that a request finds its items and lays them out with
+Arrow compute rather than item by item (docs/api.md).
 """
 
 from __future__ import annotations

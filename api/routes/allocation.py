@@ -109,11 +109,6 @@ def _policy(organization_id: str, query: dict[str, Any]) -> SharingPolicy:
     return request_policy(mongodb(), organization_id, overrides)
 
 
-def _even(policy: SharingPolicy) -> bool:
-    shares_pools = policy.share_namespaces or policy.share_labels or policy.shared_overhead_hourly
-    return policy.share_idle == "even" or (policy.share_split == "even" and bool(shares_pools))
-
-
 @bp.get("/allocation/compute")
 @bp.get("/allocation")
 @bp.input(AllocationQuery, location="query", arg_name="query", unknown=RAISE)
@@ -134,7 +129,7 @@ def get_allocation(query: dict[str, Any]) -> dict[str, Any]:
     include_idle = ocwindow.parse_bool(query.get("includeIdle", "false"), "includeIdle")
     policy = _policy(organization_id, query)
     grouped_by = opencost.groupings(aggregate, wanted, include_idle)
-    if _even(policy) and grouped_by != aggregate:
+    if policy.splits_evenly and grouped_by != aggregate:
         detail = (
             "an even split counts groups, so it cannot be answered with a filter or "
             "includeIdle=false on properties outside aggregate: add them to aggregate"

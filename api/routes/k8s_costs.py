@@ -14,10 +14,11 @@ visible, so that without filters the totals are the clusters' costs in `clean_ex
 (under `billed` and `effective` with the nodes and PVs a bill prices priced from it,
 on both sides by one rule: docs/api.md, "Reconciliation: nodes priced from the bill";
 each group keeps its exporter's figure as `list_cost`).
-With sharing (api/query/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
+With sharing (etl/core/sharing.py: `share_idle`, `idle_by`, `share_namespaces`,
 `share_labels`, `share_split`, `shared_overhead_hourly`, over the organization's
-defaults) the groups come from sql/queries/k8s_costs_shared.sql and each carries
-`shared`; without any, the unshared query answers as before. Every group has its
+defaults) the groups come from sql/queries/k8s_costs_shared.sql (read by
+etl/storage/k8scostreads.py) and each carries `shared`; without any, the unshared
+query answers as before. Every group has its
 efficiencies (api/query/efficiency.py). With `step` (day | week | month) the answer
 adds `series`, each group's cost per bucket (api/query/series.py), from the same query
 grouped per day; with `limit`, the groups left out add up under `__other__`. The
@@ -46,7 +47,7 @@ from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
 from api.routes.clean_expenses import catalogs
 from etl.core.sharing import SharingPolicy
-from etl.storage import sqlfiles
+from etl.storage.k8scostreads import cost_group_rows
 
 bp = APIBlueprint("k8s_costs", __name__, tag="k8s_costs", url_prefix="/restapi/v2")
 
@@ -134,13 +135,9 @@ def find_groups(
     parameters = _parameters(account_ids, query, filters) | reconciliation(
         catalog, request_metric(database, organization_id, query)
     )
-    if policy.active:
-        parameters |= policy.sql_parameters() | {"per_cluster": 0}
-    name = "k8s_costs_shared" if policy.active else "k8s_costs_groups"
     with clickhouse() as client:
-        rows = client.query(sqlfiles.query(name), parameters=parameters).named_results()
         groups = []
-        for row in rows:
+        for row in cost_group_rows(client, parameters, policy):
             parts = (
                 shared_group(row)
                 if policy.active

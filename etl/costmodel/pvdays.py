@@ -1,7 +1,7 @@
 """The PV-days of a cluster-day: what the reconciliation to the bill needs of each PV.
 
 A PV's cost is the exporter's price (`pv_hourly_cost`) times its size, split between
-the pods mounting it and its `__unmounted__` row (etl/costmodel/allocation/shared.py).
+the pods mounting it and its `__unmounted__` row (etl/costmodel/allocation/assetsplit.py).
 To price it as the bill prices its disk (docs/api.md, "Reconciliation"), a reader
 needs, per PV and day, which disk it was (the series' `provider_id`) and who carries
 which part of its cost, so that each part scales by that PV's bill. Stored at load

@@ -3,9 +3,9 @@
 Prometheus refuses a query whose peak of samples in memory passes
 `--query.max-samples` (50M by default), and a Thanos store one that would fetch more than
 its `--store.limits.request-samples`. The set's range functions hold about one series' day at
-a time and its subqueries their steps of every series (2.2M samples at 10,000 pods, the
-largest: docs/allocation.md#benchmark), so only a cluster far larger, or an engine with
-lower limits, meets the limit; then:
+a time and its subqueries their steps of every series (far below the default even at
+the largest cluster benchmarked: docs/allocation.md#benchmark), so only a cluster far
+larger, or an engine with lower limits, meets the limit; then:
 - a raw-sample fetch (a range selector) is fetched in 2, 4, 8... consecutive windows of
   time, joined per series;
 - any other query in 2, 4, 8... parts of its series, split by the label that keys its

@@ -22,8 +22,7 @@ usage on (its default; cgroup v1 nodes) one series per core, `cpu00`, `cpu01`...
   one replica); a container name's figure is the largest of its series'. Steps of 5
   minutes, not of the scrape interval: a 15-minute rate changes little in a minute.
   Per series, not of the per-step sum over the series: aggregating every container at
-  each of the 288 steps cost four times the rates themselves (at 1,000 pods and a 60 s
-  scrape, 0.48 s against 0.11 s a query on Prometheus 2.42); the largest of the
+  each of the 288 steps cost several times the rates themselves; the largest of the
   quantiles is the conservative combination the recommendations' window already uses
   (docs/allocation.md); and the new series of a restarted container is not added to
   the old one's rate, which outlives it by one window. Per-core series' quantiles are

@@ -20,7 +20,7 @@ which reads like a failure on every command that merely waited, so the wait prin
 one line of ours instead, and nothing when the directory is free. The look and the
 open are one step under `<path>.opening` (a `flock`), so the API taking the directory
 back cannot slip in between them. The API's pool for it is an
-`EmbeddedClientPool` (opening an embedded engine costs ~0.1 s and starts with cold
+`EmbeddedClientPool` (opening an embedded engine is slow and starts with cold
 caches, so it is kept open too): once a newer `.wanted` says another process waits,
 it starts no new query and a watcher thread yields the directory when the running
 ones end. So Airflow and the API can share one directory without either starving.
@@ -335,8 +335,8 @@ _ESCAPES = str.maketrans({char: "\\" + char for char in ("\\", "'", "`", "\t", "
 class StringArray:
     """An `Array(String)` query parameter, formatted once as the literal the server parses.
 
-    clickhouse-connect formats a list parameter character by character in Python
-    (~15 ms for 10k ids per query); this joins the values at once (escaping, when
+    clickhouse-connect formats a list parameter character by character in Python, at
+    every query; this joins the values at once (escaping, when
     one needs it, exactly what clickhouse-connect escapes), and can be reused
     across queries. clickhouse-connect binds an object it has no rule for as
     `str(value)`, so this is passed as is: `parameters={"ids": StringArray(ids)}`.

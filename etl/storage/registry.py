@@ -149,7 +149,7 @@ def organization_documents(
     """The organization's live accounts and their resources, by id, with only these fields.
 
     Resources are found by `organization_id` (one equality, which montydb evaluates
-    ~25x faster than `cloud_account_id $in` a thousand accounts; a MongoDB server
+    far faster than `cloud_account_id $in` a thousand accounts; a MongoDB server
     uses an index on it), then kept only when their account is live.
     """
     accounts = {

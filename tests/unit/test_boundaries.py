@@ -35,10 +35,8 @@ MONGODB_METHODS = frozenset(
 # them (the reconciliation of clean_expenses, breakdown and k8s_costs) has merged.
 PENDING = frozenset(
     {
-        "api/query/breakdown.py",
         "api/query/clean_expenses.py",
         "api/query/shared_expenses.py",
-        "api/routes/k8s_costs.py",
     }
 )
 

@@ -6,17 +6,21 @@ shared query (sql/queries/k8s_costs_shared.sql) must give the document's figures
 
 from __future__ import annotations
 
+import json
+from dataclasses import fields
 from typing import Any
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from api.query.efficiency import efficiency
 from etl.core.components import COMPONENTS
-from etl.core.sharing import SharingError, SharingPolicy
+from etl.core.sharing import OPTION_NAMES, SharingError, SharingPolicy, given_options, resolve
 from etl.storage import sqlfiles, warehouse
 from etl.storage.clickhouse import connect
 from etl.storage.nodedays import bill_arguments
+from k8scost.cli import cli
 
 DAY = pd.Timestamp("2026-06-02")
 
@@ -28,6 +32,45 @@ def test_a_policy_reads_comma_lists_and_overrides_option_by_option():
     assert over.share_idle == "even" and over.share_namespaces == ()
     assert SharingPolicy.of(SharingPolicy().document()) == SharingPolicy()
     assert not SharingPolicy().active
+
+
+def test_the_options_are_the_policys_fields():
+    assert tuple(field.name for field in fields(SharingPolicy)) == OPTION_NAMES
+
+
+def test_resolve_takes_the_defaults_then_only_the_options_given():
+    defaults = SharingPolicy.of({"share_idle": "weighted", "share_namespaces": "kube-system"})
+    # A request's query: other parameters beside the options; the command line: None.
+    query = {"start_date": 0, "group_by": "namespace", "share_split": "even", "idle_by": None}
+    assert given_options(query) == {"share_split": "even"}
+    resolved = resolve(defaults, query)
+    assert resolved == SharingPolicy("weighted", "cluster", ("kube-system",), (), "even", 0.0)
+    assert resolve(defaults, {"share_namespaces": ""}).share_namespaces == ()
+    assert resolve(SharingPolicy(), {}) == SharingPolicy()
+
+
+def test_sql_parameters_spell_out_labels_and_keep_clusters_apart_on_demand():
+    policy = SharingPolicy.of({"share_labels": "team:infra,tier:", "shared_overhead_hourly": 2})
+    parameters = policy.sql_parameters()
+    assert parameters["share_label_keys"] == ["team", "tier"]
+    assert parameters["share_label_values"] == ["infra", ""]
+    assert parameters["overhead_hourly"] == 2.0 and parameters["per_cluster"] == 0
+    assert policy.sql_parameters(per_cluster=True)["per_cluster"] == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "even"),
+    [
+        ({}, False),
+        ({"share_idle": "even"}, True),
+        ({"share_split": "even"}, False),  # nothing pooled to split
+        ({"share_split": "even", "share_namespaces": "kube-system"}, True),
+        ({"share_split": "even", "shared_overhead_hourly": 1}, True),
+        ({"share_idle": "weighted", "share_labels": "team:infra"}, False),
+    ],
+)
+def test_an_even_split_is_told_apart(options, even):
+    assert SharingPolicy.of(options).splits_evenly is even
 
 
 @pytest.mark.parametrize(
@@ -165,3 +208,25 @@ def test_the_documented_worked_example(example, options, expected):
     assert sum(expected.values()) == pytest.approx(
         28 + 24 * options.get("shared_overhead_hourly", 0)
     )
+
+
+def test_the_command_line_sets_only_the_options_given(tmp_path, monkeypatch):
+    """`k8scost sharing set|show`: flags built from the policy's options, stored defaults
+    changed option by option, `--reset` from nothing, a refused value `error:` exit 1."""
+    monkeypatch.setenv("K8SCOST_DATA_DIR", str(tmp_path))
+
+    def sharing(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["sharing", *args, "--organization-id", "o"])
+
+    first = sharing("set", "--share-idle", "even", "--share-labels", "team:infra")
+    assert first.exit_code == 0, first.output
+    second = sharing("set", "--shared-overhead-hourly", "1.5", "--share-labels", "")
+    expected = SharingPolicy(share_idle="even", shared_overhead_hourly=1.5).document()
+    assert json.loads(second.output) == expected
+    assert json.loads(sharing("show").output) == expected
+    refused = sharing("set", "--shared-overhead-hourly", "-1")
+    assert refused.exit_code == 1 and "error: shared_overhead_hourly" in refused.output
+    reset = sharing("set", "--reset", "--idle-by", "node")
+    assert json.loads(reset.output) == SharingPolicy(idle_by="node").document()
+    help_text = sharing("set", "--help").output
+    assert all(f"--{name.replace('_', '-')}" in help_text for name in OPTION_NAMES)

@@ -22,9 +22,7 @@ import pandas as pd
 
 from etl.core.answers import Answers, canonical
 from etl.core.days import day_start_epoch
-from etl.costmodel.allocation.capacity import cap_to_node
-from etl.costmodel.allocation.pods import CAPACITY_UNIT, containers, pods
-from etl.costmodel.allocation.shared import (
+from etl.costmodel.allocation.assetsplit import (
     idle_costs,
     load_balancer_shares,
     management_shares,
@@ -32,6 +30,8 @@ from etl.costmodel.allocation.shared import (
     pod_services,
     volume_shares,
 )
+from etl.costmodel.allocation.capacity import cap_to_node
+from etl.costmodel.allocation.pods import CAPACITY_UNIT, containers, pods
 from etl.costmodel.allocation.usage import (
     CONTAINER_DAY_COLUMNS,
     REQUESTED,

@@ -1,4 +1,8 @@
-"""What pods share: volumes, load balancers, egress, node capacity (idle) and the fee.
+"""The split of the shared assets among pods: volumes, load balancers, egress, node
+capacity (idle) and the management fee.
+
+Not the sharing of costs between groups at query time (etl/core/sharing.py): this
+splits one cluster-day's asset costs into the stored allocation rows.
 
 - PV: a pod mounts a claim while both the claim's mount series (by pod name) and the
   pod (by uid: a recreated pod reuses the name) live; the pods mounting a claim at an
