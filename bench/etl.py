@@ -49,6 +49,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import requests
@@ -118,6 +119,16 @@ def run_set(client: PromQLClient, queries: list[str | tuple[str, str]], tenant: 
 SETS = ("floor", "opencost_5m", "opencost_1m", "ours", "ours_concurrent")
 
 
+@dataclass
+class Compared:
+    """Per set and run: wall seconds (or why the set failed) and the CPU seconds the server
+    spent meanwhile; and the machine's 1-minute load average as each run began."""
+
+    seconds: dict[str, list[float | str]]
+    server_cpu: dict[str, list[float]]
+    load: list[float] = field(default_factory=list)
+
+
 def compare(
     server: PrometheusServer,
     tenant: str,
@@ -125,10 +136,8 @@ def compare(
     runs: int,
     concurrency: int,
     names: list[str],
-) -> dict[str, dict[str, list]]:
-    """Per set in `names` and per run (sequential, one set after the other): wall seconds
-    ("seconds") and the CPU seconds the server spent meanwhile ("server_cpu"); with the
-    machine's 1-minute load average as each run began ("load")."""
+) -> Compared:
+    """Every set in `names`, `runs` times (sequential, one set after the other)."""
     client = PromQLClient(server.url, 600)
     sets: dict[str, Callable[[], object]] = {
         "floor": lambda: run_set(client, floor_queries(tenant), tenant),
@@ -143,21 +152,17 @@ def compare(
     # set leaves the server's heap large), and Python's garbage is collected before each.
     # The server's CPU seconds are what the set cost it, whatever else ran on the cores
     # (wall time on a shared machine also measures the others' load).
-    found: dict[str, dict[str, list]] = {
-        "seconds": {name: [] for name in names},
-        "server_cpu": {name: [] for name in names},
-        "load": {"1-minute": []},
-    }
+    found = Compared({name: [] for name in names}, {name: [] for name in names})
     for run in range(runs):
-        found["load"]["1-minute"].append(os.getloadavg()[0])
+        found.load.append(os.getloadavg()[0])
         for name in names[run % len(names) :] + names[: run % len(names)]:
             gc.collect()
             cpu = server.cpu_seconds()
             try:
-                found["seconds"][name].append(timed(sets[name]))
+                found.seconds[name].append(timed(sets[name]))
             except PromQLError as error:  # a set over the server's limits: say so
-                found["seconds"][name].append(f"failed: {str(error).rsplit(': ', 1)[-1][:80]}")
-            found["server_cpu"][name].append(server.cpu_seconds() - cpu)
+                found.seconds[name].append(f"failed: {str(error).rsplit(': ', 1)[-1][:80]}")
+            found.server_cpu[name].append(server.cpu_seconds() - cpu)
     return found
 
 
@@ -314,8 +319,7 @@ def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
     figures: dict = {"pods": pods, "samples": samples_written[0], "blocks": samples_written[1]}
     with PrometheusServer(sim / "tsdb", extra_args=SERVER_ARGS) as server:
         compared = compare(server, tenant, step_s, args.runs, args.concurrency, args.sets)
-        figures["runs"], figures["server_cpu"] = compared["seconds"], compared["server_cpu"]
-        figures["load"] = compared["load"]["1-minute"]
+        figures.update(runs=compared.seconds, server_cpu=compared.server_cpu, load=compared.load)
         figures["evaluation"] = evaluation(server.url, tenant, step_s, args.sets)
         report(figures)
         if args.per_query:
