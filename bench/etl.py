@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/etl.py [--pods 200 1000] [--runs 3] [--concurrency 4]
                                   [--scrape-interval 60] [--keep DIR] [--no-pipeline]
-                                  [--one-block-pods 5000]
+                                  [--one-block-pods 5000] [--per-query 5]
 
 For each size: simulate one cluster-day (devtools.simulate, 25 pods per node), backfill it
 into a local Prometheus 2.42 (one block, or past 5,000 pods 2-hour blocks) started with
@@ -17,12 +17,16 @@ after the other on that server:
   (`PROMQL_CONCURRENCY=1`) and with `--concurrency` queries in flight (on 2 cores shared
   with the server, little gain).
 Seconds are wall time per set through the one PromQL client; the table prints every run
-and the ratios of the best, then what Prometheus itself spent evaluating each set and its
-largest per-query peak of samples (one more pass, `stats=all`; ours: the very queries one
-extract sent). Then (unless `--no-pipeline`) the whole tenant-day once in a fresh
-subprocess at the default `PROMQL_CONCURRENCY` through the pipeline's steps (extract and
-archive, verify, load and check), so its peak RSS is the tenant-day's alone (embedded chdb
-and montydb loaded).
+and the ratios of the best, the CPU seconds the server process spent on each set in each
+run (from /proc: unlike wall time, hardly moved by other work on a shared machine), the
+per-run ratios of ours to the floor and to OpenCost's 5m set, then what Prometheus itself
+reported evaluating each set and its largest per-query peak of samples (one more pass,
+`stats=all`; ours: the very queries one extract sent). With `--per-query N`, each query
+of ours and of the floor is sent N more times and the server's CPU seconds per send are
+listed, the dearest first: where ours spends more than the floor. Then (unless
+`--no-pipeline`) the whole tenant-day once in a fresh subprocess at the default
+`PROMQL_CONCURRENCY` through the pipeline's steps (extract and archive, verify, load and
+check), so its peak RSS is the tenant-day's alone (embedded chdb and montydb loaded).
 """
 
 from __future__ import annotations
@@ -38,12 +42,14 @@ if str(Path(__file__).resolve().parent) in sys.path:
 import argparse
 import gc
 import json
+import os
 import resource
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import requests
@@ -113,11 +119,26 @@ def run_set(client: PromQLClient, queries: list[str | tuple[str, str]], tenant: 
 SETS = ("floor", "opencost_5m", "opencost_1m", "ours", "ours_concurrent")
 
 
+@dataclass
+class Compared:
+    """Per set and run: wall seconds (or why the set failed) and the CPU seconds the server
+    spent meanwhile; and the machine's 1-minute load average as each run began."""
+
+    seconds: dict[str, list[float | str]]
+    server_cpu: dict[str, list[float]]
+    load: list[float] = field(default_factory=list)
+
+
 def compare(
-    url: str, tenant: str, step_s: int, runs: int, concurrency: int, names: list[str]
-) -> dict[str, list]:
-    """Seconds of each set in `names`, per run (sequential, one set after the other)."""
-    client = PromQLClient(url, 600)
+    server: PrometheusServer,
+    tenant: str,
+    step_s: int,
+    runs: int,
+    concurrency: int,
+    names: list[str],
+) -> Compared:
+    """Every set in `names`, `runs` times (sequential, one set after the other)."""
+    client = PromQLClient(server.url, 600)
     sets: dict[str, Callable[[], object]] = {
         "floor": lambda: run_set(client, floor_queries(tenant), tenant),
         "opencost_5m": lambda: run_set(client, opencost_queries(tenant, 5), tenant),
@@ -129,15 +150,20 @@ def compare(
     # Runs outer, sets inner: a load from elsewhere on the machine falls on every set alike;
     # each run starts one set later, so that no set always follows the same one (the 1m
     # set leaves the server's heap large), and Python's garbage is collected before each.
-    times: dict[str, list] = {name: [] for name in names}
+    # The server's CPU seconds are what the set cost it, whatever else ran on the cores
+    # (wall time on a shared machine also measures the others' load).
+    found = Compared({name: [] for name in names}, {name: [] for name in names})
     for run in range(runs):
+        found.load.append(os.getloadavg()[0])
         for name in names[run % len(names) :] + names[: run % len(names)]:
             gc.collect()
+            cpu = server.cpu_seconds()
             try:
-                times[name].append(timed(sets[name]))
+                found.seconds[name].append(timed(sets[name]))
             except PromQLError as error:  # a set over the server's limits: say so
-                times[name].append(f"failed: {str(error).rsplit(': ', 1)[-1][:80]}")
-    return times
+                found.seconds[name].append(f"failed: {str(error).rsplit(': ', 1)[-1][:80]}")
+            found.server_cpu[name].append(server.cpu_seconds() - cpu)
+    return found
 
 
 def measure(url: str, data_dir: Path, scenario_path: Path) -> dict[str, float]:
@@ -232,6 +258,30 @@ def evaluation(url: str, tenant: str, step_s: int, names: list[str]) -> dict[str
     return found
 
 
+def per_query(server: PrometheusServer, tenant: str, step_s: int, sends: int) -> None:
+    """Print the server's CPU seconds per send of each query of ours and of the floor,
+    dearest first, each query sent `sends` times in a row."""
+    recorder = RecordingClient(server.url)
+    extract(recorder, tenant, DAY, step_s)
+    at = evaluation_time(DAY, GAUGE).timestamp()
+    session = requests.Session()
+    for name, queries in (
+        ("ours", recorder.sent),
+        ("floor", [(query, at) for query in floor_queries(tenant)]),
+    ):
+        costs = []
+        for query, when in queries:
+            cpu = server.cpu_seconds()
+            for _ in range(sends):
+                session.post(
+                    f"{server.url}/api/v1/query", data={"query": query, "time": f"{when:.3f}"}
+                ).raise_for_status()
+            costs.append(((server.cpu_seconds() - cpu) / sends, query))
+        print(f"{name}: server CPU s per send, {sum(c for c, _ in costs):.3f} in all")
+        for cost, query in sorted(costs, reverse=True):
+            print(f"  {cost:.3f}  {query[:110]}")
+
+
 def backfill_blocks(scenario: dict, sim: Path, width_s: int) -> tuple[int, int]:
     """Backfill the scenario into `sim/tsdb` as consecutive blocks of `width_s` seconds
     (one file each, written and removed in turn); returns (samples, blocks)."""
@@ -268,11 +318,12 @@ def bench(pods: int, args: argparse.Namespace, root: Path) -> dict:
     samples_written = json.loads((sim / "samples").read_text())
     figures: dict = {"pods": pods, "samples": samples_written[0], "blocks": samples_written[1]}
     with PrometheusServer(sim / "tsdb", extra_args=SERVER_ARGS) as server:
-        figures["runs"] = compare(
-            server.url, tenant, step_s, args.runs, args.concurrency, args.sets
-        )
+        compared = compare(server, tenant, step_s, args.runs, args.concurrency, args.sets)
+        figures.update(runs=compared.seconds, server_cpu=compared.server_cpu, load=compared.load)
         figures["evaluation"] = evaluation(server.url, tenant, step_s, args.sets)
         report(figures)
+        if args.per_query:
+            per_query(server, tenant, step_s, args.per_query)
         if not args.no_pipeline:
             shutil.rmtree(sim / "data", ignore_errors=True)  # a fresh tenant-day each time
             child = subprocess.run(
@@ -310,16 +361,25 @@ def report(f: dict) -> None:
     }
     best.setdefault("ours", float("nan"))
     print(f"\n{f['pods']:,} pods, {f['samples']:,} samples/day in {f['blocks']} block(s)")
-    print("| query set | seconds per run | best | best / ours | evaluation s | peak samples |")
-    print("|---|---|---:|---:|---:|---|")
+    print(f"1-minute load average as each run began: {_figures(f['load'], 1)}")
+    print(
+        "| query set | seconds per run | best | best / ours | server CPU s per run "
+        "| evaluation s | peak samples |"
+    )
+    print("|---|---|---:|---:|---|---:|---|")
     for name, times in f["runs"].items():
-        runs = ", ".join(t if isinstance(t, str) else f"{t:.2f}" for t in times)
         evaluated, peak, where = f["evaluation"].get(name, ["", 0, ""])
         evaluated = evaluated if isinstance(evaluated, str) else f"{evaluated:.2f}"
         print(
-            f"| {name} | {runs} | {best[name]:.2f} | {best[name] / best['ours']:.2f} "
-            f"| {evaluated} | {peak:,} ({where}) |"
+            f"| {name} | {_figures(times)} | {best[name]:.2f} | {best[name] / best['ours']:.2f} "
+            f"| {_figures(f['server_cpu'][name])} | {evaluated} | {peak:,} ({where}) |"
         )
+    for other in ("floor", "opencost_5m"):
+        if {"ours", other} <= set(f["runs"]):
+            print(
+                f"ours / {other} per run: wall {_ratios(f['runs'], other)}; "
+                f"server CPU {_ratios(f['server_cpu'], other)}"
+            )
     if set(SETS) <= set(best):
         print(
             f"ours vs floor: {best['ours'] / best['floor']:.2f}x; OpenCost 5m vs ours: "
@@ -327,6 +387,18 @@ def report(f: dict) -> None:
             f"1m vs ours: {best['opencost_1m'] / best['ours']:.2f}x",
             flush=True,
         )
+
+
+def _figures(values: list, digits: int = 2) -> str:
+    return ", ".join(v if isinstance(v, str) else f"{v:.{digits}f}" for v in values)
+
+
+def _ratios(runs: dict[str, list], other: str) -> str:
+    """Ours over `other`, run by run (the runs of one invocation met the same load)."""
+    pairs = zip(runs["ours"], runs[other], strict=True)
+    return ", ".join(
+        f"{o / t:.2f}" if isinstance(o, float) and isinstance(t, float) else "-" for o, t in pairs
+    )
 
 
 def main() -> None:
@@ -343,6 +415,13 @@ def main() -> None:
         help="Largest size backfilled in one block; larger ones in 2-hour blocks.",
     )
     parser.add_argument("--no-pipeline", action="store_true", help="Skip the RSS measurement.")
+    parser.add_argument(
+        "--per-query",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Also list the server's CPU per query of ours and the floor (N sends each).",
+    )
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -8,6 +8,7 @@ Both binaries come from Debian's `prometheus` package (2.x).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -150,6 +151,14 @@ class PrometheusServer:
         self.stop()
         tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
         raise LocalPrometheusError(f"prometheus on {self.url} {what}; log {self.log_path}:\n{tail}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the running server has used so far (Linux, /proc): what
+        a benchmark charges to the server, whatever else loads the machine's cores."""
+        if self._process is None:
+            raise LocalPrometheusError("the server is not running")
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s); safe to call twice."""
