@@ -36,8 +36,6 @@ MONGODB_METHODS = frozenset(
 PENDING = frozenset(
     {
         "api/query/breakdown.py",
-        "api/query/clean_expenses.py",
-        "api/query/shared_expenses.py",
         "api/routes/k8s_costs.py",
     }
 )
