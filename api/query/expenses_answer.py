@@ -61,11 +61,11 @@ class CleanExpensesAnswer:
         cls, settings: Settings, cache: CatalogCache, question: ExpensesQuestion
     ) -> CleanExpensesAnswer:
         """Steps 1 to 4 (the module's docstring)."""
-        find = (settings, cache, question.organization_id, question.period, question.filters)
+        asked = (settings, cache, question.organization_id, question.period, question.filters)
         if not question.policy.active:
-            expenses = find_clean_expenses(*find, question.page, question.metric)
+            expenses = find_clean_expenses(*asked, question.page, question.metric)
             return cls(question, expenses)
-        every = find_clean_expenses(*find, None, question.metric)
+        every = find_clean_expenses(*asked, None, question.metric)
         bill = reconciliation(cache.get(settings, question.organization_id), question.metric)
         shared = shared_expenses(every, question.period, question.filters, question.policy, bill)
         return cls(question, ranked(shared, question.page))
