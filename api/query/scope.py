@@ -13,6 +13,7 @@ from typing import Any
 
 from api.catalog.catalog import Catalog
 from api.query.filters import CATALOG_FILTERS, Filters
+from api.query.paging import Page
 from etl.core.metrics import DEFAULT_METRIC, METRIC_COLUMNS
 from etl.storage.clickhouse import StringArray
 from etl.storage.nodedays import LIST_METRIC
@@ -178,8 +179,7 @@ def cost_parameters(
         "cluster_account_ids": request_scope.cluster_account_ids,
         "k8s_account_ids": request_scope.k8s_account_ids,
         **bill_parameters(request_scope, period, metric),
-        "limit": MAX_ITEMS if limit is None else min(limit, MAX_ITEMS),
-        "offset": min(offset, MAX_ITEMS),
+        **Page(limit, offset).sql_parameters(MAX_ITEMS),
     }
 
 

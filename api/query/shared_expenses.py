@@ -4,26 +4,33 @@ Spreading idle or a shared namespace moves cost between a cluster's groups, so a
 whole cluster's cost only grows by its overhead; with an allocation filter
 (`k8s_namespace`...) a cluster item is the filtered groups' cost *with* the parts
 they receive of the cluster's shared costs, as `k8s_costs` reports them
-(sql/queries/k8s_costs_shared.sql, per cluster). Either way the cluster item gains
-`shared` ({idle, namespaces, overhead}), its `k8s_costs` is what it keeps of its own
-rows, and `cost` is their sum. Bill resources are unchanged. Items are re-ranked
-after the change, and `limit` cuts after it.
+(sql/queries/k8s_costs_shared.sql, per cluster, read by etl/storage/expensereads.py).
+Either way the cluster item gains `shared` ({idle, namespaces, overhead}), its
+`k8s_costs` is what it keeps of its own rows, and `cost` is their sum. Bill
+resources are unchanged. This is the sharing step of the answer
+(api/query/expenses_answer.py): it runs on every item, before ordering and paging,
+since a changed cost can move an item across pages.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+import pyarrow as pa
+
 from api.context import clickhouse
-from api.query.filters import CLEAN_EXPENSES, Filters
+from api.query.clean_expenses import cluster_rows
+from api.query.filters import Filters
 from api.query.scope import Period
+from api.render.answer import CleanExpenses
+from api.render.clusterparts import SHARED_PARTS
 from etl.core.components import COMPONENTS
 from etl.core.sharing import SharingPolicy
-from etl.storage import sqlfiles
+from etl.storage.expensereads import shared_cluster_sums
 
-PARTS = ("idle", "namespaces", "overhead")
+SHARED_COLUMNS = tuple(f"shared_{part}" for part in SHARED_PARTS)
 
 
 def shared_cluster_costs(
@@ -37,49 +44,50 @@ def shared_cluster_costs(
     priced from the bill by `bill` (api/query/metric.py: reconciliation)."""
     if not account_ids:
         return {}
-    parameters = {
-        "cloud_account_ids": account_ids,
-        "start_date": period.start,
-        "end_date": period.end,
-        "group_by": "namespace",
-        "controllers": [],
-        "label_keys": [],
-        "label_values": [],
-        **filters.sql_parameters(CLEAN_EXPENSES),
-        **policy.sql_parameters(),
-        **bill,
-        "per_cluster": 1,
-    }
-    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    rows = cluster_rows(account_ids, period, filters, bill)
     with clickhouse() as client:
-        query = sqlfiles.query("k8s_costs_shared")
-        for row in client.query(query, parameters=parameters).named_results():
-            cluster = sums[row["cloud_account_id"]]
-            for column in (*COMPONENTS, *(f"shared_{part}" for part in PARTS), "own_cost"):
-                cluster[column] += row[column]
+        sums = shared_cluster_sums(client, rows, policy, (*COMPONENTS, *SHARED_COLUMNS, "own_cost"))
     return {
         account: {
             "k8s_costs": {column: values[column] for column in COMPONENTS},
-            "shared": {part: values[f"shared_{part}"] for part in PARTS},
-            "cost": values["own_cost"] + sum(values[f"shared_{part}"] for part in PARTS),
+            "shared": {part: values[f"shared_{part}"] for part in SHARED_PARTS},
+            "cost": values["own_cost"] + sum(values[column] for column in SHARED_COLUMNS),
         }
         for account, values in sums.items()
     }
 
 
-def share_items(
-    items: list[dict[str, Any]], costs: dict[str, dict[str, Any]]
-) -> tuple[list[dict[str, Any]], float]:
-    """The items with their clusters costed from `costs`, most expensive first, and how
-    much the total changed."""
+def shared_expenses(
+    expenses: CleanExpenses,
+    period: Period,
+    filters: Filters,
+    policy: SharingPolicy,
+    bill: Mapping[str, Any],
+) -> CleanExpenses:
+    """`expenses` with their clusters costed with `policy`, and the total changed by as
+    much; items keep their places (ordering comes after)."""
+    clusters = expenses.clusters
+    accounts = expenses.cloud_account_ids.take(pa.array(clusters.positions)).to_pylist()
+    costs = shared_cluster_costs(sorted(set(accounts)), period, filters, policy, bill)
+    found = [costs.get(account) for account in accounts]
+    item_costs = expenses.costs.to_pylist()
+    breakdowns = clusters.breakdown.to_pylist()
     change = 0.0
-    shared = []
-    for item in items:
-        cluster = costs.get(item["cloud_account_id"]) if "k8s_costs" in item else None
+    for index, (position, cluster) in enumerate(zip(clusters.positions, found, strict=True)):
         if cluster is not None:
-            change += cluster["cost"] - item["cost"]
-            item = {**item, **cluster}
-        shared.append(item)
-    # clean_expenses' order (sql/queries/clean_expenses_costs.sql): cost, then the ids.
-    shared.sort(key=lambda item: (-item["cost"], item["resource_id"], item["cloud_account_id"]))
-    return shared, change
+            change += cluster["cost"] - item_costs[position]
+            item_costs[position] = cluster["cost"]
+            breakdowns[index] = cluster["k8s_costs"]
+    parts = pa.table(
+        {
+            part: pa.array([None if f is None else f["shared"][part] for f in found], pa.float64())
+            for part in SHARED_PARTS
+        }
+    )
+    breakdown = pa.Table.from_pylist(breakdowns, schema=clusters.breakdown.schema)
+    return replace(
+        expenses,
+        costs=pa.array(item_costs, pa.float64()),
+        total_cost=expenses.total_cost + change,
+        clusters=replace(clusters, breakdown=breakdown, shared=parts),
+    )

@@ -9,7 +9,7 @@ both renderings give exactly those keys.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -55,6 +55,23 @@ class CleanExpenses:
     def empty(cls) -> CleanExpenses:
         """No item at all."""
         return cls([], [], [], 0, 0.0)
+
+    def take(self, indices: np.ndarray) -> CleanExpenses:
+        """Items `indices` only, in that order (an ordering, a page), totals unchanged."""
+        rows = np.asarray(indices, np.int64)
+        where = np.full(len(self.costs), -1, np.int64)
+        where[rows] = np.arange(len(rows))
+        moved = where[self.clusters.positions]
+        kept = np.flatnonzero(moved >= 0)
+        kept = kept[np.argsort(moved[kept], kind="stable")]
+        return replace(
+            self,
+            resource_ids=self.resource_ids.take(rows),
+            cloud_account_ids=self.cloud_account_ids.take(rows),
+            costs=self.costs.take(rows),
+            clusters=self.clusters.take(kept, moved[kept]),
+            prefixes=None if self.prefixes is None else self.prefixes.take(rows),
+        )
 
     def items(self) -> list[dict[str, Any]]:
         """Each item as a dict with CleanExpenseSchema's fields."""
@@ -103,10 +120,6 @@ class CleanExpenses:
             prefixes, json_numbers(self.costs), tails.take(tail_of), NOTHING
         )
         return b"".join((head, joined_values(items)[:-1], b"]}"))  # [:-1]: the last comma
-
-
-def _arrow(values: Sequence[Any] | pa.Array, kind: pa.DataType) -> pa.Array:
-    return values if isinstance(values, pa.Array) else pa.array(values, kind)
 
 
 def _arrow(values: Sequence[Any] | pa.Array, kind: pa.DataType) -> pa.Array:

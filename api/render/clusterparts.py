@@ -1,9 +1,9 @@
 """The K8s clusters among clean_expenses items: their breakdowns and billed nodes, as columns.
 
 A cluster item adds `k8s_costs` (its breakdown), `billed_nodes` (the bill's node
-VMs folded into it, docs/api.md) and `reconciliation` (what pricing its nodes and PVs
-from the bill changed, when its cost was read from its own rows) to the fields every
-item has. An answer can
+VMs folded into it, docs/api.md), `reconciliation` (what pricing its nodes and PVs
+from the bill changed, when its cost was read from its own rows) and, with sharing,
+`shared` (what each rule added) to the fields every item has. An answer can
 hold thousands of clusters and their nodes; kept as Arrow columns, their JSON is
 laid out by Arrow compute as the items' is (api/render/arrowbytes.py), and dicts are
 built for CSV only.
@@ -39,8 +39,15 @@ COMPONENT_KEYS = [
     _text((',"k8s_costs":{' if index == 0 else ",") + f'"{name}":')
     for index, name in enumerate(COMPONENTS)
 ]
-NODES_START, NODE_END, NODE_SEPARATOR, NODES_END, CLUSTER_END = (
-    _text('},"billed_nodes":['),
+# `,"shared":{"idle":` before the first part, `,"namespaces":` before the next...
+SHARED_PARTS = ("idle", "namespaces", "overhead")
+SHARED_KEYS = [
+    _text((',"shared":{' if index == 0 else ",") + f'"{name}":')
+    for index, name in enumerate(SHARED_PARTS)
+]
+BREAKDOWN_END, NODES_START, NODE_END, NODE_SEPARATOR, NODES_END, CLUSTER_END = (
+    _text("}"),
+    _text(',"billed_nodes":['),
     _text("}"),
     _text(","),
     _text("]"),
@@ -79,7 +86,9 @@ class Clusters:
 
     Cluster `i` is item `positions[i]`; its breakdown is row `i` of `breakdown` and
     its billed nodes rows `node_offsets[i]` to `node_offsets[i + 1]` of `nodes`
-    (costliest first). `node_keys` are the nodes' `resource_key`s.
+    (costliest first). `node_keys` are the nodes' `resource_key`s. With sharing, row
+    `i` of `shared` holds cluster `i`'s SHARED_PARTS (nulls: no `shared` field, a
+    cluster without allocation rows to share).
     """
 
     positions: np.ndarray
@@ -91,6 +100,7 @@ class Clusters:
     # clusters costed from their allocation rows).
     reconciled: pa.Table | None = None
     metric: str = ""
+    shared: pa.Table | None = None
 
     @classmethod
     def grouped(
@@ -162,6 +172,25 @@ class Clusters:
         """No cluster at all."""
         return cls.from_lists([], [])
 
+    def take(self, rows: np.ndarray, positions: np.ndarray) -> Clusters:
+        """Clusters `rows` only, in that order, now at item `positions`, their nodes kept."""
+        starts = self.node_offsets[rows]
+        counts = self.node_offsets[rows + 1] - starts
+        offsets = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        # Node j of the kept clusters: its cluster's first node, plus its place after it.
+        node_rows = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
+        return Clusters(
+            np.asarray(positions, np.int64),
+            self.breakdown.take(rows),
+            self.nodes.take(node_rows),
+            self.node_keys[node_rows],
+            offsets,
+            None if self.reconciled is None else self.reconciled.take(rows),
+            self.metric,
+            None if self.shared is None else self.shared.take(rows),
+        )
+
     def as_dicts(self, catalog: Catalog) -> dict[int, dict[str, Any]]:
         """Each cluster's `k8s_costs` and `billed_nodes` fields, by its item's position."""
         nodes = [
@@ -183,6 +212,10 @@ class Clusters:
         if self.reconciled is not None:
             for position, row in zip(self.positions, self.reconciled.to_pylist(), strict=True):
                 fields[int(position)]["reconciliation"] = self._reconciliation(row)
+        if self.shared is not None:
+            for position, parts in zip(self.positions, self.shared.to_pylist(), strict=True):
+                if parts["idle"] is not None:
+                    fields[int(position)]["shared"] = parts
         return fields
 
     def _reconciliation(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +236,7 @@ class Clusters:
         pieces: list[Any] = []
         for key, name in zip(COMPONENT_KEYS, COMPONENTS, strict=True):
             pieces += [key, json_numbers(self.breakdown[name].combine_chunks())]
+        pieces += [BREAKDOWN_END, self._shared_json()]
         pieces += [NODES_START, pc.binary_join(listed, NODE_SEPARATOR), NODES_END]
         if self.reconciled is not None:
             values = [self.reconciled[column].combine_chunks() for column in RECONCILED_COLUMNS]
@@ -218,6 +252,16 @@ class Clusters:
             pieces.append(NODE_END)
         pieces.append(CLUSTER_END)
         return pc.binary_join_element_wise(*pieces, NOTHING)
+
+    def _shared_json(self) -> pa.LargeBinaryArray | pa.Scalar:
+        """Per cluster, `,"shared":{...}`, or nothing (no sharing, or no part for it)."""
+        if self.shared is None:
+            return NOTHING
+        pieces: list[Any] = []
+        for key, name in zip(SHARED_KEYS, SHARED_PARTS, strict=True):
+            pieces += [key, json_numbers(self.shared[name].combine_chunks())]
+        pieces.append(NODE_END)
+        return pc.binary_join_element_wise(*pieces, NOTHING).fill_null(NOTHING)
 
 
 def from_answer(catalog: Catalog, column: dict[str, pa.Array], items: int, metric: str) -> Clusters:

@@ -2,8 +2,8 @@
 
 The query schema below validates the query string (unknown parameters are rejected,
 as the platform does) and documents it in /openapi.json, with the response schema of
-api/render/schemas.py. The answer is found by api/query/clean_expenses.py and
-rendered by api/render/ (JSON from bytes, or CSV).
+api/render/schemas.py. The view only wires: the question, then its one answer
+(api/query/expenses_answer.py: scope, sharing, ordering, paging, rendering).
 """
 
 from __future__ import annotations
@@ -13,22 +13,20 @@ from typing import Any
 from apiflask import APIBlueprint
 from apiflask.fields import Integer, List, String
 from apiflask.validators import OneOf, Range, Regexp
-from flask import Response, current_app, jsonify
+from flask import current_app
 from marshmallow import RAISE
 
 from api.catalog.cache import CatalogCache
 from api.context import current_settings, mongodb, token_scope
-from api.query.clean_expenses import CATALOG_FIELDS, find_clean_expenses
+from api.query.clean_expenses import CATALOG_FIELDS
+from api.query.expenses_answer import CleanExpensesAnswer, ExpensesQuestion
 from api.query.filters import CLEAN_EXPENSES, Filters
-from api.query.metric import METRIC_FIELDS, reconciliation, request_metric
-from api.query.paging import page
+from api.query.metric import METRIC_FIELDS, request_metric
+from api.query.paging import Page
 from api.query.period import query_schema
 from api.query.scope import Period
-from api.query.shared_expenses import share_items, shared_cluster_costs
 from api.query.sharing import SHARING_FIELDS, request_policy
-from api.render.csvfile import csv_response
 from api.render.schemas import CleanExpensesSchema
-from etl.core.sharing import SharingPolicy
 
 bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
 
@@ -97,87 +95,25 @@ def catalogs() -> CatalogCache:
 @bp.doc(responses={200: CSV_RESPONSE})
 def get_clean_expenses(organization_id: str, query: dict[str, Any]) -> Any:
     """Resources of the organization with their cost over the period, most expensive first."""
-    filters = Filters.from_query(query, CLEAN_EXPENSES).within(token_scope())
-    limit = query.get("limit")
-    settings = current_settings()
-    policy = request_policy(mongodb(), organization_id, query)
-    metric = request_metric(mongodb(), organization_id, query)
-    if policy.active:
-        return _shared_answer(organization_id, query, filters, policy, metric)
-    answer = find_clean_expenses(
-        settings,
-        catalogs(),
+    database = mongodb()
+    question = ExpensesQuestion(
         organization_id,
         _period(query),
-        filters,
-        limit,
-        query["offset"],
-        metric,
+        Filters.from_query(query, CLEAN_EXPENSES).within(token_scope()),
+        request_metric(database, organization_id, query),
+        request_policy(database, organization_id, query),
+        Page.of_query(query),
+        (query["start_date"], query["end_date"]),
     )
-    csv = query["format"] == "csv"
-    totals: dict[str, Any] = {
-        "start_date": query["start_date"],
-        "end_date": query["end_date"],
-        "cost_metric": metric,
-        "total_count": answer.total_count,
-        "total_cost": answer.total_cost,
-    }
-    if limit is not None:
-        totals["limit"] = limit
-    if query["offset"]:
-        totals["offset"] = query["offset"]
-    if csv:
-        return csv_response(
-            {**totals, "clean_expenses": answer.items()}, f"clean_expenses_{organization_id}.csv"
-        )
-    # The items are encoded from bytes with CleanExpenseSchema's fields and types
+    answer = CleanExpensesAnswer.find(current_settings(), catalogs(), question)
+    # JSON: the items are encoded from bytes with CleanExpenseSchema's fields and types
     # (api/render/answer.py; the schemathesis test checks every answer against the
     # schema), so they skip marshmallow's field-by-field dump, which takes longer than
     # the ClickHouse query for thousands of items.
-    return Response(answer.json_body(totals), mimetype="application/json")
+    return answer.csv() if query["format"] == "csv" else answer.json()
 
 
 def _period(query: dict[str, Any]) -> Period:
     """The dates, and the billing periods as YYYYMM numbers."""
     months = sorted({int(month.replace("-", "")) for month in query.get("billing_period", ())})
     return Period(query["start_date"], query["end_date"], tuple(months))
-
-
-def _shared_answer(
-    organization_id: str,
-    query: dict[str, Any],
-    filters: Filters,
-    policy: SharingPolicy,
-    metric: str,
-) -> Any:
-    """The answer with its cluster items costed with sharing (api/query/shared_expenses.py):
-    every item costed, then paged, dicts rendered by Flask (sharing is the rarer question)."""
-    period = _period(query)
-    answer = find_clean_expenses(
-        current_settings(), catalogs(), organization_id, period, filters, metric=metric
-    )
-    items = answer.items()
-    clusters = sorted({item["cloud_account_id"] for item in items if "k8s_costs" in item})
-    bill = reconciliation(catalogs().get(current_settings(), organization_id), metric)
-    items, change = share_items(
-        items, shared_cluster_costs(clusters, period, filters, policy, bill)
-    )
-    limit = query.get("limit")
-    body: dict[str, Any] = {
-        "start_date": query["start_date"],
-        "end_date": query["end_date"],
-        "cost_metric": metric,
-        "total_count": answer.total_count,
-        "total_cost": answer.total_cost + change,
-        "sharing": policy.document(),
-    }
-    if limit is not None:
-        body["limit"] = limit
-    if query["offset"]:
-        body["offset"] = query["offset"]
-    items = page(items, limit, query["offset"])
-    if query["format"] == "csv":
-        return csv_response(
-            {**body, "clean_expenses": items}, f"clean_expenses_{organization_id}.csv"
-        )
-    return jsonify({**body, "clean_expenses": items})

@@ -40,7 +40,7 @@ from api.context import clickhouse, current_settings, mongodb, token_scope
 from api.query.efficiency import USAGE_SUMS, efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.metric import METRIC_FIELDS, reconciliation, request_metric
-from api.query.paging import page
+from api.query.paging import Page
 from api.query.period import query_schema
 from api.query.series import STEPS, by_day, series
 from api.query.sharing import SHARING_FIELDS, request_policy
@@ -190,17 +190,16 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
     }
     if policy.active:
         body["sharing"] = policy.document()
-    limit = query.get("limit")
-    if limit is not None:
-        groups = page(groups, limit)
-        body["limit"] = limit
+    paging = Page.of_query(query)
+    groups = paging.of(groups)
+    body.update(paging.fields())
     body["groups"] = groups
     step = query.get("step")
     if step is not None:
         per_day = find_groups(
             organization_id, {**query, "group_by": by_day(query["group_by"])}, policy
         )
-        kept = {group["key"] for group in groups} if limit is not None else None
+        kept = {group["key"] for group in groups} if paging.limit is not None else None
         body["step"] = step
         body["series"] = series(per_day, step, kept)
     return body

@@ -20,7 +20,7 @@ from marshmallow import RAISE
 
 from api.context import clickhouse, current_settings, token_scope
 from api.query.filters import K8S_RECOMMENDATIONS, Filters
-from api.query.paging import page
+from api.query.paging import Page
 from api.query.period import query_schema
 from api.query.recommendations import QUANTILES, Options, find_recommendations
 from api.routes.clean_expenses import catalogs
@@ -114,8 +114,7 @@ def get_k8s_recommendations(organization_id: str, query: dict[str, Any]) -> dict
         "total_count": len(found),
         "total_monthly_savings": sum(r["monthly_savings"] or 0.0 for r in found),
     }
-    if query.get("limit"):
-        found = page(found, query["limit"])
-        body["limit"] = query["limit"]
-    body["recommendations"] = found
+    paging = Page.of_query(query)
+    body.update(paging.fields())
+    body["recommendations"] = paging.of(found)
     return body

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.e2e
 ROUTE = "/restapi/v2/organizations/{organization_id}/"
 SHARING_DEFAULTS = ("--share-idle", "weighted", "--share-namespaces", "kube-system")
 SHARING_DEFAULTS += ("--shared-overhead-hourly", "1")
+# Query parameters overriding those defaults back to sharing nothing.
+UNSHARED = {"share_idle": "none", "share_namespaces": "", "shared_overhead_hourly": 0}
 
 
 def _clean_expense_key(item: dict[str, Any]) -> tuple[str, ...]:
@@ -102,33 +104,60 @@ def test_every_paged_route_of_the_openapi_document_is_covered(loaded):
     assert routes["clean_expenses"] == {"limit", "offset"}
 
 
+def _assert_pages_add_up(get: Callable, route: str, offsets: bool, **query: Any) -> list:
+    """The whole answer of `route` in its documented order, its pages (with `offset`
+    when the route takes one) disjoint and adding up to it, and `limit` alone its head;
+    the whole answer's items."""
+    field, key, order = PAGED[route]
+    whole = get(route, **query)
+    items = whole[field]
+    assert len(items) >= 2, (route, query)
+    assert [key(i) for i in items] == [key(i) for i in sorted(items, key=order)]
+    if offsets:
+        for size in (1, 2):
+            pages = [get(route, limit=size, offset=n, **query) for n in range(0, len(items), size)]
+            paged = [key(i) for page in pages for i in page[field]]
+            assert paged == [key(i) for i in items], (route, size)
+            assert len(set(paged)) == len(paged)  # disjoint
+            assert {page["total_count"] for page in pages} == {whole["total_count"]}
+        beyond = get(route, limit=1, offset=len(items), **query)
+        assert beyond[field] == [] and beyond["total_count"] == whole["total_count"]
+    # Without an offset, `limit` gives the first page: the whole answer's head.
+    for size in range(1, len(items) + 1):
+        head = get(route, limit=size, **query)
+        assert [key(i) for i in head[field]] == [key(i) for i in items[:size]], (route, size)
+        assert head["total_count"] == whole["total_count"]
+    return items
+
+
 @pytest.mark.parametrize("route", sorted(PAGED))
 def test_pages_are_disjoint_and_add_up_to_the_answer_with_sharing_defaults(
     shared_by_default, route
 ):
     get = shared_by_default["get"]
     field, key, order = PAGED[route]
-    whole = get(route)
-    items = whole[field]
-    assert len(items) >= 2, route
+    offsets = "offset" in _paged_routes(shared_by_default["settings"])[route]
+    _assert_pages_add_up(get, route, offsets)
     if route != "k8s_recommendations":  # right-sizing has no sharing
-        assert "sharing" in whole, route
+        assert "sharing" in get(route), route
     # One order rule with and without sharing: most expensive first, then the ids.
-    assert [key(i) for i in items] == [key(i) for i in sorted(items, key=order)]
     plain = shared_by_default["plain"][route][field]
     assert [key(i) for i in plain] == [key(i) for i in sorted(plain, key=order)]
 
-    if "offset" in _paged_routes(shared_by_default["settings"])[route]:
-        for size in (1, 2):
-            pages = [get(route, limit=size, offset=n) for n in range(0, len(items), size)]
-            paged = [key(i) for page in pages for i in page[field]]
-            assert paged == [key(i) for i in items], (route, size)
-            assert len(set(paged)) == len(paged)  # disjoint
-            assert {page["total_count"] for page in pages} == {whole["total_count"]}
-        beyond = get(route, limit=1, offset=len(items))
-        assert beyond[field] == [] and beyond["total_count"] == whole["total_count"]
-    # Without an offset, `limit` gives the first page: the whole answer's head.
-    for size in range(1, len(items) + 1):
-        head = get(route, limit=size)
-        assert [key(i) for i in head[field]] == [key(i) for i in items[:size]], (route, size)
-        assert head["total_count"] == whole["total_count"]
+
+@pytest.mark.parametrize(
+    "narrowed", [{}, {"k8s_namespace": "kube-system"}], ids=["every item", "allocation filter"]
+)
+def test_clean_expenses_pages_alike_shared_and_not_on_the_same_organization(
+    shared_by_default, narrowed
+):
+    """The defaults shared; the same request overriding them to share nothing takes the
+    answer's other branch (ClickHouse orders and pages): both page by the one rule, and
+    hold the same items, only their costs moved by sharing."""
+    get = shared_by_default["get"]
+    shared = _assert_pages_add_up(get, "clean_expenses", True, **narrowed)
+    unshared = _assert_pages_add_up(get, "clean_expenses", True, **narrowed, **UNSHARED)
+    assert "sharing" in get("clean_expenses", **narrowed)
+    assert "sharing" not in get("clean_expenses", **narrowed, **UNSHARED)
+    key = PAGED["clean_expenses"][1]
+    assert sorted(map(key, shared)) == sorted(map(key, unshared))

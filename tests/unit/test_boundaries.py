@@ -31,14 +31,6 @@ MONGODB_METHODS = frozenset(
     | {"replace_one", "delete_one", "delete_many", "find_one_and_update", "count_documents"}
     | {"aggregate", "create_index"}
 )
-# Issue #25: the SQL of these modules moves to etl/storage once issue #24's rework of
-# them (the reconciliation of clean_expenses, breakdown and k8s_costs) has merged.
-PENDING = frozenset(
-    {
-        "api/query/clean_expenses.py",
-        "api/query/shared_expenses.py",
-    }
-)
 
 
 def _shipped_modules() -> Iterator[Path]:
@@ -104,5 +96,4 @@ def test_no_store_io_outside_the_storage_layer() -> None:
         for path in _shipped_modules()
         if (calls := store_calls(path.read_text()))
     }
-    assert {path: calls for path, calls in leaks.items() if path not in PENDING} == {}
-    assert sorted(PENDING - leaks.keys()) == []  # a module moved: take it off PENDING
+    assert leaks == {}

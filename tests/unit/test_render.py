@@ -12,17 +12,20 @@ import csv
 import io
 import json
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from api.catalog.catalog import Catalog
 from api.render.answer import CleanExpenses
-from api.render.clusterparts import RECONCILED_COLUMNS, Clusters
+from api.render.clusterparts import RECONCILED_COLUMNS, SHARED_PARTS, Clusters
 from api.render.csvfile import COLUMNS, csv_response
 from api.render.schemas import (
     BilledNodeSchema,
     CleanExpenseK8sCostsSchema,
     CleanExpenseSchema,
     ReconciliationSchema,
+    SharedPartsSchema,
 )
 from etl.costmodel.assets import COMPONENTS
 from etl.storage.registry import K8S_ACCOUNT_TYPE, K8S_CLUSTER_RESOURCE_TYPE
@@ -137,30 +140,70 @@ def test_json_body_holds_the_same_items_as_the_dicts(
         assert sum(dev["k8s_costs"].values()) == pytest.approx(dev["cost"])
 
 
+def _mixed_answer() -> CleanExpenses:
+    """Two clusters (cl-1 with two billed nodes), a bill VM and an orphan, unordered."""
+    return _answer(["cl-2", "vm-1", "cl-1", "orphan"], [50.0, 40.0, 30.0, 60.0])
+
+
+@pytest.mark.parametrize("indices", [[3, 0, 1, 2], [2, 0], [2], [1, 3], []])
+def test_taking_items_keeps_each_with_its_clusters_parts(indices: list[int]) -> None:
+    answer = _mixed_answer()
+    every = answer.items()
+
+    taken = answer.take(np.array(indices, np.int64))
+
+    assert taken.items() == [every[at] for at in indices]
+    assert (taken.total_count, taken.total_cost) == (4, 180.0)
+    body = json.loads(taken.json_body({"total_count": 4}))
+    assert body["clean_expenses"] == [every[at] for at in indices]
+
+
+def test_shared_parts_render_alike_as_json_and_dicts() -> None:
+    answer = _mixed_answer()
+    # cl-2 (cluster 0) received parts; cl-1 (cluster 1) had no rows to share.
+    parts = {"idle": 1.5, "namespaces": 0.25, "overhead": 24.0}
+    shared = pa.table({name: pa.array([parts[name], None], pa.float64()) for name in SHARED_PARTS})
+    answer.clusters = Clusters(**{**answer.clusters.__dict__, "shared": shared})
+
+    items = json.loads(answer.json_body({"total_count": 4}))["clean_expenses"]
+
+    assert items == answer.items()
+    assert items[0]["shared"] == parts
+    assert "shared" not in items[2] and "k8s_costs" in items[2]
+    assert set(items[0]["shared"]) == set(SharedPartsSchema().fields)
+    assert json.loads(answer.take(np.array([2, 0])).json_body({}))["clean_expenses"] == [
+        items[2],
+        items[0],
+    ]
+
+
 def test_an_empty_answer_is_its_totals_and_no_item() -> None:
     body = json.loads(CleanExpenses.empty().json_body({"total_count": 0}))
 
     assert body == {"total_count": 0, "clean_expenses": []}
 
 
-def _full_answer() -> CleanExpenses:
-    """A cluster with billed nodes, the node VM it folds, a bare resource and an orphan."""
-    resource_ids = ["cl-1", "vm-1", "vm-2", "orphan"]
-    costs = [30.0, 2.5, 0.5, 0.1]
+def _answer(resource_ids: list[str], costs: list[float]) -> CleanExpenses:
+    """Every item of `resource_ids` with its cost, the clusters' parts from clusters_of."""
     return CleanExpenses(
         resource_ids,
-        ["k8s-1", "aws-1", "aws-1", "aws-1"],
+        ["k8s-1" if rid.startswith("cl-") else "aws-1" for rid in resource_ids],
         costs,
-        total_count=4,
+        total_count=len(costs),
         total_cost=sum(costs),
         clusters=clusters_of(resource_ids, costs),
         catalog=Catalog(ACCOUNTS, RESOURCES, built_at=0.0),
     )
 
 
+def _full_answer() -> CleanExpenses:
+    """A cluster with billed nodes, the node VM it folds, a bare resource and an orphan."""
+    return _answer(["cl-1", "vm-1", "vm-2", "orphan"], [30.0, 2.5, 0.5, 0.1])
+
+
 def test_rendered_item_keys_are_the_schema_fields() -> None:
     body = json.loads(_full_answer().json_body({"total_count": 4}))
-    # `shared` only with sharing, whose answer Flask renders (api/routes/clean_expenses.py).
+    # `shared` only with sharing (test_shared_parts_render_alike_as_json_and_dicts).
     schema_fields = set(CleanExpenseSchema().fields) - {"shared"}
     items = body["clean_expenses"]
 
