@@ -39,7 +39,7 @@ from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.metrics import DEFAULT_METRIC
 from etl.costmodel.allocation import IDLE as IDLE_NAMESPACE
-from etl.storage import sqlfiles
+from etl.storage import billrollup, sqlfiles
 from etl.storage.clickhouse import StringArray
 from etl.storage.registry import K8S_ACCOUNT_TYPE
 
@@ -221,7 +221,8 @@ class BreakdownQuery:
         with clickhouse() as client:
             rows = list(
                 client.query(
-                    sqlfiles.query("breakdown_k8s_components"), parameters=parameters
+                    sqlfiles.query("breakdown_k8s_components"),
+                    parameters=billrollup.with_rollup(client, parameters, "cloud_account_ids"),
                 ).named_results()
             )
         for (day, account), costs in _component_days(rows).items():
@@ -255,7 +256,8 @@ class BreakdownQuery:
         }
         with clickhouse() as client:
             rows = client.query(
-                sqlfiles.query("breakdown_expenses_costs"), parameters=parameters
+                sqlfiles.query("breakdown_expenses_costs"),
+                parameters=billrollup.with_rollup(client, parameters),
             ).result_rows
         for day, key, cost in rows:
             self._add(day, key, cost)

@@ -34,7 +34,7 @@ from api.render.items import SHOWN_FIELDS, EncodedItems
 from etl.core.config import Settings
 from etl.core.metrics import DEFAULT_METRIC
 from etl.costmodel.assets import COMPONENTS
-from etl.storage import sqlfiles
+from etl.storage import billrollup, sqlfiles
 
 # The document fields a catalog keeps: those its items show, then any other field a
 # filter reads (so a new attribute filter cannot find nothing).
@@ -56,7 +56,10 @@ def _expenses_answer(
         return CleanExpenses.empty()
     parameters = cost_parameters(request_scope, period, limit, offset, metric)
     with clickhouse() as client:
-        table = client.query_arrow(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
+        table = client.query_arrow(
+            sqlfiles.query("clean_expenses_costs"),
+            parameters=billrollup.with_rollup(client, parameters),
+        )
     # Arrow columns: no Python object per row. Items come first, then folded node rows.
     if not table.num_rows:
         if not offset:

@@ -46,13 +46,10 @@ FROM expenses
 LEFT JOIN
 (
     SELECT cloud_account_id AS adjusted_account_id, date AS adjusted_date, adjustment
-    FROM cluster_bill_adjustments(
-        cluster_account_ids = {k8s_account_ids:Array(String)},
+    FROM cluster_bill_adjustments_rollup(
+        rollup_key = {rollup_key:String},
         first_day = {start_date:UInt32},
-        last_day = {end_date:UInt32},
-        bill_resource_ids = {bill_resource_ids:Array(String)},
-        bill_instance_keys = {bill_instance_keys:Array(String)},
-        cost_column = {cost_column:String}
+        last_day = {end_date:UInt32}
     )
 ) AS adjustments
 ON adjustments.adjusted_account_id = expenses.cloud_account_id

@@ -56,13 +56,10 @@ FROM
                 gpu_adjustment AS gpu_cost,
                 pv_adjustment AS pv_cost,
                 {{zero: load_balancer_cost, network_cost, management_cost}}
-            FROM cluster_bill_adjustments(
-                cluster_account_ids = {cloud_account_ids:Array(String)},
+            FROM cluster_bill_adjustments_rollup(
+                rollup_key = {rollup_key:String},
                 first_day = {start_date:UInt32},
-                last_day = {end_date:UInt32},
-                bill_resource_ids = {bill_resource_ids:Array(String)},
-                bill_instance_keys = {bill_instance_keys:Array(String)},
-                cost_column = {cost_column:String}
+                last_day = {end_date:UInt32}
             )
             WHERE NOT {from_allocation:Bool}
         ) AS adjustments
