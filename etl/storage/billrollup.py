@@ -71,7 +71,12 @@ def refresh(
     key = rollup_key(arguments)
     stale = client.query(
         sqlfiles.query("bill_adjustment_stale_days"),
-        parameters={"rollup_key": key, "first_day": first_day, "last_day": last_day},
+        parameters={
+            "rollup_key": key,
+            "cluster_account_ids": cluster_account_ids,
+            "first_day": first_day,
+            "last_day": last_day,
+        },
     ).result_rows
     if stale:
         days = [day for day, _ in stale]

@@ -11,7 +11,8 @@
 -- the rows of one, sql/schema/017). Each compute writes a marker row per day
 -- (`cloud_account_id` '', zeros), since a day with nothing matched has no view row
 -- and must read as computed all the same. Computes are only appended: a day restated
--- gets a newer compute, never an edit.
+-- gets a newer compute, never an edit. Partitioned by year: a compute's INSERT spans
+-- the days of a reader's period, which may be years of months.
 CREATE TABLE IF NOT EXISTS bill_adjustment_days
 (
     rollup_key String,
@@ -32,5 +33,5 @@ CREATE TABLE IF NOT EXISTS bill_adjustment_days
     bill_usd Float64
 )
 ENGINE = MergeTree()
-PARTITION BY toYYYYMM(date)
+PARTITION BY toYear(date)
 ORDER BY (rollup_key, date, version, compute_id, cloud_account_id)
