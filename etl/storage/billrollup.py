@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -49,7 +49,7 @@ def rollup_key(arguments: Mapping[str, Any]) -> str:
 
 def refresh(
     client: Client,
-    cluster_account_ids: Any,
+    cluster_account_ids: Sequence[str] | StringArray,
     first_day: int,
     last_day: int,
     bill: Mapping[str, Any],
