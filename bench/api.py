@@ -52,7 +52,7 @@ from etl.core.components import COMPONENTS
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
-from etl.storage import registry, sqlfiles, warehouse
+from etl.storage import billrollup, registry, sqlfiles, warehouse
 from etl.storage.clickhouse import connect
 
 ORG = "org-bench"
@@ -278,6 +278,8 @@ def main() -> None:
             catalog, filters, extra.get("limit"), extra.get("cost_metric", DEFAULT_METRIC)
         )
         with connect(settings.clickhouse_dsn) as bare:
+            # The rollup the API reads, refreshed as it refreshes it (etl/storage/billrollup.py).
+            parameters = billrollup.with_rollup(bare, parameters)
 
             def bare_query(parameters: dict = parameters) -> None:
                 bare.query_arrow(sql, parameters=parameters)

@@ -13,13 +13,14 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from etl.storage import sqlfiles
+from etl.storage.billrollup import with_rollup
 
 
 def expense_key_days(client: Client, parameters: Mapping[str, Any]) -> list[tuple[int, str, float]]:
     """(day, key, cost) of every resource in scope (sql/queries/breakdown_expenses_costs.sql):
     the day as Unix seconds of its midnight, the key the account or the `key_*` map's value."""
     return client.query(
-        sqlfiles.query("breakdown_expenses_costs"), parameters=dict(parameters)
+        sqlfiles.query("breakdown_expenses_costs"), parameters=with_rollup(client, parameters)
     ).result_rows
 
 
@@ -29,6 +30,7 @@ def cluster_component_rows(client: Client, parameters: Mapping[str, Any]) -> lis
     `idle` (what the `__idle__` rows cost)."""
     return list(
         client.query(
-            sqlfiles.query("breakdown_k8s_components"), parameters=dict(parameters)
+            sqlfiles.query("breakdown_k8s_components"),
+            parameters=with_rollup(client, parameters, "cloud_account_ids"),
         ).named_results()
     )

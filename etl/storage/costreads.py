@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from etl.core.days import day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
-from etl.storage import sqlfiles
+from etl.storage import billrollup, sqlfiles
 from etl.storage.nodedays import bill_arguments
 
 
@@ -87,26 +87,27 @@ def expense_days(
         return {}
     nodes = sorted((node_clusters or {}).items())
     k8s_accounts, bill_nodes = reconciled
+    parameters = {
+        "cloud_account_ids": list(cloud_account_ids),
+        "skip_account_ids": [],
+        "start_date": day_start_epoch(first_day),
+        "end_date": day_start_epoch(last_day),
+        "all_resources": True,
+        "resource_ids": [],
+        "by_account": True,
+        "key_ids": [],
+        "key_values": [],
+        "key_account_ids": [],
+        "key_account_values": [],
+        "node_ids": [node for node, _ in nodes],
+        "node_clusters": [cluster for _, cluster in nodes],
+        "cluster_account_ids": list(cluster_account_ids),
+        "k8s_account_ids": list(k8s_accounts),
+        **bill_arguments(bill_nodes, metric),
+    }
     rows = client.query(
         sqlfiles.query("breakdown_expenses_costs"),
-        parameters={
-            "cloud_account_ids": list(cloud_account_ids),
-            "skip_account_ids": [],
-            "start_date": day_start_epoch(first_day),
-            "end_date": day_start_epoch(last_day),
-            "all_resources": True,
-            "resource_ids": [],
-            "by_account": True,
-            "key_ids": [],
-            "key_values": [],
-            "key_account_ids": [],
-            "key_account_values": [],
-            "node_ids": [node for node, _ in nodes],
-            "node_clusters": [cluster for _, cluster in nodes],
-            "cluster_account_ids": list(cluster_account_ids),
-            "k8s_account_ids": list(k8s_accounts),
-            **bill_arguments(bill_nodes, metric),
-        },
+        parameters=billrollup.with_rollup(client, parameters),
     ).result_rows
     return {
         (account, datetime.fromtimestamp(day, UTC).date()): float(cost)

@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from etl.core.sharing import SharingPolicy
 from etl.storage import sqlfiles
+from etl.storage.billrollup import with_rollup
 from etl.storage.k8scostreads import cost_group_rows
 
 
@@ -25,7 +26,9 @@ def clean_expense_costs(client: Client, parameters: Mapping[str, Any]) -> pa.Tab
     """The items, totals, breakdowns and folded nodes of one request
     (sql/queries/clean_expenses_costs.sql; `parameters`: api/query/scope.py
     cost_parameters), as Arrow columns: no Python object per row."""
-    return client.query_arrow(sqlfiles.query("clean_expenses_costs"), parameters=parameters)
+    return client.query_arrow(
+        sqlfiles.query("clean_expenses_costs"), parameters=with_rollup(client, parameters)
+    )
 
 
 @dataclass(frozen=True)

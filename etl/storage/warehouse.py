@@ -106,4 +106,13 @@ def restate_day(
     batch.insert(2, "date", day_start(day))
     batch["sign"] = batch["sign"].astype("int8")
     client.insert_df(table, batch)
+    # After the rows, so a rollup that sees this write also sees them (etl/storage/billrollup.py).
+    client.command(
+        sqlfiles.query("warehouse_day_write"),
+        parameters={
+            "table_name": table,
+            "cloud_account_id": cloud_account_id,
+            "day_start": day_start_epoch(day),
+        },
+    )
     return len(batch)

@@ -147,6 +147,17 @@ multiIf(
 ) }}
 {%- endmacro %}
 
+{#- cluster_bill_adjustments' rows as stored by its rollup (sql/schema/016, 017;
+    etl/storage/billrollup.py refreshes the days first): `rollup_key` names the
+    question's cost column, clusters and bill arguments. -#}
+{% macro bill_adjustments_rollup(first_day="{start_date:UInt32}", last_day="{end_date:UInt32}") -%}
+cluster_bill_adjustments_rollup(
+    rollup_key = {rollup_key:String},
+    first_day = {{ first_day }},
+    last_day = {{ last_day }}
+)
+{%- endmacro %}
+
 {#- The bill's side of the rule (sql/schema/012) over the query's days. -#}
 {% macro bill_instance_days() -%}
 {{ priced_from_bill(

@@ -47,10 +47,7 @@ FROM expenses
 LEFT JOIN
 (
     SELECT cloud_account_id AS adjusted_account_id, date AS adjusted_date, adjustment
-    FROM {{ m.cluster_bill_view(
-        "cluster_bill_adjustments",
-        "{k8s_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
-    ) | indent(4) }}
+    FROM {{ m.bill_adjustments_rollup() | indent(4) }}
 ) AS adjustments
 ON adjustments.adjusted_account_id = expenses.cloud_account_id
     AND adjustments.adjusted_date = expenses.date

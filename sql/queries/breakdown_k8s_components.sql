@@ -59,10 +59,7 @@ FROM
                 gpu_adjustment AS gpu_cost,
                 pv_adjustment AS pv_cost,
                 {{ m.zero(["load_balancer_cost", "network_cost", "management_cost"]) | indent(16) }}
-            FROM {{ m.cluster_bill_view(
-                "cluster_bill_adjustments",
-                "{cloud_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
-            ) | indent(12) }}
+            FROM {{ m.bill_adjustments_rollup() | indent(12) }}
             WHERE NOT {from_allocation:Bool}
         ) AS adjustments
         ON adjustments.cloud_account_id = own.cloud_account_id AND adjustments.date = own.date

@@ -186,10 +186,7 @@ FROM
                 uniqExactArray(node_names) AS nodes,
                 sum(toUInt64(matched_volumes)) AS volume_days,
                 uniqExactArray(volume_names) AS volumes
-            FROM {{ m.cluster_bill_view(
-                "cluster_bill_adjustments",
-                "{k8s_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"
-            ) | indent(12) }}
+            FROM {{ m.bill_adjustments_rollup() | indent(12) }}
             GROUP BY cloud_account_id
         ) AS adjustments
         ON adjustments.cloud_account_id = resources.account_id

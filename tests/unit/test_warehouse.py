@@ -51,6 +51,9 @@ def test_schema_is_idempotent(client):
         "012_bill_instance_days.sql",
         "013_pv_bill_factors.sql",
         "014_cluster_bill_adjustments.sql",
+        "015_warehouse_day_writes.sql",
+        "016_bill_adjustment_days.sql",
+        "017_cluster_bill_adjustments_rollup.sql",
     ]
 
 

@@ -1,0 +1,110 @@
+"""The rollup of cluster_bill_adjustments: what pricing the clusters from the bill adds
+per (cluster account, day), stored per set of arguments instead of joined per request.
+
+The view (sql/schema/014) joins a period's node-days, PV-days and bill rows on every
+call, and every cost reader (clean_expenses, breakdown_expenses, the budgets, the
+bills) called it per request. Its rows depend on their own day's data only, so they
+are kept per day (sql/schema/016) and a day is computed again only when a table the
+view reads was restated on it since (warehouse_day_writes, sql/schema/015, written by
+etl/storage/warehouse.py). The answer is then the view's, computed on the same data:
+a reader calls `refresh` (which computes the missing or restated days of its period
+and names the arguments) and reads cluster_bill_adjustments_rollup (sql/schema/017)
+under the key it returns.
+
+The key hashes every argument (the cost column, the cluster accounts, the folded bill
+resources and their instance keys), so another organization, another metric or a
+changed folding (a new node VM in the catalog) is another rollup, computed on its first
+read. Rows written by hand rather than by a restatement (bench/api.py's bulk load) are
+not seen as writes: such data must be loaded before its days are first read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from etl.storage import sqlfiles
+from etl.storage.clickhouse import StringArray
+
+# The arguments of the view besides the period, in the order the key hashes them.
+ARGUMENTS = ("cost_column", "cluster_account_ids", "bill_resource_ids", "bill_instance_keys")
+
+
+def rollup_key(arguments: Mapping[str, Any]) -> str:
+    """The name of the view's arguments `arguments` (lists, or StringArray parameters)."""
+    digest = hashlib.sha256()
+    for name in ARGUMENTS:
+        value = arguments[name]
+        if isinstance(value, str):
+            text = value
+        else:  # one text for a list and its StringArray, so both name one rollup
+            text = (value if isinstance(value, StringArray) else StringArray(value)).literal
+        digest.update(f"{name}={text}\n".encode())
+    return digest.hexdigest()
+
+
+def refresh(
+    client: Client,
+    cluster_account_ids: Sequence[str] | StringArray,
+    first_day: int,
+    last_day: int,
+    bill: Mapping[str, Any],
+) -> str:
+    """Compute the rollup of the days of [first_day, last_day] (Unix seconds) that it
+    misses or that were restated since, for these cluster accounts and bill arguments
+    (`bill`: bill_resource_ids, bill_instance_keys, cost_column); returns its key.
+
+    The days' versions are read before their rows are computed, so a restatement that
+    lands in between is either in the rows or newer than their version (computed again
+    at the next read), never lost.
+    """
+    arguments = {
+        "cluster_account_ids": cluster_account_ids,
+        "bill_resource_ids": bill["bill_resource_ids"],
+        "bill_instance_keys": bill["bill_instance_keys"],
+        "cost_column": bill["cost_column"],
+    }
+    key = rollup_key(arguments)
+    stale = client.query(
+        sqlfiles.query("bill_adjustment_stale_days"),
+        parameters={
+            "rollup_key": key,
+            "cluster_account_ids": cluster_account_ids,
+            "first_day": first_day,
+            "last_day": last_day,
+        },
+    ).result_rows
+    if stale:
+        days = [day for day, _ in stale]
+        compute = {
+            "rollup_key": key,
+            "compute_id": str(uuid.uuid4()),
+            "days": days,
+            "versions": [version for _, version in stale],
+        }
+        client.command(
+            sqlfiles.query("bill_adjustment_compute"),
+            parameters={**arguments, **compute, "first_day": days[0], "last_day": days[-1]},
+        )
+        client.command(sqlfiles.query("bill_adjustment_markers"), parameters=compute)
+    return key
+
+
+def with_rollup(
+    client: Client, parameters: Mapping[str, Any], cluster_accounts: str = "k8s_account_ids"
+) -> dict[str, Any]:
+    """A reader's `parameters` (start_date, end_date and the bill arguments, the
+    cluster accounts under `cluster_accounts`) plus the `rollup_key` of its period,
+    refreshed: what a query reading cluster_bill_adjustments_rollup takes."""
+    key = refresh(
+        client,
+        parameters[cluster_accounts],
+        parameters["start_date"],
+        parameters["end_date"],
+        parameters,
+    )
+    return {**parameters, "rollup_key": key}
