@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import simulate_to_dir
@@ -27,6 +28,16 @@ SIM_DAYS = 2
 SIM_CLUSTERS = 2
 SIM_SEED = 7
 SIM_SCRAPE_INTERVAL_S = 60
+
+# The property tests' example counts (README, Tests). `suite`, the default, is what
+# `make test` draws: enough examples to cross each strategy's branches, few enough
+# that the API fuzzing (every request a real query on the embedded ClickHouse) fits
+# the suite's budget. `thorough` draws four times as many, for a change to the
+# allocation or the API's document: `pytest --hypothesis-profile thorough FILE`.
+# Derandomized: every run and machine draws the same examples.
+settings.register_profile("suite", max_examples=15, deadline=None, derandomize=True, database=None)
+settings.register_profile("thorough", settings.get_profile("suite"), max_examples=60)
+settings.load_profile("suite")
 
 
 @dataclass(frozen=True)
