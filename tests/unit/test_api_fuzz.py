@@ -39,6 +39,8 @@ from etl.core.config import Settings
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 
+pytestmark = pytest.mark.slow  # minutes: `make test` starts this file first
+
 ORG = "org-fuzz"
 # Negative cases are refused before any query, so they cost little; they take at least
 # this many per operation so that some keep the token and break a parameter instead
