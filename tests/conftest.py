@@ -54,11 +54,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     `make test` hands its two processes a file at a time in collection order
     (`--dist loadfile --no-loadscope-reorder`): the long files start at once and the
     short ones fill in around them, so both processes end together, rather than a long
-    file drawn last running alone."""
+    file drawn last running alone. Within a rank, files of more tests first: a process
+    whose file has two tests or fewer left is handed the next file at once (pytest-xdist
+    runs a test only once it knows the next), so two one-test files of minutes in a row
+    would both land on the first process."""
     rank: dict[str, int] = {}
+    tests: dict[str, int] = {}
     for item in items:
-        rank[item.path.as_posix()] = min(rank.get(item.path.as_posix(), 2), _file_rank(item))
-    items.sort(key=lambda item: rank[item.path.as_posix()])
+        path = item.path.as_posix()
+        rank[path] = min(rank.get(path, 2), _file_rank(item))
+        tests[path] = tests.get(path, 0) + 1
+    items.sort(key=lambda item: (rank[item.path.as_posix()], -tests[item.path.as_posix()]))
 
 
 @dataclass(frozen=True)
