@@ -19,15 +19,16 @@ airflow: setup
 airflow-celery: setup
 	$(BIN)/python scripts/airflow_local.py --celery
 
-## Lint, then every test tier (unit, DAG, end-to-end with real Prometheus/chdb/Airflow).
-# Two processes, a test file each at a time (a file's module fixtures are built once).
-# The Celery tests take minutes on their own: `make test-celery`, which .ci/run runs next.
+## Lint, then every test tier (unit, DAG, end-to-end with real Prometheus/chdb/Airflow,
+# the CeleryExecutor stack and the Airflow UI in Chromium).
+# Two processes, a test file each at a time (a file's module fixtures are built once),
+# the files that take minutes handed out first (tests/conftest.py).
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadfile -m "not celery"
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
-## The Airflow stacks that take minutes (the CeleryExecutor on PostgreSQL and Redis with
-# two workers, one killed; the Airflow UI driven in Chromium): one process, since they
-# start a whole stack and load both cores by themselves.
+## Only the tests marked `celery` (the CeleryExecutor on PostgreSQL and Redis with two
+# workers, one killed; the Airflow UI driven in Chromium), in one process: `make test`
+# runs them too; this is for working on them.
 test-celery: setup
 	$(BIN)/pytest -m celery
 

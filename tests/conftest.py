@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import simulate_to_dir
@@ -27,6 +28,43 @@ SIM_DAYS = 2
 SIM_CLUSTERS = 2
 SIM_SEED = 7
 SIM_SCRAPE_INTERVAL_S = 60
+
+# The property tests' example counts (README, Tests). `suite`, the default, is what
+# `make test` draws: enough examples to cross each strategy's branches, few enough
+# that the API fuzzing (every request a real query on the embedded ClickHouse) fits
+# the suite's budget. `thorough` draws four times as many, for a change to the
+# allocation or the API's document: `pytest --hypothesis-profile thorough FILE`.
+# Derandomized: every run and machine draws the same examples.
+settings.register_profile("suite", max_examples=15, deadline=None, derandomize=True, database=None)
+settings.register_profile("thorough", settings.get_profile("suite"), max_examples=60)
+settings.load_profile("suite")
+
+
+def _file_rank(item: pytest.Item) -> int:
+    """0 for a whole Airflow stack (`celery`), 1 for another test of a minute or more
+    (`slow`), 2 for the rest: the longest first."""
+    if item.get_closest_marker("celery"):
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files that take minutes first, each file's tests kept together and in order.
+
+    `make test` hands its two processes a file at a time in collection order
+    (`--dist loadfile --no-loadscope-reorder`): the long files start at once and the
+    short ones fill in around them, so both processes end together, rather than a long
+    file drawn last running alone. Within a rank, files of more tests first: a process
+    whose file has two tests or fewer left is handed the next file at once (pytest-xdist
+    runs a test only once it knows the next), so two one-test files of minutes in a row
+    would both land on the first process."""
+    rank: dict[str, int] = {}
+    tests: dict[str, int] = {}
+    for item in items:
+        path = item.path.as_posix()
+        rank[path] = min(rank.get(path, 2), _file_rank(item))
+        tests[path] = tests.get(path, 0) + 1
+    items.sort(key=lambda item: (rank[item.path.as_posix()], -tests[item.path.as_posix()]))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

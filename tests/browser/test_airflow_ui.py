@@ -35,7 +35,7 @@ from etl.storage import registry
 from etl.worker import ledger
 from tests.local_stack import REPO, LocalStack, local_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.celery]  # minutes: `make test-celery`
+pytestmark = [pytest.mark.e2e, pytest.mark.celery]  # minutes: `make test` starts it first
 
 DAILY, REPAIR = "k8s_costs_daily", "k8s_costs_repair"
 IMG = REPO / "docs" / "img"

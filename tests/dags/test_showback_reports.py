@@ -33,6 +33,8 @@ from etl.storage.clickhouse import connect
 from etl.worker import ledger
 from tests.moto_s3 import moto_server, point_boto3_at
 
+pytestmark = pytest.mark.slow  # minutes: `make test` starts this file first
+
 DAG_ID = "k8s_showback_reports"
 ORG = "org-r"
 # February 2026: after the DAGs' start_date, so `airflow dags test` runs their tasks.

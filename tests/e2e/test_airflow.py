@@ -43,7 +43,7 @@ from tests.conftest import SIM_END_DAY, simulated_history
 from tests.stored import same_day, stored_day
 from tests.truth import COST_KEYS, expected_day_costs
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # minutes: `make test` starts this file first
 
 DAILY, REPAIR, ALERTS = "k8s_costs_daily", "k8s_costs_repair", "k8s_cost_alerts"
 DAYS = [date(2026, 5, 31), date(2026, 6, 1), SIM_END_DAY]

@@ -16,7 +16,7 @@ import pytest
 
 from tests.local_stack import LocalStack, alive, local_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # minutes: `make test` starts this file first
 
 GONE_AFTER_S = 30
 

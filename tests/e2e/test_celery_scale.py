@@ -17,8 +17,8 @@ Then, against truths computed apart from the DAG:
 - both workers ran tasks;
 - k8s_cost_alerts ran on the Asset events the runs emitted.
 
-Marked `celery`: it takes minutes, so `make test` leaves it to `make test-celery`,
-which .ci/run calls after it.
+Marked `celery`: it takes minutes, so `make test` starts it first (tests/conftest.py), and
+`make test-celery` runs it with the other `celery` tests alone.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from tests.truth import COST_KEYS, day_bounds, expected_day_costs
 SHAPES = ("kubecost", "kubecost-relabelled")
 PITFALLS = ["missing_allocation", "unclaimed_pvs", "name_reuse", "scrape_gap"]
 RUNS = 5
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # minutes: `make test` starts this file first
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from tests.cli_runner import k8scost_in
 from tests.stored import same_day, stored_day
 from tests.truth import COST_KEYS, expected_day_costs
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # minutes: `make test` starts this file first
 
 LAST_DAY = date(2026, 6, 3)
 DAYS = [LAST_DAY - timedelta(days=n) for n in (2, 1, 0)]

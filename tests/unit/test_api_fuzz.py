@@ -39,9 +39,14 @@ from etl.core.config import Settings
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 
+pytestmark = pytest.mark.slow  # minutes: `make test` starts this file first
+
 ORG = "org-fuzz"
-# Examples per operation and mode: bounded, so the run takes seconds.
-EXAMPLES = 25
+# Negative cases are refused before any query, so they cost little; they take at least
+# this many per operation so that some keep the token and break a parameter instead
+# (the last assertion). Positive cases, each a real query, take the profile's count
+# (tests/conftest.py).
+NEGATIVE_EXAMPLES = 25
 # Answer headers that carry a number (clean_expenses' CSV totals).
 NUMBER_HEADERS = ("x-total-cost", "x-total-count")
 
@@ -211,18 +216,15 @@ def test_no_server_error_and_every_answer_matches_the_document(
 ) -> None:
 
     statuses: dict[str, set[int]] = {}
+    examples = settings.default.max_examples
+    if mode is GenerationMode.NEGATIVE:
+        examples = max(examples, NEGATIVE_EXAMPLES)
     for operation in operations(fuzz_target["app"], fuzz_target[token]):
         if mode is GenerationMode.NEGATIVE and not list(operation.iter_parameters()):
             continue  # nothing to make invalid
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @settings(max_examples=examples, suppress_health_check=list(HealthCheck))
         def fuzz(case: Any) -> None:
             organization_for(case)
             if mode is GenerationMode.POSITIVE:

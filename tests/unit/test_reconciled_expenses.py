@@ -42,6 +42,8 @@ from tests.focus_bill import (
     write_csv,
 )
 
+pytestmark = pytest.mark.slow  # minutes: `make test` starts this file first
+
 DAYS = (date(2024, 9, 1), date(2024, 9, 2), date(2024, 9, 3), date(2024, 9, 30))
 SEPTEMBER = {
     "start_date": day_start_epoch(date(2024, 9, 1)),
