@@ -13,11 +13,12 @@ is one, and `components + ["cost"]` adds to it.
     order its threads and the table's parts give, so the same rows could sum to a
     different last bit on each run. Each value is instead counted in whole units of
     10^-exact_scale (the value times 10^12, rounded to the nearest integer, ties to even,
-    as a Decimal128 of scale 0); those integers add up exactly, in any order to the same
-    result, and the sum is turned back into a Float64 once, correctly rounded.
-    Overflow: Decimal128 holds 38 digits. A value at or beyond exact_bound (1e15, a
-    thousand times MAX_USD of etl/core/money.py) is at most 10^27 units, so about 10^11
-    rows add up before the sum could wrap. A value beyond the bound, NaN or infinite
+    as an Int128); those integers add up exactly, in any order to the same result, and
+    the sum is turned back into a Float64 once, correctly rounded (as a Decimal128 of
+    scale 12). Overflow: an Int128 holds 38 digits, and neither toInt128 of a double nor
+    sum() checks it. A value below exact_bound (1e15, a thousand times MAX_USD of
+    etl/core/money.py) is under 10^27 units, so about 10^11 rows add up before the sum
+    could wrap. A value at or beyond the bound, NaN or infinite
     (rows stored before the bound at entry) is summed as a Float64 beside the units and
     added at the end: such a sum comes out as large or as non-finite as it is, for the
     API to refuse (api/render/finite.py), rather than failing on the conversion.
@@ -27,7 +28,7 @@ is one, and `components + ["cost"]` adds to it.
 {% set exact_bound = "1e15" %}
 {#- NULL stays NULL in the units and counts 0 beyond them (sum() skips NULL). -#}
 {% macro exact_units(value) -%}
-toDecimal128(round(if(NOT (abs({{ value }}) < {{ exact_bound }}), 0, {{ value }}) * 1e{{ exact_scale }}), 0)
+toInt128(round(if(NOT (abs({{ value }}) < {{ exact_bound }}), 0, {{ value }}) * 1e{{ exact_scale }}))
 {%- endmacro %}
 
 {% macro beyond_exact(value) -%}
@@ -35,7 +36,7 @@ if(NOT (abs({{ value }}) < {{ exact_bound }}), {{ value }}, 0)
 {%- endmacro %}
 
 {% macro from_exact_units(units) -%}
-toFloat64(({{ units }}) * toDecimal128('1e-{{ exact_scale }}', {{ exact_scale }}))
+toFloat64(toDecimal128({{ units }}, 0) * toDecimal128('1e-{{ exact_scale }}', {{ exact_scale }}))
 {%- endmacro %}
 
 {#- The aggregate `function` of `argument` (with `where`'s condition: sumIf), over a

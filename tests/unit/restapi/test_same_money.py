@@ -137,6 +137,8 @@ QUESTIONS: list[tuple[str, dict[str, Any]]] = [
         )
     ),
     ("/clean_expenses", {**PERIOD, "format": "csv"}),
+    ("/clean_expenses", {**PERIOD, "k8s_namespace": ["shop", "web"], **SHARING}),
+    ("/breakdown_expenses", {**PERIOD, "breakdown_by": "k8s_component", "k8s_label": "team:a"}),
     ("/breakdown_expenses", {**PERIOD, "breakdown_by": "cloud_account_id"}),
     ("/k8s_costs", {**PERIOD, "group_by": "namespace"}),
     ("/k8s_costs", {**PERIOD, "group_by": "label:team", **SHARING}),
