@@ -61,8 +61,10 @@ def _allocation(rng: random.Random) -> list[dict[str, Any]]:
 
 
 def _usage(rng: random.Random) -> pd.DataFrame:
+    """Container-days; containers 0 and 6, 1 and 7 are one (namespace, controller,
+    container) on the same day with their own requests: the current request is a tie."""
     rows = []
-    for container in range(6):
+    for container in range(8):
         rows.append(
             {
                 "resource_id": f"c{container}",
@@ -74,8 +76,8 @@ def _usage(rng: random.Random) -> pd.DataFrame:
                 "pod_uid": f"uid-{container}",
                 "node": "n1",
                 "running_hours": 24.0,
-                "cpu_request": 1.0,
-                "ram_request": 2.0**30,
+                "cpu_request": rng.choice([0.5, 1.0, 2.0]),
+                "ram_request": rng.choice([2.0**30, 2.0**31]),
                 "cpu_p95": rng.uniform(0.1, 0.9),
                 "cpu_max": 1.0,
                 "ram_p95": 2.0**29,
