@@ -18,10 +18,10 @@ is one, and `components + ["cost"]` adds to it.
     scale 12). Overflow: an Int128 holds 38 digits, and neither toInt128 of a double nor
     sum() checks it. A value below exact_bound (1e15, a thousand times MAX_USD of
     etl/core/money.py) is under 10^27 units, so about 10^11 rows add up before the sum
-    could wrap. A value at or beyond the bound, NaN or infinite
-    (rows stored before the bound at entry) is summed as a Float64 beside the units and
-    added at the end: such a sum comes out as large or as non-finite as it is, for the
-    API to refuse (api/render/finite.py), rather than failing on the conversion.
+    could wrap. A value at or beyond the bound, NaN or infinite (rows stored before the
+    bound at entry) is summed as a Float64 beside the units and added at the end: such
+    a sum comes out as large or as non-finite as it is, for the API to refuse
+    (api/render/finite.py), rather than wrapping or failing on the conversion.
     `exact_units` and `beyond_exact` are the two parts of a value, `from_exact_units`
     turns summed units back into a Float64. -#}
 {% set exact_scale = 12 %}
