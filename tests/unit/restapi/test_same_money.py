@@ -92,6 +92,20 @@ def _usage(rng: random.Random) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _bill(rng: random.Random, account: str) -> pd.DataFrame:
+    """A bill account-day: its VMs in the three metrics, charged in the days' month."""
+    resources = [f"{account}-vm{resource}" for resource in range(8)]
+    return pd.DataFrame(
+        {
+            "resource_id": resources,
+            "cost": [_cost(rng) for _ in resources],
+            "effective_cost": [_cost(rng) for _ in resources],
+            "list_cost": [_cost(rng) for _ in resources],
+            "billing_period": [day(1).replace(day=1)] * len(resources),
+        }
+    )
+
+
 @pytest.fixture
 def world(settings, db) -> dict[str, Any]:
     """Bill accounts and clusters over days 1-3, each day written REWRITES times; budgets,
@@ -117,8 +131,8 @@ def world(settings, db) -> dict[str, Any]:
     for account in BILL_ACCOUNTS:
         for n in DAYS:
             for _ in range(REWRITES):
-                costs = {f"{account}-vm{resource}": _cost(rng) for resource in range(8)}
-                data.write_costs(settings, account, n, costs)
+                with connect(settings.clickhouse_dsn) as client:
+                    warehouse.restate_day(client, "expenses", account, day(n), _bill(rng, account))
     for scope in ("organization", "cloud_account_id:acc-1", "namespace:shop", "label:team=a"):
         budget_store.add_budget(db, ORG, f"b-{scope}", scope, 100.0, None)
     fields = definition("r", [], "namespace", "weekly", {}, "csv", "file:///tmp/r/")
@@ -165,6 +179,8 @@ def _answers(api: Api, app: Any, settings: Any, report: dict[str, Any]) -> list[
         answers.append(json.dumps([path, query, body], sort_keys=True))
         if path == "/clean_expenses" and "format" not in query:
             assert body["clean_expenses"], (path, query)  # the world has money to sum
+        if path == "/bills":
+            assert body["bills"], (path, query)
     groups, _, _ = report_groups(app, report, day(1), day(3))
     answers.append(json.dumps(groups, sort_keys=True))
     with connect(settings.clickhouse_dsn) as client:
