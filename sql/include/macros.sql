@@ -8,10 +8,61 @@ Names are lists of column names; `components` (etl/core/components.py, the one l
 is one, and `components + ["cost"]` adds to it.
 -#}
 
+{#- Float64 quantities summed exactly (docs/api.md, "Summation: same rows, same bits"). A
+    Float64 sum depends on the order of its additions, and ClickHouse adds in whatever
+    order its threads and the table's parts give, so the same rows could sum to a
+    different last bit on each run. Each value is instead counted in whole units of
+    10^-exact_scale (the value times 10^12, rounded to the nearest integer, ties to even,
+    as an Int128); those integers add up exactly, in any order to the same result, and
+    the sum is turned back into a Float64 once, correctly rounded (as a Decimal128 of
+    scale 12). Overflow: an Int128 holds 38 digits, and neither toInt128 of a double nor
+    sum() checks it. A value below exact_bound (1e15, a thousand times MAX_USD of
+    etl/core/money.py) is under 10^27 units, so about 10^11 rows add up before the sum
+    could wrap. A value at or beyond the bound, NaN or infinite (rows stored before the
+    bound at entry) is summed as a Float64 beside the units and added at the end: such
+    a sum comes out as large or as non-finite as it is, for the API to refuse
+    (api/render/finite.py), rather than wrapping or failing on the conversion.
+    `exact_units` and `beyond_exact` are the two parts of a value, `from_exact_units`
+    turns summed units back into a Float64. -#}
+{% set exact_scale = 12 %}
+{% set exact_bound = "1e15" %}
+{#- NULL stays NULL in the units and counts 0 beyond them (sum() skips NULL). -#}
+{% macro exact_units(value) -%}
+toInt128(round(if(NOT (abs({{ value }}) < {{ exact_bound }}), 0, {{ value }}) * 1e{{ exact_scale }}))
+{%- endmacro %}
+
+{% macro beyond_exact(value) -%}
+if(NOT (abs({{ value }}) < {{ exact_bound }}), {{ value }}, 0)
+{%- endmacro %}
+
+{% macro from_exact_units(units) -%}
+toFloat64(toDecimal128({{ units }}, 0) * toDecimal128('1e-{{ exact_scale }}', {{ exact_scale }}))
+{%- endmacro %}
+
+{#- The aggregate `function` of `argument` (with `where`'s condition: sumIf), over a
+    window when `over` names one. -#}
+{% macro aggregate(function, argument, where, over) -%}
+{{ function }}{{ "If" if where }}({{ argument }}{{ ", " ~ where if where }}){{ " OVER " ~ over if over }}
+{%- endmacro %}
+
+{#- sum(value), sumIf(value, where), either over a window `over`: every sum of Float64
+    quantities in the SQL goes through here (money, hours and bytes alike). -#}
+{% macro exact_sum(value, where=none, over=none) -%}
+({{ from_exact_units(aggregate("sum", exact_units(value), where, over)) }}
+    + {{ aggregate("sum", beyond_exact(value), where, over) }})
+{%- endmacro %}
+
+{#- arraySum(params -> value, arrays) exactly: an array gathered by groupArray holds
+    its values in no set order either. -#}
+{% macro exact_array_sum(params, value, arrays) -%}
+({{ from_exact_units("arraySum(" ~ params ~ " -> " ~ exact_units(value) ~ ", " ~ arrays ~ ")") }}
+    + arraySum({{ params }} -> {{ beyond_exact(value) }}, {{ arrays }}))
+{%- endmacro %}
+
 {#- The collapsing idiom of every table (sql/schema/001): a column's live value over a
     key's rows, since a cancel row repeats what it cancels with sign -1 ... -#}
-{% macro collapsed(names) -%}
-{% for name in names %}sum({{ name }} * sign) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{% macro collapsed(names, exact=true) -%}
+{% for name in names %}{{ exact_sum(name ~ " * sign") if exact else "sum(" ~ name ~ " * sign)" }} AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 {#- ... and the keys kept: those with a live row (a dead key's signs add up to 0). -#}
@@ -21,11 +72,13 @@ HAVING sum(sign) > 0
 {%- endmacro %}
 
 {#- What a restatement reads back of a key it may cancel (etl/storage/warehouse.py):
-    the key, its live rows (normally 1) and its collapsed values. -#}
+    the key, its live rows (normally 1) and its collapsed values, summed as stored
+    rather than exactly: a cancel row must repeat the live row's own bits, which a
+    value taken to 12 decimal places and back would not for every value. -#}
 {% macro day_state(names) -%}
 resource_id,
 sum(sign) AS live_rows,
-{{ collapsed(names) }}
+{{ collapsed(names, exact=false) }}
 {%- endmacro %}
 
 {#- Names that are part of the row key, so all copies of a key carry the same ones. -#}
@@ -40,7 +93,7 @@ sum(sign) AS live_rows,
 
 {#- The sum of columns that a subquery has already collapsed. -#}
 {% macro summed(names) -%}
-{% for name in names %}sum({{ name }}) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{% for name in names %}{{ exact_sum(name) }} AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 {#- Columns' zero, for a synthetic row or a part that has none of them. -#}
@@ -73,10 +126,10 @@ sum(sign) AS live_rows,
 {#- Efficiency (api/routes/k8s_costs.py): what was used, and what the rows that
     measured usage requested (a row without usage series is unknown, not idle). -#}
 {% macro efficiency(cpu_used, cpu_request, ram_used, ram_request) -%}
-sum({{ cpu_used }}) AS cpu_used,
-sumIf({{ cpu_request }}, {{ cpu_used }} IS NOT NULL) AS cpu_requested_measured,
-sum({{ ram_used }}) AS ram_used,
-sumIf({{ ram_request }}, {{ ram_used }} IS NOT NULL) AS ram_requested_measured
+{{ exact_sum(cpu_used) }} AS cpu_used,
+{{ exact_sum(cpu_request, where=cpu_used ~ " IS NOT NULL") }} AS cpu_requested_measured,
+{{ exact_sum(ram_used) }} AS ram_used,
+{{ exact_sum(ram_request, where=ram_used ~ " IS NOT NULL") }} AS ram_requested_measured
 {%- endmacro %}
 
 {#- A table's rows of some accounts over some days (rows are dated at midnight UTC, so

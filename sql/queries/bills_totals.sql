@@ -10,9 +10,8 @@ SELECT
     cloud_account_id,
     billing_month,
     count() AS item_count,
-    sum(cost) AS billed_cost,
-    sum(effective_cost) AS effective_cost,
-    sum(list_cost) AS list_cost
+    {{ m.exact_sum("cost") }} AS billed_cost,
+    {{ m.summed(["effective_cost", "list_cost"]) | indent(4) }}
 FROM
 (
     SELECT

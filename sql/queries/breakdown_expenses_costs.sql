@@ -42,7 +42,7 @@ SELECT
         keys.key != '', keys.key,
         transform(cloud_account_id, {key_account_ids:Array(String)}, {key_account_values:Array(String)}, 'null')
     ) AS key,
-    sum(({cost_column:Identifier} + adjustments.adjustment) * sign) AS cost
+    {{ m.exact_sum("({cost_column:Identifier} + adjustments.adjustment) * sign") }} AS cost
 FROM expenses
 LEFT JOIN
 (

@@ -22,7 +22,8 @@
 -- same rule), already collapsed, so they count as one live row each. Without
 -- {from_allocation} the caller passes {namespaces} = ['__idle__'], the only rows read.
 -- The rows of both tables are collapsed together per (part, row key) (HAVING
--- SUM(sign) > 0, no FINAL).
+-- SUM(sign) > 0, no FINAL). Ordered, since the caller adds the days up in the order
+-- it reads them (docs/api.md, "Summation: same rows, same bits").
 -- {cloud_account_ids}: the kubernetes_cnr accounts whose cluster the request sees
 -- (one cluster per account).
 SELECT
@@ -86,3 +87,4 @@ FROM
     {{ m.live_keys(["part", "cloud_account_id", "date", "resource_id"]) | indent(4) }}
 )
 GROUP BY part, cloud_account_id, day
+ORDER BY part, cloud_account_id, day

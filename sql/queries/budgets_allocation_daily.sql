@@ -6,7 +6,7 @@
 -- means no filter on it. The rows are the view k8s_allocation_reconciled's
 -- (sql/schema/010): collapsed first, with their nodes and PVs priced from the bill
 -- under the budget's metric (the bill arguments empty: none).
-SELECT cloud_account_id, toDate(date) AS day, sum(cost) AS cost
+SELECT cloud_account_id, toDate(date) AS day, {{ m.exact_sum("cost") }} AS cost
 FROM {{ m.k8s_allocation_reconciled(
     cloud_account_ids="{cloud_account_ids:Array(String)}",
     start_date="{first_day:UInt32}",

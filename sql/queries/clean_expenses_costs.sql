@@ -85,7 +85,7 @@ FROM
 (
     SELECT
         countIf(item_sign > 0) AS total_count,
-        sumIf(item_cost, item_sign > 0) AS total_cost,
+        {{ m.exact_sum("item_cost", where="item_sign > 0") }} AS total_cost,
         arrayConcat(
             arrayMap(
                 item -> ('', item.2, item.3, -item.1, item.4),
@@ -116,9 +116,11 @@ FROM
             resources.node_days AS vm_days,
             arrayMap(day -> has(cluster_days.days, day.1), vm_days) AS folded,
             plain_cost + adjustments.cost
-                + arraySum((day, gone) -> if(gone, 0, day.2), vm_days, folded) AS item_cost,
+                + {{ m.exact_array_sum("(day, gone)", "if(gone, 0, day.2)", "vm_days, folded") | indent(16) }}
+                AS item_cost,
             plain_sign + arraySum((day, gone) -> if(gone, 0, day.3), vm_days, folded) AS item_sign,
-            arraySum((day, gone) -> if(gone, day.2, 0), vm_days, folded) AS folded_cost,
+            {{ m.exact_array_sum("(day, gone)", "if(gone, day.2, 0)", "vm_days, folded") | indent(12) }}
+                AS folded_cost,
             arraySum((day, gone) -> if(gone, day.3, 0), vm_days, folded) AS folded_sign,
             (
                 {% for name in reconciled + components %}
@@ -131,7 +133,7 @@ FROM
                 resource_id,
                 any(cloud_account_id) AS account_id,
                 any(row_cluster_id) AS cluster_id,
-                sumIf(cost * sign, row_cluster_id = '') AS plain_cost,
+                {{ m.exact_sum("cost * sign", where="row_cluster_id = ''") }} AS plain_cost,
                 sumIf(toInt64(sign), row_cluster_id = '') AS plain_sign,
                 groupArrayIf((date, cost * sign, toInt64(sign)), row_cluster_id != '') AS node_days
             FROM
@@ -175,12 +177,11 @@ FROM
             -- account's one item) over the period, per component, and what was reconciled
             SELECT
                 cloud_account_id,
-                sum(cpu_adjustment) AS cpu_cost,
-                sum(ram_adjustment) AS ram_cost,
-                sum(gpu_adjustment) AS gpu_cost,
-                sum(pv_adjustment) AS pv_cost,
+                {% for name in ["cpu", "ram", "gpu", "pv"] %}
+                {{ m.exact_sum(name ~ "_adjustment") }} AS {{ name }}_cost,
+                {% endfor %}
                 {{ m.zero(["load_balancer_cost", "network_cost", "management_cost"]) | indent(16) }},
-                sum(adjustment) AS cost,
+                {{ m.exact_sum("adjustment") }} AS cost,
                 {{ m.summed(["list_usd", "bill_usd"]) | indent(16) }},
                 sum(toUInt64(matched_nodes)) AS node_days,
                 uniqExactArray(node_names) AS nodes,

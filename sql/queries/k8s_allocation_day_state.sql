@@ -7,7 +7,7 @@ SELECT
     resource_id,
     sum(sign) AS live_rows,
     {{ m.any_of(["namespace", "controller_kind", "controller", "pod", "pod_uid", "node", "labels", "namespace_labels", "services", "price_flag"]) | indent(4) }},
-    {{ m.collapsed(["running_hours", "cpu_core_hours", "ram_gib_hours", "gpu_hours", "cpu_request_core_hours", "ram_request_byte_hours", "cpu_used_core_hours", "ram_used_byte_hours"] + components + ["cost"]) | indent(4) }}
+    {{ m.collapsed(["running_hours", "cpu_core_hours", "ram_gib_hours", "gpu_hours", "cpu_request_core_hours", "ram_request_byte_hours", "cpu_used_core_hours", "ram_used_byte_hours"] + components + ["cost"], exact=false) | indent(4) }}
 FROM k8s_allocation
 WHERE cloud_account_id = {cloud_account_id:String}
   AND date = toDateTime({day_start:UInt32})

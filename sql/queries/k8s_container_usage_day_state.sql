@@ -6,7 +6,7 @@ SELECT
     resource_id,
     sum(sign) AS live_rows,
     {{ m.any_of(["namespace", "controller_kind", "controller", "pod", "pod_uid", "container", "node"]) | indent(4) }},
-    {{ m.collapsed(m.container_usage_values) | indent(4) }}
+    {{ m.collapsed(m.container_usage_values, exact=false) | indent(4) }}
 FROM k8s_container_usage
 WHERE cloud_account_id = {cloud_account_id:String}
   AND date = toDateTime({day_start:UInt32})

@@ -26,9 +26,9 @@ SELECT
     group_pod_uid,
     cloud_account_id,
     {% for name in components %}
-    sum(kept_{{ name }}) AS {{ name }},
+    {{ m.exact_sum("kept_" ~ name) }} AS {{ name }},
     {% endfor %}
-    sum(kept_{{ components | join(" + kept_") }}) AS own_cost,
+    {{ m.exact_sum("kept_" ~ components | join(" + kept_")) }} AS own_cost,
     {{ m.summed(["shared_idle", "shared_namespaces", "shared_overhead"]) | indent(4) }},
     -- efficiency over the group's own rows (a shared row's usage is not the group's)
     {{ m.efficiency("m_cpu_used", "m_cpu_request", "m_ram_used", "m_ram_request") | indent(4) }}
@@ -65,23 +65,23 @@ FROM
         SELECT
             *,
             -- the idle scope's pools and recipients
-            sumIf(cpu_cost, idle_pooled) OVER idle_scope AS i_cpu,
-            sumIf(ram_cost, idle_pooled) OVER idle_scope AS i_ram,
-            sumIf(gpu_cost, idle_pooled) OVER idle_scope AS i_gpu,
-            sumIf(cost, idle_pooled) OVER idle_scope AS i_all,
-            sumIf(cpu_cost, recipient) OVER idle_scope AS r_cpu,
-            sumIf(ram_cost, recipient) OVER idle_scope AS r_ram,
-            sumIf(gpu_cost, recipient) OVER idle_scope AS r_gpu,
-            sumIf(compute, recipient) OVER idle_scope AS r_compute,
+            {{ m.exact_sum("cpu_cost", where="idle_pooled", over="idle_scope") }} AS i_cpu,
+            {{ m.exact_sum("ram_cost", where="idle_pooled", over="idle_scope") }} AS i_ram,
+            {{ m.exact_sum("gpu_cost", where="idle_pooled", over="idle_scope") }} AS i_gpu,
+            {{ m.exact_sum("cost", where="idle_pooled", over="idle_scope") }} AS i_all,
+            {{ m.exact_sum("cpu_cost", where="recipient", over="idle_scope") }} AS r_cpu,
+            {{ m.exact_sum("ram_cost", where="recipient", over="idle_scope") }} AS r_ram,
+            {{ m.exact_sum("gpu_cost", where="recipient", over="idle_scope") }} AS r_gpu,
+            {{ m.exact_sum("compute", where="recipient", over="idle_scope") }} AS r_compute,
             uniqExactIf(tuple(group_key, group_pod_uid), recipient) OVER idle_scope AS n_scope,
-            sumIf(cost, recipient) OVER idle_group AS g_scope,
+            {{ m.exact_sum("cost", where="recipient", over="idle_group") }} AS g_scope,
             countIf(recipient) OVER idle_group AS k_scope,
             -- the cluster-day's pools and recipients
-            sumIf(cost, shared_row AND NOT is_overhead) OVER cluster_day AS s_namespaces,
+            {{ m.exact_sum("cost", where="shared_row AND NOT is_overhead", over="cluster_day") }} AS s_namespaces,
             countIf(is_overhead) OVER cluster_day * {overhead_hourly:Float64} * 24 AS s_overhead,
-            sumIf(cost, recipient) OVER cluster_day AS r_cost,
+            {{ m.exact_sum("cost", where="recipient", over="cluster_day") }} AS r_cost,
             uniqExactIf(tuple(group_key, group_pod_uid), recipient) OVER cluster_day AS n_day,
-            sumIf(cost, recipient) OVER day_group AS g_day,
+            {{ m.exact_sum("cost", where="recipient", over="day_group") }} AS g_day,
             countIf(recipient) OVER day_group AS k_day,
             -- what an idle row keeps of [other, cpu, ram, gpu], a shared row of itself
             if({share_idle:String} = 'weighted',

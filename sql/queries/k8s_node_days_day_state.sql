@@ -7,7 +7,7 @@ SELECT
     provider_id,
     sum(sign) AS live_rows,
     {{ m.any_of(["instance_key"]) | indent(4) }},
-    {{ m.collapsed(["cpu_list_usd", "ram_list_usd", "gpu_list_usd", "hours", "cpu_model_share", "ram_model_share", "gpu_model_share"]) | indent(4) }}
+    {{ m.collapsed(["cpu_list_usd", "ram_list_usd", "gpu_list_usd", "hours", "cpu_model_share", "ram_model_share", "gpu_model_share"], exact=false) | indent(4) }}
 FROM k8s_node_days
 WHERE cloud_account_id = {cloud_account_id:String}
   AND date = toDateTime({day_start:UInt32})

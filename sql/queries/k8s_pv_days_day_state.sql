@@ -9,7 +9,7 @@ SELECT
     holder,
     sum(sign) AS live_rows,
     {{ m.any_of(["instance_key", "holder_kind"]) | indent(4) }},
-    {{ m.collapsed(["list_usd"]) | indent(4) }}
+    {{ m.collapsed(["list_usd"], exact=false) | indent(4) }}
 FROM k8s_pv_days
 WHERE cloud_account_id = {cloud_account_id:String}
   AND date = toDateTime({day_start:UInt32})

@@ -3,7 +3,8 @@
 -- controller (`Kind/name`, else the pod's name) and container, the days of
 -- `k8s_container_usage` (sql/schema/006) in [start_date, end_date] combined
 -- conservatively: the largest daily quantile (p95 or max, as asked) of cpu and of
--- memory, the current requests (those of the latest day), and what it is based on
+-- memory, the current requests (those of the latest day: the largest when several
+-- rows share it, so that the same rows always give the same one), and what it is based on
 -- (days, days with usage, samples) and priced at (cost over core- and GiB-hours, the
 -- prices of the nodes it ran on; running hours give the average number of replicas).
 -- Each row key is collapsed the way every reader must (HAVING SUM(sign) > 0, no
@@ -13,8 +14,8 @@ SELECT
     namespace,
     controller_key,
     container,
-    argMax(cpu_request, date) AS cpu_request,
-    argMax(ram_request, date) AS ram_request,
+    argMax(cpu_request, (date, cpu_request)) AS cpu_request,
+    argMax(ram_request, (date, ram_request)) AS ram_request,
     max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
     max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage,
     uniqExact(date) AS days,

@@ -87,8 +87,8 @@ FROM
             cloud_account_id,
             date,
             holder AS resource_id,
-            sum(holder_list_usd) AS pv_list_usd,
-            sum(holder_bill_usd) AS pv_bill_usd
+            {{ m.exact_sum("holder_list_usd") }} AS pv_list_usd,
+            {{ m.exact_sum("holder_bill_usd") }} AS pv_bill_usd
         FROM {{ m.cluster_bill_view(
             "pv_bill_factors",
             "{cloud_account_ids:Array(String)}", "{start_date:UInt32}", "{end_date:UInt32}"

@@ -16,7 +16,7 @@ SELECT
     transform(
         resource_id, {bill_resource_ids:Array(String)}, {bill_instance_keys:Array(String)}, ''
     ) AS instance_key,
-    sum({cost_column:Identifier} * sign) AS bill_usd
+    {{ m.exact_sum("{cost_column:Identifier} * sign") }} AS bill_usd
 FROM expenses
 WHERE resource_id IN (SELECT arrayJoin({bill_resource_ids:Array(String)}))
   AND date >= toDateTime({first_day:UInt32})

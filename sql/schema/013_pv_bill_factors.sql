@@ -41,8 +41,10 @@ FROM
 (
     SELECT
         *,
-        sum(holder_list_usd) OVER (PARTITION BY cloud_account_id, date, persistentvolume, provider_id)
-            AS list_usd
+        {{ m.exact_sum(
+            "holder_list_usd",
+            over="(PARTITION BY cloud_account_id, date, persistentvolume, provider_id)"
+        ) }} AS list_usd
     FROM
     (
         SELECT
@@ -53,7 +55,7 @@ FROM
             holder,
             any(instance_key) AS instance_key,
             any(holder_kind) AS holder_kind,
-            sum(list_usd * sign) AS holder_list_usd
+            {{ m.exact_sum("list_usd * sign") }} AS holder_list_usd
         FROM k8s_pv_days
         WHERE {{ m.in_period(
             "{cluster_account_ids:Array(String)}", "{first_day:UInt32}", "{last_day:UInt32}"

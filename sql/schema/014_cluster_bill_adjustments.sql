@@ -23,17 +23,16 @@ CREATE OR REPLACE VIEW cluster_bill_adjustments AS
 SELECT
     cloud_account_id,
     date,
-    sum(cpu_delta) AS cpu_adjustment,
-    sum(ram_delta) AS ram_adjustment,
-    sum(gpu_delta) AS gpu_adjustment,
-    sum(pv_delta) AS pv_adjustment,
+    {% for name in ["cpu", "ram", "gpu", "pv"] %}
+    {{ m.exact_sum(name ~ "_delta") }} AS {{ name }}_adjustment,
+    {% endfor %}
     cpu_adjustment + ram_adjustment + gpu_adjustment + pv_adjustment AS adjustment,
     uniqExactIf(name, is_node) AS matched_nodes,
     groupUniqArrayIf(name, is_node) AS node_names,
     uniqExactIf(name, NOT is_node) AS matched_volumes,
     groupUniqArrayIf(name, NOT is_node) AS volume_names,
-    sum(matched_list_usd) AS list_usd,
-    sum(matched_bill_usd) AS bill_usd
+    {{ m.exact_sum("matched_list_usd") }} AS list_usd,
+    {{ m.exact_sum("matched_bill_usd") }} AS bill_usd
 FROM
 (
     SELECT

@@ -10,6 +10,7 @@ What each file renders to, to the letter, is pinned by test_sql_snapshots.py.
 from __future__ import annotations
 
 import re
+import textwrap
 
 import jinja2
 import pytest
@@ -54,15 +55,25 @@ def test_every_table_with_cost_components_has_all_of_them_in_order():
             assert [column for column in columns if column in COMPONENTS] == list(COMPONENTS), name
 
 
-def test_the_macros_write_one_line_per_name_indented_by_the_caller():
+def test_the_macros_write_each_name_on_lines_of_its_own_indented_by_the_caller():
+    def exact(value: str) -> str:
+        """exact_sum's text (what it sums: tests/unit/test_exact_sums.py)."""
+        return macros(f'{{{{ m.exact_sum("{value}") }}}}')
+
     text = (
         "SELECT\n    key,\n    {{ m.collapsed(['cost'] + components) | indent(4) }},\n    other\n"
     )
-    sums = [f"    sum({name} * sign) AS {name}" for name in ("cost", *COMPONENTS)]
+    sums = [
+        textwrap.indent(f"{exact(f'{name} * sign')} AS {name}", "    ")
+        for name in ("cost", *COMPONENTS)
+    ]
     assert macros(text) == "SELECT\n    key,\n" + ",\n".join(sums) + ",\n    other\n"
+    summed = [textwrap.indent(f"{exact(name)} AS {name}", " " * 7) for name in "ab"]
     assert macros('SELECT {{ m.summed(["a", "b"]) | indent(7) }}\nFROM t') == (
-        "SELECT sum(a) AS a,\n       sum(b) AS b\nFROM t"
+        "SELECT " + ",\n".join(summed)[7:] + "\nFROM t"
     )
+    plain = "SELECT\n    {{ m.collapsed(['a', 'b'], exact=false) | indent(4) }}\n"
+    assert macros(plain) == "SELECT\n    sum(a * sign) AS a,\n    sum(b * sign) AS b\n"
     assert macros('  {{ m.live_keys(["a", "b"]) | indent(2) }}') == (
         "  GROUP BY a, b\n  HAVING sum(sign) > 0"
     )
