@@ -95,8 +95,10 @@ def with_rollup(
     first_day: int,
     last_day: int,
 ) -> dict[str, Any]:
-    """A reader's `parameters` (holding the bill arguments) plus the `allocation_key` of
-    these clusters and days, refreshed: what a query reading the macro
-    `allocation_rollup` takes."""
+    """A reader's `parameters` with the `allocation_key` of these clusters and days,
+    refreshed, in place of the bill arguments it names: what a query reading the
+    macro `allocation_rollup` takes. (clickhouse-connect formats every parameter it is
+    given, used or not: the bill's thousands of ids cost more than the query.)"""
     key = refresh(client, cloud_account_ids, first_day, last_day, parameters)
-    return {**parameters, "allocation_key": key}
+    kept = {name: value for name, value in parameters.items() if name not in BILL_ARGUMENTS}
+    return {**kept, "allocation_key": key}

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from etl.core.sharing import SharingPolicy
 from etl.storage import allocationrollup, sqlfiles
+from etl.storage.clickhouse import StringArray
 
 
 def cost_group_rows(
@@ -28,10 +29,13 @@ def cost_group_rows(
     groups apart, as clean_expenses costs its cluster items); without, the unshared
     components and the exporter's `list_cost`. The rows are read from the allocation's
     rollup (etl/storage/allocationrollup.py), refreshed for the period first."""
+    accounts = parameters["cloud_account_ids"]
+    if not isinstance(accounts, StringArray):  # formatted once, read by two queries
+        accounts = StringArray(accounts)
     parameters = allocationrollup.with_rollup(
         client,
-        parameters,
-        parameters["cloud_account_ids"],
+        {**parameters, "cloud_account_ids": accounts},
+        accounts,
         parameters["start_date"],
         parameters["end_date"],
     )

@@ -233,3 +233,10 @@ AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)
 {% endif %}
 )
 {%- endmacro %}
+
+{#- The rows of the allocation's rollup (sql/schema/018) under {rollup_key}, of the
+    clusters {cloud_account_ids} over [start_date, end_date]: what its view reads. -#}
+{% macro allocation_rollup_days() -%}
+rollup_key = {rollup_key:String}
+AND {{ in_period() }}
+{%- endmacro %}

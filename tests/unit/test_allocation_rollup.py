@@ -33,10 +33,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl.core.components import COMPONENTS
+from etl.core.days import day_start_epoch
 from etl.core.sharing import SharingPolicy
 from etl.costmodel.allocation import ATTRIBUTES, ROW_COLUMNS
 from etl.costmodel.allocation.usage import REQUESTED, USED
-from etl.storage import allocationrollup, costreads, warehouse
+from etl.storage import allocationrollup, costreads, sqlfiles, warehouse
 from etl.storage.clickhouse import connect
 from etl.storage.k8scostreads import cost_group_rows
 from tests.unit.test_bill_rollup import (  # everything read, unfiltered: EVERYTHING, NO_FILTER
@@ -356,3 +357,43 @@ def test_a_read_after_a_restatement_sees_it(client):
     warehouse.restate_day(client, "k8s_allocation", "plain", day, rows.iloc[:0])
     client.command("OPTIMIZE TABLE k8s_allocation FINAL")
     assert total() == 0.0
+
+
+class WithoutMarkers:
+    """A client whose computes stop before their markers, as a process that dies
+    between its compute's rows and its markers (etl/storage/allocationrollup.py)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def query(self, *arguments, **options):
+        return self.client.query(*arguments, **options)
+
+    def command(self, statement: str, parameters: dict) -> None:
+        if statement != sqlfiles.query("allocation_rollup_markers"):
+            self.client.command(statement, parameters=parameters)
+
+
+def test_a_compute_without_its_markers_is_not_read(client):
+    day = DAYS[1]
+    rows = pd.DataFrame([{"resource_id": "r", "namespace": "web", "cpu_cost": 2.0, "cost": 2.0}])
+    bill = {"bill_resource_ids": [], "bill_instance_keys": [], "cost_column": "cost"}
+    first = last = day_start_epoch(day)
+
+    def rolled_up(key: str) -> float:
+        return client.query(
+            "SELECT sum(cost) FROM k8s_allocation_rollup(rollup_key = {key:String}, "
+            "cloud_account_ids = ['unfinished'], start_date = {day:UInt32}, "
+            "end_date = {day:UInt32})",
+            parameters={"key": key, "day": first},
+        ).result_rows[0][0]
+
+    warehouse.restate_day(client, "k8s_allocation", "unfinished", day, rows)
+    key = allocationrollup.refresh(client, ["unfinished"], first, last, bill)
+    assert rolled_up(key) == 2.0
+    warehouse.restate_day(client, "k8s_allocation", "unfinished", day, rows.assign(cost=7.0))
+    unfinished = allocationrollup.refresh(WithoutMarkers(client), ["unfinished"], first, last, bill)
+    assert unfinished == key
+    assert rolled_up(key) == 2.0  # the finished compute's, not both computes' rows
+    allocationrollup.refresh(client, ["unfinished"], first, last, bill)
+    assert rolled_up(key) == 7.0
