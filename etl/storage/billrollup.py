@@ -34,10 +34,12 @@ from etl.storage.clickhouse import StringArray
 ARGUMENTS = ("cost_column", "cluster_account_ids", "bill_resource_ids", "bill_instance_keys")
 
 
-def rollup_key(arguments: Mapping[str, Any]) -> str:
-    """The name of the view's arguments `arguments` (lists, or StringArray parameters)."""
+def rollup_key(arguments: Mapping[str, Any], names: Sequence[str] = ARGUMENTS) -> str:
+    """The name of the view's arguments `arguments` (lists, or StringArray parameters),
+    those of `names` (the allocation's rollup names the bill's only:
+    etl/storage/allocationrollup.py)."""
     digest = hashlib.sha256()
-    for name in ARGUMENTS:
+    for name in names:
         value = arguments[name]
         if isinstance(value, str):
             text = value

@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from etl.core.days import day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
-from etl.storage import billrollup, sqlfiles
+from etl.storage import allocationrollup, billrollup, sqlfiles
 from etl.storage.nodedays import bill_arguments
 
 
@@ -33,13 +33,16 @@ def allocation_groups(
     """One cluster's allocation per (day, namespace, controller, node), with every
     component and the cost (sql/queries/alerts_allocation_groups.sql), its nodes and PVs
     priced from the bill by `bill` (etl/storage/nodedays.py: organization_bill)."""
+    days = _days(first_day, last_day)
     frame = client.query_df(
         sqlfiles.query("alerts_allocation_groups"),
-        parameters={
-            "cloud_account_id": cloud_account_id,
-            **_days(first_day, last_day),
-            **bill,
-        },
+        parameters=allocationrollup.with_rollup(
+            client,
+            {"cloud_account_id": cloud_account_id, **days, **bill},
+            [cloud_account_id],
+            days["first_day"],
+            days["last_day"],
+        ),
     )
     if not frame.empty:
         frame["day"] = pd.to_datetime(frame["day"]).dt.date
@@ -130,15 +133,23 @@ def allocation_days(
     absent."""
     if not cloud_account_ids:
         return {}
+    days = _days(first_day, last_day)
+    parameters = {
+        "cloud_account_ids": list(cloud_account_ids),
+        **days,
+        "namespace": namespace,
+        "label_key": label[0],
+        "label_value": label[1],
+        **bill,
+    }
     frame = client.query_df(
         sqlfiles.query("budgets_allocation_daily"),
-        parameters={
-            "cloud_account_ids": list(cloud_account_ids),
-            **_days(first_day, last_day),
-            "namespace": namespace,
-            "label_key": label[0],
-            "label_value": label[1],
-            **bill,
-        },
+        parameters=allocationrollup.with_rollup(
+            client,
+            parameters,
+            parameters["cloud_account_ids"],
+            days["first_day"],
+            days["last_day"],
+        ),
     )
     return _daily(frame)

@@ -14,7 +14,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from etl.core.sharing import SharingPolicy
-from etl.storage import sqlfiles
+from etl.storage import allocationrollup, sqlfiles
+from etl.storage.clickhouse import StringArray
 
 
 def cost_group_rows(
@@ -26,7 +27,18 @@ def cost_group_rows(
     """The rows of the groups, streamed: with an active `policy`, each group's kept
     components and what each sharing rule gave it (`per_cluster`: every cluster's
     groups apart, as clean_expenses costs its cluster items); without, the unshared
-    components and the exporter's `list_cost`."""
+    components and the exporter's `list_cost`. The rows are read from the allocation's
+    rollup (etl/storage/allocationrollup.py), refreshed for the period first."""
+    accounts = parameters["cloud_account_ids"]
+    if not isinstance(accounts, StringArray):  # formatted once, read by two queries
+        accounts = StringArray(accounts)
+    parameters = allocationrollup.with_rollup(
+        client,
+        {**parameters, "cloud_account_ids": accounts},
+        accounts,
+        parameters["start_date"],
+        parameters["end_date"],
+    )
     if not policy.active:
         return client.query(
             sqlfiles.query("k8s_costs_groups"), parameters=dict(parameters)

@@ -255,3 +255,41 @@ AND (empty({scope_label_keys:Array(String)}) OR arrayExists(
       (k, v) -> {{ label_value("k") }} = v,
       {scope_label_keys:Array(String)}, {scope_label_values:Array(String)}))
 {%- endmacro %}
+
+{#- The filters on an allocation row's namespace, node and Services, each empty array
+    meaning no filter (the view k8s_allocation_reconciled applies them inside). -#}
+{% macro allocation_row_filters() -%}
+(empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
+AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
+AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
+{%- endmacro %}
+
+{#- k8s_allocation_reconciled's rows as stored by its rollup (sql/schema/018, 019;
+    etl/storage/allocationrollup.py refreshes the cluster-days first): `allocation_key`
+    names the question's bill arguments. Arguments as k8s_allocation_reconciled's. -#}
+{% macro allocation_rollup(
+    cloud_account_ids="{cloud_account_ids:Array(String)}",
+    start_date="{start_date:UInt32}",
+    end_date="{end_date:UInt32}",
+    filtered=true
+) -%}
+(
+    SELECT *
+    FROM k8s_allocation_rollup(
+        rollup_key = {allocation_key:String},
+        cloud_account_ids = {{ cloud_account_ids }},
+        start_date = {{ start_date }},
+        end_date = {{ end_date }}
+    )
+{% if filtered %}
+    WHERE {{ allocation_row_filters() | indent(6) }}
+{% endif %}
+)
+{%- endmacro %}
+
+{#- The rows of the allocation's rollup (sql/schema/018) under {rollup_key}, of the
+    clusters {cloud_account_ids} over [start_date, end_date]: what its view reads. -#}
+{% macro allocation_rollup_days() -%}
+rollup_key = {rollup_key:String}
+AND {{ in_period() }}
+{%- endmacro %}

@@ -1,7 +1,8 @@
 {% import "include/macros.sql" as m %}
 -- One cluster's allocation over a run of days, summed per (day, namespace, controller,
 -- node): what an anomaly compares a day with and what names its cause (etl/alerts/).
--- The rows are the view k8s_allocation_reconciled's (sql/schema/010): collapsed the way
+-- The rows are the view k8s_allocation_reconciled's (sql/schema/010, read from its
+-- rollup: sql/schema/018, 019, refreshed by etl/storage/costreads.py): collapsed the way
 -- every reader must, with their nodes and PVs priced from the bill under the metric
 -- (the bill arguments empty: none), so a node's bill, not its list price, is what
 -- moves a day. The
@@ -18,7 +19,7 @@ SELECT
     controller_key AS controller,
     node,
     {{ m.summed(components + ["cost"]) | indent(4) }}
-FROM {{ m.k8s_allocation_reconciled(
+FROM {{ m.allocation_rollup(
     cloud_account_ids="[{cloud_account_id:String}]",
     start_date="{first_day:UInt32}",
     end_date="{last_day:UInt32}",

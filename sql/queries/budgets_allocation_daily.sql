@@ -4,10 +4,11 @@
 -- namespace's, as k8s_costs_groups.sql matches them): what a namespace or label
 -- budget is checked against (etl/alerts/budgets.py). An empty namespace or label key
 -- means no filter on it. The rows are the view k8s_allocation_reconciled's
--- (sql/schema/010): collapsed first, with their nodes and PVs priced from the bill
+-- (sql/schema/010, read from its rollup: sql/schema/018, 019, refreshed by
+-- etl/storage/costreads.py): collapsed first, with their nodes and PVs priced from the bill
 -- under the budget's metric (the bill arguments empty: none).
 SELECT cloud_account_id, toDate(date) AS day, {{ m.exact_sum("cost") }} AS cost
-FROM {{ m.k8s_allocation_reconciled(
+FROM {{ m.allocation_rollup(
     cloud_account_ids="{cloud_account_ids:Array(String)}",
     start_date="{first_day:UInt32}",
     end_date="{last_day:UInt32}",

@@ -1,6 +1,7 @@
 {% import "include/macros.sql" as m %}
 -- The allocation of some clusters over a period, grouped for the k8s_costs API.
--- The rows are the view k8s_allocation_reconciled's (sql/schema/010): collapsed the
+-- The rows are the view k8s_allocation_reconciled's (sql/schema/010, read from its
+-- rollup: sql/schema/018, 019, refreshed by etl/storage/k8scostreads.py): collapsed the
 -- way every reader must, filtered on namespaces, nodes and Services inside, and with
 -- their nodes priced from the bill under the metric ({cost_column}; the bill
 -- arguments empty: none), each keeping its exporter's figure (`list_cost`). Rows are
@@ -31,7 +32,7 @@ FROM
         *,
         {group_by:String} AS grouped_by,
         {%+ filter trim | indent(8) %}{% include "include/k8s_costs_grouping.sql" %}{% endfilter %}
-    FROM {{ m.k8s_allocation_reconciled() | indent(4) }}
+    FROM {{ m.allocation_rollup() | indent(4) }}
 )
 WHERE {{ m.allocation_filters() | indent(2) }}
 GROUP BY group_key, group_pod_uid

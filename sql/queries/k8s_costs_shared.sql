@@ -18,9 +18,9 @@
 -- A token's scope (scope_*) keeps rows like the filters, after the shares.
 -- Output per group: the kept components, own_cost (their sum) and the dollars it
 -- received by each rule (shared_idle, shared_namespaces, shared_overhead). The rows
--- are the view k8s_allocation_reconciled's (sql/schema/010, unfiltered: shares come
--- before the filters): their nodes priced from the bill under the metric, so what is
--- shared is what the bill says.
+-- are the view k8s_allocation_reconciled's (sql/schema/010, read from its rollup:
+-- sql/schema/018, 019; unfiltered: shares come before the filters): their nodes
+-- priced from the bill under the metric, so what is shared is what the bill says.
 SELECT
     group_key,
     group_pod_uid,
@@ -114,7 +114,7 @@ FROM
                         + m.allocation_names
                         + m.allocation_values
                     ) | indent(20) }}
-                FROM {{ m.k8s_allocation_reconciled(filtered=false) | indent(16) }}
+                FROM {{ m.allocation_rollup(filtered=false) | indent(16) }}
                 UNION ALL
                 SELECT
                     cloud_account_id,
@@ -145,9 +145,7 @@ FROM
             day_group AS (PARTITION BY cloud_account_id, date, group_key, group_pod_uid)
     )
 )
-WHERE (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
-  AND (empty({nodes:Array(String)}) OR has({nodes:Array(String)}, node))
-  AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)}))
+WHERE {{ m.allocation_row_filters() | indent(2) }}
   AND {{ m.allocation_filters() | indent(2) }}
 GROUP BY group_key, group_pod_uid, cloud_account_id
 HAVING countIf(kept_row) > 0

@@ -171,13 +171,15 @@ def comparable(result) -> tuple[list[str], list[tuple]]:
     )
 
 
-def check_read(client, prefix: str, arguments: tuple) -> None:
+def read_parameters(prefix: str, arguments: tuple) -> dict:
+    """A read's clusters, days and bill arguments (read_arguments' draw) as the view's
+    parameters (also test_allocation_rollup.py's)."""
     column, accounts, vms, disks, first, last = arguments
     folded = sorted(
         [(f"{prefix}vm-{n}", f"i-{prefix}{n}") for n in vms]
         + [(f"{prefix}disk-{n}", f"vol-{prefix}{n}") for n in disks]
     )
-    parameters = {
+    return {
         "cluster_account_ids": [prefix + account for account in accounts],
         "first_day": day_start_epoch(DAYS[first]),
         "last_day": day_start_epoch(DAYS[last]),
@@ -185,6 +187,10 @@ def check_read(client, prefix: str, arguments: tuple) -> None:
         "bill_instance_keys": [key for _, key in folded],
         "cost_column": column,
     }
+
+
+def check_read(client, prefix: str, arguments: tuple) -> None:
+    parameters = read_parameters(prefix, arguments)
     view = client.query(sqlfiles.query("cluster_bill_adjustments"), parameters=parameters)
     key = billrollup.refresh(
         client,

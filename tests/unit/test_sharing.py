@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from api.query.efficiency import efficiency
 from etl.core.components import COMPONENTS
 from etl.core.sharing import OPTION_NAMES, SharingError, SharingPolicy, given_options, resolve
-from etl.storage import sqlfiles, warehouse
+from etl.storage import allocationrollup, sqlfiles, warehouse
 from etl.storage.clickhouse import connect
 from etl.storage.nodedays import bill_arguments
 from k8scost.cli import cli
@@ -167,7 +167,10 @@ def example(tmp_path_factory: pytest.TempPathFactory):
                 **SharingPolicy.of(options).sql_parameters(),
                 **bill_arguments(([], []), "billed"),  # no bill: nothing reconciled
             }
-            answer = client.query(sqlfiles.query("k8s_costs_shared"), parameters=parameters)
+            answer = client.query(
+                sqlfiles.query("k8s_costs_shared"),
+                parameters=allocationrollup.with_rollup(client, parameters, ["a"], 0, 2**32 - 1),
+            )
             return {
                 row["group_key"]: row["own_cost"]
                 + row["shared_idle"]
