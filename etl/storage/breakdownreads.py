@@ -33,7 +33,7 @@ def expense_key_days(client: Client, parameters: Mapping[str, Any]) -> list[tupl
     """(day, key, cost) of every resource in scope (sql/queries/breakdown_expenses_costs.sql):
     the day as Unix seconds of its midnight, the key the account or the `key_*` map's value.
 
-    Read from the query's rollup (sql/schema/020, 021), its missing or restated days
+    Read from the query's rollup (sql/schema/020), its missing or restated days
     computed first: the dashboard asks for the same two 30-day periods on every visit."""
     period = (parameters["start_date"], parameters["end_date"])
     arguments = {name: value for name, value in parameters.items() if name not in PERIOD}

@@ -1,4 +1,5 @@
-"""Property test: breakdown_expenses' rollup answers what the raw query answers.
+"""Property test: the rollups of breakdown_expenses and clean_expenses answer what the
+raw queries answer.
 
 Hypothesis draws a history over three days of an organization with one cluster (its
 own account) and two bill accounts holding resources and node VMs of the cluster:
@@ -8,13 +9,16 @@ a day emptied: cancel rows the collapsing must net out) and reads in any order. 
 read draws the filters a request can give the query: accounts, accounts skipped,
 resources (an attribute filter), node folding on or off, the breakdown key (by
 account, or a key map per resource and per account, as api/query/breakdown.py KeyMap
-builds from the documents), the cost column and the period (bounds off midnight too).
-At every read, etl/storage/breakdownreads.py expense_key_days (the rollup: sql/schema
-020 and 021, refreshed for restated days) must return the rows that
+builds from the documents), the cost column, the period (bounds off midnight too) and
+clean_expenses' page. At every read, etl/storage/breakdownreads.py expense_key_days
+(the rollup: sql/schema/020, refreshed for restated days) must return the rows that
 sql/queries/breakdown_expenses_costs.sql returns on the raw expense rows as they are
-then; at the end, every read is made again. Costs are quarters of a dollar, so any
-order of summing gives the same float and the comparison is exact. Made to skip the
-recompute of restated days (sql/include/macros.sql stale_days), the test fails.
+then, and etl/storage/expensereads.py clean_expense_costs (sql/schema/021, recomputed
+when a day of the period was restated) the answer of sql/queries/clean_expenses_costs.sql;
+at the end, every read is made again. Costs are quarters of a dollar, so any order of
+summing gives the same float and the comparison is exact. Made to skip the recompute of
+restated days or periods (sql/include/macros.sql stale_days,
+sql/queries/clean_expense_period_stale.sql), the test fails.
 
 Examples are drawn derandomized, each in accounts of its own, on one embedded ClickHouse.
 """
@@ -34,6 +38,7 @@ from etl.storage import sqlfiles, warehouse
 from etl.storage.billrollup import with_rollup
 from etl.storage.breakdownreads import expense_key_days
 from etl.storage.clickhouse import connect
+from etl.storage.expensereads import clean_expense_costs
 from tests.rollup_checks import history_settings, replay
 
 MAX_EXAMPLES = 15
@@ -58,6 +63,8 @@ EVERYTHING = {
     "first": 0,
     "last": len(DAYS) - 1,
     "off_midnight": False,
+    "limit": 100,
+    "offset": 0,
 }
 
 
@@ -95,6 +102,8 @@ def read(draw: st.DrawFn) -> tuple:
             "first": first,
             "last": draw(st.integers(first, len(DAYS) - 1)),
             "off_midnight": draw(st.booleans()),
+            "limit": draw(st.integers(1, 4)),
+            "offset": draw(st.integers(0, 3)),
         },
     )
 
@@ -115,7 +124,8 @@ def histories(draw: st.DrawFn) -> list[tuple]:
 
 
 def parameters(prefix: str, drawn: dict) -> dict:
-    """The query's arguments for a drawn read, ids prefixed with the example's."""
+    """The queries' arguments for a drawn read (the breakdown's and clean_expenses'
+    together: each reads its own), ids prefixed with the example's."""
 
     def ids(values) -> list[str]:
         return [prefix + value for value in values]
@@ -142,6 +152,9 @@ def parameters(prefix: str, drawn: dict) -> dict:
         "key_account_values": list(drawn["account_keys"].values()),
         "bill_resource_ids": [],
         "bill_instance_keys": [],
+        "billing_periods": [],
+        "limit": drawn["limit"],
+        "offset": drawn["offset"],
     }
 
 
@@ -157,6 +170,10 @@ def check_read(client, prefix: str, drawn: dict) -> None:
         sqlfiles.query("breakdown_expenses_costs"), parameters=with_rollup(client, arguments)
     ).result_rows
     assert expense_key_days(client, arguments) == raw
+    raw_answer = client.query_arrow(
+        sqlfiles.query("clean_expenses_costs"), parameters=with_rollup(client, arguments)
+    )
+    assert clean_expense_costs(client, arguments).to_pylist() == raw_answer.to_pylist()
 
 
 @history_settings(MAX_EXAMPLES)
