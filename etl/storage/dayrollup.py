@@ -25,6 +25,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -52,11 +53,31 @@ def _text(value: Any) -> str:
     return repr(value)
 
 
+# Arguments' texts longer than this have their digest kept (`_kept_digest`).
+KEPT_DIGEST_CHARS = 4096
+
+
+@lru_cache(maxsize=32)
+def _kept_digest(text: str) -> bytes:
+    """The digest of a long argument, kept: the big arrays (a key map of 100k ids is
+    megabytes) are the catalog's own StringArray objects, the same text at every request,
+    whose str hash Python keeps, so a repeated request finds them without hashing again.
+    Bounded (the texts it keeps outlive their catalog until evicted)."""
+    return hashlib.sha256(text.encode()).digest()
+
+
+def _value_digest(text: str) -> bytes:
+    if len(text) > KEPT_DIGEST_CHARS:
+        return _kept_digest(text)
+    return hashlib.sha256(text.encode()).digest()
+
+
 def arguments_key(arguments: Mapping[str, Any]) -> str:
     """The name of a set of query arguments (lists, StringArray parameters, scalars)."""
     digest = hashlib.sha256()
     for name in sorted(arguments):
-        digest.update(f"{name}={_text(arguments[name])}\n".encode())
+        digest.update(f"{name}=".encode())
+        digest.update(_value_digest(_text(arguments[name])))
     return digest.hexdigest()
 
 
