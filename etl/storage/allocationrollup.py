@@ -31,8 +31,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from etl.storage import sqlfiles
-from etl.storage.billrollup import rollup_key
+from etl.storage import dayrollup, sqlfiles
 from etl.storage.clickhouse import StringArray
 
 # The arguments of the view that the rows depend on besides their cluster-day.
@@ -55,7 +54,7 @@ def refresh(
     restatement that lands in between is either in the rows or newer than their
     version (computed again at the next read), never lost.
     """
-    key = rollup_key(bill, BILL_ARGUMENTS)
+    key = dayrollup.arguments_key({name: bill[name] for name in BILL_ARGUMENTS})
     stale = client.query(
         sqlfiles.query("allocation_rollup_stale_days"),
         parameters={

@@ -6,10 +6,10 @@ call, and every cost reader (clean_expenses, breakdown_expenses, the budgets, th
 bills) called it per request. Its rows depend on their own day's data only, so they
 are kept per day (sql/schema/016) and a day is computed again only when a table the
 view reads was restated on it since (warehouse_day_writes, sql/schema/015, written by
-etl/storage/warehouse.py). The answer is then the view's, computed on the same data:
-a reader calls `refresh` (which computes the missing or restated days of its period
-and names the arguments) and reads cluster_bill_adjustments_rollup (sql/schema/017)
-under the key it returns.
+etl/storage/warehouse.py; the mechanism: etl/storage/dayrollup.py). The answer is then
+the view's, computed on the same data: a reader calls `refresh` (which computes the
+missing or restated days of its period and names the arguments) and reads
+cluster_bill_adjustments_rollup (sql/schema/017) under the key it returns.
 
 The key hashes every argument (the cost column, the cluster accounts, the folded bill
 resources and their instance keys), so another organization, another metric or a
@@ -20,33 +20,21 @@ not seen as writes: such data must be loaded before its days are first read.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from etl.storage import sqlfiles
+from etl.storage import dayrollup
 from etl.storage.clickhouse import StringArray
 
-# The arguments of the view besides the period, in the order the key hashes them.
-ARGUMENTS = ("cost_column", "cluster_account_ids", "bill_resource_ids", "bill_instance_keys")
-
-
-def rollup_key(arguments: Mapping[str, Any], names: Sequence[str] = ARGUMENTS) -> str:
-    """The name of the view's arguments `arguments` (lists, or StringArray parameters),
-    those of `names` (the allocation's rollup names the bill's only:
-    etl/storage/allocationrollup.py)."""
-    digest = hashlib.sha256()
-    for name in names:
-        value = arguments[name]
-        if isinstance(value, str):
-            text = value
-        else:  # one text for a list and its StringArray, so both name one rollup
-            text = (value if isinstance(value, StringArray) else StringArray(value)).literal
-        digest.update(f"{name}={text}\n".encode())
-    return digest.hexdigest()
+# The tables the view reads: a restatement of one of them on a day makes the day stale.
+BILL_ADJUSTMENTS = dayrollup.DayRollup(
+    stale_days="bill_adjustment_stale_days",
+    compute="bill_adjustment_compute",
+    markers="bill_adjustment_markers",
+    tables=("expenses", "k8s_node_days", "k8s_pv_days"),
+)
 
 
 def refresh(
@@ -58,41 +46,22 @@ def refresh(
 ) -> str:
     """Compute the rollup of the days of [first_day, last_day] (Unix seconds) that it
     misses or that were restated since, for these cluster accounts and bill arguments
-    (`bill`: bill_resource_ids, bill_instance_keys, cost_column); returns its key.
-
-    The days' versions are read before their rows are computed, so a restatement that
-    lands in between is either in the rows or newer than their version (computed again
-    at the next read), never lost.
-    """
+    (`bill`: bill_resource_ids, bill_instance_keys, cost_column); returns its key."""
     arguments = {
         "cluster_account_ids": cluster_account_ids,
         "bill_resource_ids": bill["bill_resource_ids"],
         "bill_instance_keys": bill["bill_instance_keys"],
         "cost_column": bill["cost_column"],
     }
-    key = rollup_key(arguments)
-    stale = client.query(
-        sqlfiles.query("bill_adjustment_stale_days"),
-        parameters={
-            "rollup_key": key,
-            "cluster_account_ids": cluster_account_ids,
-            "first_day": first_day,
-            "last_day": last_day,
-        },
-    ).result_rows
-    if stale:
-        days = [day for day, _ in stale]
-        compute = {
-            "rollup_key": key,
-            "compute_id": str(uuid.uuid4()),
-            "days": days,
-            "versions": [version for _, version in stale],
-        }
-        client.command(
-            sqlfiles.query("bill_adjustment_compute"),
-            parameters={**arguments, **compute, "first_day": days[0], "last_day": days[-1]},
-        )
-        client.command(sqlfiles.query("bill_adjustment_markers"), parameters=compute)
+    key = dayrollup.arguments_key(arguments)
+    dayrollup.refresh(
+        client,
+        BILL_ADJUSTMENTS,
+        key,
+        (first_day, last_day),
+        {"cluster_account_ids": cluster_account_ids},
+        lambda first, last: {**arguments, "first_day": first, "last_day": last},
+    )
     return key
 
 

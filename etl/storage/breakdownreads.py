@@ -12,15 +12,40 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from etl.storage import sqlfiles
-from etl.storage.billrollup import with_rollup
+from etl.storage import dayrollup, sqlfiles
+from etl.storage.billrollup import BILL_ADJUSTMENTS, with_rollup
+
+PERIOD = ("start_date", "end_date")
+
+
+# breakdown_expenses_costs.sql per day (sql/schema/020): its rows of a day change when
+# that day's expenses (the rows, the clusters' live days) or the bill adjustments' inputs
+# (etl/storage/billrollup.py) are restated.
+EXPENSE_KEY_DAYS = dayrollup.DayRollup(
+    stale_days="breakdown_expense_stale_days",
+    compute="breakdown_expense_compute",
+    markers="breakdown_expense_markers",
+    tables=BILL_ADJUSTMENTS.tables,
+)
 
 
 def expense_key_days(client: Client, parameters: Mapping[str, Any]) -> list[tuple[int, str, float]]:
     """(day, key, cost) of every resource in scope (sql/queries/breakdown_expenses_costs.sql):
-    the day as Unix seconds of its midnight, the key the account or the `key_*` map's value."""
+    the day as Unix seconds of its midnight, the key the account or the `key_*` map's value.
+
+    Read from the query's rollup (sql/schema/020), its missing or restated days
+    computed first: the dashboard asks for the same two 30-day periods on every visit."""
+    period = (parameters["start_date"], parameters["end_date"])
+    arguments = {name: value for name, value in parameters.items() if name not in PERIOD}
+    key = dayrollup.arguments_key(arguments)
+
+    def span(first: int, last: int) -> dict[str, Any]:
+        return with_rollup(client, {**arguments, "start_date": first, "end_date": last})
+
+    dayrollup.refresh(client, EXPENSE_KEY_DAYS, key, period, {}, span)
     return client.query(
-        sqlfiles.query("breakdown_expenses_costs"), parameters=with_rollup(client, parameters)
+        sqlfiles.query("breakdown_expense_days"),
+        parameters={"rollup_key": key, "first_day": period[0], "last_day": period[1]},
     ).result_rows
 
 

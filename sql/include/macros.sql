@@ -211,6 +211,82 @@ cluster_bill_adjustments_rollup(
 )
 {%- endmacro %}
 
+{#- A per-day rollup (etl/storage/dayrollup.py) holds, per day, the rows of computes
+    and one marker row per compute (its `marker_column` ''); a day reads the rows of its
+    latest compute (highest version, then compute id: two computes of one version
+    hold the same rows) among those of {rollup_key} over [first_day, last_day]. -#}
+{% macro latest_day_compute(table, marker_column, columns) -%}
+SELECT
+    {% for name in columns %}
+    computed.{{ name }} AS {{ name }}{{ "," if not loop.last }}
+    {% endfor %}
+FROM
+(
+    SELECT *
+    FROM {{ table }}
+    WHERE rollup_key = {rollup_key:String}
+      AND date >= toDateTime({first_day:UInt32})
+      AND date <= toDateTime({last_day:UInt32})
+      AND {{ marker_column }} != ''
+) AS computed
+INNER JOIN
+(
+    SELECT date, max((version, compute_id)) AS latest
+    FROM {{ table }}
+    WHERE rollup_key = {rollup_key:String}
+      AND date >= toDateTime({first_day:UInt32})
+      AND date <= toDateTime({last_day:UInt32})
+      AND {{ marker_column }} = ''
+    GROUP BY date
+) AS days
+ON days.date = computed.date AND days.latest = (computed.version, computed.compute_id)
+{%- endmacro %}
+
+{#- The marker rows of a compute of a per-day rollup's `table`, one per day {days} with
+    its version {versions} (its `marker_column` ''): inserted after the compute's rows,
+    so that a day reads as computed only once its rows are there. -#}
+{% macro day_markers(table, marker_column) -%}
+INSERT INTO {{ table }} (rollup_key, date, version, compute_id, {{ marker_column }})
+SELECT {rollup_key:String}, toDateTime(day_version.1), day_version.2, {compute_id:UUID}, ''
+FROM (SELECT arrayJoin(arrayZip({days:Array(UInt32)}, {versions:Array(Int64)})) AS day_version)
+{%- endmacro %}
+
+{#- Of the candidate days `days` (a query of midnights named `day`) of [first_day,
+    last_day], those a per-day rollup's `table` under {rollup_key} misses or computed
+    before the day's latest restatement of a table it reads ({table_names}:
+    warehouse_day_writes, sql/schema/015), with that restatement's time (ns; 0 for a
+    day never restated): the days etl/storage/dayrollup.py computes. -#}
+{% macro stale_days(days, table, marker_column) -%}
+SELECT toUInt32(days.day) AS day, writes.version AS version
+FROM
+(
+    {{ days | indent(4) }}
+) AS days
+LEFT JOIN
+(
+    SELECT date, max(toUnixTimestamp64Nano(written_at)) AS version
+    FROM warehouse_day_writes
+    WHERE table_name IN {table_names:Array(String)}
+      AND date >= toDateTime({first_day:UInt32})
+      AND date <= toDateTime({last_day:UInt32})
+    GROUP BY date
+) AS writes
+ON writes.date = days.day
+LEFT JOIN
+(
+    SELECT date, max(version) AS computed_version, true AS computed
+    FROM {{ table }}
+    WHERE rollup_key = {rollup_key:String}
+      AND {{ marker_column }} = ''
+      AND date >= toDateTime({first_day:UInt32})
+      AND date <= toDateTime({last_day:UInt32})
+    GROUP BY date
+) AS computes
+ON computes.date = days.day
+WHERE NOT computes.computed OR computes.computed_version < writes.version
+ORDER BY day
+{%- endmacro %}
+
 {#- The bill's side of the rule (sql/schema/012) over the query's days. -#}
 {% macro bill_instance_days() -%}
 {{ priced_from_bill(

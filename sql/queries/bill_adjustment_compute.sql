@@ -1,12 +1,12 @@
 {% import "include/macros.sql" as m %}
 -- Compute the rollup of cluster_bill_adjustments (sql/schema/016) for the days {days}
 -- (midnights UTC, each with its version {versions}, read before: sql/queries/
--- bill_adjustment_stale_days.sql) under {rollup_key}: the view's rows of those days,
+-- bill_adjustment_stale_days.sql) under {day_rollup_key}: the view's rows of those days,
 -- as computed now, with the arguments the key names (etl/storage/billrollup.py). The
 -- days' marker rows are bill_adjustment_markers.sql, inserted after these.
 INSERT INTO bill_adjustment_days
 SELECT
-    {rollup_key:String},
+    {day_rollup_key:String},
     date,
     transform(toUInt32(date), {days:Array(UInt32)}, {versions:Array(Int64)}, toInt64(0)),
     {compute_id:UUID},

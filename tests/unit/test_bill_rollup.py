@@ -23,12 +23,13 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.core.days import day_start_epoch
 from etl.storage import billrollup, nodedays, pvdays, sqlfiles, warehouse
 from etl.storage.clickhouse import connect
+from tests.rollup_checks import history_settings, replay
 
 MAX_EXAMPLES = 25
 DAYS = [date(2025, 3, 1) + timedelta(days=n) for n in range(3)]
@@ -207,19 +208,14 @@ def check_read(client, prefix: str, arguments: tuple) -> None:
     assert comparable(rollup) == comparable(view)
 
 
-@settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@history_settings(MAX_EXAMPLES)
 @given(history=histories())
 def test_the_rollup_answers_what_the_view_answers_under_restatement(client, history):
     prefix = f"x{next(EXAMPLES)}-"
-    for step in history:
-        if step[0] == "read":
-            check_read(client, prefix, step[1:])
-        else:
-            restate(client, prefix, step)
+    replay(
+        history,
+        lambda step: check_read(client, prefix, step[1:]),
+        lambda step: restate(client, prefix, step),
+    )
     for column in COLUMNS:
         check_read(client, prefix, (column, *EVERYTHING[1:]))

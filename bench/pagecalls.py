@@ -1,0 +1,68 @@
+"""The overview's and cluster page's API calls, timed in-process (not part of the suite).
+
+On bench/api.py's organization (`--data-dir` reuses a loaded directory), through the
+Flask test client with a token, so that what is timed is the API process's own work
+(no browser, no HTTP): each call once (a new period or filter computes its rollups
+then: docs/api.md, "breakdown_expenses and clean_expenses read rollups of their own"),
+then `--requests` more, printed as the first, the median and the max. The calls are
+the ones the two pages send (api/ui/static/overview.js, cluster.js) over the bench's
+30-day period; the cluster is the period's most expensive.
+
+    .venv/bin/python -m bench.pagecalls [--data-dir DIR] [--requests N]   (from the repository root)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from api.app import create_app
+from api.auth import issue_token
+from bench.api import ORG, PERIOD, loaded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
+    parser.add_argument("--requests", type=int, default=5)
+    arguments = parser.parse_args()
+    settings, db = loaded(arguments.data_dir)
+    client = create_app(settings).test_client()
+    headers = {"Authorization": f"Bearer {issue_token(db, ORG)}"}
+    base = f"/restapi/v2/organizations/{ORG}/"
+    period = f"start_date={PERIOD[0]}&end_date={PERIOD[1]}"
+    clusters = client.get(
+        f"{base}clean_expenses?{period}&resource_type=K8s%20Cluster", headers=headers
+    ).get_json()
+    account = clusters["clean_expenses"][0]["cloud_account_id"]
+    cluster = f"{period}&cloud_account_id={account}"
+    calls = [
+        (
+            "overview: breakdown_expenses by service_name",
+            f"breakdown_expenses?{period}&breakdown_by=service_name",
+        ),
+        ("overview: clean_expenses limit=50", f"clean_expenses?{period}&limit=50&offset=0"),
+        (
+            "cluster: breakdown_expenses by k8s_component",
+            f"breakdown_expenses?{cluster}&breakdown_by=k8s_component",
+        ),
+        ("cluster: clean_expenses", f"clean_expenses?{cluster}"),
+    ]
+    for name, url in calls:
+        taken = []
+        for _ in range(arguments.requests + 1):
+            started = time.perf_counter()
+            response = client.get(base + url, headers=headers)
+            taken.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.get_data(as_text=True)
+        later = taken[1:]
+        print(
+            f"{name:<46} first {taken[0]:.3f} s, median {statistics.median(later):.3f} s, "
+            f"max {max(later):.3f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""What the rollups' property tests (tests/unit/test_*_rollup.py) share.
+
+Their examples are histories of restatements on one embedded ClickHouse kept for the
+module: slow per example, and drawn the same on every run and machine, so that a
+failure is found again by the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from hypothesis import HealthCheck, settings
+
+
+def history_settings(max_examples: int) -> settings:
+    """Hypothesis' settings for `max_examples` histories, derandomized, without deadline."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+def replay(
+    history: Sequence[tuple], read: Callable[[tuple], None], write: Callable[[tuple], None]
+) -> None:
+    """Run a drawn history in order: its ("read", ...) steps through `read`, the
+    restatements through `write`."""
+    for step in history:
+        (read if step[0] == "read" else write)(step)
