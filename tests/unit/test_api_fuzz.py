@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -37,12 +37,15 @@ from api.query.tokenscope import TokenScope
 from api.routes import import_status
 from api.routes.allocation import AllocationQuery
 from etl.core.config import Settings
+from etl.core.days import day_start_epoch
 from etl.storage import registry, warehouse
 from etl.storage.clickhouse import connect
 
 pytestmark = pytest.mark.slow  # minutes: `make test` starts this file first
 
 ORG = "org-fuzz"
+# The day the fixture stores data on.
+DAY = date(2024, 3, 1)
 # Negative cases are refused before any query, so they cost little; they take at least
 # this many per operation so that some break a parameter, with the token
 # (`mostly_authenticated`: the last assertion). Positive cases, each a real query,
@@ -80,8 +83,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path_factory.mktemp("fuzz"))})
     db = registry.open_database(config.mongo_uri, config.mongo_db)
     account = registry.add_account(db, ORG, "cluster", "acc-k8s")
-    day = date(2024, 3, 1)
-    cluster = registry.record_cluster_seen(db, account, day, {"name": "c"}, ["aws:///z/i-1"])["_id"]
+    cluster = registry.record_cluster_seen(db, account, DAY, {"name": "c"}, ["aws:///z/i-1"])["_id"]
     db.cloud_accounts.insert_one(
         {"_id": "aws-1", "organization_id": ORG, "type": "aws_cnr", "name": "aws", "deleted_at": 0}
     )
@@ -98,9 +100,9 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         warehouse.init_schema(client)
         for account_id, resource_id in (("acc-k8s", cluster), ("aws-1", "vm")):
             frame = pd.DataFrame({"resource_id": [resource_id], "cost": [1.5]})
-            warehouse.restate_day(client, "expenses", account_id, day, frame)
+            warehouse.restate_day(client, "expenses", account_id, DAY, frame)
         breakdown = pd.DataFrame({"resource_id": [cluster], "cpu_cost": [1.0], "ram_cost": [0.5]})
-        warehouse.restate_day(client, "k8s_cost_breakdown", "acc-k8s", day, breakdown)
+        warehouse.restate_day(client, "k8s_cost_breakdown", "acc-k8s", DAY, breakdown)
         allocation = pd.DataFrame(
             {
                 "resource_id": ["r"],
@@ -110,7 +112,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "cost": [1.5],
             }
         )
-        warehouse.restate_day(client, "k8s_allocation", "acc-k8s", day, allocation)
+        warehouse.restate_day(client, "k8s_allocation", "acc-k8s", DAY, allocation)
     app = create_app(config)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug must show as a 500, not a traceback
     scoped = TokenScope.parse(["namespace:ns"], "viewer")  # issue #28: a scope changes no shape
@@ -176,7 +178,15 @@ def known_account(case: Any) -> None:
 
 
 # A value of each OpenCost parameter its grammar accepts (docs/api.md, the allocation API).
-OPENCOST_EXAMPLES = {"window": "7d", "aggregate": "namespace", "step": "1d"}
+# The window is the stored day and the next, as `start,end` Unix seconds: with the step's
+# example two sets (the per-step loop), the first over the stored rows; the allocation
+# API runs one query per step, so a window of seven days made each such case seven
+# queries over days holding nothing.
+OPENCOST_EXAMPLES = {
+    "window": f"{day_start_epoch(DAY)},{day_start_epoch(DAY + timedelta(days=2))}",
+    "aggregate": "namespace",
+    "step": "1d",
+}
 
 
 def opencost_grammar(case: Any) -> None:

@@ -263,13 +263,23 @@ def same_answers(settings: Settings) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize("metric", list(SOURCES))
-def test_the_cluster_and_the_month_reconcile_to_the_bill(tmp_path: Path, metric: str) -> None:
-    settings = make_settings(tmp_path / "data", ORG)
+@pytest.fixture(scope="module")
+def cluster_then_bill(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The cluster loaded, then the fixture imported: built once for the tests that
+    only read it (each metric's acceptance, the list and the invoice), since loading
+    the cluster's days through the pipeline is most of what they cost."""
+    root = tmp_path_factory.mktemp("cluster-then-bill")
+    settings = make_settings(root / "data", ORG)
     load_cluster(settings)
-    import_fixture(settings, tmp_path)
+    import_fixture(settings, root)
+    return settings
 
-    check_metric(settings, metric)
+
+@pytest.mark.parametrize("metric", list(SOURCES))
+def test_the_cluster_and_the_month_reconcile_to_the_bill(
+    cluster_then_bill: Settings, metric: str
+) -> None:
+    check_metric(cluster_then_bill, metric)
 
 
 def test_either_order_a_reimport_and_a_rerun_give_the_acceptance(tmp_path: Path) -> None:
@@ -287,11 +297,8 @@ def test_either_order_a_reimport_and_a_rerun_give_the_acceptance(tmp_path: Path)
         check_metric(bill_first, metric)
 
 
-def test_list_is_the_exporter_s_price_and_an_invoice_its_rows(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "data", ORG)
-    load_cluster(settings)
-    import_fixture(settings, tmp_path)
-
+def test_list_is_the_exporter_s_price_and_an_invoice_its_rows(cluster_then_bill: Settings) -> None:
+    settings = cluster_then_bill
     listed = cluster_item(get(settings, "clean_expenses", **SEPTEMBER, cost_metric="list"))
     every_list = sum((sum(node_list(node)) for node in NODES), Decimal(0)) * len(DAYS)
     assert exact(listed["cost"]) == money(every_list)

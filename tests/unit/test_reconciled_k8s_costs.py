@@ -215,13 +215,19 @@ def k8s_costs(settings: Settings, metric: str, **options: str) -> dict[str, Any]
     return response.get_json()
 
 
-@pytest.mark.parametrize("metric", ["effective", "billed", "list"])
-def test_each_namespace_costs_its_nodes_bill_share(tmp_path, metric):
-    settings = make_settings(tmp_path / "data")
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The cluster and its bill, loaded once for the readers' tests."""
+    root = tmp_path_factory.mktemp("readers")
+    settings = make_settings(root / "data")
     load_cluster(settings)
-    import_fixture(settings, tmp_path)
+    import_fixture(settings, root)
+    return settings
 
-    answer = k8s_costs(settings, metric)
+
+@pytest.mark.parametrize("metric", ["effective", "billed", "list"])
+def test_each_namespace_costs_its_nodes_bill_share(loaded, metric):
+    answer = k8s_costs(loaded, metric)
 
     costs, listed = truth(metric)
     groups = {group["key"]: group for group in answer["groups"]}
@@ -275,16 +281,6 @@ def test_either_order_a_reimport_and_a_rerun_give_the_same_answer(tmp_path):
         import_fixture(first, tmp_path)
         load_cluster(first)
         assert by_key(k8s_costs(first, metric)) == answer
-
-
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The cluster and its bill, loaded once for the readers' tests."""
-    root = tmp_path_factory.mktemp("readers")
-    settings = make_settings(root / "data")
-    load_cluster(settings)
-    import_fixture(settings, root)
-    return settings
 
 
 def test_each_row_keeps_its_list_figure(loaded):

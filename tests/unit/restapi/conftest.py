@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ from apiflask import APIFlask
 
 from api.app import create_app
 from etl.core.config import Settings
-from etl.storage import registry, warehouse
+from etl.storage import registry
 from etl.storage.clickhouse import connect
 from tests.api_data import (
     CATALOG,
@@ -30,10 +30,15 @@ def bare_settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def settings(bare_settings: Settings) -> Settings:
-    with connect(bare_settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
-    return bare_settings
+def settings(
+    bare_settings: Settings, with_schema: Callable[[Settings], Settings]
+) -> Iterator[Settings]:
+    """The same, with the warehouse's tables (tests/conftest.py `with_schema`), the
+    embedded engine kept running for the test: its writes (tests/api_data.py) each open
+    a client, and one opened while another is open shares the running engine instead
+    of starting it and shutting it down again, as the API's own pool does."""
+    with connect(with_schema(bare_settings).clickhouse_dsn):
+        yield bare_settings
 
 
 @pytest.fixture
