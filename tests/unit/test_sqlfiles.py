@@ -50,7 +50,7 @@ def test_the_breakdown_table_has_a_column_per_component_in_order():
 
 def test_every_table_with_cost_components_has_all_of_them_in_order():
     for name, statement in sqlfiles.schema_statements():
-        columns = re.findall(r"^\s+(\w+_cost) Float64,$", statement, re.MULTILINE)
+        columns = re.findall(r"^\s+(\w+_cost) Float64,?$", statement, re.MULTILINE)
         if columns:
             assert [column for column in columns if column in COMPONENTS] == list(COMPONENTS), name
 
