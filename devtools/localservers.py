@@ -13,6 +13,7 @@ pytest temporary directory is root's alone and cannot be entered by another user
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -36,6 +37,19 @@ STOP_GRACE_S = 10
 WORKER_CONCURRENCY = 2
 HEARTBEAT_TIMEOUT_S = 20
 TASK_QUEUED_TIMEOUT_S = 60
+# What every task imports: the plugins folder's hooks and the modules the DAG files call.
+# A task is a fork of a pool process of its worker, so whatever the worker has not imported
+# before forking its pool, each task imports again (pandas, boto3, the pipeline: most of a
+# short task's time on 2 cores). The LocalExecutor's tasks are forks of the scheduler, which
+# has them already (Airflow's plugins manager imports the plugins folder). None of these may
+# start a thread at import that cannot survive a fork: chdb does, so it stays imported by the
+# tasks that query, after the fork.
+TASK_MODULES = (
+    "k8scost_airflow.hooks",
+    "etl.worker.orchestration",
+    "etl.alerts.run",
+    "api.showback",
+)
 
 
 class LocalServerError(RuntimeError):
@@ -183,6 +197,8 @@ def celery_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
     Workers reserve no more than they run (prefetch 1, late acks), so a worker that dies
     holds no queued task back; the scheduler fails a dead worker's running tasks after
     HEARTBEAT_TIMEOUT_S without a heartbeat (Airflow's default is 300 s) and retries them.
+    Each worker imports TASK_MODULES before it forks its pool (Celery's `imports`, through
+    the provider's `extra_celery_config`), so its tasks start with them.
     """
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -194,6 +210,7 @@ def celery_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
         "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT_S),
+        "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": json.dumps({"imports": list(TASK_MODULES)}),
     }
 
 

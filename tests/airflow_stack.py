@@ -42,6 +42,10 @@ RUN_TIMEOUT_S = 300
 # another writer holds the lock (SQLite answers "locked" at once, to avoid a deadlock),
 # which a CI run met once; in WAL mode readers and the writer do not block each other.
 SQLITE_ARGS_MODULE = "k8scost_test_sqlite"
+# A task's calls to the API server time out after 5 s by default, and the first one, on a
+# fresh API server of a loaded 2-core machine, can take longer: the task then fails before
+# it starts, and its retry waits. Airflow's advice under load is a longer timeout.
+EXECUTION_API_TIMEOUT_S = 60
 SQLITE_BUSY_TIMEOUT_S = 60
 BACKFILL_ATTEMPTS = 3
 
@@ -71,6 +75,7 @@ class AirflowStack:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": str(EXECUTION_API_TIMEOUT_S),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             **self._database_env(),
             **extra_env,
