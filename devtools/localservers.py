@@ -35,6 +35,11 @@ DATABASE = "airflow"
 READY_TIMEOUT_S = 30
 STOP_GRACE_S = 10
 WORKER_CONCURRENCY = 2
+# Tasks the scheduler may have queued or running at once (Airflow's [core] parallelism): twice
+# the slots of the two workers. The executor counts a task until the result backend reports
+# it done, a poll after it ended, then queues the next at its next loop: at exactly the
+# workers' slots each slot sat idle through both; this way the next task waits in Redis.
+EXECUTOR_PARALLELISM = 2 * 2 * WORKER_CONCURRENCY
 HEARTBEAT_TIMEOUT_S = 20
 TASK_QUEUED_TIMEOUT_S = 60
 # What every task imports: the plugins folder's hooks and the modules the DAG files call.
@@ -202,6 +207,7 @@ def celery_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
     """
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__PARALLELISM": str(EXECUTOR_PARALLELISM),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.url,
         "AIRFLOW__CELERY__BROKER_URL": redis.url,
         "AIRFLOW__CELERY__RESULT_BACKEND": postgres.result_backend,
