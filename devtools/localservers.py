@@ -13,6 +13,7 @@ pytest temporary directory is root's alone and cannot be entered by another user
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -34,8 +35,26 @@ DATABASE = "airflow"
 READY_TIMEOUT_S = 30
 STOP_GRACE_S = 10
 WORKER_CONCURRENCY = 2
+# Tasks the scheduler may have queued or running at once (Airflow's [core] parallelism): twice
+# the slots of the two workers. The executor counts a task until the result backend reports
+# it done, a poll after it ended, then queues the next at its next loop: at exactly the
+# workers' slots each slot sat idle through both; this way the next task waits in Redis.
+EXECUTOR_PARALLELISM = 2 * 2 * WORKER_CONCURRENCY
 HEARTBEAT_TIMEOUT_S = 20
 TASK_QUEUED_TIMEOUT_S = 60
+# What every task imports: the plugins folder's hooks and the modules the DAG files call.
+# A task is a fork of a pool process of its worker, so whatever the worker has not imported
+# before forking its pool, each task imports again (pandas, boto3, the pipeline: most of a
+# short task's time on 2 cores). The LocalExecutor's tasks are forks of the scheduler, which
+# has them already (Airflow's plugins manager imports the plugins folder). None of these may
+# start a thread at import that cannot survive a fork: chdb does, so it stays imported by the
+# tasks that query, after the fork.
+TASK_MODULES = (
+    "k8scost_airflow.hooks",
+    "etl.worker.orchestration",
+    "etl.alerts.run",
+    "api.showback",
+)
 
 
 class LocalServerError(RuntimeError):
@@ -183,9 +202,12 @@ def celery_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
     Workers reserve no more than they run (prefetch 1, late acks), so a worker that dies
     holds no queued task back; the scheduler fails a dead worker's running tasks after
     HEARTBEAT_TIMEOUT_S without a heartbeat (Airflow's default is 300 s) and retries them.
+    Each worker imports TASK_MODULES before it forks its pool (Celery's `imports`, through
+    the provider's `extra_celery_config`), so its tasks start with them.
     """
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__PARALLELISM": str(EXECUTOR_PARALLELISM),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.url,
         "AIRFLOW__CELERY__BROKER_URL": redis.url,
         "AIRFLOW__CELERY__RESULT_BACKEND": postgres.result_backend,
@@ -194,6 +216,7 @@ def celery_env(postgres: PostgresServer, redis: RedisServer) -> dict[str, str]:
         "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT_S),
+        "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": json.dumps({"imports": list(TASK_MODULES)}),
     }
 
 

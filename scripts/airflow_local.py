@@ -59,6 +59,10 @@ CELERY_WORKERS = ("worker1", "worker2")
 READY_TIMEOUT_S = 300
 # Airflow's scheduler can take over a minute to act on SIGTERM while tasks finish.
 STOP_GRACE_S = 20
+# A task's calls to the API server time out after 5 s by default; the first one, on a fresh
+# API server of a busy laptop, can take longer, and the task then fails before it starts
+# (its retry 5 minutes later). Airflow's advice under load is a longer timeout.
+EXECUTION_API_TIMEOUT_S = "60"
 
 
 class Stop(Exception):
@@ -90,6 +94,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__API__BASE_URL": url,
         # Every part must sign and check the tasks' tokens with one secret.
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": EXECUTION_API_TIMEOUT_S,
         "K8SCOST_DATA_DIR": str(settings.data_dir),
         "THANOS_URL": settings.thanos_url,
     }

@@ -5,7 +5,9 @@ dag-processor puts DAG files into the metadata database, so all three run, as
 separate processes on a private AIRFLOW_HOME with SQLite, exactly as
 `airflow standalone` runs them. Scheduled runs are off
 (`use_job_schedule=False`) so only the runs a test creates (backfill, trigger)
-happen, and the retry delay is 1 s so a failing task exhausts its retries fast.
+happen, the retry delay is 1 s so a failing task exhausts its retries fast, and the
+scheduler sleeps 0.2 s, not 1 s, after a loop that queued nothing, so each step of a run
+follows the one before sooner.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ RUN_TIMEOUT_S = 300
 # another writer holds the lock (SQLite answers "locked" at once, to avoid a deadlock),
 # which a CI run met once; in WAL mode readers and the writer do not block each other.
 SQLITE_ARGS_MODULE = "k8scost_test_sqlite"
+# A task's calls to the API server time out after 5 s by default, and the first one, on a
+# fresh API server of a loaded 2-core machine, can take longer: the task then fails before
+# it starts, and its retry waits. Airflow's advice under load is a longer timeout.
+EXECUTION_API_TIMEOUT_S = 60
+# The scheduler sleeps this long after a loop that queued nothing (Airflow's default 1 s):
+# a task's successor waits up to that long to be queued, at every step of a run's chain.
+SCHEDULER_IDLE_SLEEP_S = 0.2
 SQLITE_BUSY_TIMEOUT_S = 60
 BACKFILL_ATTEMPTS = 3
 
@@ -71,7 +80,9 @@ class AirflowStack:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": str(EXECUTION_API_TIMEOUT_S),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": str(SCHEDULER_IDLE_SLEEP_S),
             **self._database_env(),
             **extra_env,
         }

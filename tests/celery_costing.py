@@ -27,10 +27,10 @@ from devtools.localprom import PrometheusServer
 from devtools.localservers import broker_and_database
 from etl.core.config import Settings
 from etl.storage import warehouse
-from etl.storage.clickhouse import connect
+from etl.storage.clickhouse import Client, connect
 from tests.celery_stack import WORKERS, CeleryAirflowStack
 from tests.conftest import simulated_history
-from tests.stored import stored_day, stored_usage
+from tests.stored import read_day, read_usage
 
 DAILY, ALERTS, REPAIR = "k8s_costs_daily", "k8s_cost_alerts", "k8s_costs_repair"
 SCRAPE_INTERVAL_S = 300
@@ -120,33 +120,33 @@ def stored_rows(data_dir: str, days: list[str], tenants: list[str]) -> dict[str,
     (`stored_usage`, by pod), and per table how many live copies its keys have."""
     settings = Settings.from_env({"K8SCOST_DATA_DIR": data_dir})
     found = {}
-    for tenant in tenants:
-        for day in map(date.fromisoformat, days):
-            rows = sorted(stored_usage(settings, tenant, day), key=lambda row: row["pod_uid"])
-            found[f"{tenant} {day}"] = {
-                "day": stored_day(settings, tenant, day),
-                "allocation": rows,
-                "copies": live_copies(settings, tenant, day),
-            }
+    with connect(settings.clickhouse_dsn) as client:  # one open for every tenant-day
+        for tenant in tenants:
+            for day in map(date.fromisoformat, days):
+                rows = sorted(read_usage(client, tenant, day), key=lambda row: row["pod_uid"])
+                found[f"{tenant} {day}"] = {
+                    "day": read_day(client, tenant, day),
+                    "allocation": rows,
+                    "copies": live_copies(client, tenant, day),
+                }
     return found
 
 
-def live_copies(settings: Settings, tenant: str, day: date) -> dict[str, list[int]]:
+def live_copies(client: Client, tenant: str, day: date) -> dict[str, list[int]]:
     """Per table, the distinct sums of `sign` over the tenant-day's keys: [1] when every
     row is there exactly once (a key loaded twice without its cancel row would sum 2)."""
     copies = {}
-    with connect(settings.clickhouse_dsn) as client:
-        for table in COPIED_TABLES:
-            copies[table] = sorted(
-                {
-                    row[0]
-                    for row in client.query(
-                        f"SELECT sum(sign) FROM {table} WHERE cloud_account_id = {{tenant:String}}"
-                        " AND toDate(date) = {day:Date} GROUP BY resource_id",
-                        parameters={"tenant": tenant, "day": day},
-                    ).result_rows
-                }
-            )
+    for table in COPIED_TABLES:
+        copies[table] = sorted(
+            {
+                row[0]
+                for row in client.query(
+                    f"SELECT sum(sign) FROM {table} WHERE cloud_account_id = {{tenant:String}}"
+                    " AND toDate(date) = {day:Date} GROUP BY resource_id",
+                    parameters={"tenant": tenant, "day": day},
+                ).result_rows
+            }
+        )
     return copies
 
 
