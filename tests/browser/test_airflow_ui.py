@@ -9,17 +9,21 @@ ending yesterday) is started as a person starts it; then, in the browser:
 - the run's task instances are named `<account name> <day>`;
 - clear one tenant's `load` and watch it run again, to the same cost;
 - read the day off the first task's log.
-The grid and the trigger form are saved as docs/img/airflow-grid.png and
-docs/img/airflow-trigger.png, which the README shows. Airflow's REST API (with the same
-sign-in) tells when runs end: what an operator waits for by watching the page.
+The grid and the trigger form are saved as airflow-grid.png and airflow-trigger.png in
+the directory $AIRFLOW_UI_SCREENSHOTS names (docs/img, for the README's pictures), else
+in the test's temporary directory, so a test run leaves the checkout as it was.
+Airflow's REST API (with the same sign-in) tells when runs end: what an operator waits
+for by watching the page.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,12 +37,11 @@ from etl.core.config import Settings
 from etl.storage import ledger as ledger_store
 from etl.storage import registry
 from etl.worker import ledger
-from tests.local_stack import REPO, LocalStack, local_stack
+from tests.local_stack import LocalStack, local_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.celery]  # minutes: `make test` starts it first
 
 DAILY, REPAIR = "k8s_costs_daily", "k8s_costs_repair"
-IMG = REPO / "docs" / "img"
 WAIT_S = 60
 RUNS_TIMEOUT_S = 600
 FINISHED = {"success", "failed"}
@@ -152,9 +155,14 @@ def _sign_in(driver: browser.webdriver.Chrome, stack: LocalStack) -> None:
 
 
 def _trigger(
-    driver: browser.webdriver.Chrome, stack: LocalStack, day: date, tenants: list[str]
+    driver: browser.webdriver.Chrome,
+    stack: LocalStack,
+    day: date,
+    tenants: list[str],
+    shots: Path,
 ) -> str:
-    """Trigger k8s_costs_daily from the form with `date` and `tenants`; returns the run id."""
+    """Trigger k8s_costs_daily from the form with `date` and `tenants` (the filled form
+    saved in `shots`); returns the run id."""
     driver.get(f"{stack.airflow_url}/dags/{DAILY}")
     _button(driver, driver, "Trigger").click()
     WebDriverWait(driver, WAIT_S).until(lambda d: d.find_elements(By.ID, "element_tenants"))
@@ -164,7 +172,7 @@ def _trigger(
     tenants_field = driver.find_element(By.ID, "element_tenants")
     _type(tenants_field, "\n".join(tenants))
     assert tenants_field.get_attribute("value") == "\n".join(tenants)
-    driver.save_screenshot(str(IMG / "airflow-trigger.png"))
+    driver.save_screenshot(str(shots / "airflow-trigger.png"))
     dialog = driver.find_element(By.CSS_SELECTOR, ".chakra-dialog__content")
     submit = _button(dialog, driver, "Trigger")
     driver.execute_script("arguments[0].scrollIntoView()", submit)
@@ -182,7 +190,8 @@ def _wait_success(api: AirflowApi, run_id: str) -> None:
 
 
 @pytest.mark.timeout(1800)  # Airflow's first runs, then ours, on 2 shared cores
-def test_an_operator_triggers_reruns_and_reads_a_day_in_the_ui(stack):
+def test_an_operator_triggers_reruns_and_reads_a_day_in_the_ui(stack, tmp_path):
+    shots = Path(os.environ.get("AIRFLOW_UI_SCREENSHOTS") or tmp_path)
     api = AirflowApi(stack)
     # The first screen is green: what Airflow started by itself all succeeded.
     first = api.wait_all_finished(DAILY, REPAIR)
@@ -196,13 +205,13 @@ def test_an_operator_triggers_reruns_and_reads_a_day_in_the_ui(stack):
     day = datetime.now(UTC).date() - timedelta(days=3)
     with browser.chromium() as driver:
         _sign_in(driver, stack)
-        run_id = _trigger(driver, stack, day, [account.id for account in accounts])
+        run_id = _trigger(driver, stack, day, [account.id for account in accounts], shots)
         _wait_success(api, run_id)
         names = [f"{account.name} {day}" for account in accounts]
         driver.get(f"{stack.airflow_url}/dags/{DAILY}/runs/{urllib.parse.quote(run_id)}")
         _wait_text(driver, *names)
         _expand_task_groups(driver)
-        driver.save_screenshot(str(IMG / "airflow-grid.png"))
+        driver.save_screenshot(str(shots / "airflow-grid.png"))
         # Clear the first tenant's load (and what follows it) and watch it run again.
         (load,) = [
             ti
