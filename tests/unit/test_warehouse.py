@@ -54,6 +54,10 @@ def test_schema_is_idempotent(client):
         "015_warehouse_day_writes.sql",
         "016_bill_adjustment_days.sql",
         "017_cluster_bill_adjustments_rollup.sql",
+        "018_k8s_allocation_days.sql",
+        "019_k8s_allocation_rollup.sql",
+        "020_breakdown_expense_days.sql",
+        "021_clean_expense_periods.sql",
     ]
 
 
