@@ -251,6 +251,19 @@ SELECT {rollup_key:String}, toDateTime(day_version.1), day_version.2, {compute_i
 FROM (SELECT arrayJoin(arrayZip({days:Array(UInt32)}, {versions:Array(Int64)})) AS day_version)
 {%- endmacro %}
 
+{#- The time (ns) of the latest restatement of each day of [first_day, last_day] of
+    the tables `tables` (an array), per account of `accounts` when given
+    (warehouse_day_writes, sql/schema/015): what makes a rollup's day stale. -#}
+{% macro latest_writes(
+    tables, first_day="{first_day:UInt32}", last_day="{last_day:UInt32}", accounts=none
+) -%}
+SELECT {{ "cloud_account_id, " if accounts }}date, max(toUnixTimestamp64Nano(written_at)) AS version
+FROM warehouse_day_writes
+WHERE table_name IN {{ tables }}
+  AND {{ in_period(accounts, first_day, last_day) | indent(2) if accounts else "date >= toDateTime(" ~ first_day ~ ")\n  AND date <= toDateTime(" ~ last_day ~ ")" }}
+GROUP BY {{ "cloud_account_id, " if accounts }}date
+{%- endmacro %}
+
 {#- Of the candidate days `days` (a query of midnights named `day`) of [first_day,
     last_day], those a per-day rollup's `table` under {rollup_key} misses or computed
     before the day's latest restatement of a table it reads ({table_names}:
@@ -264,12 +277,7 @@ FROM
 ) AS days
 LEFT JOIN
 (
-    SELECT date, max(toUnixTimestamp64Nano(written_at)) AS version
-    FROM warehouse_day_writes
-    WHERE table_name IN {table_names:Array(String)}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
-    GROUP BY date
+    {{ latest_writes("{table_names:Array(String)}") | indent(4) }}
 ) AS writes
 ON writes.date = days.day
 LEFT JOIN

@@ -31,21 +31,19 @@ FROM
 ) AS cluster_days
 LEFT JOIN
 (
-    SELECT cloud_account_id, date, max(toUnixTimestamp64Nano(written_at)) AS version
-    FROM warehouse_day_writes
-    WHERE table_name IN ('k8s_allocation', 'k8s_node_days', 'k8s_pv_days')
-      AND {{ m.in_period() | indent(6) }}
-    GROUP BY cloud_account_id, date
+    {{ m.latest_writes(
+        "('k8s_allocation', 'k8s_node_days', 'k8s_pv_days')",
+        first_day="{start_date:UInt32}",
+        last_day="{end_date:UInt32}",
+        accounts="{cloud_account_ids:Array(String)}",
+    ) | indent(4) }}
 ) AS own
 ON own.cloud_account_id = cluster_days.cloud_account_id AND own.date = cluster_days.date
 LEFT JOIN
 (
-    SELECT date, max(toUnixTimestamp64Nano(written_at)) AS version
-    FROM warehouse_day_writes
-    WHERE table_name = 'expenses'
-      AND date >= toDateTime({start_date:UInt32})
-      AND date <= toDateTime({end_date:UInt32})
-    GROUP BY date
+    {{ m.latest_writes(
+        "('expenses')", first_day="{start_date:UInt32}", last_day="{end_date:UInt32}"
+    ) | indent(4) }}
 ) AS bill
 ON bill.date = cluster_days.date
 LEFT JOIN
