@@ -77,9 +77,9 @@ def find_records(
 
     Found by the organization when given, else by date, and the rest checked here:
     montydb matches `$in` by comparing a record with each listed id in turn, and a
-    range by ordering values of any type, while an equality is cheap; an
-    organization's thousand clusters made a month's read take about a minute with
-    `$in` (the health page's k8s_import_status)."""
+    range by ordering values of any type, while an equality is cheap: with `$in`, a
+    month of an organization's thousand clusters (the health page's k8s_import_status)
+    cost a thousand comparisons per record (docs/dashboard.md, "Performance")."""
     wanted = set(tenant_ids)
     first, last = first_day.isoformat(), last_day.isoformat()
     found = db[COLLECTION].find(
