@@ -59,6 +59,10 @@ CELERY_WORKERS = ("worker1", "worker2")
 READY_TIMEOUT_S = 300
 # Airflow's scheduler can take over a minute to act on SIGTERM while tasks finish.
 STOP_GRACE_S = 20
+# Stopped after the rest: a task stopped with its scheduler or worker reports its end to the
+# API server (the execution API), and retries for a while when that is gone already.
+SERVING = ("api-server", "api")
+SERVING_GRACE_S = 5
 # A task's calls to the API server time out after 5 s by default; the first one, on a fresh
 # API server of a busy laptop, can take longer, and the task then fails before it starts
 # (its retry 5 minutes later). Airflow's advice under load is a longer timeout.
@@ -127,7 +131,10 @@ def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print("stopping ...", flush=True)
-    sessions.stop([process.pid for process in processes.values()], STOP_GRACE_S)
+    running = [process.pid for name, process in processes.items() if name not in SERVING]
+    sessions.stop(running, STOP_GRACE_S)
+    serving = [process.pid for name, process in processes.items() if name in SERVING]
+    sessions.stop(serving, SERVING_GRACE_S)
     for process in processes.values():
         process.wait()
 

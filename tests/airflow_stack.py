@@ -51,6 +51,11 @@ EXECUTION_API_TIMEOUT_S = 60
 # The scheduler sleeps this long after a loop that queued nothing (Airflow's default 1 s):
 # a task's successor waits up to that long to be queued, at every step of a run's chain.
 SCHEDULER_IDLE_SLEEP_S = 0.2
+# The DAG processor parses each DAG file again this long after its last parse (Airflow's
+# default 30 s), each parse a process of its own that imports the file and writes the
+# serialized DAG. The files do not change while a test's stack runs, so only the first
+# parse counts; the rest took CPU from the tasks and write locks from SQLite.
+DAG_REPARSE_INTERVAL_S = 3600
 SQLITE_BUSY_TIMEOUT_S = 60
 BACKFILL_ATTEMPTS = 3
 
@@ -83,6 +88,7 @@ class AirflowStack:
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": str(EXECUTION_API_TIMEOUT_S),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": str(SCHEDULER_IDLE_SLEEP_S),
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(DAG_REPARSE_INTERVAL_S),
             **self._database_env(),
             **extra_env,
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from devtools import demo
+from devtools import demo, sessions
 from devtools.localprom import PrometheusServer
 from devtools.localservers import broker_and_database
 from etl.core.config import Settings
@@ -72,6 +73,12 @@ class Costing:
     def truth(self, concurrency: int) -> tuple[Settings, float]:
         """`k8scost run --from --to --concurrency N` over the same tenant-days into a data
         directory of its own: (its settings, seconds it took)."""
+        return self.start_truth(concurrency).result()
+
+    def start_truth(self, concurrency: int) -> TruthRun:
+        """`truth` started, not awaited: the scale test runs it while Airflow backfills,
+        whose tasks spend much of their time waiting (retry delays, a dead worker's
+        heartbeat timeout), so the two share the cores instead of following each other."""
         settings = registered(
             self.root / f"truth-{concurrency}", self.prometheus.url, self.scenario
         )
@@ -82,17 +89,18 @@ class Costing:
         }
         first, last = self.days[0].isoformat(), self.days[-1].isoformat()
         command = [str(K8SCOST), "run", "--from", first, "--to", last]
+        output = self.root / f"truth-{concurrency}.log"  # a file: no pipe to fill meanwhile
         started = time.monotonic()
-        done = subprocess.run(
-            [*command, "--concurrency", str(concurrency)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=BACKFILL_TIMEOUT_S,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return settings, time.monotonic() - started
+        with output.open("wb") as log:
+            process = subprocess.Popen(
+                [*command, "--concurrency", str(concurrency)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # so stop() reaches its pool's processes too
+            )
+        return TruthRun(process, settings, output, started)
 
     def stored_elsewhere(self, settings: Settings) -> dict[str, Any]:
         """`stored_rows` of another data directory, read in a child process (as JSON, which
@@ -113,6 +121,33 @@ class Costing:
             cwd=REPO,
         )
         return json.loads(done.stdout)
+
+
+@dataclass
+class TruthRun:
+    """A `k8scost run` of `Costing.start_truth`, running into `settings`' data directory."""
+
+    process: subprocess.Popen[bytes]
+    settings: Settings
+    output: Path  # its stdout and stderr
+    started: float  # time.monotonic() at its start
+
+    def result(self) -> tuple[Settings, float]:
+        """Once it exited (successfully): (its settings, seconds from its start to now, its
+        run time when awaited at once, as `Costing.truth` does)."""
+        try:
+            self.process.wait(timeout=BACKFILL_TIMEOUT_S)
+        finally:
+            self.stop()
+        assert self.process.returncode == 0, self.output.read_text(errors="replace")
+        return self.settings, time.monotonic() - self.started
+
+    def stop(self) -> None:
+        """Kill it, with its pool's processes, if it still runs (a test failed before
+        awaiting it)."""
+        if self.process.poll() is None:
+            sessions.signal_all([self.process.pid], signal.SIGKILL)
+            self.process.wait()
 
 
 def stored_rows(data_dir: str, days: list[str], tenants: list[str]) -> dict[str, Any]:

@@ -72,26 +72,32 @@ def _lease_on(costing: Costing, pids: set[int]) -> dict[str, Any] | None:
 
 
 @pytest.fixture(scope="module")
-def backfilled(costing: Costing) -> dict[str, Any]:
-    """The backfill, with worker1 killed while one of its loads holds a lease."""
-    runs = costing.backfill()
-    assert len(runs) == DAYS
-    killed_lease = None
-    runs_asked = time.monotonic()
-    while killed_lease is None:
-        worker = costing.airflow.workers[KILLED]
-        killed_lease = _lease_on(costing, set(sessions.members([worker.pid])))
-        if killed_lease is None:
-            if time.monotonic() - runs_asked >= RUNS_POLL_S:
-                states = {run["state"] for run in costing.airflow.runs(DAILY)}
-                assert states & {"queued", "running"}, "no load held a lease on worker1"
-                runs_asked = time.monotonic()
-            time.sleep(POLL_S)
-    killed = costing.airflow.kill_worker(KILLED)
-    assert killed_lease["pid"] in killed
-    costing.airflow.start_worker(KILLED)
-    states = costing.airflow.wait(DAILY, runs, timeout_s=1500)
-    return {"states": states, "lease": killed_lease, "runs": runs}
+def backfilled(costing: Costing) -> Iterator[dict[str, Any]]:
+    """The backfill, with worker1 killed while one of its loads holds a lease; and the
+    truth (`k8scost run` into a data directory of its own) computed meanwhile, as it does
+    not depend on what Airflow stores."""
+    truth = costing.start_truth(concurrency=2)
+    try:
+        runs = costing.backfill()
+        assert len(runs) == DAYS
+        killed_lease = None
+        runs_asked = time.monotonic()
+        while killed_lease is None:
+            worker = costing.airflow.workers[KILLED]
+            killed_lease = _lease_on(costing, set(sessions.members([worker.pid])))
+            if killed_lease is None:
+                if time.monotonic() - runs_asked >= RUNS_POLL_S:
+                    states = {run["state"] for run in costing.airflow.runs(DAILY)}
+                    assert states & {"queued", "running"}, "no load held a lease on worker1"
+                    runs_asked = time.monotonic()
+                time.sleep(POLL_S)
+        killed = costing.airflow.kill_worker(KILLED)
+        assert killed_lease["pid"] in killed
+        costing.airflow.start_worker(KILLED)
+        states = costing.airflow.wait(DAILY, runs, timeout_s=1500)
+        yield {"states": states, "lease": killed_lease, "runs": runs, "truth": truth}
+    finally:
+        truth.stop()
 
 
 def test_every_run_succeeds_after_the_kill(costing, backfilled):
@@ -99,7 +105,7 @@ def test_every_run_succeeds_after_the_kill(costing, backfilled):
 
 
 def test_every_tenant_day_is_stored_once_and_equal_to_k8scost_run(costing, backfilled):
-    truth_settings, _ = costing.truth(concurrency=2)
+    truth_settings, _ = backfilled["truth"].result()
     truth = costing.stored_elsewhere(truth_settings)
     stored = costing.stored_elsewhere(costing.settings)
     assert stored.keys() == truth.keys()
