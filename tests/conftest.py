@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
+from montydb.storage.sqlite import SQLiteStorage
 
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import simulate_to_dir
@@ -75,6 +76,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/snapshots/sql/ from what sql/ renders to, then compare",
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def montydb_without_fsync() -> Iterator[None]:
+    """The MongoDB stand-in's writes in this process handed to the OS without `fsync`
+    (SQLite `synchronous=OFF`) unless a client asks otherwise.
+
+    Why: montydb opens a collection's SQLite file for every write and commits it with
+    `synchronous=NORMAL`, whose fsyncs make each write wait for the disk (most of an
+    API test's setup, on a disk the suite shares). Every process and thread still sees
+    every committed write at once, and one that crashes loses none: only the host's
+    crash could lose or corrupt what a test writes in its temporary directory.
+    Processes a test starts (the CLI, the API server, Airflow) keep the default."""
+    parse = SQLiteStorage.wconcern_parser
+
+    def without_fsync(storage: SQLiteStorage, *args: Any, **kwargs: Any) -> Any:
+        return parse(storage, *args, **{"synchronous": "OFF", **kwargs})
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLiteStorage, "wconcern_parser", without_fsync)
+        yield
 
 
 @dataclass(frozen=True)
