@@ -18,9 +18,10 @@ from api.app import create_app
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import write_openmetrics
 from etl.core.config import Settings
-from etl.storage import registry, warehouse
+from etl.storage import registry
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import DayResult, run_tenant_day
+from tests.schema import with_schema
 from tests.truth import (
     COST_KEYS,
     allocation_by,
@@ -107,8 +108,7 @@ def register(settings: Settings, scenario: dict) -> None:
                 "cost_model": cluster["cost_model"],
             },
         )
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+    with_schema(settings)
 
 
 def run(settings: Settings, tenant: str, day: date) -> DayResult:
