@@ -18,9 +18,10 @@ from api.app import create_app
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import write_openmetrics
 from etl.core.config import Settings
-from etl.storage import registry, warehouse
+from etl.storage import registry
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import DayResult, run_tenant_day
+from tests.schema import with_schema
 from tests.truth import (
     COST_KEYS,
     allocation_by,
@@ -107,8 +108,7 @@ def register(settings: Settings, scenario: dict) -> None:
                 "cost_model": cluster["cost_model"],
             },
         )
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+    with_schema(settings)
 
 
 def run(settings: Settings, tenant: str, day: date) -> DayResult:
@@ -170,12 +170,23 @@ def assert_groups_add_up(rows: pd.DataFrame, result: DayResult) -> None:
     assert result.quality_failures == []
 
 
+def run_every_day(settings: Settings, sim: Any) -> dict[tuple[str, date], DayResult]:
+    """Run every tenant-day of the history: (tenant, day) -> its result."""
+    return {
+        (tenant, day): run(settings, tenant, day) for tenant in sim.tenant_ids for day in sim.days
+    }
+
+
 def api_over_every_day(settings: Settings, sim: Any) -> Callable[..., dict[str, Any]]:
     """Run every tenant-day of the history; then `get(route, status=200, **query)` is the
     JSON answer of the organization's `route` over the whole history."""
-    for tenant in sim.tenant_ids:
-        for day in sim.days:
-            run(settings, tenant, day)
+    run_every_day(settings, sim)
+    return api_over_history(settings, sim)
+
+
+def api_over_history(settings: Settings, sim: Any) -> Callable[..., dict[str, Any]]:
+    """`get(route, status=200, **query)`: the JSON answer of the organization's `route`
+    over the whole history, as the tenant-days already run stored it."""
     organization = sim.scenario["clusters"][0]["organization_id"]
     start, end = day_bounds(sim.days[0])[0], day_bounds(sim.days[-1])[0]
     client = create_app(settings).test_client()

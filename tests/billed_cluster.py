@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 
 from etl.core.config import Settings
-from etl.storage import registry, warehouse
-from etl.storage.clickhouse import connect
+from etl.storage import registry
 from etl.worker.pipeline import transform_and_load
 from tests.allocation_cluster import MODEL, STEP, Cluster
+from tests.schema import with_schema
 
 TENANT = "tenant-sim"
 CONFIG = {"scrape_interval_seconds": STEP, "cost_model": dict(MODEL)}
@@ -28,9 +28,7 @@ Pod = tuple[str, str, int, int, int, str]
 
 def make_settings(root: Path, organization: str) -> Settings:
     """A data directory with the schema and the organization's simulated cluster."""
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root)})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+    settings = with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(root)}))
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
     registry.add_account(db, organization, "sim-cluster", TENANT, CONFIG)
     return settings

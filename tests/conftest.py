@@ -8,7 +8,6 @@ about 1.5M samples; ~5 s to build once per session on 2 cores).
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -17,12 +16,13 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
+from montydb.storage.sqlite import SQLiteStorage
 
 from devtools.localprom import PrometheusServer, backfill
 from devtools.simulate import simulate_to_dir
 from etl.core.config import Settings
-from etl.storage import registry, warehouse
-from etl.storage.clickhouse import chdb_path, connect
+from etl.storage import registry
+from tests import schema
 
 SIM_END_DAY = date(2026, 6, 2)
 SIM_DAYS = 2
@@ -77,6 +77,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def montydb_without_fsync() -> Iterator[None]:
+    """The MongoDB stand-in's writes in this process handed to the OS without `fsync`
+    (SQLite `synchronous=OFF`) unless a client asks otherwise.
+
+    Why: montydb opens a collection's SQLite file for every write and commits it with
+    `synchronous=NORMAL`, whose fsyncs make each write wait for the disk (most of an
+    API test's setup, on a disk the suite shares). Every process and thread still sees
+    every committed write at once, and one that crashes loses none: only the host's
+    crash could lose or corrupt what a test writes in its temporary directory.
+    Processes a test starts (the CLI, the API server, Airflow) keep the default."""
+    parse = SQLiteStorage.wconcern_parser
+
+    def without_fsync(storage: SQLiteStorage, *args: Any, **kwargs: Any) -> Any:
+        return parse(storage, *args, **{"synchronous": "OFF", **kwargs})
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLiteStorage, "wconcern_parser", without_fsync)
+        yield
+
+
 @dataclass(frozen=True)
 class SimulatedPrometheus:
     """A running Prometheus over a simulated history, and the scenario behind it."""
@@ -124,23 +145,10 @@ def simulated_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 
 @pytest.fixture(scope="session")
-def with_schema(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Settings], Settings]:
+def with_schema() -> Callable[[Settings], Settings]:
     """Give `settings`' embedded ClickHouse (not yet created) the schema: a copy of a
-    directory `warehouse.init_schema` set up once per process.
-
-    Why: running every schema file opens the engine and plans each statement, for every
-    test that wants an empty warehouse; a copy of the closed directory is the same
-    tables (their metadata's paths are relative) at a small part of the cost."""
-    template = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path_factory.mktemp("schema"))})
-    with connect(template.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
-    source = chdb_path(template.clickhouse_dsn)
-
-    def copy(settings: Settings) -> Settings:
-        shutil.copytree(source, chdb_path(settings.clickhouse_dsn), symlinks=True)
-        return settings
-
-    return copy
+    directory `warehouse.init_schema` set up once per process (tests/schema.py)."""
+    return schema.with_schema
 
 
 @pytest.fixture

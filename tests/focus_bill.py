@@ -173,7 +173,7 @@ class Api:
 def live_expenses(settings: Settings) -> dict[tuple[str, Any, str], float]:
     """Live (account, day, resource) -> cost, collapsed the way readers do."""
     with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)  # nothing imported yet: no table either
+        warehouse.ensure_schema(client)  # nothing imported yet: no table either
         found = client.query(
             "SELECT cloud_account_id, toDate(date), resource_id, sum(cost * sign) FROM expenses"
             " GROUP BY cloud_account_id, date, resource_id HAVING sum(sign) > 0"

@@ -5,12 +5,16 @@ On the session's default history (2 clusters x 2 days, 60 s scrape): every group
 cluster row, the reconciliation, a rerun, the cluster document and the API's groups and
 filters. The pitfalls, the exporter shapes and the query count are in
 test_allocation_shapes.py.
+
+The tests that only read what the tenant-days stored share one run of each (`costed`);
+those that rerun a day or watch the runs' order have stores of their own.
 """
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -25,11 +29,12 @@ from tests.allocation_checks import (
     IDLE,
     REL,
     UNMOUNTED,
-    api_over_every_day,
+    api_over_history,
     assert_groups_add_up,
     assert_matches_truth,
     register,
     run,
+    run_every_day,
     stored_allocation,
 )
 from tests.stored import stored_day
@@ -44,27 +49,44 @@ from tests.truth import (
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def allocation_settings(tmp_path: Path, simulated_prometheus) -> Settings:
-    """Like pipeline_settings, with the clusters' cost models in their accounts."""
+def registered(data_dir: Path, simulated_prometheus) -> Settings:
+    """Stores under `data_dir` with the clusters' cost models in their accounts."""
     settings = Settings.from_env(
-        {"K8SCOST_DATA_DIR": str(tmp_path / "data"), "THANOS_URL": simulated_prometheus.url}
+        {"K8SCOST_DATA_DIR": str(data_dir), "THANOS_URL": simulated_prometheus.url}
     )
     register(settings, simulated_prometheus.scenario)
     return settings
 
 
-def test_every_namespace_controller_and_node_matches_the_truth(
-    allocation_settings, simulated_prometheus
-):
+@pytest.fixture
+def allocation_settings(tmp_path: Path, simulated_prometheus) -> Settings:
+    """Like pipeline_settings, with the clusters' cost models in their accounts."""
+    return registered(tmp_path / "data", simulated_prometheus)
+
+
+@pytest.fixture(scope="module")
+def costed(tmp_path_factory: pytest.TempPathFactory, simulated_prometheus) -> SimpleNamespace:
+    """Every tenant-day of the history run once, in stores of the module's own:
+    `settings`, `results` ((tenant, day) -> its DayResult) and `get` (the API over them).
+
+    Why: the tests that only read the stored rows, the reconciliation and the API's
+    answers each ran the same tenant-days on fresh stores, and a tenant-day's run is
+    the costly part; what it stores does not depend on the other tenant-days run."""
+    settings = registered(tmp_path_factory.mktemp("costed") / "data", simulated_prometheus)
+    results = run_every_day(settings, simulated_prometheus)
+    get = api_over_history(settings, simulated_prometheus)
+    return SimpleNamespace(settings=settings, results=results, get=get)
+
+
+def test_every_namespace_controller_and_node_matches_the_truth(costed, simulated_prometheus):
     """On the default shape: OpenCost's container series without a uid."""
     assert simulated_prometheus.scenario["exporter"] == DEFAULT_EXPORTER
     assert "uid" not in shape_named(DEFAULT_EXPORTER).families["container_cpu_allocation"].labels
     checked = 0
     for tenant in simulated_prometheus.tenant_ids:
         for day in simulated_prometheus.days:
-            result = run(allocation_settings, tenant, day)
-            rows = stored_allocation(allocation_settings, tenant, day)
+            result = costed.results[(tenant, day)]
+            rows = stored_allocation(costed.settings, tenant, day)
             assert_matches_truth(rows, simulated_prometheus.scenario, tenant, day)
             assert_groups_add_up(rows, result)
             assert set(rows["live_rows"]) == {1}
@@ -72,13 +94,11 @@ def test_every_namespace_controller_and_node_matches_the_truth(
     assert checked == 4
 
 
-def test_the_cluster_row_is_the_sum_of_its_allocation_rows(
-    allocation_settings, simulated_prometheus
-):
+def test_the_cluster_row_is_the_sum_of_its_allocation_rows(costed, simulated_prometheus):
     tenant, day = simulated_prometheus.tenant_ids[0], simulated_prometheus.days[1]
-    result = run(allocation_settings, tenant, day)
-    rows = stored_allocation(allocation_settings, tenant, day)
-    stored = stored_day(allocation_settings, tenant, day)
+    result = costed.results[(tenant, day)]
+    rows = stored_allocation(costed.settings, tenant, day)
+    stored = stored_day(costed.settings, tenant, day)
     pods = rows[~rows["namespace"].isin([IDLE, UNMOUNTED])]
     idle, unmounted = rows[rows["namespace"] == IDLE], rows[rows["namespace"] == UNMOUNTED]
     assert stored["cost"] == pytest.approx(
@@ -92,10 +112,10 @@ def test_the_cluster_row_is_the_sum_of_its_allocation_rows(
     assert len(idle) == len(set(idle["node"])) >= 4 and len(unmounted) >= 1
 
 
-def test_the_daily_reconciliation_is_stored(allocation_settings, simulated_prometheus):
+def test_the_daily_reconciliation_is_stored(costed, simulated_prometheus):
     tenant, day = simulated_prometheus.tenant_ids[1], simulated_prometheus.days[0]
-    result = run(allocation_settings, tenant, day)
-    database = registry.open_database(allocation_settings.mongo_uri, allocation_settings.mongo_db)
+    result = costed.results[(tenant, day)]
+    database = registry.open_database(costed.settings.mongo_uri, costed.settings.mongo_db)
     check = database[COLLECTION].find_one({"_id": f"{tenant}:{day.isoformat()}"})
     assert check["ok"] is True and check["cloud_account_id"] == tenant
     for component in [*COST_KEYS, "cost"]:
@@ -142,20 +162,16 @@ def test_node_provider_ids_accumulate_on_the_cluster_document(
     assert len(seen) == 5
 
 
-def test_the_api_groups_filters_and_totals_the_allocation(
-    allocation_settings, simulated_prometheus
-):
+def test_the_api_groups_filters_and_totals_the_allocation(costed, simulated_prometheus):
     sim = simulated_prometheus
-    get = partial(api_over_every_day(allocation_settings, sim), "k8s_costs")
+    get = partial(costed.get, "k8s_costs")
     truth = [
         row
         for t in sim.tenant_ids
         for d in sim.days
         for row in expected_allocation(sim.scenario, t, d)
     ]
-    total = sum(
-        stored_day(allocation_settings, t, d)["cost"] for t in sim.tenant_ids for d in sim.days
-    )
+    total = sum(stored_day(costed.settings, t, d)["cost"] for t in sim.tenant_ids for d in sim.days)
     by_namespace = get(group_by="namespace")
     assert by_namespace["total_cost"] == pytest.approx(total, rel=1e-9)
     costs = [group["cost"] for group in by_namespace["groups"]]
@@ -181,12 +197,10 @@ def test_the_api_groups_filters_and_totals_the_allocation(
     assert "group_by" in get(status=400, group_by="team")["detail"]
 
 
-def test_the_k8s_service_filters_cost_the_rows_of_the_selected_pods(
-    allocation_settings, simulated_prometheus
-):
+def test_the_k8s_service_filters_cost_the_rows_of_the_selected_pods(costed, simulated_prometheus):
     """clean_expenses?k8s_service= and k8s_costs?service= against the truth's rows."""
     sim = simulated_prometheus
-    get = api_over_every_day(allocation_settings, sim)
+    get = costed.get
     truth = {
         tenant: [row for day in sim.days for row in expected_allocation(sim.scenario, tenant, day)]
         for tenant in sim.tenant_ids

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -51,8 +52,8 @@ GKE_NODE = "gce://shop-prod/europe-west1-b/gke-shop-node-1"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
+def settings(tmp_path: Path, with_schema: Callable[[Settings], Settings]) -> Settings:
+    settings = with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")}))
     import_bill(settings, ORG, copy_fixture(tmp_path / "bill.csv"))
     return settings
 

@@ -10,6 +10,7 @@ expected figure is summed here with Decimal from the file's text.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,10 @@ METRIC_SOURCES = {"billed": "BilledCost", "effective": "EffectiveCost", "list": 
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
+def settings(tmp_path: Path, with_schema: Callable[[Settings], Settings]) -> Settings:
+    """Stores with the warehouse's tables already (a copy, tests/conftest.py): an import
+    into a fresh install is tests/unit/test_focus_import.py's."""
+    return with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")}))
 
 
 def bill() -> list[dict[str, str]]:
@@ -107,7 +110,7 @@ def stored_rows(settings: Settings) -> dict[tuple[str, ...], dict[str, Decimal]]
     """The live expense rows, collapsed as readers collapse them, at the fixture's precision."""
     costs = ", ".join(f"sum({name} * sign)" for name in COST_COLUMNS)
     with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+        warehouse.ensure_schema(client)
         found = client.query(
             "SELECT resource_id, toString(toDate(date)), toString(billing_period), charge_category,"
             " pricing_category, commitment_discount_status, commitment_discount_id,"

@@ -24,11 +24,12 @@ from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.costmodel.assets import day_costs
 from etl.costmodel.nodedays import node_days
-from etl.storage import nodedays, nodes, registry, warehouse
+from etl.storage import nodedays, nodes, registry
 from etl.storage.clickhouse import connect
 from k8scost.cli import cli
 from tests.allocation_cluster import MODEL, STEP, Cluster
 from tests.focus_bill import COMMITMENTS, ORG, rows, write_csv
+from tests.schema import with_schema
 
 TENANT = "tenant-sim"
 METRIC_SOURCES = {"billed": "BilledCost", "effective": "EffectiveCost", "list": "ListCost"}
@@ -81,9 +82,7 @@ def truth(metric: str) -> dict[tuple[str, str], Decimal]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+    settings = with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")}))
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
     registry.add_account(db, ORG, "sim-cluster", TENANT, {"scrape_interval_seconds": STEP})
     return settings
@@ -184,9 +183,7 @@ def test_the_reserved_spot_and_negotiated_nodes_as_the_bill_prices_them(settings
 
 
 def test_either_order_a_reimport_and_a_rerun_give_the_same_factors(settings, tmp_path):
-    other = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "other")})
-    with connect(other.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+    other = with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "other")}))
     db = registry.open_database(other.mongo_uri, other.mongo_db)
     registry.add_account(db, ORG, "sim-cluster", TENANT, {"scrape_interval_seconds": STEP})
 

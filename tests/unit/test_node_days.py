@@ -9,20 +9,18 @@ import pytest
 
 from etl.core.config import Settings
 from etl.costmodel.assets import day_costs
-from etl.storage import registry, warehouse
+from etl.storage import registry
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import transform_and_load
 from tests.allocation_cluster import DAY, MODEL, STEP, Cluster
+from tests.schema import with_schema
 
 CONFIG = {"scrape_interval_seconds": STEP, "cost_model": dict(MODEL)}
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
-    return settings
+    return with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")}))
 
 
 def cluster(first_vm: str = "aws:///us-east-1a/i-0aaa") -> Cluster:

@@ -12,10 +12,11 @@ import pytest
 from etl.core.config import Settings
 from etl.metroculus.nodes import Day, small_answers
 from etl.metroculus.promql import Series
-from etl.storage import registry, warehouse
+from etl.storage import registry
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import transform_and_load
 from tests.allocation_cluster import DAY, GIB, LO, MODEL, STEP, Cluster
+from tests.schema import with_schema
 
 CONFIG = {"scrape_interval_seconds": STEP, "cost_model": dict(MODEL)}
 # PV: (GiB, $/GiB-h, provider ids of the day, pod claiming it and the GiB claimed)
@@ -49,9 +50,7 @@ def test_the_raw_series_give_each_pv_its_provider_ids():
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+    settings = with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")}))
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
     registry.add_account(db, "org", "sim", "tenant", CONFIG)
     return settings

@@ -30,11 +30,12 @@ from etl.alerts import budgets
 from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
-from etl.storage import costreads, nodedays, pricing, registry, warehouse
+from etl.storage import costreads, nodedays, pricing, registry
 from etl.storage.clickhouse import connect
 from etl.worker.pipeline import transform_and_load
 from tests.allocation_cluster import DAY, GIB, LO, MODEL, STEP, Cluster
 from tests.focus_bill import COMMITMENTS, ORG, rows, write_csv
+from tests.schema import with_schema
 
 TENANT = "tenant-sim"
 CONFIG = {"scrape_interval_seconds": STEP, "cost_model": dict(MODEL)}
@@ -165,9 +166,7 @@ def truth(metric: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
 
 
 def make_settings(root: Path) -> Settings:
-    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(root)})
-    with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+    settings = with_schema(Settings.from_env({"K8SCOST_DATA_DIR": str(root)}))
     db = registry.open_database(settings.mongo_uri, settings.mongo_db)
     registry.add_account(db, ORG, "sim-cluster", TENANT, CONFIG)
     return settings

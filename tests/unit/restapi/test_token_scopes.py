@@ -9,6 +9,9 @@ it does not know, so a new endpoint must say how its scope applies.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +19,12 @@ import pytest
 from api import auth
 from api.query.tokenscope import TokenScope
 from api.reportdefs import definition
+from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.storage import budgets as budget_store
+from etl.storage import registry
 from etl.storage import reports as reports_store
+from etl.storage.clickhouse import connect
 from tests import api_data as data
 from tests.api_data import Api, assert_problem, day
 
@@ -65,8 +71,44 @@ ROWS = {
 }
 
 
+@pytest.fixture(scope="module")
+def world_template(
+    tmp_path_factory: pytest.TempPathFactory, with_schema: Callable[[Settings], Settings]
+) -> tuple[Path, dict[str, Any]]:
+    """The world written once for the module: its closed data directory, and what
+    `world` returns.
+
+    Why: every test here asks about the same world, and writing it (a few dozen
+    restatements and documents) was most of each test's cost; a copy of the closed
+    directory is the same stores. Each test gets its own copy, so the writes the
+    role tests make (budgets, reports) stay their own."""
+    settings = with_schema(
+        Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path_factory.mktemp("world") / "data")})
+    )
+    db = registry.open_database(settings.mongo_uri, settings.mongo_db)
+    with connect(settings.clickhouse_dsn):  # one engine for every write, closed after
+        written = write_world(settings, db)
+    return settings.data_dir, written
+
+
 @pytest.fixture
-def world(settings, db) -> dict[str, Any]:
+def settings(tmp_path: Path, world_template: tuple[Path, dict[str, Any]]) -> Iterator[Settings]:
+    """Stores under tmp_path holding a copy of the module's world, the embedded engine
+    kept running for the test (as restapi/conftest.py's `settings` does)."""
+    source, _ = world_template
+    shutil.copytree(source, tmp_path / "data", symlinks=True)
+    settings = Settings.from_env({"K8SCOST_DATA_DIR": str(tmp_path / "data")})
+    with connect(settings.clickhouse_dsn):
+        yield settings
+
+
+@pytest.fixture
+def world(settings: Settings, world_template: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """The module's world, in this test's copy of the stores."""
+    return world_template[1]
+
+
+def write_world(settings: Settings, db: Any) -> dict[str, Any]:
     """Two clusters with allocation, breakdown and expenses on days 1-2, a bill VM,
     budgets of every scope kind and alerts about each part."""
     data.add_cloud_account(db, ORG, "aws-1")
