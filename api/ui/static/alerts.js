@@ -20,6 +20,7 @@ function clusterHref(alert) {
 }
 
 async function renderAlerts(serial, period) {
+  loadChartLibrary(); // the first alert's waterfall is drawn once the answers are in
   const state = $("#alert-state").value;
   showStatus($("#alerts-status"), "Loading alerts…");
   $("#alerts-table tbody").replaceChildren();
@@ -121,7 +122,7 @@ async function drawWaterfall(alert, dimension) {
     decreasing: { marker: { color: "#2da44e" } },
     totals: { marker: { color: "#1f5fbf" } },
   };
-  await plotlyReady;
+  await loadChartLibrary();
   const layout = {
     margin: { l: 60, r: 20, t: 20, b: 120 },
     yaxis: { tickprefix: "$", title: { text: "USD" } },

@@ -40,6 +40,7 @@ function byAccountType(answer) {
 }
 
 async function renderOverview(serial, period) {
+  loadChartLibrary(); // downloads and compiles while the API answers
   const chosen = $("#breakdown-by").value;
   const by = chosen === "cloud_account_type" ? "cloud_account_id" : chosen;
   const [answer, table] = fresh(serial, await Promise.all([
