@@ -303,6 +303,8 @@ def test_only_a_page_that_draws_a_chart_loads_the_chart_library(
     signed_in.get("about:blank")  # a new document: nothing loaded by an earlier page
     browser.open_page(signed_in, site.url, f"budgets?{site.hash_period}", "budgets")
     browser.open_page(signed_in, site.url, f"bills?{site.hash_period}", "bills")
+    browser.open_page(signed_in, site.url, "alerts?from=2026-05-01&to=2026-05-02", "alerts")
+    assert signed_in.find_elements("css selector", "#alerts-table tbody tr") == []
     assert signed_in.execute_script(CHART_LIBRARY_LOADED) == [False, False]
 
     browser.open_page(signed_in, site.url, f"alerts?{site.hash_period}", "alerts")

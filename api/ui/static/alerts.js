@@ -20,13 +20,17 @@ function clusterHref(alert) {
 }
 
 async function renderAlerts(serial, period) {
-  loadChartLibrary(); // the first alert's waterfall is drawn once the answers are in
   const state = $("#alert-state").value;
   showStatus($("#alerts-status"), "Loading alerts…");
   $("#alerts-table tbody").replaceChildren();
   $("#alert-detail").hidden = true;
   const [answer, clusters] = fresh(serial, await Promise.all([
-    api("k8s_alerts", [...periodPairs(period), ...(state ? [["state", state]] : [])]),
+    api("k8s_alerts", [...periodPairs(period), ...(state ? [["state", state]] : [])]).then((alerts) => {
+      // The first alert's waterfall needs the chart library: it loads while the
+      // clusters' call runs. A period without alerts draws no chart and loads none.
+      if (alerts.k8s_alerts.length) loadChartLibrary();
+      return alerts;
+    }),
     api("clean_expenses", [...periodPairs(period), ["resource_type", "K8s Cluster"]]),
   ]));
   alertsPage.clusters = new Map(clusters.clean_expenses.map((item) => [item.cloud_account_id, item.resource_id]));
