@@ -1,21 +1,25 @@
-"""The overview's and cluster page's API calls, timed in-process (not part of the suite).
+"""The dashboard pages' API calls, timed in-process (not part of the suite).
 
 On bench/api.py's organization (`--data-dir` reuses a loaded directory), through the
 Flask test client with a token, so that what is timed is the API process's own work
 (no browser, no HTTP): each call once (a new period or filter computes its rollups
 then: docs/api.md, "breakdown_expenses and clean_expenses read rollups of their own"),
 then `--requests` more, printed as the first, the median and the max. The calls are
-the ones the two pages send (api/ui/static/overview.js, cluster.js) over the bench's
-30-day period; the cluster is the period's most expensive.
+the ones the pages reading the rollups send (api/ui/static/*.js) over the bench's
+30-day period; the cluster is the period's most expensive. `--profile NAME` prints the
+cProfile of the later requests of the calls whose name holds NAME.
 
-    .venv/bin/python -m bench.pagecalls [--data-dir DIR] [--requests N]   (from the repository root)
+    .venv/bin/python -m bench.pagecalls [--data-dir DIR] [--requests N] [--profile NAME]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import statistics
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from api.app import create_app
@@ -23,22 +27,10 @@ from api.auth import issue_token
 from bench.api import ORG, PERIOD, loaded
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
-    parser.add_argument("--requests", type=int, default=5)
-    arguments = parser.parse_args()
-    settings, db = loaded(arguments.data_dir)
-    client = create_app(settings).test_client()
-    headers = {"Authorization": f"Bearer {issue_token(db, ORG)}"}
-    base = f"/restapi/v2/organizations/{ORG}/"
-    period = f"start_date={PERIOD[0]}&end_date={PERIOD[1]}"
-    clusters = client.get(
-        f"{base}clean_expenses?{period}&resource_type=K8s%20Cluster", headers=headers
-    ).get_json()
-    account = clusters["clean_expenses"][0]["cloud_account_id"]
-    cluster = f"{period}&cloud_account_id={account}"
-    calls = [
+def page_calls(period: str, cluster: str, last_day: int) -> list[tuple[str, str]]:
+    """(name, endpoint and query) of each call the pages send."""
+    as_of = datetime.fromtimestamp(last_day, UTC).date().isoformat()
+    return [
         (
             "overview: breakdown_expenses by service_name",
             f"breakdown_expenses?{period}&breakdown_by=service_name",
@@ -49,10 +41,38 @@ def main() -> None:
             f"breakdown_expenses?{cluster}&breakdown_by=k8s_component",
         ),
         ("cluster: clean_expenses", f"clean_expenses?{cluster}"),
+        (
+            "alerts: clean_expenses of clusters",
+            f"clean_expenses?{period}&resource_type=K8s%20Cluster",
+        ),
+        ("alerts: k8s_alerts", f"k8s_alerts?{period}"),
+        ("budgets: budgets", f"budgets?as_of={as_of}"),
+        ("bills: bills", f"bills?{period}"),
+        ("allocation: k8s_costs by namespace", f"k8s_costs?{period}&group_by=namespace"),
     ]
-    for name, url in calls:
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
+    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--profile", help="profile the calls whose name holds this")
+    arguments = parser.parse_args()
+    settings, db = loaded(arguments.data_dir)
+    client = create_app(settings).test_client()
+    headers = {"Authorization": f"Bearer {issue_token(db, ORG)}"}
+    base = f"/restapi/v2/organizations/{ORG}/"
+    period = f"start_date={PERIOD[0]}&end_date={PERIOD[1]}"
+    clusters = client.get(
+        f"{base}clean_expenses?{period}&resource_type=K8s%20Cluster", headers=headers
+    ).get_json()
+    account = clusters["clean_expenses"][0]["cloud_account_id"]
+    for name, url in page_calls(period, f"{period}&cloud_account_id={account}", PERIOD[1]):
+        profiler = cProfile.Profile() if arguments.profile and arguments.profile in name else None
         taken = []
-        for _ in range(arguments.requests + 1):
+        for attempt in range(arguments.requests + 1):
+            if profiler and attempt == 1:
+                profiler.enable()
             started = time.perf_counter()
             response = client.get(base + url, headers=headers)
             taken.append(time.perf_counter() - started)
@@ -60,8 +80,12 @@ def main() -> None:
         later = taken[1:]
         print(
             f"{name:<46} first {taken[0]:.3f} s, median {statistics.median(later):.3f} s, "
-            f"max {max(later):.3f} s"
+            f"max {max(later):.3f} s",
+            flush=True,
         )
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":

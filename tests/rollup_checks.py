@@ -7,9 +7,14 @@ failure is found again by the next run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
+from clickhouse_connect.driver.client import Client
 from hypothesis import HealthCheck, settings
+
+from etl.storage.clickhouse import connect
 
 
 def history_settings(max_examples: int) -> settings:
@@ -29,3 +34,13 @@ def replay(
     restatements through `write`."""
     for step in history:
         (read if step[0] == "read" else write)(step)
+
+
+@contextmanager
+def alternating_writers(client: Client) -> Iterator[Iterator[Client]]:
+    """The clients a history's restatements go through, in turn: another connection to
+    `client`'s database first (what another API process or the DAG's workers are to
+    the reader, with a freshness gate of its own: etl/storage/rollupgate.py), then the
+    reader's own client."""
+    with connect(client.uri) as other:
+        yield itertools.cycle([other, client])

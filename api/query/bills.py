@@ -97,6 +97,8 @@ def find_bills(
     return {
         "billing_periods": [month_text(month) for month in months],
         "bills": bills,
-        "totals": {field: sum(bill[field] for bill in bills) for field in TOTAL_FIELDS.values()},
+        "totals": {
+            field: sum((bill[field] for bill in bills), 0.0) for field in TOTAL_FIELDS.values()
+        },
         "clusters": clusters,
     }

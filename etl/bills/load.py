@@ -241,7 +241,7 @@ def _restate(
     bounds = [bound for spans in periods.values() for span in spans for bound in span]
     empty = daily[EXPENSE_COLUMNS].iloc[0:0]
     with connect(settings.clickhouse_dsn) as client:
-        warehouse.init_schema(client)
+        warehouse.ensure_schema(client)
         live = expenses.live_days(
             client,
             periods,

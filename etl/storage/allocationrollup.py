@@ -31,7 +31,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from etl.storage import dayrollup, sqlfiles
+from etl.storage import dayrollup, rollupgate, sqlfiles
 from etl.storage.clickhouse import StringArray
 
 # The arguments of the view that the rows depend on besides their cluster-day.
@@ -48,13 +48,32 @@ def refresh(
     """Compute the rollup of the cluster-days of these clusters over [first_day,
     last_day] (Unix seconds) that it misses or that were restated since, for the bill
     arguments `bill` (bill_resource_ids, bill_instance_keys, cost_column); returns its
-    key.
+    key. Skipped while nothing was restated since it last ran for these clusters and
+    days (etl/storage/rollupgate.py).
 
     The cluster-days' versions are read before their rows are computed, so a
     restatement that lands in between is either in the rows or newer than their
     version (computed again at the next read), never lost.
     """
     key = dayrollup.arguments_key({name: bill[name] for name in BILL_ARGUMENTS})
+    accounts = dayrollup.arguments_key({"cloud_account_ids": cloud_account_ids})
+    rollupgate.refresh_unless_current(
+        client,
+        ("allocation_rollup_stale_days", key, (first_day, last_day), accounts),
+        lambda: _refresh_stale(client, key, bill, cloud_account_ids, (first_day, last_day)),
+    )
+    return key
+
+
+def _refresh_stale(
+    client: Client,
+    key: str,
+    bill: Mapping[str, Any],
+    cloud_account_ids: Sequence[str] | StringArray,
+    period: tuple[int, int],
+) -> None:
+    """The refresh itself: the stale cluster-days' query, then their compute."""
+    first_day, last_day = period
     stale = client.query(
         sqlfiles.query("allocation_rollup_stale_days"),
         parameters={
@@ -84,7 +103,6 @@ def refresh(
             },
         )
         client.command(sqlfiles.query("allocation_rollup_markers"), parameters=compute)
-    return key
 
 
 def with_rollup(

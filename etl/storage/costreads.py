@@ -15,7 +15,8 @@ from clickhouse_connect.driver.client import Client
 
 from etl.core.days import day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
-from etl.storage import allocationrollup, billrollup, sqlfiles
+from etl.storage import allocationrollup, sqlfiles
+from etl.storage.breakdownreads import expense_key_days
 from etl.storage.nodedays import bill_arguments
 
 
@@ -85,7 +86,9 @@ def expense_days(
     (etl/core/metrics.py). `reconciled`: the K8s accounts and the folded VMs and disks
     whose bill prices their nodes and PVs (docs/api.md, "Reconciliation: nodes priced
     from the bill"), as clean_expenses
-    prices them; none under `list`. An account-day without rows is absent."""
+    prices them; none under `list`. An account-day without rows is absent. Read from
+    breakdown_expenses' rollup of that query's days (etl/storage/breakdownreads.py), so
+    the budgets' months are summed from stored rows, not raw ones, on every request."""
     if not cloud_account_ids:
         return {}
     nodes = sorted((node_clusters or {}).items())
@@ -108,10 +111,7 @@ def expense_days(
         "k8s_account_ids": list(k8s_accounts),
         **bill_arguments(bill_nodes, metric),
     }
-    rows = client.query(
-        sqlfiles.query("breakdown_expenses_costs"),
-        parameters=billrollup.with_rollup(client, parameters),
-    ).result_rows
+    rows = expense_key_days(client, parameters)
     return {
         (account, datetime.fromtimestamp(day, UTC).date()): float(cost)
         for day, account, cost in rows

@@ -30,7 +30,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from etl.storage import sqlfiles
+from etl.storage import rollupgate, sqlfiles
 from etl.storage.clickhouse import StringArray
 
 
@@ -93,28 +93,35 @@ def refresh(
     that it misses or that were restated since. `stale_parameters` are what the
     stale-days query needs besides the period; `compute_parameters(first, last)` the
     compute query's arguments for the stale days' span (called only when there are
-    some: a reader's own refresh of another rollup may go there)."""
-    first_day, last_day = period
-    stale = client.query(
-        sqlfiles.query(rollup.stale_days),
-        parameters={
-            **stale_parameters,
-            "rollup_key": key,
-            "table_names": list(rollup.tables),
-            "first_day": first_day,
-            "last_day": last_day,
-        },
-    ).result_rows
-    if not stale:
-        return
-    days = [day for day, _ in stale]
-    compute = {
-        "compute_id": str(uuid.uuid4()),
-        "days": days,
-        "versions": [version for _, version in stale],
-    }
-    client.command(
-        sqlfiles.query(rollup.compute),
-        parameters={**compute_parameters(days[0], days[-1]), **compute, "day_rollup_key": key},
-    )
-    client.command(sqlfiles.query(rollup.markers), parameters={**compute, "rollup_key": key})
+    some: a reader's own refresh of another rollup may go there). Skipped while
+    nothing was restated since it last ran for the same arguments
+    (etl/storage/rollupgate.py)."""
+
+    def refresh_stale() -> None:
+        first_day, last_day = period
+        stale = client.query(
+            sqlfiles.query(rollup.stale_days),
+            parameters={
+                **stale_parameters,
+                "rollup_key": key,
+                "table_names": list(rollup.tables),
+                "first_day": first_day,
+                "last_day": last_day,
+            },
+        ).result_rows
+        if not stale:
+            return
+        days = [day for day, _ in stale]
+        compute = {
+            "compute_id": str(uuid.uuid4()),
+            "days": days,
+            "versions": [version for _, version in stale],
+        }
+        client.command(
+            sqlfiles.query(rollup.compute),
+            parameters={**compute_parameters(days[0], days[-1]), **compute, "day_rollup_key": key},
+        )
+        client.command(sqlfiles.query(rollup.markers), parameters={**compute, "rollup_key": key})
+
+    gate = (rollup.stale_days, key, period, arguments_key(stale_parameters))
+    rollupgate.refresh_unless_current(client, gate, refresh_stale)

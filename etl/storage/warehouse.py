@@ -115,4 +115,7 @@ def restate_day(
             "day_start": day_start_epoch(day),
         },
     )
+    # Last: a rollup's freshness gate that counts this write sees the rows and the day's
+    # write above (etl/storage/rollupgate.py).
+    client.command(sqlfiles.query("warehouse_write"), parameters={"table_name": table})
     return len(batch)

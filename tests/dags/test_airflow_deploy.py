@@ -21,6 +21,8 @@ from airflow.configuration import conf
 from airflow.models.pool import Pool
 from k8scost_airflow.policy import PROMQL_POOL
 
+from devtools.localservers import TASK_MODULES, PostgresServer, RedisServer, celery_env
+
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_ENV = REPO / "deploy" / "airflow" / "airflow.env"
 POOLS = REPO / "deploy" / "airflow" / "pools.json"
@@ -75,3 +77,22 @@ def test_the_pools_file_creates_the_pool_the_dag_uses(airflow_db):
     expected = json.loads(POOLS.read_text())[PROMQL_POOL]
     assert pool is not None
     assert (pool.slots, pool.include_deferred) == (expected["slots"], expected["include_deferred"])
+
+
+def test_the_stack_s_celery_workers_are_set_as_the_tested_ones():
+    """The settings the scale test proves a killed worker with (late acks, prefetch 1)
+    and the preload of what every task imports are the production stack's too."""
+    configured = dict(
+        line.split("=", 1)
+        for line in AIRFLOW_ENV.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    tested = celery_env(PostgresServer(), RedisServer(Path("unstarted")))
+    for key in (
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER",
+        "AIRFLOW__CELERY__TASK_ACKS_LATE",
+    ):
+        assert configured[key] == tested[key], key
+    assert json.loads(configured["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]) == {
+        "imports": list(TASK_MODULES)
+    }

@@ -18,7 +18,9 @@ At every read, on the data as it is then:
 Made to skip the recompute of restated cluster-days, the test fails.
 
 The drawn node-days, PV-days and bill rows are test_bill_rollup.py's; examples are drawn
-derandomized, each in accounts and bill resources of its own, on one embedded ClickHouse.
+derandomized, each in accounts and bill resources of its own, on one embedded ClickHouse;
+every other restatement goes through a second connection (tests/rollup_checks.py
+alternating_writers).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from etl.costmodel.allocation.usage import REQUESTED, USED
 from etl.storage import allocationrollup, costreads, sqlfiles, warehouse
 from etl.storage.clickhouse import connect
 from etl.storage.k8scostreads import cost_group_rows
+from tests.rollup_checks import alternating_writers
 from tests.unit.test_bill_rollup import (  # everything read, unfiltered: EVERYTHING, NO_FILTER
     ACCOUNTS,
     COLUMNS,
@@ -325,13 +328,14 @@ def restated(client, prefix: str, step: tuple) -> None:
 @given(history=histories())
 def test_the_rollup_answers_what_the_view_answers_under_restatement(client, history):
     prefix = f"x{next(EXAMPLES)}-"
-    for step in history:
-        if step[0] == "read":
-            check_read(client, prefix, step[1:])
-        elif step[0] == "merge":
-            client.command("OPTIMIZE TABLE k8s_allocation FINAL")
-        else:
-            restated(client, prefix, step)
+    with alternating_writers(client) as writers:
+        for step in history:
+            if step[0] == "read":
+                check_read(client, prefix, step[1:])
+            elif step[0] == "merge":
+                client.command("OPTIMIZE TABLE k8s_allocation FINAL")
+            else:
+                restated(next(writers), prefix, step)
     for column in COLUMNS:
         check_read(client, prefix, (column, *EVERYTHING[1:], NO_FILTER))
 

@@ -58,6 +58,7 @@ def test_schema_is_idempotent(client):
         "019_k8s_allocation_rollup.sql",
         "020_breakdown_expense_days.sql",
         "021_clean_expense_periods.sql",
+        "022_warehouse_writes.sql",
     ]
 
 

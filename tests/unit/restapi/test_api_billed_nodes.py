@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import pytest
 
+from api.routes.bills import BillsSchema
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.storage.nodes import instance_key
@@ -181,4 +183,9 @@ def test_the_bills_answer_has_each_cluster_s_billed_nodes_as_clean_expenses(
     assert response.status_code == 200, response.get_json()
     clusters = response.get_json()["clusters"]
     assert [{key: cluster.get(key) for key in CLUSTER_KEYS} for cluster in clusters] == expected
+    # Encoded without marshmallow (api/routes/bills.py): exactly what its dump would give,
+    # no field more, none of another type (an int where a float belongs reads `0`, not `0.0`).
+    document = response.get_json()
+    dumped = BillsSchema().dump(document)
+    assert json.dumps(dumped, sort_keys=True) == json.dumps(document, sort_keys=True)
     assert expected[0]["billed_nodes"][0]["cost"] == pytest.approx(5.0 + 2.0)
