@@ -12,8 +12,9 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from etl.storage import dayrollup, sqlfiles
+from etl.storage import allocationrollup, dayrollup, sqlfiles
 from etl.storage.billrollup import BILL_ADJUSTMENTS, with_rollup
+from etl.storage.clickhouse import StringArray
 
 PERIOD = ("start_date", "end_date")
 
@@ -52,10 +53,19 @@ def expense_key_days(client: Client, parameters: Mapping[str, Any]) -> list[tupl
 def cluster_component_rows(client: Client, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per (day, cluster account, part) the cost of each component
     (sql/queries/breakdown_k8s_components.sql): `part` is `breakdown` (the whole) or
-    `idle` (what the `__idle__` rows cost)."""
+    `idle` (what the `__idle__` rows cost).
+
+    Both rollups are refreshed for the period first: the bill adjustments' (which
+    takes the bill arguments) and then the allocation's (which replaces them by its
+    key)."""
+    accounts = StringArray(parameters["cloud_account_ids"])  # formatted once, read thrice
+    parameters = with_rollup(
+        client, {**parameters, "cloud_account_ids": accounts}, "cloud_account_ids"
+    )
+    period = (parameters["start_date"], parameters["end_date"])
     return list(
         client.query(
             sqlfiles.query("breakdown_k8s_components"),
-            parameters=with_rollup(client, parameters, "cloud_account_ids"),
+            parameters=allocationrollup.with_rollup(client, parameters, accounts, *period),
         ).named_results()
     )

@@ -131,13 +131,21 @@ def list_accounts(
     db: Database, account_type: str | None = None, organization_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Live (not deleted) cloud accounts of any provider, as documents, optionally of one type
-    and organization: what `k8scost accounts list` and the API show."""
-    query: dict[str, Any] = {"deleted_at": 0}
-    if account_type:
-        query["type"] = account_type
-    if organization_id:
-        query["organization_id"] = organization_id
-    return sorted(db.cloud_accounts.find(query), key=lambda account: account["name"])
+    and organization: what `k8scost accounts list` and the API show.
+
+    An organization's accounts are found by `organization_id` alone and the rest is
+    checked here: montydb evaluates one equality several times faster than three (as
+    `organization_documents` below), and the health page lists a thousand clusters."""
+    query = {"organization_id": organization_id} if organization_id else {"deleted_at": 0}
+    return sorted(
+        (
+            account
+            for account in db.cloud_accounts.find(query)
+            if account.get("deleted_at") == 0
+            and (not account_type or account.get("type") == account_type)
+        ),
+        key=lambda account: account["name"],
+    )
 
 
 def organization_documents(

@@ -17,10 +17,13 @@
 -- bill"; bill arguments as in clean_expenses_costs.sql, none under list): a
 -- cluster-day of k8s_cost_breakdown adds what its matched nodes add per component
 -- (sql/schema/014_cluster_bill_adjustments.sql), joined to each of its rows and
--- summed times sign, so a live key adds it once; the allocation rows are read from
--- k8s_allocation_reconciled (sql/schema/010: each row on a matched node scaled, the
--- same rule), already collapsed, so they count as one live row each. Without
--- {from_allocation} the caller passes {namespaces} = ['__idle__'], the only rows read.
+-- summed times sign, so a live key adds it once; the allocation rows are
+-- k8s_allocation_reconciled's (sql/schema/010: each row on a matched node scaled, the
+-- same rule) as its rollup stores them (sql/schema/018, 019; {allocation_key}:
+-- etl/storage/allocationrollup.py refreshes the cluster-days first), rather than the
+-- view collapsed and joined to the bill per request; already collapsed, so they count
+-- as one live row each. Without {from_allocation} the caller passes {namespaces} =
+-- ['__idle__'], the only rows read.
 -- The rows of both tables are collapsed together per (part, row key) (HAVING
 -- SUM(sign) > 0, no FINAL). Ordered, since the caller adds the days up in the order
 -- it reads them (docs/api.md, "Summation: same rows, same bits").
@@ -76,7 +79,7 @@ FROM
             resource_id,
             {{ m.columns(components) | indent(12) }},
             toInt8(1) AS sign
-        FROM {{ m.k8s_allocation_reconciled() | indent(8) }}
+        FROM {{ m.allocation_rollup() | indent(8) }}
         ARRAY JOIN arrayFilter(
             p -> {from_allocation:Bool} OR p = 'idle',
             if(namespace = '__idle__', ['breakdown', 'idle'], ['breakdown'])

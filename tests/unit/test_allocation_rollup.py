@@ -14,7 +14,12 @@ At every read, on the data as it is then:
 - k8s_costs' groups by namespace and by node (etl/storage/k8scostreads.py, reading the
   rollup) are the view's rows summed here;
 - the budgets' daily spend of a namespace (etl/storage/costreads.py allocation_days) is
-  the view's rows of that namespace summed here.
+  the view's rows of that namespace summed here;
+- breakdown_expenses' component split of the clusters (etl/storage/breakdownreads.py
+  cluster_component_rows, reading the rollup) is the view's rows summed here per
+  cluster-day and component: the filtered rows (part `breakdown`) and their `__idle__`
+  ones (part `idle`) when the filters narrow the allocation, the `__idle__` rows alone
+  when not (the whole then comes from k8s_cost_breakdown, which this test leaves empty).
 Made to skip the recompute of restated cluster-days, the test fails.
 
 The drawn node-days, PV-days and bill rows are test_bill_rollup.py's; examples are drawn
@@ -28,6 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -40,6 +46,7 @@ from etl.core.sharing import SharingPolicy
 from etl.costmodel.allocation import ATTRIBUTES, ROW_COLUMNS
 from etl.costmodel.allocation.usage import REQUESTED, USED
 from etl.storage import allocationrollup, costreads, sqlfiles, warehouse
+from etl.storage.breakdownreads import cluster_component_rows
 from etl.storage.clickhouse import connect
 from etl.storage.k8scostreads import cost_group_rows
 from tests.rollup_checks import alternating_writers
@@ -311,6 +318,53 @@ def check_read(client, prefix: str, arguments: tuple) -> None:
         in_budget = every_row[every_row["namespace"] == namespace]
     expected = summed(in_budget, lambda row: (row.cloud_account_id, row.date.date()))
     assert {key: round(cost, 9) for key, cost in daily.items()} == expected
+
+    check_component_split(client, parameters, filters, filtered, True)
+    idle_only = (["__idle__"], [], [])
+    check_component_split(client, parameters, idle_only, kept(every_row, idle_only), False)
+
+
+def component_parts(rows: pd.DataFrame) -> dict:
+    """The view's rows summed per (part, cluster account, day) and component: every
+    row in part `breakdown` (when it is read at all), the `__idle__` rows in `idle`."""
+    parts: dict = defaultdict(lambda: dict.fromkeys(COMPONENTS, 0.0))
+    for row in rows.itertuples():
+        for part in ("breakdown", "idle") if row.namespace == "__idle__" else ("breakdown",):
+            sums = parts[(part, row.cloud_account_id, row.date.date())]
+            for name in COMPONENTS:
+                sums[name] += getattr(row, name)
+    return {key: {name: round(v, 9) for name, v in sums.items()} for key, sums in parts.items()}
+
+
+def check_component_split(
+    client, parameters: dict, filters: tuple[list[str], ...], rows: pd.DataFrame, narrowed: bool
+) -> None:
+    """breakdown_k8s_components.sql on the rollup equals `rows` (the view's, filtered)
+    summed per part, cluster-day and component; without `narrowed` (no allocation
+    filter: breakdown_expenses then reads the `__idle__` rows only) part `idle` alone."""
+    namespaces, nodes, services = filters
+    answer = cluster_component_rows(
+        client,
+        {
+            **parameters,
+            "from_allocation": narrowed,
+            "namespaces": namespaces,
+            "nodes": nodes,
+            "services": services,
+            **{name: [] for name in UNUSED_FILTERS},
+        },
+    )
+    expected = component_parts(rows)
+    if not narrowed:
+        expected = {key: sums for key, sums in expected.items() if key[0] == "idle"}
+    assert {
+        (
+            row["part"],
+            row["cloud_account_id"],
+            datetime.fromtimestamp(row["day"], UTC).date(),
+        ): {name: round(row[name], 9) for name in COMPONENTS}
+        for row in answer
+    } == expected
 
 
 def restated(client, prefix: str, step: tuple) -> None:

@@ -122,3 +122,35 @@ def test_a_loaded_day_shows_its_issues_and_quality_failures(db, get):
     ledger.record_loaded(db, a, D1, {"cost": 3.0}, 2)  # a rerun on fixed data clears them
     (item,) = get("org-1", **period(D1, D1)).get_json()["k8s_import_status"]
     assert item["issues"] == [] and item["quality_failures"] == []
+
+
+def test_only_the_periods_records_of_the_organizations_clusters_are_listed(db, get):
+    """The records are found by organization and checked for tenant and day in Python
+    (etl/storage/ledger.py find_records); names are encoded as JSON strings."""
+    a = registry.add_account(db, "org-1", 'cluster "a" \\ é', "tenant-a")
+    elsewhere = registry.add_account(db, "org-2", "elsewhere", "tenant-c")
+    before, after = date(2026, 5, 31), date(2026, 6, 3)
+    for day in (before, D1, after):
+        ledger.start_attempt(db, a, day, f"run-{day}")
+    ledger.start_attempt(db, elsewhere, D1, "run-elsewhere")
+    body = get("org-1", **period(D1, D2)).get_json()
+    assert [
+        (i["cloud_account_name"], i["date"], i["status"], i["run_id"])
+        for i in body["k8s_import_status"]
+    ] == [
+        ('cluster "a" \\ é', "2026-06-01", "running", "run-2026-06-01"),
+        ('cluster "a" \\ é', "2026-06-02", "missing", None),
+    ]
+    assert body["status_counts"] == {"running": 1, "missing": 1}
+    assert get("org-2", **period(D1, D1)).get_json()["k8s_import_status"][0]["run_id"] == (
+        "run-elsewhere"
+    )
+
+
+def test_a_stored_cost_that_is_not_finite_is_a_500_problem(db, get):
+    a = registry.add_account(db, "org-1", "cluster-a", "tenant-a")
+    ledger.start_attempt(db, a, D1, "run-1")
+    ledger.record_loaded(db, a, D1, {"cost": float("inf"), "cpu_cost": float("inf")}, 2)
+    response = get("org-1", **period(D1, D1))
+    assert response.status_code == 500
+    assert "not a finite number" in response.get_json()["detail"]
