@@ -24,6 +24,8 @@ import time
 import urllib.parse
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,31 +167,58 @@ def print_table(results: dict[str, Figures | None]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Session:
+    """A signed-in headless Chromium on the API serving bench/api.py's organization."""
+
+    driver: browser.webdriver.Chrome
+    base_url: str
+    routes: dict[str, str]  # a page's name -> its route over the period (`#/` left out)
+
+
+@contextmanager
+def signed_in_session(data_dir: Path | None, server_log: Path | None = None) -> Iterator[Session]:
+    """Serve `data_dir` (bench/api.py's data, loaded if missing), warm the API's catalog,
+    open Chromium and sign in; the server's access log goes to `server_log` if given."""
+    settings, db = loaded(data_dir)
+    if not any(b["name"] == BENCH_BUDGET[0] for b in budget_store.list_budgets(db, ORG)):
+        budget_store.add_budget(db, ORG, *BENCH_BUDGET)
+    token = issue_token(db, ORG)
+    period = f"from={day_text(PERIOD[0])}&to={day_text(PERIOD[1])}"
+    with browser.api_server(settings, server_log) as base_url:
+        taken, cluster = warm_up(base_url, token)
+        print(f"API warm-up (catalog build): {taken:.2f} s")
+        routes = {page.name: page.route.format(period=period, cluster=cluster) for page in ROUTES}
+        with browser.chromium() as driver:
+            browser.sign_in(driver, base_url, ORG, token)
+            browser.wait_loaded(driver, "overview")
+            yield Session(driver, base_url, routes)
+
+
+def built(driver: browser.webdriver.Chrome, page: str) -> bool:
+    """Whether the served document has the page (a route of ROUTES may not be built yet)."""
+    return bool(driver.execute_script("return !!document.getElementById(arguments[0])", page))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
     parser.add_argument("--reloads", type=int, default=10)
     arguments = parser.parse_args()
-    settings, db = loaded(arguments.data_dir)
-    if not any(b["name"] == BENCH_BUDGET[0] for b in budget_store.list_budgets(db, ORG)):
-        budget_store.add_budget(db, ORG, *BENCH_BUDGET)
-    token = issue_token(db, ORG)
-    period = f"from={day_text(PERIOD[0])}&to={day_text(PERIOD[1])}"
     results: dict[str, Figures | None] = {}
-    with browser.api_server(settings) as base_url:
-        taken, cluster = warm_up(base_url, token)
-        print(f"API warm-up (catalog build): {taken:.2f} s")
-        with browser.chromium() as driver:
-            browser.sign_in(driver, base_url, ORG, token)
-            browser.wait_loaded(driver, "overview")
-            for page in ROUTES:
-                built = driver.execute_script(
-                    "return !!document.getElementById(arguments[0])", page.name
+    with signed_in_session(arguments.data_dir) as session:
+        for page in ROUTES:
+            results[page.name] = (
+                measure(
+                    session.driver,
+                    session.base_url,
+                    page,
+                    session.routes[page.name],
+                    arguments.reloads,
                 )
-                route = page.route.format(period=period, cluster=cluster)
-                results[page.name] = (
-                    measure(driver, base_url, page, route, arguments.reloads) if built else None
-                )
+                if built(session.driver, page.name)
+                else None
+            )
     print(
         f"pages over {day_text(PERIOD[0])}..{day_text(PERIOD[1])}, first render with an empty "
         f"browser cache, then {arguments.reloads} reloads (static files cached):"

@@ -162,6 +162,13 @@ def test_the_health_page_shows_every_cluster_day_of_the_ledger(
     assert shown == ["loaded", "loaded", "missing", "missing"], "one day of each cluster costed"
     missing = signed_in.find_element("css selector", '#ledger td[data-status="missing"]')
     assert "no run recorded this day" in missing.get_attribute("title")
+    missing.click()  # its reason, and the rerun command filled in with its day and cluster
+    assert signed_in.find_element("id", "ledger-detail").text == missing.get_attribute("title")
+    day = signed_in.find_element("css selector", ".rerun-day").text
+    tenant = signed_in.find_element("css selector", ".rerun-tenant").text
+    assert {"cloud_account_id": tenant, "date": day, "status": "missing"} in [
+        {key: item[key] for key in ("cloud_account_id", "date", "status")} for item in ledger
+    ]
     ingest = signed_in.find_elements("css selector", "#ingest tbody tr")
     assert len(ingest) == len(site.tenant_ids)
 

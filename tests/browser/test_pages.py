@@ -291,6 +291,27 @@ def test_the_pages_draw_under_the_content_security_policy(site: Site, signed_in:
     assert refused == []
 
 
+CHART_LIBRARY_LOADED = (
+    "return [typeof Plotly !== 'undefined', performance.getEntriesByType('resource')"
+    ".some((entry) => entry.name.endsWith('/ui/vendor/plotly.min.js'))]"
+)
+
+
+def test_only_a_page_that_draws_a_chart_loads_the_chart_library(
+    site: Site, signed_in: WebDriver
+) -> None:
+    signed_in.get("about:blank")  # a new document: nothing loaded by an earlier page
+    browser.open_page(signed_in, site.url, f"budgets?{site.hash_period}", "budgets")
+    browser.open_page(signed_in, site.url, f"bills?{site.hash_period}", "bills")
+    browser.open_page(signed_in, site.url, "alerts?from=2026-05-01&to=2026-05-02", "alerts")
+    assert signed_in.find_elements("css selector", "#alerts-table tbody tr") == []
+    assert signed_in.execute_script(CHART_LIBRARY_LOADED) == [False, False]
+
+    browser.open_page(signed_in, site.url, f"alerts?{site.hash_period}", "alerts")
+    assert signed_in.execute_script(CHART_LIBRARY_LOADED) == [True, True]
+    assert signed_in.execute_script("return document.getElementById('alert-waterfall').data.length")
+
+
 @pytest.mark.parametrize(
     ("page", "status", "says"),
     [

@@ -25,7 +25,12 @@ async function renderAlerts(serial, period) {
   $("#alerts-table tbody").replaceChildren();
   $("#alert-detail").hidden = true;
   const [answer, clusters] = fresh(serial, await Promise.all([
-    api("k8s_alerts", [...periodPairs(period), ...(state ? [["state", state]] : [])]),
+    api("k8s_alerts", [...periodPairs(period), ...(state ? [["state", state]] : [])]).then((alerts) => {
+      // The first alert's waterfall needs the chart library: it loads while the
+      // clusters' call runs. A period without alerts draws no chart and loads none.
+      if (alerts.k8s_alerts.length) loadChartLibrary();
+      return alerts;
+    }),
     api("clean_expenses", [...periodPairs(period), ["resource_type", "K8s Cluster"]]),
   ]));
   alertsPage.clusters = new Map(clusters.clean_expenses.map((item) => [item.cloud_account_id, item.resource_id]));
@@ -121,7 +126,7 @@ async function drawWaterfall(alert, dimension) {
     decreasing: { marker: { color: "#2da44e" } },
     totals: { marker: { color: "#1f5fbf" } },
   };
-  await plotlyReady;
+  await loadChartLibrary();
   const layout = {
     margin: { l: 60, r: 20, t: 20, b: 120 },
     yaxis: { tickprefix: "$", title: { text: "USD" } },

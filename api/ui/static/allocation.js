@@ -210,6 +210,7 @@ function allocationTraces(answer, step) {
 }
 
 async function renderAllocation(serial, period) {
+  loadChartLibrary(); // downloads and compiles while the API answers
   const state = allocationState();
   replaceState(allocationParams(state, period));
   showAllocationControls(state);

@@ -6,6 +6,7 @@
 const drill = { account: null, namespace: null, controller: null };
 
 async function renderCluster(serial, period, account, resourceId) {
+  loadChartLibrary(); // downloads and compiles while the API answers
   if (drill.account !== account) Object.assign(drill, { account, namespace: null, controller: null });
   const scope = [...periodPairs(period), ["cloud_account_id", account]];
   // The drill-down's k8s_costs call goes out with the other two, not after the chart.

@@ -213,13 +213,31 @@ function dailyTraces(answer, keys, label) {
   }));
 }
 
-// The chart library loads after this script (index.html), while the first API calls run.
-const plotlyReady = window.Plotly
-  ? Promise.resolve()
-  : new Promise((resolve) => $("#plotly-js").addEventListener("load", resolve));
+// The chart library (plotly.min.js, 4.8 MB) is loaded only by the pages that draw a
+// chart: compiling it takes most of a first visit's main-thread time, which a page
+// without a chart would wait for too. A chart page calls this as it starts, so the
+// library downloads and compiles while its API calls run; drawing awaits it again.
+let chartLibrary = null;
+function loadChartLibrary() {
+  if (!chartLibrary) {
+    chartLibrary = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = document.body.dataset.chartLibrary;
+      script.addEventListener("load", resolve);
+      script.addEventListener("error", () => {
+        chartLibrary = null; // the next page that draws a chart tries again
+        script.remove();
+        reject(new Error("The chart library did not load: reload the page to retry."));
+      });
+      document.head.append(script);
+    });
+    chartLibrary.catch(() => {}); // said by the drawing that awaits it, not as unhandled
+  }
+  return chartLibrary;
+}
 
 async function drawChart(element, traces) {
-  await plotlyReady;
+  await loadChartLibrary();
   const layout = {
     barmode: "stack",
     margin: { l: 60, r: 20, t: 10, b: 40 },

@@ -21,6 +21,19 @@ function reasonOf(item) {
   return parts.join("; ");
 }
 
+// The drawn ledger's days (its columns after the first) and accounts (its rows).
+const ledgerPlaces = { days: [], accounts: [] };
+
+$("#ledger tbody").addEventListener("click", (event) => {
+  const cell = event.target.closest("td.cell");
+  if (!cell) return;
+  $("#ledger-detail").textContent = cell.title;
+  const day = ledgerPlaces.days[cell.cellIndex - 1];
+  const account = ledgerPlaces.accounts[cell.parentElement.sectionRowIndex];
+  for (const span of document.querySelectorAll(".rerun-day")) span.textContent = day;
+  for (const span of document.querySelectorAll(".rerun-tenant")) span.textContent = account;
+});
+
 async function renderHealth(serial, period) {
   const [ledger, ingest] = fresh(serial, await Promise.all([
     api("k8s_import_status", periodPairs(period)),
@@ -43,7 +56,10 @@ async function renderHealth(serial, period) {
   }
   const body = $("#ledger tbody");
   body.replaceChildren();
-  for (const [account, cluster] of clusters) {
+  // A clicked cell is found by its place (ledgerPlaces): one listener for the
+  // table, not one per cluster-day (30,000 on a large organization).
+  Object.assign(ledgerPlaces, { days, accounts: [...clusters.keys()] });
+  for (const cluster of clusters.values()) {
     const row = body.insertRow();
     row.insertCell().textContent = cluster.name;
     for (const day of days) {
@@ -53,11 +69,6 @@ async function renderHealth(serial, period) {
       cell.className = `cell ${category}`;
       cell.dataset.status = category;
       cell.title = item ? reasonOf(item) : "";
-      cell.addEventListener("click", () => {
-        $("#ledger-detail").textContent = cell.title;
-        for (const span of document.querySelectorAll(".rerun-day")) span.textContent = day;
-        for (const span of document.querySelectorAll(".rerun-tenant")) span.textContent = account;
-      });
     }
   }
   const ingestBody = $("#ingest tbody");

@@ -40,6 +40,7 @@ function byAccountType(answer) {
 }
 
 async function renderOverview(serial, period) {
+  loadChartLibrary(); // downloads and compiles while the API answers
   const chosen = $("#breakdown-by").value;
   const by = chosen === "cloud_account_type" ? "cloud_account_id" : chosen;
   const [answer, table] = fresh(serial, await Promise.all([
@@ -66,10 +67,11 @@ async function renderOverview(serial, period) {
     .filter((key) => series.counts[key].total > 0)
     .sort((a, b) => series.counts[b].total - series.counts[a].total);
   const label = (key) => series.counts[key].name || key;
-  await drawChart($("#overview-chart"), dailyTraces(series, keys, label));
+  // The table first: on a first visit the chart waits for the chart library to compile.
   overview.rows = table.clean_expenses;
   overview.answer = table;
   drawTable();
+  await drawChart($("#overview-chart"), dailyTraces(series, keys, label));
 }
 
 function drawTable() {
