@@ -11,6 +11,13 @@
 ARG AIRFLOW_VERSION=3.3.2
 ARG PYTHON_VERSION=3.11
 
+# The dashboard's chart library, from the npm registry at the version the lock file pins
+# (api/routes/ui.py serves it from api/ui/chart/node_modules).
+FROM node:22-bookworm-slim AS chart
+WORKDIR /chart
+COPY api/ui/chart/package.json api/ui/chart/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:${PYTHON_VERSION}-slim-bookworm AS k8scost
 # dumb-init: the services' init (compose entrypoint), so SIGTERM reaches k8scost;
 # curl: their health checks.
@@ -24,6 +31,7 @@ RUN apt-get update \
 RUN useradd --uid 50000 --gid 0 --create-home k8scost \
     && mkdir -p /var/lib/k8scost/tokens && chown -R 50000:0 /var/lib/k8scost
 COPY --chown=50000:0 . /opt/k8scost
+COPY --chown=50000:0 --from=chart /chart/node_modules /opt/k8scost/api/ui/chart/node_modules
 RUN pip install --no-cache-dir -e /opt/k8scost
 USER 50000
 # A writable working directory: `.k8scost`, the default data directory, is relative to it.

@@ -49,6 +49,19 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v redis-server >/dev
   fi
 fi
 
+# The dashboard's chart library (api/routes/ui.py): plotly.js's finance bundle from the
+# npm registry, at the version api/ui/chart/package-lock.json pins.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing Debian's npm package"
+  apt_install npm
+fi
+chart=api/ui/chart
+if [ ! -d "$chart/node_modules" ] || [ "$chart/package-lock.json" -nt "$chart/node_modules" ]; then
+  echo "setup: installing the dashboard's chart library (npm ci in $chart)"
+  (cd "$chart" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+  touch "$chart/node_modules"
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PYTHON" -m venv "$VENV"

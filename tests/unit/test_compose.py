@@ -134,7 +134,14 @@ def test_only_the_airflow_services_get_the_image_with_airflow(stack, cluster_sta
         for stage in stages
     }
     assert installs["k8scost"] == ["RUN pip install --no-cache-dir -e /opt/k8scost"]
-    assert stages[0].startswith("python:${PYTHON_VERSION}-slim")
+    by_name = {stage.split()[2]: stage for stage in stages}
+    assert by_name["k8scost"].startswith("python:${PYTHON_VERSION}-slim")
+    # The API serves the dashboard's chart library from the chart stage's npm install.
+    assert "RUN npm ci --omit=dev" in by_name["chart"]
+    assert (
+        "--from=chart /chart/node_modules /opt/k8scost/api/ui/chart/node_modules"
+        in (by_name["k8scost"])
+    )
     (airflow_install,) = installs["airflow"]
     assert '"apache-airflow==${AIRFLOW_VERSION}"' in airflow_install
     assert airflow_install.endswith('-e "/opt/k8scost[airflow]"')

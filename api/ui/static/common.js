@@ -213,7 +213,7 @@ function dailyTraces(answer, keys, label) {
   }));
 }
 
-// The chart library (plotly.min.js, 4.8 MB) is loaded only by the pages that draw a
+// The chart library (plotly.js's finance bundle) is loaded only by the pages that draw a
 // chart: compiling it takes most of a first visit's main-thread time, which a page
 // without a chart would wait for too. A chart page calls this as it starts, so the
 // library downloads and compiles while its API calls run; drawing awaits it again.
