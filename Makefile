@@ -37,6 +37,6 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-## PNGs of the dashboard's three pages on the demo's data, for the README (docs/img/).
+## PNGs of every dashboard page on the demo's data, for the README (docs/img/).
 screenshots: setup
 	$(BIN)/k8scost ui screenshots docs/img
