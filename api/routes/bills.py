@@ -11,12 +11,11 @@ page used to list every item of the organization per month and metric.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, List, Nested, String
-from flask import Response
+from flask import Response, current_app
 from marshmallow import RAISE
 
 from api.context import current_settings, mongodb, token_scope
@@ -107,4 +106,5 @@ def get_bills(organization_id: str, query: dict[str, Any]) -> Response:
         "cost_metric": metric,
         **answer,
     }
-    return Response(json.dumps(document), mimetype="application/json")
+    # The app's JSON (api/render/finite.py): a non-finite number is a 500 problem, not `NaN`.
+    return Response(current_app.json.dumps(document), mimetype="application/json")

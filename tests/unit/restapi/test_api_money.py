@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from api.routes import bills as bills_route
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
 from etl.storage import budgets as budget_store
@@ -114,6 +115,20 @@ def test_a_sum_beyond_a_double_is_a_500_problem_never_infinity_or_null(
     strict_json(response)
     assert "not a finite number" in problem["detail"]
     assert "X-Total-Cost" not in response.headers
+
+
+def test_a_bill_total_beyond_a_double_is_a_500_problem(api: Api, monkeypatch) -> None:
+    """The bills answer is encoded without marshmallow's dump, through the app's JSON all
+    the same: a total that is no finite number is a problem, never `Infinity`."""
+    answer = {"billing_periods": [], "bills": [], "clusters": []}
+    totals = {"billed_cost": float("inf"), "effective_cost": 0.0, "list_cost": 0.0}
+    monkeypatch.setattr(bills_route, "find_bills", lambda *_: {**answer, "totals": totals})
+
+    response = api.get(ORG, PERIOD, f"/restapi/v2/organizations/{ORG}/bills")
+
+    problem = assert_problem(response, 500)
+    strict_json(response)
+    assert "not a finite number" in problem["detail"]
 
 
 def test_costs_at_the_bound_sum_exactly(api: Api, settings: Settings, db: Any) -> None:
