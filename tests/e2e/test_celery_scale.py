@@ -23,6 +23,7 @@ Marked `celery`: it takes minutes, so `make test` starts it first (tests/conftes
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -143,24 +144,39 @@ def _tries(costing: Costing) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _tries_by_tenant_day(tries: list[dict[str, Any]], task_id: str) -> dict[str, list[str]]:
-    """ "<account> <day>" -> the states of the task's tries, oldest first. A try killed with
-    its worker never reported its rendered map index: tries are matched by run and index."""
-    named = {
-        (t["run_id"], t["map_index"]): t["rendered_map_index"]
-        for t in tries
-        if t["task_id"] == task_id and t["rendered_map_index"]
-    }
+def _tenant_days(costing: Costing) -> dict[tuple[str, int], str]:
+    """(run, map index) -> "<account> <day>", from the list each run's tenant_day group was
+    expanded over (list_tenants' XCom): a try's own rendered map index is missing or not
+    yet rendered when its worker was killed, the expansion's input never is. Airflow keeps
+    an XCom as JSON text in a JSON column (XComModel.serialize_value)."""
+    query = (
+        "SELECT run_id, value FROM xcom"
+        " WHERE dag_id = %s AND task_id = 'list_tenants' AND key = 'return_value'"
+    )
+    dsn = costing.airflow.postgres.url.replace("+psycopg2", "")
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(query, (DAILY,))
+        return {
+            (run_id, index): f"{tenant['name']} {tenant['date']}"
+            for run_id, value in cursor.fetchall()
+            for index, tenant in enumerate(json.loads(value))
+        }
+
+
+def _tries_by_tenant_day(
+    tries: list[dict[str, Any]], task_id: str, names: dict[tuple[str, int], str]
+) -> dict[str, list[str]]:
+    """ "<account> <day>" -> the states of the task's tries, oldest first."""
     found: dict[str, list[str]] = {}
     for t in sorted(tries, key=lambda t: t["try_number"]):
         if t["task_id"] == task_id:
-            found.setdefault(named[(t["run_id"], t["map_index"])], []).append(t["state"])
+            found.setdefault(names[(t["run_id"], t["map_index"])], []).append(t["state"])
     return found
 
 
 def test_the_ledger_counts_every_attempt_and_the_killed_load(costing, backfilled):
     tries = _tries(costing)
-    extracts = _tries_by_tenant_day(tries, "tenant_day.extract")
+    extracts = _tries_by_tenant_day(tries, "tenant_day.extract", _tenant_days(costing))
     db = registry.open_database(costing.settings.mongo_uri, costing.settings.mongo_db)
     records = ledger.find_records(db, costing.tenants, costing.days[0], costing.days[-1])
     names = {c["tenant_id"]: c["name"] for c in costing.scenario["clusters"]}
