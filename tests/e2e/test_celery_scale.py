@@ -23,7 +23,6 @@ Marked `celery`: it takes minutes, so `make test` starts it first (tests/conftes
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -147,8 +146,7 @@ def _tries(costing: Costing) -> list[dict[str, Any]]:
 def _tenant_days(costing: Costing) -> dict[tuple[str, int], str]:
     """(run, map index) -> "<account> <day>", from the list each run's tenant_day group was
     expanded over (list_tenants' XCom): a try's own rendered map index is missing or not
-    yet rendered when its worker was killed, the expansion's input never is. Airflow keeps
-    an XCom as JSON text in a JSON column (XComModel.serialize_value)."""
+    yet rendered when its worker was killed, the expansion's input never is."""
     query = (
         "SELECT run_id, value FROM xcom"
         " WHERE dag_id = %s AND task_id = 'list_tenants' AND key = 'return_value'"
@@ -158,8 +156,8 @@ def _tenant_days(costing: Costing) -> dict[tuple[str, int], str]:
         cursor.execute(query, (DAILY,))
         return {
             (run_id, index): f"{tenant['name']} {tenant['date']}"
-            for run_id, value in cursor.fetchall()
-            for index, tenant in enumerate(json.loads(value))
+            for run_id, tenants in cursor.fetchall()
+            for index, tenant in enumerate(tenants)
         }
 
 
