@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ SCRIPT = REPO / "scripts" / "airflow_local.py"
 READY_TIMEOUT_S = 420
 LAST_LINE = "Stop: Ctrl-C"
 STOP_WAIT_S = 60
+GONE_AFTER_S = 30
 
 
 @dataclass
@@ -64,6 +66,42 @@ class LocalStack:
                     found[process.pid] = process
         found.pop(self.script.pid, None)
         return [process for process in found.values() if alive(process)]
+
+
+def _listening(processes: list[psutil.Process]) -> set[str]:
+    pids = {process.pid for process in processes}
+    return {
+        connection.laddr.ip
+        for connection in psutil.net_connections(kind="tcp")
+        if connection.status == psutil.CONN_LISTEN and connection.pid in pids
+    }
+
+
+def check_block_then_sigterm(stack: LocalStack) -> None:
+    """The console's closing block is short and says where to sign in, every socket is
+    on 127.0.0.1; then SIGTERM (what a service manager, or `kill`, sends), and
+    GONE_AFTER_S later no process the script started, nor any task those started, is
+    left, and the script exited 0."""
+    printed = stack.printed()
+    block = printed[printed.index("") + 1 :]
+    assert len(block) <= 6, printed  # URLs, sign-in, a curl, logs: nothing scrolls it away
+    assert block[0].startswith(f"Airflow  {stack.airflow_url}")
+    assert block[1].startswith("Sign in  user admin, password in ")
+    assert any(line.startswith("curl -s -H 'Authorization: Bearer ") for line in block)
+    started = stack.processes()
+    assert len(started) >= 5  # the API, Airflow's parts, Prometheus (and the Celery stack)
+    assert _listening(started) == {"127.0.0.1"}
+    stack.script.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + GONE_AFTER_S
+    while (left := _still_running(started, stack)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not left, left
+    assert stack.script.wait(timeout=5) == 0
+
+
+def _still_running(started: list[psutil.Process], stack: LocalStack) -> list[int]:
+    """What is left of the processes seen before SIGTERM, and any new one of the stack's."""
+    return [p.pid for p in [*started, *stack.processes()] if alive(p)]
 
 
 def alive(process: psutil.Process) -> bool:

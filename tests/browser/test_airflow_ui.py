@@ -8,7 +8,9 @@ ending yesterday) is started as a person starts it; then, in the browser:
 - trigger k8s_costs_daily from the trigger form with `date` and two `tenants`;
 - the run's task instances are named `<account name> <day>`;
 - clear one tenant's `load` and watch it run again, to the same cost;
-- read the day off the first task's log.
+- read the day off the first task's log;
+- then, as `make airflow` is stopped, SIGTERM: nothing it started is left
+  (tests/local_stack.py; tests/e2e/test_airflow_local.py does the same for --celery).
 The grid and the trigger form are saved as airflow-grid.png and airflow-trigger.png in
 the directory $AIRFLOW_UI_SCREENSHOTS names (docs/img, for the README's pictures), else
 in the test's temporary directory, so a test run leaves the checkout as it was.
@@ -22,13 +24,14 @@ import os
 import time
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -38,7 +41,7 @@ from etl.core.config import Settings
 from etl.storage import ledger as ledger_store
 from etl.storage import registry
 from etl.worker import ledger
-from tests.local_stack import LocalStack, local_stack
+from tests.local_stack import LocalStack, check_block_then_sigterm, local_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.celery]  # minutes: `make test` starts it first
 
@@ -106,18 +109,25 @@ def _wait_text(driver: browser.webdriver.Chrome, *fragments: str) -> None:
     )
 
 
-def _button(root: Any, driver: browser.webdriver.Chrome, label: str) -> WebElement:
-    """The last button whose text or aria-label is `label` under `root`, once there is one."""
-
-    def found(_: Any) -> list[WebElement]:
+def _labelled(root: Any, labels: set[str]) -> list[WebElement]:
+    """The buttons under `root` whose text or aria-label is one of `labels`; none while
+    React replaces them under our feet (a stale element: asked again)."""
+    try:
         return [
             b
             for b in root.find_elements(By.CSS_SELECTOR, "button")
-            if label in (b.text, b.get_attribute("aria-label"))
+            if {b.text, b.get_attribute("aria-label")} & labels
         ]
+    except StaleElementReferenceException:
+        return []
 
-    WebDriverWait(driver, WAIT_S).until(found, f"no button {label!r} on {driver.current_url}")
-    return found(None)[-1]
+
+def _button(root: Any, driver: browser.webdriver.Chrome, label: str) -> WebElement:
+    """The last button whose text or aria-label is `label` under `root`, once there is one."""
+    WebDriverWait(driver, WAIT_S).until(
+        lambda _: _labelled(root, {label}), f"no button {label!r} on {driver.current_url}"
+    )
+    return _labelled(root, {label})[-1]
 
 
 def _expand_task_groups(driver: browser.webdriver.Chrome) -> None:
@@ -127,27 +137,19 @@ def _expand_task_groups(driver: browser.webdriver.Chrome) -> None:
     Under load the run page has once drawn its grid without either button for a whole
     minute (the groups' names shown); a reload draws it again. Only the picture needs
     the groups open, so if two loads show no button it is taken as drawn."""
-    labels = ("Expand all task groups", "Collapse all task groups")
-
-    def found(_: Any) -> list[WebElement]:
-        return [
-            b
-            for b in driver.find_elements(By.CSS_SELECTOR, "button")
-            if {b.text, b.get_attribute("aria-label")} & set(labels)
-        ]
-
+    expand, collapse = "Expand all task groups", "Collapse all task groups"
     for attempt in range(2):
         if attempt:
             driver.refresh()
         try:
-            WebDriverWait(driver, WAIT_S / 2).until(found)
+            WebDriverWait(driver, WAIT_S / 2).until(lambda _: _labelled(driver, {expand, collapse}))
         except TimeoutException:
             continue
-        button = found(None)[-1]
-        if labels[0] in (button.text, button.get_attribute("aria-label")):
-            button.click()
+        with suppress(StaleElementReferenceException):  # redrawn meanwhile: pictured as it is
+            if buttons := _labelled(driver, {expand}):
+                buttons[-1].click()
         return
-    print(f"no {labels} button on {driver.current_url}: the grid's picture shows it as drawn")
+    print(f"no {expand!r} button on {driver.current_url}: the grid's picture shows it as drawn")
 
 
 def _type(field: WebElement, text: str) -> None:
@@ -256,3 +258,7 @@ def test_an_operator_triggers_reruns_and_reads_a_day_in_the_ui(stack, tmp_path):
             f"{stack.airflow_url}/dags/{DAILY}/runs/{urllib.parse.quote(run_id)}/tasks/list_tenants"
         )
         _wait_text(driver, f"run {run_id} costs {day}")
+
+
+def test_sigterm_stops_everything_make_airflow_started(stack):
+    check_block_then_sigterm(stack)
