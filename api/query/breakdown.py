@@ -265,7 +265,11 @@ class BreakdownQuery:
             return self.answer
         if self.by == K8S_COMPONENT:
             k8s = [a for a in accounts if self.catalog.accounts[a].get("type") == K8S_ACCOUNT_TYPE]
-            self._expenses(k8s)
+            # The expense rows are read per account of the scope minus these skipped ones:
+            # with only clusters in scope (the cluster page) none is left to read, so
+            # neither that query nor its rollup's refresh is run.
+            if len(k8s) < len(accounts):
+                self._expenses(k8s)
             if clusters:
                 self._clusters(clusters)
         else:

@@ -54,9 +54,13 @@ def clean_expense_costs(client: Client, parameters: Mapping[str, Any]) -> pa.Tab
         {},
         lambda _first, _last: with_rollup(client, parameters),
     )
+    text = sqlfiles.query("clean_expense_periods")
     return client.query_arrow(
-        sqlfiles.query("clean_expense_periods"),
-        parameters={**parameters, "rollup_key": key, "first_day": period[0], "last_day": period[0]},
+        text,
+        parameters=sqlfiles.named_parameters(
+            text,
+            {**parameters, "rollup_key": key, "first_day": period[0], "last_day": period[0]},
+        ),
     )
 
 

@@ -20,8 +20,11 @@ tests/unit/test_sql_snapshots.py --update-sql-snapshots` rewrites them after a c
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -32,6 +35,8 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 # or label value holds), and how a SQL literal writes it (sql/include/k8s_costs_grouping.sql).
 GROUP_PARTS_SEPARATOR = "\x1f"
 GROUP_PARTS_SQL = f"\\x{ord(GROUP_PARTS_SEPARATOR):02X}"
+# A query parameter's placeholder, `{name:Type}`, as ClickHouse reads it.
+PLACEHOLDER = re.compile(r"\{(\w+):")
 
 # The environment every file renders in (tests render macros through it too).
 ENVIRONMENT = jinja2.Environment(
@@ -55,9 +60,32 @@ def render(path: str) -> str:
     return ENVIRONMENT.get_template(path).render()
 
 
+@cache
 def query(name: str) -> str:
-    """The text of `sql/queries/<name>.sql`, rendered."""
-    return render(f"queries/{name}.sql")
+    """The text of `sql/queries/<name>.sql`, rendered, without its lines that are only a
+    `--` comment: they document the file, while every request pays for each character
+    it sends, in clickhouse-connect's lexer (several passes over the text in Python)
+    and in ClickHouse's parser (which reads a query's tokens more than once), the
+    longest files' comments a few milliseconds a request between them."""
+    return "".join(
+        line
+        for line in render(f"queries/{name}.sql").splitlines(keepends=True)
+        if not line.lstrip().startswith("--")
+    )
+
+
+@cache
+def _placeholder_names(text: str) -> frozenset[str]:
+    return frozenset(PLACEHOLDER.findall(text))
+
+
+def named_parameters(text: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Those of `parameters` that the query `text` names. clickhouse-connect formats
+    every parameter it is given and hands each to the engine, used or not, so a reader
+    sharing one dict of parameters between queries (thousands of ids some of them read
+    and this one does not) passes only these."""
+    names = _placeholder_names(text)
+    return {name: value for name, value in parameters.items() if name in names}
 
 
 def query_names() -> list[str]:

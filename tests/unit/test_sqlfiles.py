@@ -114,3 +114,15 @@ def test_clickhouse_parses_every_rendered_file(tmp_path):
                 "SELECT formatQuery({text:String})", parameters={"text": text}
             ).result_rows[0][0]
             assert formatted, text
+
+
+def test_a_query_is_handed_exactly_the_parameters_it_names():
+    """A reader may pass a dict shared with other queries: the unused ids are dropped,
+    every name a placeholder holds is kept (for every query file)."""
+    for name in sqlfiles.query_names():
+        text = sqlfiles.query(name)
+        named = {match.group()[1:].split(":")[0] for match in PARAMETER.finditer(text)}
+        given = {parameter: object() for parameter in named | {"not_in_any_query"}}
+        kept = sqlfiles.named_parameters(text, given)
+        assert set(kept) == named, name
+        assert all(kept[parameter] is given[parameter] for parameter in kept)
