@@ -5,9 +5,9 @@ Flask test client with a token, so that what is timed is the API process's own w
 (no browser, no HTTP): each call once (a new period or filter computes its rollups
 then: docs/api.md, "breakdown_expenses and clean_expenses read rollups of their own"),
 then `--requests` more, printed as the first, the median and the max. The calls are
-the ones the pages reading the rollups send (api/ui/static/*.js) over the bench's
-30-day period; the cluster is the period's most expensive. `--profile NAME` prints the
-cProfile of the later requests of the calls whose name holds NAME.
+the ones the pages send (api/ui/static/*.js) over the bench's 30-day period; the
+cluster is the period's most expensive. `--profile NAME` prints the cProfile of the
+later requests of the calls whose name holds NAME.
 
     .venv/bin/python -m bench.pagecalls [--data-dir DIR] [--requests N] [--profile NAME]
 """
@@ -49,6 +49,9 @@ def page_calls(period: str, cluster: str, last_day: int) -> list[tuple[str, str]
         ("budgets: budgets", f"budgets?as_of={as_of}"),
         ("bills: bills", f"bills?{period}"),
         ("allocation: k8s_costs by namespace", f"k8s_costs?{period}&group_by=namespace"),
+        ("savings: k8s_recommendations", f"k8s_recommendations?{period}"),
+        ("health: k8s_import_status", f"k8s_import_status?{period}"),
+        ("health: ingest_status", "ingest_status"),
     ]
 
 

@@ -45,6 +45,18 @@ def json_numbers(values: pa.Array) -> pa.LargeBinaryArray:
     return pc.cast(pc.cast(values, pa.large_string()), BYTES)
 
 
+def json_floats(values: pa.Array) -> pa.LargeBinaryArray:
+    """`json_numbers`, an integral value written with `.0` (`7.0`, not `7`), as Python's
+    json writes a float: a client that tells integers from floats (a Python one, the
+    schema's Float) reads a float, where the answer was encoded as dicts before."""
+    texts = pc.cast(json_numbers(values), pa.large_string())
+    integral = pc.match_substring_regex(texts, r"^-?[0-9]+$")
+    dotted = pc.binary_join_element_wise(
+        texts, pa.scalar(".0", texts.type), pa.scalar("", texts.type)
+    )
+    return pc.cast(pc.if_else(integral, dotted, texts), BYTES)
+
+
 def joined_values(array: pa.LargeBinaryArray) -> memoryview:
     """The values of `array` back to back, without a copy (nulls add nothing)."""
     offsets = np.frombuffer(array.buffers()[1], np.int64)

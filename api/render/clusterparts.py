@@ -12,7 +12,7 @@ built for CSV only.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api.catalog.catalog import Catalog
-from api.render.arrowbytes import BYTES, NOTHING, json_numbers
+from api.render.arrowbytes import BYTES, NOTHING, json_floats, json_numbers
 from api.render.itemindex import resource_keys
 from api.render.items import EncodedItems, billed_node
 from etl.costmodel.assets import COMPONENTS
@@ -225,33 +225,46 @@ class Clusters:
 
     def json_tails(self, catalog: Catalog) -> pa.LargeBinaryArray:
         """Per cluster, what follows its cost: `,"k8s_costs":{...},"billed_nodes":[...]},`."""
+        pieces: list[Any] = []
+        for key, name in zip(COMPONENT_KEYS, COMPONENTS, strict=True):
+            pieces += [key, json_numbers(self.breakdown[name].combine_chunks())]
+        pieces += [BREAKDOWN_END, self._shared_json()]
+        pieces += [*self._billed_pieces(catalog, json_numbers), CLUSTER_END]
+        return pc.binary_join_element_wise(*pieces, NOTHING)
+
+    def billed_json(self, catalog: Catalog) -> pa.LargeBinaryArray:
+        """Per cluster, its `,"billed_nodes":[...]` and, when it has one,
+        `,"reconciliation":{...}`: the fields the bills show of a cluster
+        (api/query/bills.py), laid out as its item's JSON has them but for the costs,
+        written as floats (`7.0`) as the bills' dicts were."""
+        return pc.binary_join_element_wise(*self._billed_pieces(catalog, json_floats), NOTHING)
+
+    def _billed_pieces(
+        self, catalog: Catalog, numbers: Callable[[pa.Array], pa.LargeBinaryArray]
+    ) -> list[Any]:
+        """The parts of `billed_json`, to be joined element-wise; `numbers` writes the costs."""
         prefixes, _ = EncodedItems.of(catalog).node_prefixes(
             self.nodes["resource_id"].combine_chunks(),
             self.nodes["cloud_account_id"].combine_chunks(),
             self.node_keys,
         )
         costs = self.nodes["cost"].combine_chunks()
-        node_json = pc.binary_join_element_wise(prefixes, json_numbers(costs), NODE_END, NOTHING)
+        node_json = pc.binary_join_element_wise(prefixes, numbers(costs), NODE_END, NOTHING)
         listed = pa.LargeListArray.from_arrays(pa.array(self.node_offsets, pa.int64()), node_json)
-        pieces: list[Any] = []
-        for key, name in zip(COMPONENT_KEYS, COMPONENTS, strict=True):
-            pieces += [key, json_numbers(self.breakdown[name].combine_chunks())]
-        pieces += [BREAKDOWN_END, self._shared_json()]
-        pieces += [NODES_START, pc.binary_join(listed, NODE_SEPARATOR), NODES_END]
+        pieces: list[Any] = [NODES_START, pc.binary_join(listed, NODE_SEPARATOR), NODES_END]
         if self.reconciled is not None:
             values = [self.reconciled[column].combine_chunks() for column in RECONCILED_COLUMNS]
             list_cost, bill_cost = values[RECONCILED_COUNTS:]
             texts = [
                 *(_counts(count) for count in values[:RECONCILED_COUNTS]),
-                json_numbers(list_cost),
-                json_numbers(bill_cost),
-                json_numbers(pc.subtract(bill_cost, list_cost)),
+                numbers(list_cost),
+                numbers(bill_cost),
+                numbers(pc.subtract(bill_cost, list_cost)),
             ]
             for key, text in zip(_reconciliation_keys(self.metric), texts, strict=True):
                 pieces += [key, text]
             pieces.append(NODE_END)
-        pieces.append(CLUSTER_END)
-        return pc.binary_join_element_wise(*pieces, NOTHING)
+        return pieces
 
     def _shared_json(self) -> pa.LargeBinaryArray | pa.Scalar:
         """Per cluster, `,"shared":{...}`, or nothing (no sharing, or no part for it)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import msgspec
 from flask.json.provider import DefaultJSONProvider
 
 
@@ -44,3 +45,20 @@ class FiniteJSONProvider(DefaultJSONProvider):
             if "Out of range float values" not in str(error):
                 raise
             raise NonFiniteNumberError("a number of the answer") from error
+
+
+def finite_json(document: Any) -> bytes:
+    """`document` (dicts, lists, strings, numbers, booleans, None) as FiniteJSONProvider
+    writes it (keys sorted), but encoded by msgspec: several times faster on a large
+    answer. msgspec writes NaN and infinities as null, so the document's numbers are
+    looked at first, and one that is not finite is refused as the provider refuses it."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise NonFiniteNumberError("a number of the answer")
+    return msgspec.json.encode(document, order="sorted")

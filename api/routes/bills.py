@@ -15,7 +15,7 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, List, Nested, String
-from flask import Response, current_app
+from flask import Response
 from marshmallow import RAISE
 
 from api.context import current_settings, mongodb, token_scope
@@ -24,6 +24,7 @@ from api.query.filters import BILLS, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.scope import Period
+from api.render.finite import finite_json
 from api.render.schemas import BilledNodeSchema, ReconciliationSchema, cost_metric_field
 from api.routes.clean_expenses import catalogs
 
@@ -90,7 +91,7 @@ def get_bills(organization_id: str, query: dict[str, Any]) -> Response:
     BillsSchema's fields and types (api/query/bills.py; tests/unit/restapi/
     test_api_billed_nodes.py holds it to the schema's dump, the schemathesis test to
     the schema), and dumping thousands of folded nodes field by field took longer
-    than the queries."""
+    than the queries; its clusters are laid out as JSON by Arrow compute."""
     metric = request_metric(mongodb(), organization_id, query)
     answer = find_bills(
         current_settings(),
@@ -106,5 +107,6 @@ def get_bills(organization_id: str, query: dict[str, Any]) -> Response:
         "cost_metric": metric,
         **answer,
     }
-    # The app's JSON (api/render/finite.py): a non-finite number is a 500 problem, not `NaN`.
-    return Response(current_app.json.dumps(document), mimetype="application/json")
+    # As the app's JSON writes it (api/render/finite.py): a non-finite number is a 500
+    # problem, not `NaN`; the clusters come encoded (api/query/bills.py folded_clusters).
+    return Response(finite_json(document), mimetype="application/json")

@@ -94,6 +94,21 @@ def test_recorder_writes_at_most_once_per_interval_and_keeps_the_newest_sample(d
     }
 
 
+def test_read_status_finds_exactly_the_asked_tenants_among_many(db):
+    """read_status reads the collection whole and keeps the asked tenants (no `$in`,
+    which montydb matches id by id): every third of 300 tenants asked, plus ids that
+    never wrote; the expected map is built here from what was written."""
+    written = {
+        f"t{n}": {"_id": f"t{n}", "last_sample_at": n, "last_received_at": n + 1}
+        for n in range(300)
+    }
+    db.ingest_status.insert_many([dict(document) for document in written.values()])
+    asked = [f"t{n}" for n in range(0, 300, 3)] + ["never-1", "never-2"]
+
+    assert read_status(db, asked) == {tenant: written[tenant] for tenant in asked[:-2]}
+    assert read_status(db, []) == {}
+
+
 def test_api_lists_the_organizations_clusters_and_flags_the_silent_ones(settings, db):
     now = int(time.time())
     for name in ("live", "quiet", "never"):

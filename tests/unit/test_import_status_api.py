@@ -154,3 +154,32 @@ def test_a_stored_cost_that_is_not_finite_is_a_500_problem(db, get):
     response = get("org-1", **period(D1, D1))
     assert response.status_code == 500
     assert "not a finite number" in response.get_json()["detail"]
+
+
+def test_the_clusters_are_the_organizations_live_ones_by_name_as_they_are_added(settings, db, get):
+    """The clusters come from the API's catalog (api/catalog/), not a read of the account
+    documents per request: one added after a first answer is in the next one, in name
+    order, and an account of another type, of another organization or deleted is not.
+    The expected lists are the test's own, from what it wrote."""
+    registry.add_account(db, "org-1", "zeta", "tenant-z")
+    registry.add_account(db, "org-2", "elsewhere", "tenant-c")
+    bill = {"organization_id": "org-1", "type": "aws_cnr", "deleted_at": 0}
+    gone = {"organization_id": "org-1", "type": registry.K8S_ACCOUNT_TYPE, "deleted_at": 1}
+    registry.save_accounts(
+        db, "org-1", [{"_id": "aws-1", "name": "bill", **bill}, {"_id": "t-x", "name": "x", **gone}]
+    )
+
+    def listed() -> list[str]:
+        body = get("org-1", **period(D1, D1)).get_json()
+        return [item["cloud_account_id"] for item in body["k8s_import_status"]]
+
+    assert listed() == ["tenant-z"]
+    registry.add_account(db, "org-1", "alpha", "tenant-a")
+    assert listed() == ["tenant-a", "tenant-z"]
+    client = create_app(settings).test_client()
+    headers = {"Authorization": f"Bearer {auth.issue_token(db, 'org-1')}"}
+    body = client.get("/restapi/v2/organizations/org-1/ingest_status", headers=headers).get_json()
+    assert [(c["cloud_account_id"], c["cloud_account_name"]) for c in body["ingest_status"]] == [
+        ("tenant-a", "alpha"),
+        ("tenant-z", "zeta"),
+    ]

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from api.render import itemindex
-from api.render.arrowbytes import bytes_array, joined_values, json_numbers
+from api.render.arrowbytes import bytes_array, joined_values, json_floats, json_numbers
 from api.render.finite import NonFiniteNumberError
 from api.render.itemindex import NOT_FOUND, ItemIndex, resource_keys
 from etl.storage.clickhouse import connect
@@ -73,6 +73,32 @@ def test_numbers_read_back_to_the_same_doubles_and_nan_is_refused() -> None:
     for bad in (math.nan, math.inf, -math.inf):  # never written as null (issue #26)
         with pytest.raises(NonFiniteNumberError):
             json_numbers(pa.array([1.5, bad]))
+
+
+def test_floats_read_back_as_floats_of_the_same_doubles() -> None:
+    """json_floats (the bills' costs): what Python's json would write, up to the layout
+    of the digits: each text reads back as a float (never an int, `7` for 7.0) of the
+    very same double, its sign of zero included."""
+    rng = np.random.default_rng(7)
+    integral = np.floor(rng.random(500) * 10.0 ** rng.integers(0, 17, 500))
+    values = np.concatenate(
+        [
+            integral,
+            -integral,
+            rng.random(500) * 10.0 ** rng.integers(-12, 25, 500),
+            [0.0, -0.0, 7.0, 1e15, 1e16, 1e22, 0.1 + 0.2, 5e-324],
+        ]
+    )
+
+    texts = json_floats(pa.array(values)).to_pylist()
+
+    read = [json.loads(text) for text in texts]
+    assert all(isinstance(value, float) for value in read)
+    assert [math.copysign(1.0, value) for value in read] == np.copysign(1.0, values).tolist()
+    assert read == values.tolist()
+    assert texts[-8:-5] == [b"0.0", b"-0.0", b"7.0"]
+    with pytest.raises(NonFiniteNumberError):
+        json_floats(pa.array([1.5, math.inf]))
 
 
 def test_joined_values_are_the_values_back_to_back() -> None:
