@@ -95,9 +95,8 @@ def test_recorder_writes_at_most_once_per_interval_and_keeps_the_newest_sample(d
 
 
 def test_read_status_finds_exactly_the_asked_tenants_among_many(db):
-    """read_status reads the collection whole and keeps the asked tenants (no `$in`,
-    which montydb matches id by id): every third of 300 tenants asked, plus ids that
-    never wrote; the expected map is built here from what was written."""
+    """Every third of 300 tenants asked, plus ids that never wrote: exactly the asked
+    tenants that wrote come back; the expected map is built here from what was written."""
     written = {
         f"t{n}": {"_id": f"t{n}", "last_sample_at": n, "last_received_at": n + 1}
         for n in range(300)
