@@ -1,8 +1,10 @@
 """What the rollups' property tests (tests/unit/test_*_rollup.py) share.
 
 Their examples are histories of restatements on one embedded ClickHouse kept for the
-module: slow per example, and drawn the same on every run and machine, so that a
-failure is found again by the next run.
+module: slow per example (a few hundred queries, each planned from large views), and
+drawn the same on every run and machine, so that a failure is found again by the next
+run. So each draws a share of the profile's examples (tests/conftest.py): a few under
+`suite`, four times as many under `thorough`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from hypothesis import HealthCheck, settings
 from etl.storage.clickhouse import connect
 
 
-def history_settings(max_examples: int) -> settings:
-    """Hypothesis' settings for `max_examples` histories, derandomized, without deadline."""
+def history_settings(share: float) -> settings:
+    """Hypothesis' settings for `share` of the profile's examples, derandomized, without
+    deadline."""
     return settings(
-        max_examples=max_examples,
+        max_examples=max(1, round(settings.default.max_examples * share)),
         derandomize=True,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

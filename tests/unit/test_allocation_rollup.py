@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.core.components import COMPONENTS
@@ -49,7 +49,7 @@ from etl.storage import allocationrollup, costreads, sqlfiles, warehouse
 from etl.storage.breakdownreads import cluster_component_rows
 from etl.storage.clickhouse import connect
 from etl.storage.k8scostreads import cost_group_rows
-from tests.rollup_checks import alternating_writers
+from tests.rollup_checks import alternating_writers, history_settings
 from tests.unit.test_bill_rollup import (  # everything read, unfiltered: EVERYTHING, NO_FILTER
     ACCOUNTS,
     COLUMNS,
@@ -69,6 +69,7 @@ from tests.unit.test_bill_rollup import read_arguments as bill_read_arguments
 NAMESPACES = ("web", "data")
 SERVICES = ("svc-a", "svc-b")
 EXAMPLES = itertools.count()
+EXAMPLES_SHARE = 0.5  # of the profile's (tests/rollup_checks.py)
 NO_FILTER: tuple[list[str], list[str], list[str]] = ([], [], [])
 # The rows a cluster-day may hold, by key: a key names its row's content (sql/schema/003),
 # so the names are the key's and only the values are drawn. The pods' keys are the
@@ -375,10 +376,7 @@ def restated(client, prefix: str, step: tuple) -> None:
         restate(client, prefix, step)
 
 
-@settings(
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@history_settings(EXAMPLES_SHARE)
 @given(history=histories())
 def test_the_rollup_answers_what_the_view_answers_under_restatement(client, history):
     prefix = f"x{next(EXAMPLES)}-"

@@ -43,7 +43,7 @@ from etl.storage.clickhouse import connect
 from etl.storage.expensereads import clean_expense_costs
 from tests.rollup_checks import alternating_writers, history_settings, replay
 
-MAX_EXAMPLES = 15
+EXAMPLES_SHARE = 0.5  # of the profile's (tests/rollup_checks.py)
 DAYS = [date(2025, 4, 1) + timedelta(days=n) for n in range(3)]
 CLUSTER_ACCOUNT = "k8s"
 # account -> its resources; vm-* are nodes of the cluster `cl`
@@ -178,7 +178,7 @@ def check_read(client, prefix: str, drawn: dict) -> None:
     assert clean_expense_costs(client, arguments).to_pylist() == raw_answer.to_pylist()
 
 
-@history_settings(MAX_EXAMPLES)
+@history_settings(EXAMPLES_SHARE)
 @given(history=histories())
 def test_the_rollup_answers_what_the_raw_rows_answer_under_restatement(client, history):
     prefix = f"x{next(EXAMPLES)}-"
