@@ -53,6 +53,19 @@ LOCK_RETRY_SLEEP_S = 0.05
 YIELD_POLL_S = 0.02
 WANTED_QUIET_S = 3 * LOCK_RETRY_SLEEP_S
 CHDB_SCHEME = "chdb://"
+# Every client's session settings: expressions interpreted, never JIT-compiled.
+# ClickHouse compiles (LLVM) an expression once it has seen it a few times and keys the
+# code by the expression with its constants. Our queries bind other ids, days, keys
+# and, in a rollup's compute, a fresh compute id on nearly every call, so a compile (a
+# few hundred ms for the rollups' views, more than running them on a day's rows) was
+# paid and then seldom used again: it showed as the slow tail of the API's calls, and
+# as most of a rollup compute's time. Session settings: other clients of the same
+# server keep its defaults.
+SESSION_SETTINGS = {
+    "compile_expressions": 0,
+    "compile_aggregate_expressions": 0,
+    "compile_sort_description": 0,
+}
 
 
 class ClickHouseBusyError(RuntimeError):
@@ -125,7 +138,7 @@ def _open(dsn: str, lock_wait_s: float) -> Client:
     holds it. A server DSN connects at once: `lock_wait_s` has no meaning there."""
     path = chdb_path(dsn)
     if path is None:
-        return clickhouse_connect.get_client(dsn=dsn)
+        return clickhouse_connect.get_client(dsn=dsn, settings=SESSION_SETTINGS)
     EmbeddedClientPool.release_other_paths(path)
     deadline = time.monotonic() + lock_wait_s
     announced = False
@@ -135,7 +148,7 @@ def _open(dsn: str, lock_wait_s: float) -> Client:
             holder = _other_holder(path)
             if holder is None:
                 try:
-                    return clickhouse_connect.get_client(dsn=dsn)
+                    return clickhouse_connect.get_client(dsn=dsn, settings=SESSION_SETTINGS)
                 except ProgrammingError as error:
                     if not _is_chdb_lock_error(error):
                         raise

@@ -16,6 +16,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
 from etl.storage.clickhouse import (
+    SESSION_SETTINGS,
     ClientPool,
     EmbeddedClientPool,
     StringArray,
@@ -44,6 +45,22 @@ def test_a_pool_reuses_its_client_between_uses(dsn: str) -> None:
     assert [count(pool) for _ in range(3)] == [0, 0, 0]
     assert pool.opens == 1
     pool.close()
+
+
+def test_every_client_interprets_expressions_and_a_query_compiles_none(dsn: str) -> None:
+    """SESSION_SETTINGS reach the engine: a query seen often enough to be JIT-compiled
+    under ClickHouse's defaults compiles nothing (the engine's own counter)."""
+    names = sorted(SESSION_SETTINGS)
+    with connect(dsn) as client:
+        asked = ", ".join(f"getSetting('{name}')" for name in names)
+        assert client.query(f"SELECT {asked}").result_rows == [(False,) * len(names)]
+        compiled = (
+            "SELECT sum(value) FROM system.events WHERE event = 'CompileExpressionsMicroseconds'"
+        )
+        before = client.query(compiled).result_rows[0][0]
+        for _ in range(5):
+            client.query("SELECT sum(number * 3 + 1) FROM numbers(100000) WHERE number % 7 = 1")
+        assert client.query(compiled).result_rows[0][0] == before
 
 
 def test_concurrent_uses_get_their_own_client(dsn: str) -> None:
@@ -218,7 +235,8 @@ class FakeServerClient:
 def test_a_server_dsn_gets_a_plain_pool_without_a_watcher(monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[FakeServerClient] = []
 
-    def get_client(dsn: str) -> FakeServerClient:
+    def get_client(dsn: str, settings: dict[str, int]) -> FakeServerClient:
+        assert settings == SESSION_SETTINGS
         opened.append(FakeServerClient())
         return opened[-1]
 
@@ -242,7 +260,7 @@ def test_a_server_dsn_gets_a_plain_pool_without_a_watcher(monkeypatch: pytest.Mo
 def test_a_server_that_refuses_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
     """The lock retry loop is chdb's: a server's error reaches the caller at once."""
 
-    def get_client(dsn: str) -> None:
+    def get_client(dsn: str, settings: dict[str, int]) -> None:
         raise ProgrammingError("Cannot lock file")
 
     monkeypatch.setattr(clickhouse_connect, "get_client", get_client)
