@@ -6,7 +6,9 @@ test k8s_costs_daily D`, a UI trigger with logical date D), or the `date` param
 task logs. Each tenant is one mapped task group whose map index is the account's
 name and the day, e.g. `acme-prod 2026-11-12`.
 Tasks hand each other small dicts with the archive URI of the extract, never
-data. The work is in `etl.worker.orchestration`; the policy (retries, timeouts, pool,
+data, each as one XCom: `multiple_outputs=False`, since Airflow would otherwise infer
+from the `dict` return type one more XCom per key, each a request to the API server.
+The work is in `etl.worker.orchestration`; the policy (retries, timeouts, pool,
 Asset) in `plugins/k8scost_airflow/policy.py`.
 
 max_active_runs=3 on purpose: days are independent, and the pool (not the number
@@ -86,7 +88,12 @@ def k8s_costs_daily():
         tenants = orchestration.tenants_for_run(task_settings(), params["tenants"] or None)
         return [{**tenant, "date": day.isoformat()} for tenant in tenants]
 
-    @task(pool=PROMQL_POOL, execution_timeout=EXTRACT_TIMEOUT, map_index_template=TENANT_DAY)
+    @task(
+        pool=PROMQL_POOL,
+        execution_timeout=EXTRACT_TIMEOUT,
+        map_index_template=TENANT_DAY,
+        multiple_outputs=False,
+    )
     def extract(tenant: dict[str, Any]) -> dict[str, Any]:
         day, run_id = _tenant_day(tenant), get_current_context()["run_id"]
         try:
@@ -95,14 +102,14 @@ def k8s_costs_daily():
             raise AirflowFailException(str(error)) from error
         return {**tenant, "extract_url": url}
 
-    @task(map_index_template=TENANT_DAY)
+    @task(map_index_template=TENANT_DAY, multiple_outputs=False)
     def archive(tenant: dict[str, Any]) -> dict[str, Any]:
         orchestration.archive_extract(
             task_settings(), tenant["tenant_id"], _tenant_day(tenant), tenant["extract_url"]
         )
         return tenant
 
-    @task(execution_timeout=LOAD_TIMEOUT, map_index_template=TENANT_DAY)
+    @task(execution_timeout=LOAD_TIMEOUT, map_index_template=TENANT_DAY, multiple_outputs=False)
     def load(tenant: dict[str, Any]) -> dict[str, Any]:
         loaded = orchestration.load(
             task_settings(), tenant["tenant_id"], _tenant_day(tenant), tenant["extract_url"]

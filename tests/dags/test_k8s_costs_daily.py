@@ -55,6 +55,8 @@ def test_policy_tags_retries_timeouts_and_bounded_runs(dagbag, dag_id):
         assert task.retries >= 1, task.task_id
         assert task.retry_exponential_backoff
         assert task.execution_timeout is not None
+        # One XCom per return value: a dict pushed key by key is a request per key.
+        assert not getattr(task, "multiple_outputs", False), task.task_id
 
 
 def test_the_alerts_dag_runs_on_the_daily_asset_and_takes_date_and_tenants(dagbag):
