@@ -23,6 +23,7 @@ from api.catalog.cache import CatalogCache
 from api.context import clickhouse
 from api.query.clean_expenses import find_billed_nodes
 from api.query.filters import Filters
+from api.query.parallel import both
 from api.query.scope import Period, scope
 from api.render.answer import CleanExpenses
 from api.render.arrowbytes import BYTES, NOTHING, bytes_array
@@ -118,12 +119,15 @@ def find_bills(
     metric: str,
 ) -> dict[str, Any]:
     """The bills of the billing periods the period's days fall in, their totals, and the
-    clusters with node VMs folded into them over the period (in `metric`)."""
+    clusters with node VMs folded into them over the period (in `metric`): two reads,
+    side by side (api/query/parallel.py)."""
     catalog = cache.get(settings, organization_id)
     months = billing_months(period.start, period.end)
     # Allocation rows are a cluster's, which no bill charges (find_clean_expenses).
-    bills = [] if filters.narrows_allocation else _totals(catalog, filters, months)
-    folded = find_billed_nodes(settings, cache, organization_id, period, filters, metric)
+    bills, folded = both(
+        lambda: [] if filters.narrows_allocation else _totals(catalog, filters, months),
+        lambda: find_billed_nodes(settings, cache, organization_id, period, filters, metric),
+    )
     return {
         "billing_periods": [month_text(month) for month in months],
         "bills": bills,
