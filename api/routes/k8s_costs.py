@@ -41,6 +41,7 @@ from api.query.efficiency import USAGE_SUMS, efficiency
 from api.query.filters import K8S_COSTS, Filters
 from api.query.metric import METRIC_FIELDS, reconciliation, request_metric
 from api.query.paging import Page
+from api.query.parallel import both
 from api.query.period import query_schema
 from api.query.series import STEPS, by_day, series
 from api.query.sharing import SHARING_FIELDS, request_policy
@@ -175,7 +176,16 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
     """The organization's K8s costs over the period per group, most expensive first."""
     database = mongodb()
     policy = request_policy(database, organization_id, query)
-    groups = find_groups(organization_id, query, policy)
+    step = query.get("step")
+    if step is None:
+        groups, per_day = find_groups(organization_id, query, policy), []
+    else:  # the groups and their days: two reads side by side (api/query/parallel.py)
+        groups, per_day = both(
+            lambda: find_groups(organization_id, query, policy),
+            lambda: find_groups(
+                organization_id, {**query, "group_by": by_day(query["group_by"])}, policy
+            ),
+        )
     totals = group_totals(groups, policy)
     body: dict[str, Any] = {
         "start_date": query["start_date"],
@@ -194,11 +204,7 @@ def get_k8s_costs(organization_id: str, query: dict[str, Any]) -> dict[str, Any]
     groups = paging.of(groups)
     body.update(paging.fields())
     body["groups"] = groups
-    step = query.get("step")
     if step is not None:
-        per_day = find_groups(
-            organization_id, {**query, "group_by": by_day(query["group_by"])}, policy
-        )
         kept = {group["key"] for group in groups} if paging.limit is not None else None
         body["step"] = step
         body["series"] = series(per_day, step, kept)
