@@ -32,8 +32,9 @@
 -- (its components add up to that row only as floats do, so they are not summed for it).
 -- The caller adds the period's total up from `cost`, and the components per key.
 -- The rows of the tables are collapsed together per (part, row key) (HAVING
--- SUM(sign) > 0, no FINAL). Ordered, since the caller adds the days up in the order
--- it reads them (docs/api.md, "Summation: same rows, same bits").
+-- SUM(sign) > 0, no FINAL). Ordered, though the caller's sums no longer depend on
+-- the order: it adds the days up exactly (docs/api.md, "Summation: same rows, same
+-- bits").
 -- {cloud_account_ids}: the kubernetes_cnr accounts whose cluster the request sees
 -- (one cluster per account).
 SELECT
