@@ -14,9 +14,11 @@ from apiflask import APIFlask
 
 from api import openapi, server
 from api.auth import protect
+from api.catalog.cache import attach_catalogs
 from api.context import attach_settings
 from api.headers import secure_answers
 from api.problems import ProblemSchema, problem_response, stored_data_problem
+from api.query.clean_expenses import CATALOG_FIELDS
 from api.render.finite import FiniteJSONProvider, NonFiniteNumberError
 from api.routes import (
     allocation,
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.json = FiniteJSONProvider(app)
     app.register_error_handler(NonFiniteNumberError, stored_data_problem)
     attach_settings(app, settings or Settings.from_env())
+    attach_catalogs(app, CATALOG_FIELDS)
     protect(app)
     secure_answers(app)
     app.register_blueprint(docs.bp)

@@ -40,13 +40,12 @@ from typing import Any
 
 from api.app import create_app
 from api.auth import issue_token
-from api.catalog.cache import build_catalog, stored_version
+from api.catalog.cache import CATALOG_EXTENSION, build_catalog, stored_version
 from api.catalog.catalog import Catalog
 from api.context import CLICKHOUSE_EXTENSION
 from api.query import scope as join
 from api.query.clean_expenses import CATALOG_FIELDS
 from api.query.filters import Filters
-from api.routes.clean_expenses import CATALOG_EXTENSION
 from api.server import tune_gc
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings

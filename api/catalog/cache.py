@@ -20,12 +20,17 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 
+from flask import Flask, current_app
+
 from api.catalog.catalog import Catalog
 from etl.core.config import Settings
 from etl.storage.catalog_versions import catalog_version
 from etl.storage.registry import open_database, organization_documents
 
 ACCOUNT_FIELDS = ("name", "type")
+CATALOG_EXTENSION = "k8scost_catalogs"
+# How long an API process trusts its copy of an organization's resource documents.
+CATALOG_TTL_S = 300.0
 
 
 def build_catalog(
@@ -103,3 +108,15 @@ class CatalogCache:
                 evicted, _ = self._catalogs.popitem(last=False)
                 self._locks.pop(evicted, None)
         return catalog
+
+
+def attach_catalogs(app: Flask, fields: Sequence[str]) -> None:
+    """Bind to `app` its cache of organization catalogs keeping `fields` (api/app.py:
+    clean_expenses' CATALOG_FIELDS, which the layers above this one define)."""
+    app.extensions[CATALOG_EXTENSION] = CatalogCache(CATALOG_TTL_S, fields)
+
+
+def catalogs() -> CatalogCache:
+    """The cache of organization catalogs of the app handling the current request:
+    every route reads its organization's catalog through it."""
+    return current_app.extensions[CATALOG_EXTENSION]

@@ -37,6 +37,7 @@ from api.query.scope import (
 )
 from etl.core.components import COMPONENTS
 from etl.core.config import Settings
+from etl.core.exactsum import ExactSum, exact_sum
 from etl.core.metrics import DEFAULT_METRIC
 from etl.costmodel.allocation import IDLE as IDLE_NAMESPACE
 from etl.storage.breakdownreads import cluster_component_rows, expense_key_days
@@ -59,32 +60,71 @@ def previous_period(period: Period) -> Period:
 
 @dataclass
 class Breakdown:
-    """Cost per day (Unix seconds of its midnight) and key, and the two periods' totals."""
+    """Cost per day (Unix seconds of its midnight) and key, each key's total over either
+    period, and the two periods' totals."""
 
     days: dict[int, dict[str, float]] = field(default_factory=dict)
     totals: dict[str, float] = field(default_factory=dict)
     previous_totals: dict[str, float] = field(default_factory=dict)
-
-    def add(self, day: int, key: str, cost: float, current: bool) -> None:
-        if current:
-            bucket = self.days.setdefault(day, {})
-            bucket[key] = bucket.get(key, 0.0) + cost
-            self.totals[key] = self.totals.get(key, 0.0) + cost
-        else:
-            self.previous_totals[key] = self.previous_totals.get(key, 0.0) + cost
-
-    @property
-    def total(self) -> float:
-        return sum(self.totals.values())
-
-    @property
-    def previous_total(self) -> float:
-        return sum(self.previous_totals.values())
+    total: float = 0.0
+    previous_total: float = 0.0
 
     def ordered_keys(self) -> list[str]:
         """Every key of either period, the most expensive of the period first."""
         every = self.totals.keys() | self.previous_totals.keys()
         return sorted(every, key=lambda key: (-self.totals.get(key, 0.0), key))
+
+
+class BreakdownSums:
+    """The costs read, added up into a Breakdown by the exact_sum rule (etl/core/exactsum.py).
+
+    Every total is an exact sum of what was read, never a float sum of other totals:
+    a key's total of its buckets' costs (a (day, key) bucket of
+    breakdown_expenses_costs.sql, a cluster-day or its component), the period's total
+    of the buckets of the expense rows and of each cluster-day's `cost` (the rows
+    clean_expenses sums for it, of which its components are a float split). So `total`
+    is the double clean_expenses answers as `total_cost`: both sum the same rows by
+    the same rule, each level exact (docs/api.md, "Summation: same rows, same bits").
+    A bucket read once is shown as read; one that several reads fall into (clusters
+    of one region) is their exact sum."""
+
+    def __init__(self) -> None:
+        self.days: dict[int, dict[str, list[float]]] = {}
+        self.totals: dict[str, ExactSum] = {}
+        self.previous_totals: dict[str, ExactSum] = {}
+        self.total = ExactSum()
+        self.previous_total = ExactSum()
+
+    def add(self, day: int, key: str, cost: float, current: bool) -> None:
+        """A bucket's cost read, which is also part of the period's total."""
+        self.add_bucket(day, key, cost, current)
+        self.add_to_total(cost, current)
+
+    def add_bucket(self, day: int, key: str, cost: float, current: bool) -> None:
+        """A bucket's cost read, which the caller adds to the total in another form."""
+        if current:
+            self.days.setdefault(day, {}).setdefault(key, []).append(cost)
+            self.totals.setdefault(key, ExactSum()).add(cost)
+        else:
+            self.previous_totals.setdefault(key, ExactSum()).add(cost)
+
+    def add_to_total(self, cost: float, current: bool) -> None:
+        (self.total if current else self.previous_total).add(cost)
+
+    def breakdown(self) -> Breakdown:
+        return Breakdown(
+            days={
+                day: {
+                    key: costs[0] if len(costs) == 1 else exact_sum(costs)
+                    for key, costs in bucket.items()
+                }
+                for day, bucket in self.days.items()
+            },
+            totals={key: total.value for key, total in self.totals.items()},
+            previous_totals={key: total.value for key, total in self.previous_totals.items()},
+            total=self.total.value,
+            previous_total=self.previous_total.value,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,21 +201,36 @@ def _cluster_key(catalog: Catalog, by: str, account: str, cluster_id: str) -> st
     return MISSING_KEY if value in (None, "") else str(value)
 
 
-def _component_days(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, float]]:
-    """(day, account) -> cost per component key, idle apart (breakdown_k8s_components.sql)."""
+@dataclass(frozen=True)
+class ClusterDay:
+    """A cluster-day of breakdown_k8s_components.sql: its cost per component key, idle
+    apart, and its cost as clean_expenses sums it (the rows of `cost`)."""
+
+    components: dict[str, float]
+    cost: float
+
+
+def _component_days(
+    rows: list[dict[str, Any]], from_allocation: bool
+) -> dict[tuple[int, str], ClusterDay]:
+    """(day, account) -> its ClusterDay (breakdown_k8s_components.sql's parts): its cost
+    that of the matching allocation rows `from_allocation`, else of its expense rows
+    (part `cost`; none live that day: 0, as clean_expenses counts it)."""
     parts: dict[tuple[int, str], dict[str, dict[str, float]]] = defaultdict(dict)
     for row in rows:
         day = row["day"]  # Unix seconds of the day's midnight (toUInt32 in the SQL)
         parts[(day, row["cloud_account_id"])][row["part"]] = row
-    split: dict[tuple[int, str], dict[str, float]] = {}
+    split: dict[tuple[int, str], ClusterDay] = {}
     for day_account, found in parts.items():
         whole = found.get("breakdown")
         idle = found.get("idle")
         if whole is None:
             continue
         costs = {COMPONENT_KEYS[c]: whole[c] - (idle[c] if idle else 0.0) for c in COMPONENTS}
-        costs[IDLE] = sum(idle[c] for c in COMPONENTS) if idle else 0.0
-        split[day_account] = costs
+        costs[IDLE] = exact_sum(idle[c] for c in COMPONENTS) if idle else 0.0
+        expense_rows = found.get("cost")
+        cost = whole["cost"] if from_allocation else expense_rows["cost"] if expense_rows else 0.0
+        split[day_account] = ClusterDay(costs, cost)
     return split
 
 
@@ -196,10 +251,10 @@ class BreakdownQuery:
         self.filters = filters
         self.by = breakdown_by
         self.read_from = previous_period(period).start
-        self.answer = Breakdown()
+        self.sums = BreakdownSums()
 
     def _add(self, day: int, key: str, cost: float) -> None:
-        self.answer.add(day, key, cost, day >= self.period.start)
+        self.sums.add(day, key, cost, day >= self.period.start)
 
     def _clusters(self, accounts: dict[str, str]) -> None:
         """Add the clusters' days (breakdown_k8s_components.sql), by component or whole,
@@ -219,13 +274,15 @@ class BreakdownQuery:
             parameters["namespaces"] = [IDLE_NAMESPACE]
         with clickhouse() as client:
             rows = cluster_component_rows(client, parameters)
-        for (day, account), costs in _component_days(rows).items():
+        for (day, account), cluster_day in _component_days(rows, from_allocation).items():
+            current = day >= self.period.start
             if self.by == K8S_COMPONENT:
-                for key, cost in costs.items():
-                    self._add(day, key, cost)
+                for key, cost in cluster_day.components.items():
+                    self.sums.add_bucket(day, key, cost, current)
             else:
                 key = _cluster_key(self.catalog, self.by, account, accounts[account])
-                self._add(day, key, sum(costs.values()))
+                self.sums.add_bucket(day, key, cluster_day.cost, current)
+            self.sums.add_to_total(cluster_day.cost, current)
 
     def _expenses(self, skip_accounts: list[str]) -> None:
         request_scope = self.catalog.memo(self.filters, lambda: scope(self.catalog, self.filters))
@@ -256,13 +313,13 @@ class BreakdownQuery:
     def run(self) -> Breakdown:
         accounts = accounts_of(self.catalog, self.filters)
         if not accounts:
-            return self.answer
+            return self.sums.breakdown()
         clusters = _cluster_accounts(self.catalog, accounts, self.filters)
         if self.filters.narrows_allocation:
             # As clean_expenses: only the clusters, costed from the matching rows.
             if clusters:
                 self._clusters(clusters)
-            return self.answer
+            return self.sums.breakdown()
         if self.by == K8S_COMPONENT:
             k8s = [a for a in accounts if self.catalog.accounts[a].get("type") == K8S_ACCOUNT_TYPE]
             # The expense rows are read per account of the scope minus these skipped ones:
@@ -274,7 +331,7 @@ class BreakdownQuery:
                 self._clusters(clusters)
         else:
             self._expenses([])
-        return self.answer
+        return self.sums.breakdown()
 
 
 def find_breakdown(

@@ -42,6 +42,7 @@ from api.render.answer import CleanExpenses
 from api.render.clusterparts import Clusters
 from api.render.items import SHOWN_FIELDS, EncodedItems
 from etl.core.config import Settings
+from etl.core.exactsum import exact_sum
 from etl.core.metrics import DEFAULT_METRIC
 from etl.costmodel.assets import COMPONENTS
 from etl.storage.expensereads import ClusterRows, clean_expense_costs, cluster_allocation_costs
@@ -157,7 +158,7 @@ def _allocation_answer(
         [row["group_key"] for row in rows],
         [row["cost"] for row in rows],
         len(rows),
-        sum(row["cost"] for row in rows),
+        exact_sum(row["cost"] for row in rows),  # as the expense query's total_cost
         Clusters.from_lists(
             range(len(rows)), [{column: row[column] for column in COMPONENTS} for row in rows]
         ),

@@ -48,10 +48,15 @@ class FiniteJSONProvider(DefaultJSONProvider):
 
 
 def finite_json(document: Any) -> bytes:
-    """`document` (dicts, lists, strings, numbers, booleans, None) as FiniteJSONProvider
-    writes it (keys sorted), but encoded by msgspec: several times faster on a large
-    answer. msgspec writes NaN and infinities as null, so the document's numbers are
-    looked at first, and one that is not finite is refused as the provider refuses it."""
+    """`document` (dicts, lists, strings, numbers, booleans, None) as JSON with keys
+    sorted, like FiniteJSONProvider, but encoded by msgspec: several times faster on a
+    large answer. The same document, not the same bytes: msgspec writes non-ASCII
+    characters as UTF-8 where the provider escapes them (`\u00e9`), exponents without
+    `+` or a leading zero (`1e16`, `1e-7`; the provider `1e+16`, `1e-07`), and no
+    trailing newline, so neither encoder can take the other's answers over without
+    changing their bytes. msgspec writes NaN and infinities as null, so the document's
+    numbers are looked at first, and one that is not finite is refused as the provider
+    refuses it."""
     pending = [document]
     while pending:
         value = pending.pop()

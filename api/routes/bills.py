@@ -18,6 +18,7 @@ from apiflask.fields import Float, Integer, List, Nested, String
 from flask import Response
 from marshmallow import RAISE
 
+from api.catalog.cache import catalogs
 from api.context import current_settings, mongodb, token_scope
 from api.query.bills import find_bills
 from api.query.filters import BILLS, Filters
@@ -26,7 +27,6 @@ from api.query.period import query_schema
 from api.query.scope import Period
 from api.render.finite import finite_json
 from api.render.schemas import BilledNodeSchema, ReconciliationSchema, cost_metric_field
-from api.routes.clean_expenses import catalogs
 
 bp = APIBlueprint("bills", __name__, tag="expenses", url_prefix="/restapi/v2")
 

@@ -19,6 +19,7 @@ from apiflask.fields import String
 from apiflask.validators import OneOf
 from marshmallow import RAISE
 
+from api.catalog.cache import catalogs
 from api.context import current_settings, mongodb, token_scope
 from api.query.breakdown import BREAKDOWNS, Breakdown, find_breakdown, previous_period
 from api.query.filters import BREAKDOWN_EXPENSES, Filters
@@ -26,7 +27,6 @@ from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.scope import Period
 from api.render.schemas import BreakdownExpensesSchema
-from api.routes.clean_expenses import catalogs
 
 bp = APIBlueprint("breakdown", __name__, tag="expenses", url_prefix="/restapi/v2")
 

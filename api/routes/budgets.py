@@ -24,11 +24,11 @@ from apiflask.fields import Boolean, Date, Float, Integer, List, Nested, String
 from apiflask.validators import Length, Range
 from marshmallow import RAISE, ValidationError, validates
 
+from api.catalog.cache import catalogs
 from api.context import clickhouse, current_settings, mongodb, token_scope
 from api.openapi import portable_pattern
 from api.query.metric import METRIC_FIELDS
 from api.render.schemas import cost_metric_field
-from api.routes.clean_expenses import catalogs
 from etl.alerts import budgets
 from etl.core.days import DAY_RANGE_TEXT, FIRST_DAY, LAST_DAY
 from etl.core.money import BOUND_TEXT, MAX_USD

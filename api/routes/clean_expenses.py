@@ -13,12 +13,10 @@ from typing import Any
 from apiflask import APIBlueprint
 from apiflask.fields import Integer, List, String
 from apiflask.validators import OneOf, Range, Regexp
-from flask import current_app
 from marshmallow import RAISE
 
-from api.catalog.cache import CatalogCache
+from api.catalog.cache import catalogs
 from api.context import current_settings, mongodb, token_scope
-from api.query.clean_expenses import CATALOG_FIELDS
 from api.query.expenses_answer import CleanExpensesAnswer, ExpensesQuestion
 from api.query.filters import CLEAN_EXPENSES, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
@@ -30,9 +28,6 @@ from api.render.schemas import CleanExpensesSchema
 
 bp = APIBlueprint("expenses", __name__, tag="expenses", url_prefix="/restapi/v2")
 
-CATALOG_EXTENSION = "k8scost_catalogs"
-# How long an API process trusts its copy of an organization's resource documents.
-CATALOG_TTL_S = 300.0
 FORMATS = ("advanced_json", "json", "csv")
 BILLING_PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -80,13 +75,6 @@ CSV_RESPONSE = {
         }
     }
 }
-
-
-def catalogs() -> CatalogCache:
-    """The app's cache of organization catalogs (created on first use)."""
-    return current_app.extensions.setdefault(
-        CATALOG_EXTENSION, CatalogCache(CATALOG_TTL_S, CATALOG_FIELDS)
-    )
 
 
 @bp.get("/organizations/<organization_id>/clean_expenses")

@@ -23,10 +23,10 @@ from apiflask.validators import OneOf
 from flask import Response
 from marshmallow import RAISE, ValidationError, validates_schema
 
+from api.catalog.cache import catalogs
 from api.context import current_settings, mongodb, token_scope
 from api.query.period import END_DESCRIPTION, PeriodQuery, unix_seconds
 from api.render.finite import finite
-from api.routes.clean_expenses import catalogs
 from etl.costmodel.assets import COMPONENTS
 from etl.worker import ledger
 

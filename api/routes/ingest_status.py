@@ -20,8 +20,8 @@ from apiflask.validators import Range
 from flask import Response
 from marshmallow import RAISE
 
+from api.catalog.cache import catalogs
 from api.context import current_settings, mongodb, token_scope
-from api.routes.clean_expenses import catalogs
 from etl.storage.ingest_status import read_status
 
 bp = APIBlueprint("ingest_status", __name__, tag="ingest", url_prefix="/restapi/v2")

@@ -36,6 +36,7 @@ from apiflask.fields import Integer, String
 from apiflask.validators import OneOf, Range
 from marshmallow import RAISE, ValidationError
 
+from api.catalog.cache import catalogs
 from api.context import clickhouse, current_settings, mongodb, token_scope
 from api.query.efficiency import USAGE_SUMS, efficiency
 from api.query.filters import K8S_COSTS, Filters
@@ -46,7 +47,6 @@ from api.query.period import query_schema
 from api.query.series import STEPS, by_day, series
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
-from api.routes.clean_expenses import catalogs
 from etl.core.sharing import SharingPolicy
 from etl.storage.k8scostreads import cost_group_rows
 

@@ -18,12 +18,12 @@ from apiflask.fields import Dict, Float, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf, Range
 from marshmallow import RAISE
 
+from api.catalog.cache import catalogs
 from api.context import clickhouse, current_settings, token_scope
 from api.query.filters import K8S_RECOMMENDATIONS, Filters
 from api.query.paging import Page
 from api.query.period import query_schema
 from api.query.recommendations import QUANTILES, Options, find_recommendations
-from api.routes.clean_expenses import catalogs
 
 bp = APIBlueprint(
     "k8s_recommendations", __name__, tag="k8s_recommendations", url_prefix="/restapi/v2"

@@ -51,9 +51,9 @@ def expense_key_days(client: Client, parameters: Mapping[str, Any]) -> list[tupl
 
 
 def cluster_component_rows(client: Client, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per (day, cluster account, part) the cost of each component
-    (sql/queries/breakdown_k8s_components.sql): `part` is `breakdown` (the whole) or
-    `idle` (what the `__idle__` rows cost).
+    """Per (day, cluster account, part) the cost of each component and `cost`
+    (sql/queries/breakdown_k8s_components.sql): `part` is `breakdown` (the whole),
+    `idle` (what the `__idle__` rows cost) or `cost` (the expense rows).
 
     Both rollups are refreshed for the period first: the bill adjustments' (which
     takes the bill arguments) and then the allocation's (which replaces them by its
@@ -63,9 +63,9 @@ def cluster_component_rows(client: Client, parameters: Mapping[str, Any]) -> lis
         client, {**parameters, "cloud_account_ids": accounts}, "cloud_account_ids"
     )
     period = (parameters["start_date"], parameters["end_date"])
+    rollup = allocationrollup.with_rollup(client, parameters, accounts, *period)
+    # the metric's column, which the rollup's key stands for, read again by part `cost`
+    rollup["cost_column"] = parameters["cost_column"]
     return list(
-        client.query(
-            sqlfiles.query("breakdown_k8s_components"),
-            parameters=allocationrollup.with_rollup(client, parameters, accounts, *period),
-        ).named_results()
+        client.query(sqlfiles.query("breakdown_k8s_components"), parameters=rollup).named_results()
     )

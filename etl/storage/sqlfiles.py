@@ -29,6 +29,7 @@ from typing import Any
 import jinja2
 
 from etl.core.components import COMPONENTS
+from etl.core.exactsum import EXACT_BOUND_SQL, EXACT_SCALE
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 # Between the parts of a group key of several groupings (a character no Kubernetes name
@@ -51,6 +52,9 @@ ENVIRONMENT = jinja2.Environment(
 ENVIRONMENT.globals.update(
     components=list(COMPONENTS),
     group_parts_sql=GROUP_PARTS_SQL,
+    # the exact_sum rule's constants (sql/include/macros.sql), Python's too
+    exact_scale=EXACT_SCALE,
+    exact_bound=EXACT_BOUND_SQL,
 )
 
 

@@ -14,8 +14,9 @@ is one, and `components + ["cost"]` adds to it.
     different last bit on each run. Each value is instead counted in whole units of
     10^-exact_scale (the value times 10^12, rounded to the nearest integer, ties to even,
     as an Int128); those integers add up exactly, in any order to the same result, and
-    the sum is turned back into a Float64 once, correctly rounded (as a Decimal128 of
-    scale 12). Overflow: an Int128 holds 38 digits, and neither toInt128 of a double nor
+    the sum is turned back into a Float64 once (as a Decimal128 of scale 12, which
+    toFloat64 turns into the units' nearest double divided by 10^12: correctly rounded
+    below 2^53 units, about 9,007, rounded twice above). Overflow: an Int128 holds 38 digits, and neither toInt128 of a double nor
     sum() checks it. A value below exact_bound (1e15, a thousand times MAX_USD of
     etl/core/money.py) is under 10^27 units, so about 10^11 rows add up before the sum
     could wrap. A value at or beyond the bound, NaN or infinite (rows stored before the
@@ -23,9 +24,8 @@ is one, and `components + ["cost"]` adds to it.
     a sum comes out as large or as non-finite as it is, for the API to refuse
     (api/render/finite.py), rather than wrapping or failing on the conversion.
     `exact_units` and `beyond_exact` are the two parts of a value, `from_exact_units`
-    turns summed units back into a Float64. -#}
-{% set exact_scale = 12 %}
-{% set exact_bound = "1e15" %}
+    turns summed units back into a Float64. exact_scale (12) and exact_bound ("1e15")
+    come from etl/core/exactsum.py, where Python sums by the same rule. -#}
 {#- NULL stays NULL in the units and counts 0 beyond them (sum() skips NULL). -#}
 {% macro exact_units(value) -%}
 toInt128(round(if(NOT (abs({{ value }}) < {{ exact_bound }}), 0, {{ value }}) * 1e{{ exact_scale }}))

@@ -24,23 +24,31 @@
 -- view collapsed and joined to the bill per request; already collapsed, so they count
 -- as one live row each. Without {from_allocation} the caller passes {namespaces} =
 -- ['__idle__'], the only rows read.
--- The rows of both tables are collapsed together per (part, row key) (HAVING
--- SUM(sign) > 0, no FINAL). Ordered, since the caller adds the days up in the order
--- it reads them (docs/api.md, "Summation: same rows, same bits").
+-- `cost` is what clean_expenses sums for the same rows (docs/api.md, "Summation: same
+-- rows, same bits"): with {from_allocation} the allocation rows' own `cost` (what
+-- clean_expenses' clusters sum then, sql/queries/k8s_costs_groups.sql); without it,
+-- part `cost`, the cluster's rows of `expenses` in the metric's column {cost_column}
+-- plus the day's bill adjustment, times sign, as breakdown_expenses_costs.sql sums them
+-- (its components add up to that row only as floats do, so they are not summed for it).
+-- The caller adds the period's total up from `cost`, and the components per key.
+-- The rows of the tables are collapsed together per (part, row key) (HAVING
+-- SUM(sign) > 0, no FINAL). Ordered, though the caller's sums no longer depend on
+-- the order: it adds the days up exactly (docs/api.md, "Summation: same rows, same
+-- bits").
 -- {cloud_account_ids}: the kubernetes_cnr accounts whose cluster the request sees
 -- (one cluster per account).
 SELECT
     part,
     cloud_account_id,
     toUInt32(date) AS day,
-    {{ m.summed(components) | indent(4) }}
+    {{ m.summed(components + ["cost"]) | indent(4) }}
 FROM
 (
     SELECT
         part,
         cloud_account_id,
         date,
-        {{ m.collapsed(components) | indent(8) }}
+        {{ m.collapsed(components + ["cost"]) | indent(8) }}
     FROM
     (
         SELECT
@@ -51,6 +59,7 @@ FROM
             {% for name in components %}
             own.{{ name }} + adjustments.{{ name }} AS {{ name }},
             {% endfor %}
+            toFloat64(0) AS cost,
             sign
         FROM k8s_cost_breakdown AS own
         LEFT JOIN
@@ -73,11 +82,33 @@ FROM
           AND own.date <= toDateTime({end_date:UInt32})
         UNION ALL
         SELECT
+            'cost' AS part,
+            expenses.cloud_account_id AS cloud_account_id,
+            expenses.date AS date,
+            resource_id,
+            {{ m.zero(components) | indent(12) }},
+            expenses.{cost_column:Identifier} + adjustments.adjustment AS cost,
+            sign
+        FROM expenses
+        LEFT JOIN
+        (
+            SELECT cloud_account_id, date, adjustment
+            FROM {{ m.bill_adjustments_rollup() | indent(12) }}
+            WHERE NOT {from_allocation:Bool}
+        ) AS adjustments
+        ON adjustments.cloud_account_id = expenses.cloud_account_id
+            AND adjustments.date = expenses.date
+        WHERE NOT {from_allocation:Bool}
+          AND expenses.cloud_account_id IN {cloud_account_ids:Array(String)}
+          AND expenses.date >= toDateTime({start_date:UInt32})
+          AND expenses.date <= toDateTime({end_date:UInt32})
+        UNION ALL
+        SELECT
             part,
             cloud_account_id,
             date,
             resource_id,
-            {{ m.columns(components) | indent(12) }},
+            {{ m.columns(components + ["cost"]) | indent(12) }},
             toInt8(1) AS sign
         FROM {{ m.allocation_rollup() | indent(8) }}
         ARRAY JOIN arrayFilter(

@@ -10,6 +10,7 @@ for that day alone, the figure the dashboard's table shows.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -316,3 +317,120 @@ def test_clean_expenses_pages_by_offset_and_limit_with_the_totals_of_all(
     clusters = api.expenses("org-1", start(1), end(4), k8s_namespace="web", offset=1)
     assert (clusters["clean_expenses"], clusters["total_count"]) == ([], 1)
     assert_problem(api.get("org-1", {"start_date": 0, "end_date": 1, "offset": -1}), 400)
+
+
+# The totals to the last bit (docs/api.md, "Summation: same rows, same bits"): another
+# organization in the same stores, over days 1-10, whose costs are short decimals (0.1,
+# 0.6, 7e-3 x n) and a cluster whose row is the float sum of two full-precision
+# components (n/3 each), as the cost model writes it. Chosen so that, for every
+# `breakdown_by`, adding the answer's buckets as floats misses the exact total, whether
+# day by day or key by key (how the total was formed before).
+MONEY_ORG = "org-money"
+MONEY_DAYS = range(1, 11)
+
+
+def money_rows(n: int) -> dict[str, float]:
+    """Day n's expense rows of MONEY_ORG: resource id -> cost."""
+    cpu, ram = money_components(n)
+    return {"vm-a": 0.1, "vm-b": 0.6, "bucket-m": 7e-3 * n, "cluster-row": cpu + ram}
+
+
+def money_components(n: int) -> tuple[float, float]:
+    return n / 3.0, n / 3.0
+
+
+def exact_total(values: list[float]) -> float:
+    """The documented rule, computed apart from the code: each value in whole units of
+    1e-12 (its exact rational value times 10^12, rounded half to even), the units
+    summed, the sum correctly rounded to a double (what the engine's conversion gives
+    below 2^53 units, about 9,007 USD)."""
+    units = sum(round(Fraction(value) * 10**12) for value in values)
+    return float(Fraction(units, 10**12))
+
+
+@pytest.fixture(scope="module")
+def money_org(stores: tuple[Settings, Any]) -> str:
+    settings, db = stores
+    cluster = add_cluster(db, MONEY_ORG, "money-k8s", list(MONEY_DAYS))
+    add_cloud_account(db, MONEY_ORG, "money-aws")
+    add_resource(db, MONEY_ORG, "money-aws", "vm-a")
+    add_resource(db, MONEY_ORG, "money-aws", "vm-b", region="eu-west-1")
+    add_cloud_account(db, MONEY_ORG, "money-gcp", kind="gcp_cnr")
+    add_resource(db, MONEY_ORG, "money-gcp", "bucket-m", service_name="Cloud Storage")
+    for n in MONEY_DAYS:
+        rows = money_rows(n)
+        write_costs(settings, "money-aws", n, {"vm-a": rows["vm-a"], "vm-b": rows["vm-b"]})
+        write_cost(settings, "money-gcp", "bucket-m", n, rows["bucket-m"])
+        write_cost(settings, "money-k8s", cluster, n, rows["cluster-row"])
+        cpu, ram = money_components(n)
+        write_breakdown(settings, "money-k8s", cluster, n, {"cpu_cost": cpu, "ram_cost": ram})
+        pod = {"namespace": "web", "node": "n1", "services": [], "cpu_cost": cpu}
+        idle = {"namespace": "__idle__", "node": "n1", "services": [], "ram_cost": ram}
+        write_allocation(
+            settings,
+            "money-k8s",
+            n,
+            [{"resource_id": "pod-m", **pod}, {"resource_id": "idle-m", **idle}],
+        )
+    return cluster
+
+
+def money_breakdown(api: Api, first: int, last: int, by: str, **filters: Any) -> dict[str, Any]:
+    pairs = [("start_date", start(first)), ("end_date", end(last)), ("breakdown_by", by)]
+    for name, values in filters.items():
+        pairs += [(name, value) for value in values]
+    response = api.get(MONEY_ORG, pairs, URL)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_the_total_is_clean_expenses_total_to_the_last_bit(api: Api, money_org: str) -> None:
+    rows = [cost for n in MONEY_DAYS for cost in money_rows(n).values()]
+    expected = exact_total(rows)
+    first, last = MONEY_DAYS[0], MONEY_DAYS[-1]
+    clean = api.expenses(MONEY_ORG, start(first), end(last))["total_cost"]
+    assert clean == expected
+    # the cluster's components do not add up to its row in units: the total is the row's
+    components = [c for n in MONEY_DAYS for c in money_components(n)]
+    others = [
+        cost for n in MONEY_DAYS for rid, cost in money_rows(n).items() if rid != "cluster-row"
+    ]
+    assert exact_total(others + components) != expected
+    for by in BREAKDOWNS:
+        body = money_breakdown(api, first, last, by)
+        buckets = [
+            cost["cost"]
+            for _, bucket in sorted(body["breakdown"].items(), key=lambda item: int(item[0]))
+            for _, cost in sorted(bucket.items())
+        ]
+        by_day = 0.0
+        for cost in buckets:
+            by_day += cost
+        by_key: dict[str, float] = {}
+        for bucket in body["breakdown"].values():
+            for key, cost in bucket.items():
+                by_key[key] = by_key.get(key, 0.0) + cost["cost"]
+        # float additions of the buckets miss the exact total: this data tells them apart
+        assert by_day != expected and sum(by_key.values()) != expected, by
+        assert body["total"] == clean == expected, by
+        # the previous period: days 2-4 before days 5-7
+        recent = money_breakdown(api, 5, 7, by)
+        recent_rows = [cost for n in (5, 6, 7) for cost in money_rows(n).values()]
+        previous_rows = [cost for n in (2, 3, 4) for cost in money_rows(n).values()]
+        assert recent["total"] == api.expenses(MONEY_ORG, start(5), end(7))["total_cost"], by
+        assert recent["total"] == exact_total(recent_rows), by
+        assert recent["previous_total"] == api.expenses(MONEY_ORG, start(2), end(4))["total_cost"]
+        assert recent["previous_total"] == exact_total(previous_rows), by
+        # each key's total is the exact sum of its buckets over the days
+        for key, count in body["counts"].items():
+            days = [bucket[key]["cost"] for bucket in body["breakdown"].values() if key in bucket]
+            assert count["total"] == exact_total(days), (by, key)
+
+
+def test_with_an_allocation_filter_the_total_is_clean_expenses_total_too(
+    api: Api, money_org: str
+) -> None:
+    for filters in ({"k8s_namespace": ["web"]}, {"k8s_node": ["n1"]}):
+        clean = api.expenses(MONEY_ORG, start(1), end(7), **filters)["total_cost"]
+        for by in BREAKDOWNS:
+            assert money_breakdown(api, 1, 7, by, **filters)["total"] == clean, (by, filters)

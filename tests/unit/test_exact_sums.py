@@ -1,7 +1,9 @@
 """The exact sum of sql/include/macros.sql (`exact_sum`, docs/api.md "Summation: same
 rows, same bits"): whatever the parts the rows were inserted in, their order and the
 threads reading them, the same rows sum to the same bits, and amounts of at most 12
-decimal places sum to their exact Decimal sum rounded once to the nearest double.
+decimal places sum to their exact Decimal sum rounded once to the nearest double. Its
+Python twin (etl/core/exactsum.py, which the API's totals of query rows use) answers
+the engine's bits for the same values.
 
 The expected figures are Python's: `decimal` sums the amounts exactly, and float() of a
 Decimal rounds correctly; nothing here reuses the SQL's arithmetic.
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from etl.core.exactsum import exact_sum
 from etl.storage.clickhouse import connect
 from etl.storage.sqlfiles import ENVIRONMENT
 
@@ -31,6 +34,9 @@ THREADS = (1, 3, 8)
 AMOUNTS = st.decimals(min_value=-999, max_value=999, places=12, allow_nan=False)
 # Any double an importer accepts (etl/core/money.py: at most 1e12 in magnitude).
 DOUBLES = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_subnormal=True)
+# And around the bound, where the units of a sum pass 2^53 (about 9,007) and the
+# engine's conversion back rounds twice.
+LARGE = st.one_of(DOUBLES, st.floats(min_value=-2e15, max_value=2e15), st.sampled_from([1e15]))
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +124,37 @@ def test_values_beyond_the_exact_range_come_out_as_large_or_non_finite_as_they_s
     client.command(f"DROP TABLE {table}")
 
     assert repr(answer) == repr(float(expected))
+
+
+def _engine_sum(client: Any, values: list[float]) -> float:
+    query = f"SELECT {EXACT_SUM} FROM (SELECT arrayJoin({{values:Array(Float64)}}) AS x)"
+    return client.query(query, parameters={"values": values}).result_rows[0][0]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(values=st.lists(LARGE, min_size=1, max_size=40))
+def test_the_python_exact_sum_answers_the_engines_bits(client: Any, values: list[float]) -> None:
+    assert repr(exact_sum(values)) == repr(_engine_sum(client, values))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.1, 0.2],
+        [9007.199254740993, 0.000000000001],  # units beyond 2^53: rounded twice, as the engine
+        [123456789.123456789, 987654321.987654321, 1e-12],
+        [1e308, 1e308],
+        [-1e308, -1e308, 1.0],
+        [math.nan, 1.0],
+        [math.inf, -1.0],
+        [1e15, 0.5, -1e15],
+        [0.5e-12, 1.5e-12, 2.5e-12, -2.5e-12],  # ties of the units, to even
+    ],
+)
+def test_the_python_exact_sum_answers_the_engines_bits_at_the_edges(
+    client: Any, values: list[float]
+) -> None:
+    assert repr(exact_sum(values)) == repr(_engine_sum(client, values))
 
 
 def test_null_stays_null_and_counts_as_nothing_beside_values(client: Any) -> None:

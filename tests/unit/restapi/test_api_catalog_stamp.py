@@ -14,7 +14,7 @@ from apiflask import APIFlask
 from pymongo.errors import DuplicateKeyError
 
 from api.app import create_app
-from api.routes.clean_expenses import CATALOG_EXTENSION
+from api.catalog.cache import CATALOG_EXTENSION
 from etl.bills import import_bill
 from etl.core.config import Settings
 from etl.core.days import day_start_epoch
