@@ -28,6 +28,7 @@ from api.query.scope import Period, scope
 from api.render.answer import CleanExpenses
 from api.render.arrowbytes import BYTES, NOTHING, bytes_array
 from etl.core.config import Settings
+from etl.core.exactsum import exact_sum
 from etl.core.metrics import METRICS
 from etl.storage import expenses
 
@@ -132,7 +133,7 @@ def find_bills(
         "billing_periods": [month_text(month) for month in months],
         "bills": bills,
         "totals": {
-            field: sum((bill[field] for bill in bills), 0.0) for field in TOTAL_FIELDS.values()
+            field: exact_sum(bill[field] for bill in bills) for field in TOTAL_FIELDS.values()
         },
         "clusters": folded_clusters(folded),
     }

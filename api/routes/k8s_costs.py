@@ -47,6 +47,7 @@ from api.query.period import query_schema
 from api.query.series import STEPS, by_day, series
 from api.query.sharing import SHARING_FIELDS, request_policy
 from api.render.schemas import COST_FIELDS, K8sCostGroupsSchema
+from etl.core.exactsum import exact_sum
 from etl.core.sharing import SharingPolicy
 from etl.storage.k8scostreads import cost_group_rows
 
@@ -156,16 +157,17 @@ def find_groups(
 def group_totals(groups: list[dict[str, Any]], policy: SharingPolicy) -> dict[str, Any]:
     """The totals of every group: each cost field, then what sharing added (shared) or,
     unshared, the exporter's figure beside the bill's (list_cost). One rule for the
-    answer and the showback reports' manifests, so a report's totals are the API's."""
+    answer and the showback reports' manifests, so a report's totals are the API's;
+    each summed exactly (etl/core/exactsum.py), in any order to the same bits."""
     totals: dict[str, Any] = {
-        column: sum(group[column] for group in groups) for column in COST_FIELDS
+        column: exact_sum(group[column] for group in groups) for column in COST_FIELDS
     }
     if policy.active:
         totals["shared"] = {
-            part: sum(group["shared"][part] for group in groups) for part in SHARED_PARTS
+            part: exact_sum(group["shared"][part] for group in groups) for part in SHARED_PARTS
         }
     else:
-        totals["list_cost"] = sum(group["list_cost"] for group in groups)
+        totals["list_cost"] = exact_sum(group["list_cost"] for group in groups)
     return totals
 
 

@@ -24,6 +24,7 @@ from api.query.filters import K8S_RECOMMENDATIONS, Filters
 from api.query.paging import Page
 from api.query.period import query_schema
 from api.query.recommendations import QUANTILES, Options, find_recommendations
+from etl.core.exactsum import exact_sum
 
 bp = APIBlueprint(
     "k8s_recommendations", __name__, tag="k8s_recommendations", url_prefix="/restapi/v2"
@@ -112,7 +113,7 @@ def get_k8s_recommendations(organization_id: str, query: dict[str, Any]) -> dict
         "start_date": query["start_date"],
         "end_date": query["end_date"],
         "total_count": len(found),
-        "total_monthly_savings": sum(r["monthly_savings"] or 0.0 for r in found),
+        "total_monthly_savings": exact_sum(r["monthly_savings"] or 0.0 for r in found),
     }
     paging = Page.of_query(query)
     body.update(paging.fields())
