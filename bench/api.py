@@ -82,6 +82,7 @@ from etl.core.metrics import DEFAULT_METRIC
 from etl.costmodel.allocation import ATTRIBUTES, IDLE, ROW_COLUMNS, ROW_ID_NAMESPACE
 from etl.costmodel.allocation.usage import CONTAINER_DAY_COLUMNS, CONTAINER_DAY_NAMESPACE
 from etl.storage import billrollup, registry, sqlfiles, warehouse
+from etl.storage import budgets as budget_store
 from etl.storage.clickhouse import connect
 
 ORG = "org-bench"
@@ -453,6 +454,23 @@ def allocation_rows(settings: Settings) -> tuple[int, int]:
             client.query(f"SELECT toInt64(sum(sign)) FROM {table}").result_rows[0][0]
             for table in ("k8s_allocation", "k8s_container_usage")
         )
+
+
+# Budgets for the budgets page (bench/ui.py, bench/pagecalls.py): the organization's, and
+# a namespace's and a label's, which read the allocation (etl/alerts/budgets.py).
+BENCH_BUDGETS = (
+    ("bench organization", "organization", 2_000_000.0),
+    ("bench checkout namespace", "namespace:checkout", 20_000.0),
+    ("bench team-0 label", "label:team=team-0", 50_000.0),
+)
+
+
+def add_budgets(db: Any) -> None:
+    """Store BENCH_BUDGETS once per data directory (those already there, by name, kept)."""
+    names = {budget["name"] for budget in budget_store.list_budgets(db, ORG)}
+    for budget in BENCH_BUDGETS:
+        if budget[0] not in names:
+            budget_store.add_budget(db, ORG, *budget)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
