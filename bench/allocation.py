@@ -1,9 +1,12 @@
 """Allocation rows for bench/api.py's organization, and k8s_costs timed on them (not part
 of the suite).
 
-bench/api.py loads no `k8s_allocation` row, so on its data the allocation readers
-(k8s_costs, the alerts' and budgets' allocation reads) time only the reconciliation's
-bill side. This adds, once per data directory, the period's allocation of its 1,000
+bench/api.py loaded no `k8s_allocation` row when this was written (it now restates 100
+clusters' June through the pipeline's writer), so on its data the allocation readers
+(k8s_costs, the alerts' and budgets' allocation reads) timed only the reconciliation's
+bill side. (Since bench/api.py's `loaded` restates its own allocation first, the insert
+below finds rows and adds none: this then times k8s_costs on bench/api.py's allocation.)
+This adds, once per data directory holding no allocation row, the period's allocation of its 1,000
 clusters: per cluster-day, PODS pods spread over the cluster's five nodes (the
 node-days bench/api.py loads, so the bill prices them under billed and effective) in
 ten namespaces, twenty controllers and four `team` labels, and one `__idle__` row per

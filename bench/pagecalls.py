@@ -24,7 +24,7 @@ from pathlib import Path
 
 from api.app import create_app
 from api.auth import issue_token
-from bench.api import ORG, PERIOD, loaded
+from bench.api import ORG, PERIOD, add_budgets, loaded
 
 
 def page_calls(period: str, cluster: str, last_day: int) -> list[tuple[str, str]]:
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--profile", help="profile the calls whose name holds this")
     arguments = parser.parse_args()
     settings, db = loaded(arguments.data_dir)
+    add_budgets(db)
     client = create_app(settings).test_client()
     headers = {"Authorization": f"Bearer {issue_token(db, ORG)}"}
     base = f"/restapi/v2/organizations/{ORG}/"

@@ -35,9 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.auth import issue_token
-from bench.api import ORG, PERIOD, loaded
+from bench.api import ORG, PERIOD, add_budgets, loaded
 from devtools import browser
-from etl.storage import budgets as budget_store
 
 # Issue #27's targets: a page drawn in 1 s, a reload in 0.5 s, each API call in 150 ms (p95).
 FIRST_RENDER_MS, RELOAD_MS, API_CALL_MS = 1000, 500, 150
@@ -45,8 +44,6 @@ FIRST_RENDER_MS, RELOAD_MS, API_CALL_MS = 1000, 500, 150
 PAGE_TIMEOUT_S = 600.0
 # An API call in the server's access log (etl/core/httpworker.py ACCESS_LOG_FORMAT).
 ACCESS_LINE = re.compile(r'"GET /restapi/v2/organizations/[^/]+/(\w+)[? ][^"]*" \d+ \S+ (\d+)ms')
-# A budget for the budgets page to draw (bench/api.py loads none); made once per directory.
-BENCH_BUDGET = ("bench organization", "organization", 2_000_000.0)
 
 
 @dataclass(frozen=True)
@@ -193,8 +190,7 @@ def signed_in_session(data_dir: Path | None, server_log: Path | None = None) -> 
     """Serve `data_dir` (bench/api.py's data, loaded if missing), warm the API's catalog,
     open Chromium and sign in; the server's access log goes to `server_log` if given."""
     settings, db = loaded(data_dir)
-    if not any(b["name"] == BENCH_BUDGET[0] for b in budget_store.list_budgets(db, ORG)):
-        budget_store.add_budget(db, ORG, *BENCH_BUDGET)
+    add_budgets(db)
     token = issue_token(db, ORG)
     period = f"from={day_text(PERIOD[0])}&to={day_text(PERIOD[1])}"
     with browser.api_server(settings, server_log) as base_url:
