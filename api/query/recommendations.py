@@ -16,7 +16,10 @@ by the pipeline), per cluster, namespace, controller and container over a window
 - a container without usage data has no recommendation (null), never 0.
 
 One function for the API (k8s_recommendations) and the CLI (`k8scost recommendations`),
-each handing it a ClickHouse client.
+each handing it a ClickHouse client. A recommendation has RecommendationSchema's fields
+and types (api/routes/recommendations.py): the API encodes it as it is, without
+marshmallow's dump, so its numbers are made floats (or None) here: the requests and
+usage read, and a recommendation at its floor (the memory floor is an int).
 """
 
 from __future__ import annotations
@@ -44,8 +47,12 @@ class Options:
     target_utilization: float = 0.7
 
 
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _recommend(usage: float | None, floor: float, target: float) -> float | None:
-    return None if usage is None else max(usage / target, floor)
+    return None if usage is None else float(max(usage / target, floor))
 
 
 def _price(cost: float, amount_hours: float) -> float:
@@ -69,8 +76,11 @@ def recommendation(row: dict[str, Any], options: Options) -> dict[str, Any]:
         "namespace": row["namespace"],
         "controller": row["controller_key"],
         "container": row["container"],
-        "current": {"cpu_cores": row["cpu_request"], "memory_bytes": row["ram_request"]},
-        "usage": {"cpu_cores": row["cpu_usage"], "memory_bytes": row["ram_usage"]},
+        "current": {
+            "cpu_cores": _float(row["cpu_request"]),
+            "memory_bytes": _float(row["ram_request"]),
+        },
+        "usage": {"cpu_cores": _float(row["cpu_usage"]), "memory_bytes": _float(row["ram_usage"])},
         "recommended": {"cpu_cores": cpu, "memory_bytes": memory},
         "replicas": replicas,
         "monthly_savings": savings,
