@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import msgspec
+from flask import Response
 from flask.json.provider import DefaultJSONProvider
 
 
@@ -67,3 +68,11 @@ def finite_json(document: Any) -> bytes:
         elif isinstance(value, float) and not math.isfinite(value):
             raise NonFiniteNumberError("a number of the answer")
     return msgspec.json.encode(document, order="sorted")
+
+
+def finite_response(document: Any) -> Response:
+    """An answer whose document is encoded by `finite_json` rather than by marshmallow's
+    dump and the app's provider (a large answer built with its schema's fields and
+    types: the bills, the right-sizing recommendations). A non-finite number raises
+    NonFiniteNumberError, which the app answers as a 500 problem, never `NaN`."""
+    return Response(finite_json(document), mimetype="application/json")

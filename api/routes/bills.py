@@ -25,7 +25,7 @@ from api.query.filters import BILLS, Filters
 from api.query.metric import METRIC_FIELDS, request_metric
 from api.query.period import query_schema
 from api.query.scope import Period
-from api.render.finite import finite_json
+from api.render.finite import finite_response
 from api.render.schemas import BilledNodeSchema, ReconciliationSchema, cost_metric_field
 
 bp = APIBlueprint("bills", __name__, tag="expenses", url_prefix="/restapi/v2")
@@ -109,4 +109,4 @@ def get_bills(organization_id: str, query: dict[str, Any]) -> Response:
     }
     # As the app's JSON writes it (api/render/finite.py): a non-finite number is a 500
     # problem, not `NaN`; the clusters come encoded (api/query/bills.py folded_clusters).
-    return Response(finite_json(document), mimetype="application/json")
+    return finite_response(document)

@@ -26,7 +26,7 @@ from api.query.filters import K8S_RECOMMENDATIONS, Filters
 from api.query.paging import Page
 from api.query.period import query_schema
 from api.query.recommendations import QUANTILES, Options, find_recommendations
-from api.render.finite import finite_json
+from api.render.finite import finite_response
 from etl.core.exactsum import exact_sum
 
 bp = APIBlueprint(
@@ -129,4 +129,4 @@ def get_k8s_recommendations(organization_id: str, query: dict[str, Any]) -> Resp
     body["recommendations"] = paging.of(found)
     # As the app's JSON writes it (api/render/finite.py): a non-finite number is a 500
     # problem, not `NaN`.
-    return Response(finite_json(body), mimetype="application/json")
+    return finite_response(body)

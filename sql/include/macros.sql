@@ -16,8 +16,8 @@ is one, and `components + ["cost"]` adds to it.
     as an Int128); those integers add up exactly, in any order to the same result, and
     the sum is turned back into a Float64 once (as a Decimal128 of scale 12, which
     toFloat64 turns into the units' nearest double divided by 10^12: correctly rounded
-    below 2^53 units, about 9,007, rounded twice above). Overflow: an Int128 holds 38 digits, and neither toInt128 of a double nor
-    sum() checks it. A value below exact_bound (1e15, a thousand times MAX_USD of
+    below 2^53 units, about 9,007, rounded twice above). Overflow: an Int128 holds 38
+    digits, and neither toInt128 of a double nor sum() checks it. A value below exact_bound (1e15, a thousand times MAX_USD of
     etl/core/money.py) is under 10^27 units, so about 10^11 rows add up before the sum
     could wrap. A value at or beyond the bound, NaN or infinite (rows stored before the
     bound at entry) is summed as a Float64 beside the units and added at the end: such
