@@ -138,9 +138,14 @@ def _answers(
     answers = []
     settings = current_settings()
     with clickhouse() as client:
-        # The catalog the expenses answers fold with: no document read per request.
+        # The catalog the expenses answers fold with and the allocation reads' clusters:
+        # no document read per request.
         reader = budgets.SpendReader(
-            client, db, metric, lambda organization: catalogs().get(settings, organization).folding
+            client,
+            db,
+            metric,
+            lambda organization: catalogs().get(settings, organization).folding,
+            lambda organization: catalogs().get(settings, organization).k8s_account_ids,
         )
         for budget in found:
             month = budgets.budget_month(reader, budget, as_of)

@@ -78,8 +78,10 @@ class SpendReader:
     namespace or label budget reads `k8s_allocation` itself).
 
     `folding` gives an organization's accounts and folded nodes: by default read from
-    its documents (all its resources, seconds at 100k); the API passes its catalog's,
-    which it keeps per process (api/catalog/), so a request reads no document."""
+    its documents (all its resources, seconds at 100k), and `clusters` its live
+    kubernetes_cnr accounts (by default a scan of its account documents); the API passes
+    its catalog's, which it keeps per process (api/catalog/), so a request reads no
+    document."""
 
     def __init__(
         self,
@@ -87,9 +89,16 @@ class SpendReader:
         db: Database,
         metric: str | None = None,
         folding: Callable[[str], nodes.Folding] | None = None,
+        clusters: Callable[[str], list[str]] | None = None,
     ) -> None:
         self._client, self._db, self._metric = client, db, metric
         self._read_folding = folding or (lambda organization: nodes.read_folding(db, organization))
+        self._clusters = clusters or (
+            lambda organization: [
+                account["_id"]
+                for account in registry.list_accounts(db, registry.K8S_ACCOUNT_TYPE, organization)
+            ]
+        )
         self._foldings: dict[str, nodes.Folding] = {}
         self._expenses: dict[tuple[str, date, date, bool, str], costreads.Daily] = {}
 
@@ -129,15 +138,9 @@ class SpendReader:
         parts = parse_scope(budget["scope"])
         organization = budget["organization_id"]
         if "namespace" in parts or "key" in parts:
-            clusters = [
-                account["_id"]
-                for account in registry.list_accounts(
-                    self._db, registry.K8S_ACCOUNT_TYPE, organization
-                )
-            ]
             return costreads.allocation_days(
                 self._client,
-                clusters,
+                self._clusters(organization),
                 first,
                 last,
                 nodedays.bill_arguments(self.folding(organization).node_vms, self.metric(budget)),

@@ -175,6 +175,26 @@ def test_the_budgets_api_creates_lists_changes_and_deletes(api):
     assert api("GET", ORG, f"/{budget['id']}").status_code == 404
 
 
+def test_the_api_reads_namespace_and_label_budgets_without_scanning_accounts(
+    api, month, monkeypatch
+):
+    """The allocation budgets' clusters come from the API's catalog (api/catalog/), as
+    k8s_costs' do, not from a scan of the organization's account documents per budget."""
+    _, db = month
+    for scope in ("namespace:web", "label:team=shop"):
+        _budget(db, scope)
+    api("GET", ORG, query_string={"as_of": "2026-06-10"})  # the catalog read once
+
+    def scanned(*_: Any, **__: Any) -> None:
+        raise AssertionError("a budget request scanned the account documents")
+
+    monkeypatch.setattr(budgets.registry, "list_accounts", scanned)
+    listed = api("GET", ORG, query_string={"as_of": "2026-06-10"}).get_json()
+    spent = {b["scope"]: b["status"]["month_to_date_usd"] for b in listed["budgets"]}
+    assert spent["namespace:web"] == pytest.approx(10.0, rel=1e-12)
+    assert spent["label:team=shop"] == pytest.approx(15.0, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     "body",
     [
