@@ -17,6 +17,7 @@ from etl.core.days import day_start_epoch
 from etl.core.metrics import DEFAULT_METRIC
 from etl.storage import allocationrollup, sqlfiles
 from etl.storage.breakdownreads import expense_key_days
+from etl.storage.clickhouse import StringArray
 from etl.storage.nodedays import bill_arguments
 
 
@@ -60,8 +61,10 @@ NOTHING_RECONCILED: Reconciled = ((), ([], []))
 def _daily(frame: pd.DataFrame) -> Daily:
     if frame.empty:  # an empty answer may come without its columns
         return {}
+    # A row per cluster-day, a handful of days: each day converted once.
+    days = {day: pd.Timestamp(day).date() for day in frame["day"].unique()}
     return {
-        (account, pd.Timestamp(day).date()): float(cost)
+        (account, days[day]): float(cost)
         for account, day, cost in zip(
             frame["cloud_account_id"], frame["day"], frame["cost"], strict=True
         )
@@ -93,8 +96,9 @@ def expense_days(
         return {}
     nodes = sorted((node_clusters or {}).items())
     k8s_accounts, bill_nodes = reconciled
+    # As StringArray, as bill_arguments: formatted once, not value by value.
     parameters = {
-        "cloud_account_ids": list(cloud_account_ids),
+        "cloud_account_ids": StringArray(cloud_account_ids),
         "skip_account_ids": [],
         "start_date": day_start_epoch(first_day),
         "end_date": day_start_epoch(last_day),
@@ -105,10 +109,10 @@ def expense_days(
         "key_values": [],
         "key_account_ids": [],
         "key_account_values": [],
-        "node_ids": [node for node, _ in nodes],
-        "node_clusters": [cluster for _, cluster in nodes],
-        "cluster_account_ids": list(cluster_account_ids),
-        "k8s_account_ids": list(k8s_accounts),
+        "node_ids": StringArray(node for node, _ in nodes),
+        "node_clusters": StringArray(cluster for _, cluster in nodes),
+        "cluster_account_ids": StringArray(cluster_account_ids),
+        "k8s_account_ids": StringArray(k8s_accounts),
         **bill_arguments(bill_nodes, metric),
     }
     rows = expense_key_days(client, parameters)

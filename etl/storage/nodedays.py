@@ -23,6 +23,7 @@ from pymongo.database import Database
 from etl.core.days import day_start_epoch
 from etl.core.metrics import METRIC_COLUMNS
 from etl.storage import registry, sqlfiles, warehouse
+from etl.storage.clickhouse import StringArray
 from etl.storage.nodes import ACCOUNT_FIELDS, RESOURCE_FIELDS, folded_bill_keys, instance_key
 
 
@@ -54,9 +55,11 @@ def bill_arguments(bill_keys: tuple[list[str], list[str]], metric: str) -> dict[
     the bill resources folded into the organization's clusters and their instance keys
     (etl/storage/nodes.py: `node_vm_keys`), none under `list`."""
     ids, keys = ([], []) if metric == LIST_METRIC else bill_keys
+    # As StringArray: an organization's thousands of ids formatted once per read, not
+    # value by value by clickhouse-connect and again for the rollup's key.
     return {
-        "bill_resource_ids": ids,
-        "bill_instance_keys": keys,
+        "bill_resource_ids": StringArray(ids),
+        "bill_instance_keys": StringArray(keys),
         "cost_column": METRIC_COLUMNS[metric],
     }
 
