@@ -251,10 +251,28 @@ cluster_bill_adjustments_rollup(
 )
 {%- endmacro %}
 
+{#- A per-day rollup's rows under {rollup_key} over [first_day, last_day]. -#}
+{% macro rollup_days() -%}
+rollup_key = {rollup_key:String}
+AND date >= toDateTime({first_day:UInt32})
+AND date <= toDateTime({last_day:UInt32})
+{%- endmacro %}
+
+{#- Per day of a per-day rollup's `table` (its rollup_days), its latest compute
+    (`latest`: the highest version, then compute id, of its marker rows: two computes
+    of one version hold the same rows). -#}
+{% macro latest_computes(table, marker_column) -%}
+SELECT date, max((version, compute_id)) AS latest
+FROM {{ table }}
+WHERE {{ rollup_days() | indent(2) }}
+  AND {{ marker_column }} = ''
+GROUP BY date
+{%- endmacro %}
+
 {#- A per-day rollup (etl/storage/dayrollup.py) holds, per day, the rows of computes
     and one marker row per compute (its `marker_column` ''); a day reads the rows of its
-    latest compute (highest version, then compute id: two computes of one version
-    hold the same rows) among those of {rollup_key} over [first_day, last_day]. -#}
+    latest compute (latest_computes) among those of {rollup_key} over [first_day,
+    last_day]. -#}
 {% macro latest_day_compute(table, marker_column, columns) -%}
 SELECT
     {% for name in columns %}
@@ -264,22 +282,27 @@ FROM
 (
     SELECT *
     FROM {{ table }}
-    WHERE rollup_key = {rollup_key:String}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
+    WHERE {{ rollup_days() | indent(6) }}
       AND {{ marker_column }} != ''
 ) AS computed
 INNER JOIN
 (
-    SELECT date, max((version, compute_id)) AS latest
-    FROM {{ table }}
-    WHERE rollup_key = {rollup_key:String}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
-      AND {{ marker_column }} = ''
-    GROUP BY date
+    {{ latest_computes(table, marker_column) | indent(4) }}
 ) AS days
 ON days.date = computed.date AND days.latest = (computed.version, computed.compute_id)
+{%- endmacro %}
+
+{#- The same rows as a condition on the rollup's own rows (a set filter, not a join),
+    so that they are read in the table's order: a GROUP BY on a prefix of its sort key
+    then aggregates as the rows stream (optimize_aggregation_in_order), without a hash
+    table of every group. -#}
+{% macro in_latest_day_compute(table, marker_column) -%}
+{{ rollup_days() }}
+AND {{ marker_column }} != ''
+AND (date, (version, compute_id)) IN
+(
+    {{ latest_computes(table, marker_column) | indent(4) }}
+)
 {%- endmacro %}
 
 {#- The marker rows of a compute of a per-day rollup's `table`, one per day {days} with

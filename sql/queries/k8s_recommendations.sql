@@ -3,34 +3,26 @@
 -- it from the raw rows, read from its per-day rollup (sql/schema/023; per day, the
 -- rows of its latest compute under {rollup_key}; etl/storage/usagereads.py refreshes
 -- the days of [first_day, last_day] first) and filtered on {namespaces} (part of the
--- rollup's grain). A container has one row per day of its window, so it counts its
--- days by its rows; the requests are the latest day's, the quantiles the largest
--- day's, and the exact sums add up the days' units (sql/include/macros.sql
--- summed_parts), so the answer is the raw query's, value for value.
-{% set stored = [
-    "date", "cloud_account_id", "namespace", "controller_key", "container", "cpu_request",
-    "ram_request", "cpu_p95", "cpu_max", "ram_p95", "ram_max", "measured", "samples",
-] %}
-{% set read = namespace(columns=stored) %}
-{% for name in m.recommendation_sums %}
-{% set read.columns = read.columns + [name ~ "_units", name ~ "_beyond"] %}
-{% endfor %}
+-- rollup's grain). A container has one row per day of its window: it counts its days
+-- by its rows, and its requests are those of its latest row (no two share a date);
+-- the quantiles are the largest day's, and the exact sums add up the days' units
+-- (sql/include/macros.sql summed_parts), so the answer is the raw query's, value for
+-- value. Grouped on the table's sort key after rollup_key, so aggregated in order.
 SELECT
     cloud_account_id,
     namespace,
     controller_key,
     container,
-    argMax(cpu_request, (date, cpu_request)) AS cpu_request,
-    argMax(ram_request, (date, ram_request)) AS ram_request,
+    argMax(cpu_request, date) AS cpu_request,
+    argMax(ram_request, date) AS ram_request,
     max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
     max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage,
     count() AS days,
     countIf(measured) AS measured_days,
     sum(samples) AS samples,
     {{ m.summed_parts(m.recommendation_sums) | indent(4) }}
-FROM
-(
-    {{ m.latest_day_compute("k8s_recommendation_days", "cloud_account_id", read.columns) | indent(4) }}
-)
-WHERE empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace)
+FROM k8s_recommendation_days
+WHERE {{ m.in_latest_day_compute("k8s_recommendation_days", "cloud_account_id") | indent(2) }}
+  AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
 GROUP BY cloud_account_id, namespace, controller_key, container
+SETTINGS optimize_aggregation_in_order = 1

@@ -44,4 +44,4 @@ CREATE TABLE IF NOT EXISTS k8s_recommendation_days
 )
 ENGINE = MergeTree()
 PARTITION BY toYear(date)
-ORDER BY (rollup_key, date, version, compute_id, cloud_account_id, namespace, controller_key, container)
+ORDER BY (rollup_key, cloud_account_id, namespace, controller_key, container, date, version, compute_id)
