@@ -139,10 +139,20 @@ sum(sign) AS live_rows,
     "samples", "cpu_usd", "cpu_core_hours", "ram_usd", "ram_gib_hours",
 ] %}
 
-{#- What right-sizing sums of a container's days (exactly: exact_sum). -#}
+{#- What right-sizing sums of a container's days (exactly: exact_sum), the daily
+    quantiles it takes the largest of, and the key of its answer's rows. -#}
 {% set recommendation_sums = [
     "running_hours", "cpu_usd", "cpu_core_hours", "ram_usd", "ram_gib_hours",
 ] %}
+{% set recommendation_quantiles = ["cpu_p95", "cpu_max", "ram_p95", "ram_max"] %}
+{% set recommendation_key = ["cloud_account_id", "namespace", "controller_key", "container"] %}
+
+{#- A right-sizing row's usage: the largest daily quantile of its days (p95 or max, as
+    asked), of cpu and of memory. -#}
+{% macro recommendation_usage() -%}
+max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
+max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage
+{%- endmacro %}
 
 {#- k8s_container_usage's container-days of the query's accounts and period (by default
     its cloud_account_ids, start_date and end_date) that `where` keeps, collapsed (each
@@ -303,6 +313,16 @@ AND (date, (version, compute_id)) IN
 (
     {{ latest_computes(table, marker_column) | indent(4) }}
 )
+{%- endmacro %}
+
+{#- The first columns of a per-day rollup's compute rows: its key {day_rollup_key},
+    the row's day, that day's version (of {versions}, by its place in {days}) and the
+    compute's id. -#}
+{% macro day_compute_head() -%}
+{day_rollup_key:String},
+date,
+transform(toUInt32(date), {days:Array(UInt32)}, {versions:Array(Int64)}, toInt64(0)),
+{compute_id:UUID}
 {%- endmacro %}
 
 {#- The marker rows of a compute of a per-day rollup's `table`, one per day {days} with

@@ -9,14 +9,10 @@
 -- (sql/include/macros.sql summed_parts), so the answer is the raw query's, value for
 -- value. Grouped on the table's sort key after rollup_key, so aggregated in order.
 SELECT
-    cloud_account_id,
-    namespace,
-    controller_key,
-    container,
+    {{ m.columns(m.recommendation_key) | indent(4) }},
     argMax(cpu_request, date) AS cpu_request,
     argMax(ram_request, date) AS ram_request,
-    max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
-    max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage,
+    {{ m.recommendation_usage() | indent(4) }},
     count() AS days,
     countIf(measured) AS measured_days,
     sum(samples) AS samples,
@@ -24,5 +20,5 @@ SELECT
 FROM k8s_recommendation_days
 WHERE {{ m.in_latest_day_compute("k8s_recommendation_days", "cloud_account_id") | indent(2) }}
   AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
-GROUP BY cloud_account_id, namespace, controller_key, container
+GROUP BY {{ m.recommendation_key | join(", ") }}
 SETTINGS optimize_aggregation_in_order = 1

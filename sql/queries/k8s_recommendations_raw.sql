@@ -14,14 +14,10 @@
 -- rollup (k8s_recommendations.sql, sql/schema/023), and
 -- tests/unit/test_recommendation_rollup.py holds the two equal.
 SELECT
-    cloud_account_id,
-    namespace,
-    controller_key,
-    container,
+    {{ m.columns(m.recommendation_key) | indent(4) }},
     argMax(cpu_request, (date, cpu_request)) AS cpu_request,
     argMax(ram_request, (date, ram_request)) AS ram_request,
-    max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
-    max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage,
+    {{ m.recommendation_usage() | indent(4) }},
     uniqExact(date) AS days,
     uniqExactIf(date, cpu_p95 IS NOT NULL) AS measured_days,
     sum(samples) AS samples,
@@ -32,4 +28,4 @@ FROM
         "(empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_container_usage.namespace))"
     ) | indent(4) }}
 )
-GROUP BY cloud_account_id, namespace, controller_key, container
+GROUP BY {{ m.recommendation_key | join(", ") }}

@@ -7,27 +7,20 @@
 -- the stored columns' with `day_`, so that none stands for a column another
 -- expression reads. The days' marker rows are recommendation_day_markers.sql,
 -- inserted after these.
-{% set quantiles = ["cpu_p95", "cpu_max", "ram_p95", "ram_max"] %}
 INSERT INTO k8s_recommendation_days
 (
-    rollup_key, date, version, compute_id, cloud_account_id, namespace, controller_key,
-    container, cpu_request, ram_request, {{ quantiles | join(", ") }}, measured, samples,
+    rollup_key, date, version, compute_id, {{ m.recommendation_key | join(", ") }},
+    cpu_request, ram_request, {{ m.recommendation_quantiles | join(", ") }}, measured, samples,
     {% for name in m.recommendation_sums %}
     {{ name }}_units, {{ name }}_beyond{{ "," if not loop.last }}
     {% endfor %}
 )
 SELECT
-    {day_rollup_key:String},
-    date,
-    transform(toUInt32(date), {days:Array(UInt32)}, {versions:Array(Int64)}, toInt64(0)),
-    {compute_id:UUID},
-    cloud_account_id,
-    namespace,
-    controller_key,
-    container,
+    {{ m.day_compute_head() | indent(4) }},
+    {{ m.columns(m.recommendation_key) | indent(4) }},
     max(cpu_request) AS day_cpu_request,
     max(ram_request) AS day_ram_request,
-    {% for name in quantiles %}
+    {% for name in m.recommendation_quantiles %}
     max({{ name }}) AS day_{{ name }},
     {% endfor %}
     max(cpu_p95 IS NOT NULL) AS day_measured,
@@ -37,4 +30,4 @@ FROM
 (
     {{ m.live_container_days("has({days:Array(UInt32)}, toUInt32(date))") | indent(4) }}
 )
-GROUP BY cloud_account_id, date, namespace, controller_key, container
+GROUP BY date, {{ m.recommendation_key | join(", ") }}

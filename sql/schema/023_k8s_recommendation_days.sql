@@ -31,10 +31,9 @@ CREATE TABLE IF NOT EXISTS k8s_recommendation_days
     container LowCardinality(String),
     cpu_request Float64,
     ram_request Float64,
-    cpu_p95 Nullable(Float64),
-    cpu_max Nullable(Float64),
-    ram_p95 Nullable(Float64),
-    ram_max Nullable(Float64),
+    {% for name in m.recommendation_quantiles %}
+    {{ name }} Nullable(Float64),
+    {% endfor %}
     measured Bool,
     samples Nullable(Float64),
     {% for name in m.recommendation_sums %}

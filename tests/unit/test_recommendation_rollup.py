@@ -35,7 +35,7 @@ from etl.core.days import day_start_epoch
 from etl.storage import sqlfiles, warehouse
 from etl.storage.clickhouse import connect
 from etl.storage.usagereads import recommendation_rows
-from tests.rollup_checks import alternating_writers, history_settings
+from tests.rollup_checks import history_settings, replay_reads
 
 EXAMPLES_SHARE = 0.5  # of the profile's (tests/rollup_checks.py)
 DAYS = [date(2025, 5, 1) + timedelta(days=n) for n in range(3)]
@@ -192,6 +192,10 @@ def check_read(client, prefix: str, drawn: dict) -> None:
 
 
 def restate(client, prefix: str, step: tuple) -> None:
+    """A drawn restatement, or a merge (OPTIMIZE ... FINAL, whichever client runs it)."""
+    if step[0] == "merge":
+        client.command("OPTIMIZE TABLE k8s_container_usage FINAL")
+        return
     _, account, day, rows = step
     rows = rows.assign(resource_id=prefix + rows["resource_id"])
     warehouse.restate_day(client, "k8s_container_usage", prefix + account, DAYS[day], rows)
@@ -201,17 +205,15 @@ def restate(client, prefix: str, step: tuple) -> None:
 @given(history=histories())
 def test_the_rollup_answers_what_the_raw_rows_answer_under_restatement(client, history):
     prefix = f"x{next(EXAMPLES)}-"
-    with alternating_writers(client) as writers:
-        for step in history:
-            if step[0] == "read":
-                check_read(client, prefix, step[1])
-            elif step[0] == "merge":
-                client.command("OPTIMIZE TABLE k8s_container_usage FINAL")
-            else:
-                restate(next(writers), prefix, step)
+    reads = replay_reads(
+        client,
+        history,
+        lambda drawn: check_read(client, prefix, drawn),
+        lambda writer, step: restate(writer, prefix, step),
+    )
     # Every read again on the data as it ends: a day computed before a restatement must
     # have been computed again.
-    for drawn in [step[1] for step in history if step[0] == "read"]:
+    for drawn in reads:
         check_read(client, prefix, drawn)
 
 
