@@ -13,7 +13,9 @@ then, value for value; at the end every read is made again. The values are not
 quarters: sums of tenths, thirds and large figures come out the same only if the
 rollup adds up the days' exact units (sql/include/macros.sql exact_parts), not their
 rounded sums. Made to skip the recompute of restated days (the stale-days query), the
-test fails.
+test fails. Which container-days lack usage is fixed per row key: the raw query's own
+answer for a key restated from measured to unmeasured moves with merges, kept in sight
+by the strict xfail at the end.
 
 Examples are drawn derandomized, each in accounts of its own, on one embedded
 ClickHouse; every other restatement goes through a second connection
@@ -67,9 +69,32 @@ VALUE_COLUMNS = (
 )
 COLUMNS = ["resource_id", *NAME_COLUMNS, "node", *VALUE_COLUMNS]
 FIGURES = st.sampled_from([0.0, 0.1, 0.25, 1 / 3, 2.675, 24.0, 7_777.123456789, 123_456.7])
-QUANTILES = st.none() | st.sampled_from([0.05, 0.1, 1 / 3, 0.7, 2.5])
+QUANTILES = st.sampled_from([0.05, 0.1, 1 / 3, 0.7, 2.5])
+# The container-days without usage series (null quantiles and samples): fixed per row
+# key, since a key restated from measured to unmeasured reads 0.0, not null, in the raw
+# query itself until a merge removes its cancelled rows (test below): an answer that
+# moves with merges, which no rollup computed before the merge can follow.
+UNMEASURED = {("adhoc", day) for day in range(3)} | {("etl-0", 1)}
 SAMPLES = st.sampled_from([60.0, 1440.0, 2880.0])
 EXAMPLES = itertools.count()
+# One container-day of a replica, measured.
+WEB_DAY = {
+    **dict(zip(NAME_COLUMNS, CONTAINERS["web-1"], strict=True)),
+    "resource_id": "web-1",
+    "node": "n1",
+    "running_hours": 24.0,
+    "cpu_request": 2.0,
+    "ram_request": 2.0**31,
+    "cpu_p95": 0.5,
+    "cpu_max": 0.9,
+    "ram_p95": 2.0**29,
+    "ram_max": 2.0**30,
+    "samples": 1440.0,
+    "cpu_usd": 1.0,
+    "cpu_core_hours": 48.0,
+    "ram_usd": 0.5,
+    "ram_gib_hours": 96.0,
+}
 EVERYTHING = {
     "accounts": list(ACCOUNTS),
     "first": 0,
@@ -87,8 +112,9 @@ def client(tmp_path_factory):
         yield client
 
 
-def container_day(draw: st.DrawFn, resource_id: str) -> dict:
-    cpu, ram = draw(QUANTILES), draw(QUANTILES)
+def container_day(draw: st.DrawFn, resource_id: str, day: int) -> dict:
+    measured = (resource_id, day) not in UNMEASURED
+    cpu, ram = (draw(QUANTILES), draw(QUANTILES)) if measured else (None, None)
     return {
         "resource_id": resource_id,
         **dict(zip(NAME_COLUMNS, CONTAINERS[resource_id], strict=True)),
@@ -100,7 +126,7 @@ def container_day(draw: st.DrawFn, resource_id: str) -> dict:
         "cpu_max": None if cpu is None else cpu * 2,
         "ram_p95": None if ram is None else ram * 2**30,
         "ram_max": None if ram is None else ram * 2**31,
-        "samples": None if cpu is None else draw(SAMPLES),
+        "samples": draw(SAMPLES) if measured else None,
         "cpu_usd": draw(FIGURES),
         "cpu_core_hours": draw(FIGURES),
         "ram_usd": draw(FIGURES),
@@ -114,7 +140,7 @@ def day_rows(containers: list[dict]) -> pd.DataFrame:
 
 def write(draw: st.DrawFn, account: str, day: int) -> tuple:
     containers = draw(st.lists(st.sampled_from(sorted(CONTAINERS)), unique=True))
-    rows = day_rows([container_day(draw, r) for r in containers])
+    rows = day_rows([container_day(draw, r, day) for r in containers])
     return ("write", account, day, rows)
 
 
@@ -223,23 +249,7 @@ def test_a_restated_cluster_day_shows_in_the_next_answer(client):
     does; then the day emptied."""
     account, window = "restated-k8s", {**EVERYTHING, "first": 0, "last": 1}
     start, end = period(window)
-    day = {
-        **dict(zip(NAME_COLUMNS, CONTAINERS["web-1"], strict=True)),
-        "resource_id": "web-1",
-        "node": "n1",
-        "running_hours": 24.0,
-        "cpu_request": 2.0,
-        "ram_request": 2.0**31,
-        "cpu_p95": 0.5,
-        "cpu_max": 0.9,
-        "ram_p95": 2.0**29,
-        "ram_max": 2.0**30,
-        "samples": 1440.0,
-        "cpu_usd": 1.0,
-        "cpu_core_hours": 48.0,
-        "ram_usd": 0.5,
-        "ram_gib_hours": 96.0,
-    }
+    day = WEB_DAY
     for n in (0, 1):
         warehouse.restate_day(client, "k8s_container_usage", account, DAYS[n], day_rows([day]))
 
@@ -260,3 +270,27 @@ def test_a_restated_cluster_day_shows_in_the_next_answer(client):
     warehouse.restate_day(client, "k8s_container_usage", account, DAYS[1], day_rows([]))
     emptied = answer()
     assert [(r["usage"]["cpu_cores"], r["based_on"]["days"]) for r in emptied] == [(0.5, 1)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the raw query's collapse of a nullable quantile: a key restated from measured "
+    "to unmeasured reads 0.0 until a merge, then null; the rollup keeps what it computed",
+)
+def test_a_merge_after_a_container_day_lost_its_usage_moves_the_raw_answer_only(client):
+    """Not the rollup's doing, kept in sight: k8s_recommendations_raw.sql (today's query)
+    sums a quantile's signed values, so a row key whose live row has none, after rows
+    that had one were cancelled, reads 0.0 (a recommendation at the floors) until a
+    merge collapses the cancelled rows away, and null after. No write marks the merge,
+    so the rollup's day, computed before it, keeps 0.0."""
+    account, window = "merged-k8s", {**EVERYTHING, "first": 0, "last": 0}
+    start, end = period(window)
+    measured = day_rows([{**WEB_DAY, "cpu_p95": 0.5, "ram_max": 2.0**30}])
+    warehouse.restate_day(client, "k8s_container_usage", account, DAYS[0], measured)
+    unmeasured = measured.assign(cpu_p95=None, cpu_max=None, ram_p95=None, ram_max=None)
+    warehouse.restate_day(client, "k8s_container_usage", account, DAYS[0], unmeasured)
+    rolled = ordered(recommendation_rows(client, [account], start, end, [], "p95", "max"))
+    assert rolled == raw_rows(client, [account], window)
+    client.command("OPTIMIZE TABLE k8s_container_usage FINAL")
+    rolled = ordered(recommendation_rows(client, [account], start, end, [], "p95", "max"))
+    assert rolled == raw_rows(client, [account], window)
