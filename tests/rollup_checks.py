@@ -47,3 +47,18 @@ def alternating_writers(client: Client) -> Iterator[Iterator[Client]]:
     reader's own client."""
     with connect(client.uri) as other:
         yield itertools.cycle([other, client])
+
+
+def replay_reads(
+    client: Client,
+    history: Sequence[tuple],
+    check: Callable[[dict], None],
+    restate: Callable[[Client, tuple], None],
+) -> list[dict]:
+    """Run a drawn history of ("read", arguments) steps and restatements: each read's
+    arguments through `check`, each restatement through `restate` with the next of
+    `alternating_writers`; returns the reads' arguments, for a test to check again
+    once the history has ended."""
+    with alternating_writers(client) as writers:
+        replay(history, lambda step: check(step[1]), lambda step: restate(next(writers), step))
+    return [step[1] for step in history if step[0] == "read"]

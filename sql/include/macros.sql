@@ -52,6 +52,22 @@ toFloat64(toDecimal128({{ units }}, 0) * toDecimal128('1e-{{ exact_scale }}', {{
     + {{ aggregate("sum", beyond_exact(value), where, over) }})
 {%- endmacro %}
 
+{#- exact_sum's two parts of each column of `names` kept apart (`<name>_units`, an
+    Int128, and `<name>_beyond`), for a rollup to store per day: adding up the stored
+    units of several days is the same integer as adding up their rows' units at once,
+    whereas a day's sum turned back into a Float64 and counted in units again need not
+    be (it is correctly rounded below 2^53 units only). -#}
+{% macro exact_parts(names) -%}
+{% for name in names %}sum({{ exact_units(name) }}) AS {{ name }}_units,
+sum({{ beyond_exact(name) }}) AS {{ name }}_beyond{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- ... and the sums of stored parts, each a Float64 as exact_sum gives it. -#}
+{% macro summed_parts(names) -%}
+{% for name in names %}({{ from_exact_units("sum(" ~ name ~ "_units)") }}
+    + sum({{ name }}_beyond)) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
 {#- arraySum(params -> value, arrays) exactly: an array gathered by groupArray holds
     its values in no set order either. -#}
 {% macro exact_array_sum(params, value, arrays) -%}
@@ -122,6 +138,40 @@ sum(sign) AS live_rows,
     "running_hours", "cpu_request", "ram_request", "cpu_p95", "cpu_max", "ram_p95", "ram_max",
     "samples", "cpu_usd", "cpu_core_hours", "ram_usd", "ram_gib_hours",
 ] %}
+
+{#- What right-sizing sums of a container's days (exactly: exact_sum), the daily
+    quantiles it takes the largest of, and the key of its answer's rows. -#}
+{% set recommendation_sums = [
+    "running_hours", "cpu_usd", "cpu_core_hours", "ram_usd", "ram_gib_hours",
+] %}
+{% set recommendation_quantiles = ["cpu_p95", "cpu_max", "ram_p95", "ram_max"] %}
+{% set recommendation_key = ["cloud_account_id", "namespace", "controller_key", "container"] %}
+
+{#- A right-sizing row's usage: the largest daily quantile of its days (p95 or max, as
+    asked), of cpu and of memory. -#}
+{% macro recommendation_usage() -%}
+max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
+max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage
+{%- endmacro %}
+
+{#- k8s_container_usage's container-days of the query's accounts and period (by default
+    its cloud_account_ids, start_date and end_date) that `where` keeps, collapsed (each
+    row key's live values, its names and its controller as controller_key() names it,
+    else its pod): what right-sizing combines (sql/queries/k8s_recommendations_raw.sql,
+    and per day its rollup, recommendation_day_compute.sql). -#}
+{% macro live_container_days(where) -%}
+SELECT
+    cloud_account_id,
+    date,
+    resource_id,
+    {{ any_of(["namespace", "controller_kind", "controller", "pod", "container"]) | indent(4) }},
+    {{ controller_key("pod") | indent(4) }} AS controller_key,
+    {{ collapsed(container_usage_values) | indent(4) }}
+FROM k8s_container_usage
+WHERE {{ in_period() | indent(2) }}
+  AND {{ where }}
+{{ live_keys(["cloud_account_id", "date", "resource_id"]) }}
+{%- endmacro %}
 
 {#- Efficiency (api/routes/k8s_costs.py): what was used, and what the rows that
     measured usage requested (a row without usage series is unknown, not idle). -#}
@@ -211,10 +261,28 @@ cluster_bill_adjustments_rollup(
 )
 {%- endmacro %}
 
+{#- A per-day rollup's rows under {rollup_key} over [first_day, last_day]. -#}
+{% macro rollup_days() -%}
+rollup_key = {rollup_key:String}
+AND date >= toDateTime({first_day:UInt32})
+AND date <= toDateTime({last_day:UInt32})
+{%- endmacro %}
+
+{#- Per day of a per-day rollup's `table` (its rollup_days), its latest compute
+    (`latest`: the highest version, then compute id, of its marker rows: two computes
+    of one version hold the same rows). -#}
+{% macro latest_computes(table, marker_column) -%}
+SELECT date, max((version, compute_id)) AS latest
+FROM {{ table }}
+WHERE {{ rollup_days() | indent(2) }}
+  AND {{ marker_column }} = ''
+GROUP BY date
+{%- endmacro %}
+
 {#- A per-day rollup (etl/storage/dayrollup.py) holds, per day, the rows of computes
     and one marker row per compute (its `marker_column` ''); a day reads the rows of its
-    latest compute (highest version, then compute id: two computes of one version
-    hold the same rows) among those of {rollup_key} over [first_day, last_day]. -#}
+    latest compute (latest_computes) among those of {rollup_key} over [first_day,
+    last_day]. -#}
 {% macro latest_day_compute(table, marker_column, columns) -%}
 SELECT
     {% for name in columns %}
@@ -224,22 +292,37 @@ FROM
 (
     SELECT *
     FROM {{ table }}
-    WHERE rollup_key = {rollup_key:String}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
+    WHERE {{ rollup_days() | indent(6) }}
       AND {{ marker_column }} != ''
 ) AS computed
 INNER JOIN
 (
-    SELECT date, max((version, compute_id)) AS latest
-    FROM {{ table }}
-    WHERE rollup_key = {rollup_key:String}
-      AND date >= toDateTime({first_day:UInt32})
-      AND date <= toDateTime({last_day:UInt32})
-      AND {{ marker_column }} = ''
-    GROUP BY date
+    {{ latest_computes(table, marker_column) | indent(4) }}
 ) AS days
 ON days.date = computed.date AND days.latest = (computed.version, computed.compute_id)
+{%- endmacro %}
+
+{#- The same rows as a condition on the rollup's own rows (a set filter, not a join),
+    so that they are read in the table's order: a GROUP BY on a prefix of its sort key
+    then aggregates as the rows stream (optimize_aggregation_in_order), without a hash
+    table of every group. -#}
+{% macro in_latest_day_compute(table, marker_column) -%}
+{{ rollup_days() }}
+AND {{ marker_column }} != ''
+AND (date, (version, compute_id)) IN
+(
+    {{ latest_computes(table, marker_column) | indent(4) }}
+)
+{%- endmacro %}
+
+{#- The first columns of a per-day rollup's compute rows: its key {day_rollup_key},
+    the row's day, that day's version (of {versions}, by its place in {days}) and the
+    compute's id. -#}
+{% macro day_compute_head() -%}
+{day_rollup_key:String},
+date,
+transform(toUInt32(date), {days:Array(UInt32)}, {versions:Array(Int64)}, toInt64(0)),
+{compute_id:UUID}
 {%- endmacro %}
 
 {#- The marker rows of a compute of a per-day rollup's `table`, one per day {days} with
@@ -251,25 +334,43 @@ SELECT {rollup_key:String}, toDateTime(day_version.1), day_version.2, {compute_i
 FROM (SELECT arrayJoin(arrayZip({days:Array(UInt32)}, {versions:Array(Int64)})) AS day_version)
 {%- endmacro %}
 
+{#- Every day of [first_day, last_day] (midnights UTC, as every table's `date`, counted
+    from integers so that no time zone applies), as `day`: a per-day rollup's candidate
+    days when a day without any row must be computed too (to no row, its marker saying
+    so). -#}
+{% macro period_days() -%}
+SELECT toDateTime((intDiv({first_day:UInt32} + 86399, 86400) + number) * 86400) AS day
+FROM numbers(
+    toUInt64(greatest(intDiv({last_day:UInt32}, 86400) + 1 - intDiv({first_day:UInt32} + 86399, 86400), 0))
+)
+{%- endmacro %}
+
 {#- The time (ns) of the latest restatement of each day of [first_day, last_day] of
-    the tables `tables` (an array), per account of `accounts` when given
-    (warehouse_day_writes, sql/schema/015): what makes a rollup's day stale. -#}
+    the tables `tables` (an array), of the accounts `accounts` only when given, per
+    account too unless `per_account` is false (warehouse_day_writes, sql/schema/015):
+    what makes a rollup's day stale. -#}
 {% macro latest_writes(
-    tables, first_day="{first_day:UInt32}", last_day="{last_day:UInt32}", accounts=none
+    tables,
+    first_day="{first_day:UInt32}",
+    last_day="{last_day:UInt32}",
+    accounts=none,
+    per_account=true
 ) -%}
-SELECT {{ "cloud_account_id, " if accounts }}date, max(toUnixTimestamp64Nano(written_at)) AS version
+{% set grouped = accounts and per_account %}
+SELECT {{ "cloud_account_id, " if grouped }}date, max(toUnixTimestamp64Nano(written_at)) AS version
 FROM warehouse_day_writes
 WHERE table_name IN {{ tables }}
   AND {{ in_period(accounts, first_day, last_day) | indent(2) if accounts else "date >= toDateTime(" ~ first_day ~ ")\n  AND date <= toDateTime(" ~ last_day ~ ")" }}
-GROUP BY {{ "cloud_account_id, " if accounts }}date
+GROUP BY {{ "cloud_account_id, " if grouped }}date
 {%- endmacro %}
 
 {#- Of the candidate days `days` (a query of midnights named `day`) of [first_day,
     last_day], those a per-day rollup's `table` under {rollup_key} misses or computed
     before the day's latest restatement of a table it reads ({table_names}:
     warehouse_day_writes, sql/schema/015), with that restatement's time (ns; 0 for a
-    day never restated): the days etl/storage/dayrollup.py computes. -#}
-{% macro stale_days(days, table, marker_column) -%}
+    day never restated): the days etl/storage/dayrollup.py computes. With `accounts`
+    (a rollup of those accounts' rows only), only their restatements count. -#}
+{% macro stale_days(days, table, marker_column, accounts=none) -%}
 SELECT toUInt32(days.day) AS day, writes.version AS version
 FROM
 (
@@ -277,7 +378,7 @@ FROM
 ) AS days
 LEFT JOIN
 (
-    {{ latest_writes("{table_names:Array(String)}") | indent(4) }}
+    {{ latest_writes("{table_names:Array(String)}", accounts=accounts, per_account=false) | indent(4) }}
 ) AS writes
 ON writes.date = days.day
 LEFT JOIN

@@ -6,10 +6,7 @@
 -- days' marker rows are bill_adjustment_markers.sql, inserted after these.
 INSERT INTO bill_adjustment_days
 SELECT
-    {day_rollup_key:String},
-    date,
-    transform(toUInt32(date), {days:Array(UInt32)}, {versions:Array(Int64)}, toInt64(0)),
-    {compute_id:UUID},
+    {{ m.day_compute_head() | indent(4) }},
     cloud_account_id,
     cpu_adjustment,
     ram_adjustment,

@@ -1,39 +1,24 @@
 {% import "include/macros.sql" as m %}
--- Right-sizing over a window (api/query/recommendations.py): per cluster, namespace,
--- controller (`Kind/name`, else the pod's name) and container, the days of
--- `k8s_container_usage` (sql/schema/006) in [start_date, end_date] combined
--- conservatively: the largest daily quantile (p95 or max, as asked) of cpu and of
--- memory, the current requests (those of the latest day: the largest when several
--- rows share it, so that the same rows always give the same one), and what it is based on
--- (days, days with usage, samples) and priced at (cost over core- and GiB-hours, the
--- prices of the nodes it ran on; running hours give the average number of replicas).
--- Each row key is collapsed the way every reader must (HAVING SUM(sign) > 0, no
--- FINAL); a quantile is NULL without usage, and max() of NULLs is NULL.
+-- Right-sizing over a window, as k8s_recommendations_raw.sql (its definition) answers
+-- it from the raw rows, read from its per-day rollup (sql/schema/023; per day, the
+-- rows of its latest compute under {rollup_key}; etl/storage/usagereads.py refreshes
+-- the days of [first_day, last_day] first) and filtered on {namespaces} (part of the
+-- rollup's grain). A container has one row per day of its window: it counts its days
+-- by its rows, and its requests are those of its latest row (no two share a date);
+-- the quantiles are the largest day's, and the exact sums add up the days' units
+-- (sql/include/macros.sql summed_parts), so the answer is the raw query's, value for
+-- value. Grouped on the table's sort key after rollup_key, so aggregated in order.
 SELECT
-    cloud_account_id,
-    namespace,
-    controller_key,
-    container,
-    argMax(cpu_request, (date, cpu_request)) AS cpu_request,
-    argMax(ram_request, (date, ram_request)) AS ram_request,
-    max(if({cpu_quantile:String} = 'max', cpu_max, cpu_p95)) AS cpu_usage,
-    max(if({memory_quantile:String} = 'max', ram_max, ram_p95)) AS ram_usage,
-    uniqExact(date) AS days,
-    uniqExactIf(date, cpu_p95 IS NOT NULL) AS measured_days,
+    {{ m.columns(m.recommendation_key) | indent(4) }},
+    argMax(cpu_request, date) AS cpu_request,
+    argMax(ram_request, date) AS ram_request,
+    {{ m.recommendation_usage() | indent(4) }},
+    count() AS days,
+    countIf(measured) AS measured_days,
     sum(samples) AS samples,
-    {{ m.summed(["running_hours", "cpu_usd", "cpu_core_hours", "ram_usd", "ram_gib_hours"]) | indent(4) }}
-FROM
-(
-    SELECT
-        cloud_account_id,
-        date,
-        resource_id,
-        {{ m.any_of(["namespace", "controller_kind", "controller", "pod", "container"]) | indent(8) }},
-        {{ m.controller_key("pod") | indent(8) }} AS controller_key,
-        {{ m.collapsed(m.container_usage_values) | indent(8) }}
-    FROM k8s_container_usage
-    WHERE {{ m.in_period() | indent(6) }}
-      AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, k8s_container_usage.namespace))
-    {{ m.live_keys(["cloud_account_id", "date", "resource_id"]) | indent(4) }}
-)
-GROUP BY cloud_account_id, namespace, controller_key, container
+    {{ m.summed_parts(m.recommendation_sums) | indent(4) }}
+FROM k8s_recommendation_days
+WHERE {{ m.in_latest_day_compute("k8s_recommendation_days", "cloud_account_id") | indent(2) }}
+  AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))
+GROUP BY {{ m.recommendation_key | join(", ") }}
+SETTINGS optimize_aggregation_in_order = 1

@@ -41,7 +41,7 @@ from etl.storage.billrollup import with_rollup
 from etl.storage.breakdownreads import expense_key_days
 from etl.storage.clickhouse import connect
 from etl.storage.expensereads import clean_expense_costs
-from tests.rollup_checks import alternating_writers, history_settings, replay
+from tests.rollup_checks import history_settings, replay_reads
 
 EXAMPLES_SHARE = 0.5  # of the profile's (tests/rollup_checks.py)
 DAYS = [date(2025, 4, 1) + timedelta(days=n) for n in range(3)]
@@ -182,14 +182,13 @@ def check_read(client, prefix: str, drawn: dict) -> None:
 @given(history=histories())
 def test_the_rollup_answers_what_the_raw_rows_answer_under_restatement(client, history):
     prefix = f"x{next(EXAMPLES)}-"
-    with alternating_writers(client) as writers:
-        replay(
-            history,
-            lambda step: check_read(client, prefix, step[1]),
-            lambda step: restate(next(writers), prefix, step),
-        )
+    reads = replay_reads(
+        client,
+        history,
+        lambda drawn: check_read(client, prefix, drawn),
+        lambda writer, step: restate(writer, prefix, step),
+    )
     # Every read again on the data as it ends: a rollup computed before a restatement
     # must have recomputed the restated days.
-    reads = [step[1] for step in history if step[0] == "read"]
     for drawn in reads + [{**EVERYTHING, "column": column} for column in COLUMNS]:
         check_read(client, prefix, drawn)
