@@ -78,7 +78,27 @@ sum({{ beyond_exact(name) }}) AS {{ name }}_beyond{{ ",\n" if not loop.last }}{%
 {#- The collapsing idiom of every table (sql/schema/001): a column's live value over a
     key's rows, since a cancel row repeats what it cancels with sign -1 ... -#}
 {% macro collapsed(names, exact=true) -%}
-{% for name in names %}{{ exact_sum(name ~ " * sign") if exact else "sum(" ~ name ~ " * sign)" }} AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{% for name in names %}{{ live_value(name, exact_sum(name ~ " * sign") if exact else "sum(" ~ name ~ " * sign)") }} AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- The Nullable columns (sql/schema/005, 006): usage a row may not have measured. -#}
+{% set nullable_values = [
+    "cpu_used_core_hours", "ram_used_byte_hours",
+    "cpu_p95", "cpu_max", "ram_p95", "ram_max", "samples",
+] %}
+
+{#- A collapsed column's live value. A Nullable one is NULL when its key's live row has
+    none: sum() skips NULLs, so a key whose measured rows were cancelled and whose live
+    row is NULL would otherwise sum to 0.0 (used nothing) until a merge removed the
+    cancelled rows, and NULL after. It is NULL when its non-NULL rows' signs add up to
+    0 and so do their values; the second test keeps a value whose cancel row was
+    written as 0.0 (a restatement's read-back before this rule) counted. -#}
+{% macro live_value(name, summed) -%}
+{%- if name in nullable_values -%}
+if(sumIf(sign, {{ name }} IS NOT NULL) > 0 OR {{ summed }} != 0, {{ summed }}, NULL)
+{%- else -%}
+{{ summed }}
+{%- endif -%}
 {%- endmacro %}
 
 {#- ... and the keys kept: those with a live row (a dead key's signs add up to 0). -#}

@@ -415,6 +415,55 @@ def test_a_read_after_a_restatement_sees_it(client):
     assert total() == 0.0
 
 
+def test_a_row_that_lost_its_usage_reads_null_before_and_after_a_merge(client):
+    """A row restated from measured usage to none has no usage (efficiency unknown, not
+    0): the view and its rollup read null, not the 0.0 its cancelled rows sum to, before
+    and after a merge collapses them (sql/include/macros.sql `live_value`)."""
+    day = DAYS[0]
+    measured = pd.DataFrame(
+        [
+            {
+                "resource_id": "r",
+                "namespace": "web",
+                "cpu_cost": 2.0,
+                "cost": 2.0,
+                "cpu_request_core_hours": 24.0,
+                "cpu_used_core_hours": 6.0,
+                "ram_used_byte_hours": 2.0**33,
+            }
+        ]
+    )
+    warehouse.restate_day(client, "k8s_allocation", "unmeasured", day, measured)
+    unmeasured = measured.assign(cpu_used_core_hours=None, ram_used_byte_hours=None)
+    warehouse.restate_day(client, "k8s_allocation", "unmeasured", day, unmeasured)
+    parameters = {
+        "cloud_account_ids": ["unmeasured"],
+        "start_date": day_start_epoch(day),
+        "end_date": day_start_epoch(day),
+        "bill_resource_ids": [],
+        "bill_instance_keys": [],
+        "cost_column": "cost",
+    }
+
+    def usage() -> list[tuple]:
+        view = view_rows(client, parameters, NO_FILTER)
+        refreshed = allocationrollup.with_rollup(
+            client, parameters, ["unmeasured"], parameters["start_date"], parameters["end_date"]
+        )
+        rollup = client.query_df(
+            "SELECT cpu_used_core_hours, ram_used_byte_hours FROM k8s_allocation_rollup("
+            "rollup_key = {allocation_key:String}, "
+            "cloud_account_ids = {cloud_account_ids:Array(String)}, "
+            "start_date = {start_date:UInt32}, end_date = {end_date:UInt32})",
+            parameters=refreshed,
+        )
+        return comparable(view[list(USED)]) + comparable(rollup)
+
+    assert usage() == [(None, None), (None, None)]
+    client.command("OPTIMIZE TABLE k8s_allocation FINAL")
+    assert usage() == [(None, None), (None, None)]
+
+
 class WithoutMarkers:
     """A client whose computes stop before their markers, as a process that dies
     between its compute's rows and its markers (etl/storage/allocationrollup.py)."""

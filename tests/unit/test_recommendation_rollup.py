@@ -13,9 +13,8 @@ then, value for value; at the end every read is made again. The values are not
 quarters: sums of tenths, thirds and large figures come out the same only if the
 rollup adds up the days' exact units (sql/include/macros.sql exact_parts), not their
 rounded sums. Made to skip the recompute of restated days (the stale-days query), the
-test fails. Which container-days lack usage is fixed per row key: the raw query's own
-answer for a key restated from measured to unmeasured moves with merges, kept in sight
-by the strict xfail at the end.
+test fails. Container-days without usage are drawn too, so a key is restated from
+measured to unmeasured and back (and read null, test at the end).
 
 Examples are drawn derandomized, each in accounts of its own, on one embedded
 ClickHouse; every other restatement goes through a second connection
@@ -70,11 +69,6 @@ VALUE_COLUMNS = (
 COLUMNS = ["resource_id", *NAME_COLUMNS, "node", *VALUE_COLUMNS]
 FIGURES = st.sampled_from([0.0, 0.1, 0.25, 1 / 3, 2.675, 24.0, 7_777.123456789, 123_456.7])
 QUANTILES = st.sampled_from([0.05, 0.1, 1 / 3, 0.7, 2.5])
-# The container-days without usage series (null quantiles and samples): fixed per row
-# key, since a key restated from measured to unmeasured reads 0.0, not null, in the raw
-# query itself until a merge removes its cancelled rows (test below): an answer that
-# moves with merges, which no rollup computed before the merge can follow.
-UNMEASURED = {("adhoc", day) for day in range(3)} | {("etl-0", 1)}
 SAMPLES = st.sampled_from([60.0, 1440.0, 2880.0])
 EXAMPLES = itertools.count()
 # One container-day of a replica, measured.
@@ -113,7 +107,9 @@ def client(tmp_path_factory):
 
 
 def container_day(draw: st.DrawFn, resource_id: str, day: int) -> dict:
-    measured = (resource_id, day) not in UNMEASURED
+    # Some container-days without usage series (null quantiles and samples), drawn, so
+    # that a key is restated from measured to unmeasured and back.
+    measured = draw(st.booleans()) or resource_id == "web-1"
     cpu, ram = (draw(QUANTILES), draw(QUANTILES)) if measured else (None, None)
     return {
         "resource_id": resource_id,
@@ -272,17 +268,11 @@ def test_a_restated_cluster_day_shows_in_the_next_answer(client):
     assert [(r["usage"]["cpu_cores"], r["based_on"]["days"]) for r in emptied] == [(0.5, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the raw query's collapse of a nullable quantile: a key restated from measured "
-    "to unmeasured reads 0.0 until a merge, then null; the rollup keeps what it computed",
-)
-def test_a_merge_after_a_container_day_lost_its_usage_moves_the_raw_answer_only(client):
-    """Not the rollup's doing, kept in sight: k8s_recommendations_raw.sql (today's query)
-    sums a quantile's signed values, so a row key whose live row has none, after rows
-    that had one were cancelled, reads 0.0 (a recommendation at the floors) until a
-    merge collapses the cancelled rows away, and null after. No write marks the merge,
-    so the rollup's day, computed before it, keeps 0.0."""
+def test_a_container_day_that_lost_its_usage_reads_null_before_and_after_a_merge(client):
+    """A key restated from measured to unmeasured: its live row has no quantile, so it
+    reads null (no recommendation), not the 0.0 its cancelled rows sum to, both before
+    a merge collapses them away and after (sql/include/macros.sql `live_value`); the
+    rollup, computed before the merge, agrees with the raw rows at either time."""
     account, window = "merged-k8s", {**EVERYTHING, "first": 0, "last": 0}
     start, end = period(window)
     measured = day_rows([{**WEB_DAY, "cpu_p95": 0.5, "ram_max": 2.0**30}])
@@ -290,7 +280,10 @@ def test_a_merge_after_a_container_day_lost_its_usage_moves_the_raw_answer_only(
     unmeasured = measured.assign(cpu_p95=None, cpu_max=None, ram_p95=None, ram_max=None)
     warehouse.restate_day(client, "k8s_container_usage", account, DAYS[0], unmeasured)
     rolled = ordered(recommendation_rows(client, [account], start, end, [], "p95", "max"))
+    assert [(r["cpu_usage"], r["ram_usage"], r["measured_days"]) for r in rolled] == [
+        (None, None, 0)
+    ]
     assert rolled == raw_rows(client, [account], window)
     client.command("OPTIMIZE TABLE k8s_container_usage FINAL")
-    rolled = ordered(recommendation_rows(client, [account], start, end, [], "p95", "max"))
-    assert rolled == raw_rows(client, [account], window)
+    assert ordered(recommendation_rows(client, [account], start, end, [], "p95", "max")) == rolled
+    assert raw_rows(client, [account], window) == rolled
