@@ -377,3 +377,69 @@ AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)
 rollup_key = {rollup_key:String}
 AND {{ in_period() }}
 {%- endmacro %}
+
+{#- The rows of a per-cluster-day rollup `table` (sql/schema/019, 024) under {rollup_key},
+    of the clusters {cloud_account_ids} over [start_date, end_date]: per cluster-day,
+    the rows of its latest finished compute (highest version, then compute id), those
+    where `row` holds; `marker` picks its marker rows, and `hidden` names the columns
+    a reader does not see besides the compute's own. Two set filters rather than a
+    join on each cluster-day's latest compute: sql/schema/019 says why. -#}
+{% macro cluster_day_latest_rows(table, row, marker, hidden=[]) -%}
+SELECT * EXCEPT ({{ (["rollup_key", "version", "compute_id"] + hidden) | join(", ") }})
+FROM {{ table }}
+WHERE {{ allocation_rollup_days() | indent(2) }}
+  AND {{ row }}
+  AND compute_id IN
+  (
+      SELECT compute_id
+      FROM {{ table }}
+      WHERE {{ allocation_rollup_days() | indent(8) }}
+        AND {{ marker }}
+  )
+  AND (cloud_account_id, date, version, compute_id) NOT IN
+  (
+      SELECT cloud_account_id, date, version, compute_id
+      FROM
+      (
+          SELECT
+              cloud_account_id,
+              date,
+              version,
+              compute_id,
+              max((version, compute_id)) OVER (PARTITION BY cloud_account_id, date) AS latest
+          FROM {{ table }}
+          WHERE {{ allocation_rollup_days() | indent(12) }}
+            AND {{ marker }}
+      )
+      WHERE (version, compute_id) != latest
+  )
+{%- endmacro %}
+
+{#- The cluster-days a per-cluster-day rollup computes, one row each (account, midnight
+    UTC, version) from the arrays {stale_accounts}, {stale_days} and {versions}
+    (etl/storage/allocationrollup.py `stale_compute`). -#}
+{% macro stale_cluster_days() -%}
+SELECT
+    cluster_day.1 AS cloud_account_id,
+    toDateTime(cluster_day.2) AS date,
+    cluster_day.3 AS version
+FROM
+(
+    SELECT arrayJoin(
+        arrayZip({stale_accounts:Array(String)}, {stale_days:Array(UInt32)}, {versions:Array(Int64)})
+    ) AS cluster_day
+)
+{%- endmacro %}
+
+{#- The marker rows of a compute {compute_id} of a per-cluster-day rollup `table` under
+    {rollup_key}, one per stale cluster-day (`stale_cluster_days`), `marker_column`
+    set to `marker_value`: inserted after the compute's rows, so that a cluster-day
+    reads as computed only once its rows are there. -#}
+{% macro cluster_day_markers(table, marker_column, marker_value) -%}
+INSERT INTO {{ table }} (rollup_key, cloud_account_id, date, version, compute_id, {{ marker_column }})
+SELECT {rollup_key:String}, cloud_account_id, date, version, {compute_id:UUID}, {{ marker_value }}
+FROM
+(
+    {{ stale_cluster_days() | indent(4) }}
+)
+{%- endmacro %}
