@@ -45,6 +45,21 @@ toFloat64(toDecimal128({{ units }}, 0) * toDecimal128('1e-{{ exact_scale }}', {{
 {{ function }}{{ "If" if where }}({{ argument }}{{ ", " ~ where if where }}){{ " OVER " ~ over if over }}
 {%- endmacro %}
 
+{#- An exact sum kept in its two parts, to be summed further (a rollup's stored
+    rows, sql/schema/023): `units_<name>` and `beyond_<name>`. The units of several
+    stored sums add up to the units of all their rows, so `from_exact_parts` of the
+    stored rows is `exact_sum` of the rows, bit for bit; the part beyond the bound
+    (none below 1e15 USD, whose answer the API refuses) is a Float64 sum of sums. -#}
+{% macro exact_parts(name, value, where=none) -%}
+{{ aggregate("sum", exact_units(value), where, none) }} AS units_{{ name }},
+{{ aggregate("sum", beyond_exact(value), where, none) }} AS beyond_{{ name }}
+{%- endmacro %}
+
+{% macro from_exact_parts(name) -%}
+({{ from_exact_units("sum(units_" ~ name ~ ")") }}
+    + sum(beyond_{{ name }}))
+{%- endmacro %}
+
 {#- sum(value), sumIf(value, where), either over a window `over`: every sum of Float64
     quantities in the SQL goes through here (money, hours and bytes alike). -#}
 {% macro exact_sum(value, where=none, over=none) -%}
@@ -116,6 +131,26 @@ sum(sign) AS live_rows,
     "cost", "cpu_request_core_hours", "ram_request_byte_hours", "cpu_used_core_hours",
     "ram_used_byte_hours",
 ] %}
+
+{#- The sums k8s_costs answers per group (sql/queries/k8s_costs_groups.sql): its
+    components, cost and list_cost, then its efficiency's (`efficiency` below), each
+    the sum of its column but those `group_sum_of` names, over the rows where
+    `group_sum_where` holds; the usage is NULL on a row that measured none. -#}
+{% set group_sums = components + [
+    "cost", "list_cost", "cpu_used", "cpu_requested_measured", "ram_used",
+    "ram_requested_measured",
+] %}
+{% set group_sum_of = {
+    "cpu_used": "cpu_used_core_hours",
+    "cpu_requested_measured": "cpu_request_core_hours",
+    "ram_used": "ram_used_byte_hours",
+    "ram_requested_measured": "ram_request_byte_hours",
+} %}
+{% set group_sum_where = {
+    "cpu_requested_measured": "cpu_used_core_hours IS NOT NULL",
+    "ram_requested_measured": "ram_used_byte_hours IS NOT NULL",
+} %}
+{% set nullable_group_sums = ["cpu_used", "ram_used"] %}
 
 {#- A container-day's values in k8s_container_usage (sql/schema/006). -#}
 {% set container_usage_values = [

@@ -59,6 +59,8 @@ def test_schema_is_idempotent(client):
         "020_breakdown_expense_days.sql",
         "021_clean_expense_periods.sql",
         "022_warehouse_writes.sql",
+        "023_k8s_allocation_group_days.sql",
+        "024_k8s_allocation_group_rollup.sql",
     ]
 
 
