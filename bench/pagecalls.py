@@ -7,9 +7,10 @@ then: docs/api.md, "breakdown_expenses and clean_expenses read rollups of their 
 then `--requests` more, printed as the first, the median and the max. The calls are
 the ones the pages send (api/ui/static/*.js) over the bench's 30-day period; the
 cluster is the period's most expensive. `--profile NAME` prints the cProfile of the
-later requests of the calls whose name holds NAME.
+later requests of the calls whose name holds NAME; `--only NAME` times only those.
 
     .venv/bin/python -m bench.pagecalls [--data-dir DIR] [--requests N] [--profile NAME]
+        [--only NAME]
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def page_calls(period: str, cluster: str, last_day: int) -> list[tuple[str, str]
         ("budgets: budgets", f"budgets?as_of={as_of}"),
         ("bills: bills", f"bills?{period}"),
         ("allocation: k8s_costs by namespace", f"k8s_costs?{period}&group_by=namespace"),
+        (
+            "allocation: k8s_costs chart step=day",
+            f"k8s_costs?{period}&group_by=namespace&step=day",
+        ),
         ("savings: k8s_recommendations", f"k8s_recommendations?{period}"),
         ("health: k8s_import_status", f"k8s_import_status?{period}"),
         ("health: ingest_status", "ingest_status"),
@@ -60,6 +65,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="reuse a loaded directory")
     parser.add_argument("--requests", type=int, default=5)
     parser.add_argument("--profile", help="profile the calls whose name holds this")
+    parser.add_argument("--only", help="time only the calls whose name holds this")
     arguments = parser.parse_args()
     settings, db = loaded(arguments.data_dir)
     add_budgets(db)
@@ -72,6 +78,8 @@ def main() -> None:
     ).get_json()
     account = clusters["clean_expenses"][0]["cloud_account_id"]
     for name, url in page_calls(period, f"{period}&cloud_account_id={account}", PERIOD[1]):
+        if arguments.only and arguments.only not in name:
+            continue
         profiler = cProfile.Profile() if arguments.profile and arguments.profile in name else None
         taken = []
         for attempt in range(arguments.requests + 1):

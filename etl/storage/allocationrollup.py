@@ -84,25 +84,39 @@ def _refresh_stale(
         },
     ).result_rows
     if stale:
-        accounts, days, versions = (list(column) for column in zip(*stale, strict=True))
-        compute = {
-            "rollup_key": key,
-            "compute_id": str(uuid.uuid4()),
-            "stale_accounts": StringArray(accounts),
-            "stale_days": days,
-            "versions": versions,
-        }
+        compute = stale_compute(key, stale)
         client.command(
             sqlfiles.query("allocation_rollup_compute"),
             parameters={
                 **{name: bill[name] for name in BILL_ARGUMENTS},
                 **compute,
-                "cloud_account_ids": StringArray(sorted(set(accounts))),
-                "start_date": min(days),
-                "end_date": max(days),
+                **stale_span(stale),
             },
         )
         client.command(sqlfiles.query("allocation_rollup_markers"), parameters=compute)
+
+
+def stale_compute(key: str, stale: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The parameters a compute of the rollup `key` and its markers share for the stale
+    cluster-days `stale` (rows of account, day, version: sql/include/macros.sql
+    `stale_cluster_days`), under a compute id of its own."""
+    accounts, days, versions = (list(column) for column in zip(*stale, strict=True))
+    return {
+        "rollup_key": key,
+        "compute_id": str(uuid.uuid4()),
+        "stale_accounts": StringArray(accounts),
+        "stale_days": days,
+        "versions": versions,
+    }
+
+
+def stale_span(stale: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The accounts and days a compute reads to cover the stale cluster-days `stale`."""
+    return {
+        "cloud_account_ids": StringArray(sorted({account for account, _, _ in stale})),
+        "start_date": min(day for _, day, _ in stale),
+        "end_date": max(day for _, day, _ in stale),
+    }
 
 
 def with_rollup(

@@ -2,7 +2,9 @@
 
 The API builds the scope's parameters; the sharing policy adds its own
 (etl/core/sharing.py) and picks the query: sql/queries/k8s_costs_shared.sql spreads
-the shared costs, sql/queries/k8s_costs_groups.sql answers unshared. Which file runs
+the shared costs, sql/queries/k8s_costs_groups.sql answers unshared, and an unshared,
+unfiltered coarse grouping reads the groups stored per cluster-day instead
+(etl/storage/allocationgroups.py: the same answer from fewer rows). Which file runs
 is decided here, so the API holds no query string (tests/unit/test_boundaries.py).
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from etl.core.sharing import SharingPolicy
-from etl.storage import allocationrollup, sqlfiles
+from etl.storage import allocationgroups, allocationrollup, sqlfiles
 from etl.storage.clickhouse import StringArray
 
 
@@ -32,12 +34,12 @@ def cost_group_rows(
     accounts = parameters["cloud_account_ids"]
     if not isinstance(accounts, StringArray):  # formatted once, read by two queries
         accounts = StringArray(accounts)
+    parameters = {**parameters, "cloud_account_ids": accounts}
+    grouping = None if policy.active else allocationgroups.stored_grouping(parameters)
+    if grouping is not None:
+        return allocationgroups.group_rows(client, parameters, grouping)
     parameters = allocationrollup.with_rollup(
-        client,
-        {**parameters, "cloud_account_ids": accounts},
-        accounts,
-        parameters["start_date"],
-        parameters["end_date"],
+        client, parameters, accounts, parameters["start_date"], parameters["end_date"]
     )
     if not policy.active:
         return client.query(

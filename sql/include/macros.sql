@@ -45,27 +45,30 @@ toFloat64(toDecimal128({{ units }}, 0) * toDecimal128('1e-{{ exact_scale }}', {{
 {{ function }}{{ "If" if where }}({{ argument }}{{ ", " ~ where if where }}){{ " OVER " ~ over if over }}
 {%- endmacro %}
 
+{#- exact_sum's two parts of `value` (by default the column `name`, with `where`'s
+    condition when given) kept apart as `<name>_units` (an Int128) and `<name>_beyond`,
+    for a rollup to store per day or cluster-day (sql/schema/023, 024): adding up the
+    stored units of several rows is the same integer as adding up their own rows'
+    units at once, so `from_exact_parts` of stored rows is `exact_sum` of the rows, bit
+    for bit, whereas a stored sum turned back into a Float64 and counted in units again
+    need not be (correctly rounded below 2^53 units only). The part beyond the bound
+    (none below 1e15 USD, whose answer the API refuses) is a Float64 sum of sums. -#}
+{% macro exact_parts(name, value=none, where=none) -%}
+{{ aggregate("sum", exact_units(value or name), where, none) }} AS {{ name }}_units,
+{{ aggregate("sum", beyond_exact(value or name), where, none) }} AS {{ name }}_beyond
+{%- endmacro %}
+
+{#- ... and the sum of stored parts, a Float64 as exact_sum gives it. -#}
+{% macro from_exact_parts(name) -%}
+({{ from_exact_units("sum(" ~ name ~ "_units)") }}
+    + sum({{ name }}_beyond))
+{%- endmacro %}
+
 {#- sum(value), sumIf(value, where), either over a window `over`: every sum of Float64
     quantities in the SQL goes through here (money, hours and bytes alike). -#}
 {% macro exact_sum(value, where=none, over=none) -%}
 ({{ from_exact_units(aggregate("sum", exact_units(value), where, over)) }}
     + {{ aggregate("sum", beyond_exact(value), where, over) }})
-{%- endmacro %}
-
-{#- exact_sum's two parts of each column of `names` kept apart (`<name>_units`, an
-    Int128, and `<name>_beyond`), for a rollup to store per day: adding up the stored
-    units of several days is the same integer as adding up their rows' units at once,
-    whereas a day's sum turned back into a Float64 and counted in units again need not
-    be (it is correctly rounded below 2^53 units only). -#}
-{% macro exact_parts(names) -%}
-{% for name in names %}sum({{ exact_units(name) }}) AS {{ name }}_units,
-sum({{ beyond_exact(name) }}) AS {{ name }}_beyond{{ ",\n" if not loop.last }}{% endfor %}
-{%- endmacro %}
-
-{#- ... and the sums of stored parts, each a Float64 as exact_sum gives it. -#}
-{% macro summed_parts(names) -%}
-{% for name in names %}({{ from_exact_units("sum(" ~ name ~ "_units)") }}
-    + sum({{ name }}_beyond)) AS {{ name }}{{ ",\n" if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 {#- arraySum(params -> value, arrays) exactly: an array gathered by groupArray holds
@@ -152,6 +155,26 @@ sum(sign) AS live_rows,
     "cost", "cpu_request_core_hours", "ram_request_byte_hours", "cpu_used_core_hours",
     "ram_used_byte_hours",
 ] %}
+
+{#- The sums k8s_costs answers per group (sql/queries/k8s_costs_groups.sql): its
+    components, cost and list_cost, then its efficiency's (`efficiency` below), each
+    the sum of its column but those `group_sum_of` names, over the rows where
+    `group_sum_where` holds; the usage is NULL on a row that measured none. -#}
+{% set group_sums = components + [
+    "cost", "list_cost", "cpu_used", "cpu_requested_measured", "ram_used",
+    "ram_requested_measured",
+] %}
+{% set group_sum_of = {
+    "cpu_used": "cpu_used_core_hours",
+    "cpu_requested_measured": "cpu_request_core_hours",
+    "ram_used": "ram_used_byte_hours",
+    "ram_requested_measured": "ram_request_byte_hours",
+} %}
+{% set group_sum_where = {
+    "cpu_requested_measured": "cpu_used_core_hours IS NOT NULL",
+    "ram_requested_measured": "ram_used_byte_hours IS NOT NULL",
+} %}
+{% set nullable_group_sums = ["cpu_used", "ram_used"] %}
 
 {#- A container-day's values in k8s_container_usage (sql/schema/006). -#}
 {% set container_usage_values = [
@@ -497,4 +520,70 @@ AND (empty({services:Array(String)}) OR hasAny(services, {services:Array(String)
 {% macro allocation_rollup_days() -%}
 rollup_key = {rollup_key:String}
 AND {{ in_period() }}
+{%- endmacro %}
+
+{#- The rows of a per-cluster-day rollup `table` (sql/schema/019, 024) under {rollup_key},
+    of the clusters {cloud_account_ids} over [start_date, end_date]: per cluster-day,
+    the rows of its latest finished compute (highest version, then compute id), those
+    where `row` holds; `marker` picks its marker rows, and `hidden` names the columns
+    a reader does not see besides the compute's own. Two set filters rather than a
+    join on each cluster-day's latest compute: sql/schema/019 says why. -#}
+{% macro cluster_day_latest_rows(table, row, marker, hidden=[]) -%}
+SELECT * EXCEPT ({{ (["rollup_key", "version", "compute_id"] + hidden) | join(", ") }})
+FROM {{ table }}
+WHERE {{ allocation_rollup_days() | indent(2) }}
+  AND {{ row }}
+  AND compute_id IN
+  (
+      SELECT compute_id
+      FROM {{ table }}
+      WHERE {{ allocation_rollup_days() | indent(8) }}
+        AND {{ marker }}
+  )
+  AND (cloud_account_id, date, version, compute_id) NOT IN
+  (
+      SELECT cloud_account_id, date, version, compute_id
+      FROM
+      (
+          SELECT
+              cloud_account_id,
+              date,
+              version,
+              compute_id,
+              max((version, compute_id)) OVER (PARTITION BY cloud_account_id, date) AS latest
+          FROM {{ table }}
+          WHERE {{ allocation_rollup_days() | indent(12) }}
+            AND {{ marker }}
+      )
+      WHERE (version, compute_id) != latest
+  )
+{%- endmacro %}
+
+{#- The cluster-days a per-cluster-day rollup computes, one row each (account, midnight
+    UTC, version) from the arrays {stale_accounts}, {stale_days} and {versions}
+    (etl/storage/allocationrollup.py `stale_compute`). -#}
+{% macro stale_cluster_days() -%}
+SELECT
+    cluster_day.1 AS cloud_account_id,
+    toDateTime(cluster_day.2) AS date,
+    cluster_day.3 AS version
+FROM
+(
+    SELECT arrayJoin(
+        arrayZip({stale_accounts:Array(String)}, {stale_days:Array(UInt32)}, {versions:Array(Int64)})
+    ) AS cluster_day
+)
+{%- endmacro %}
+
+{#- The marker rows of a compute {compute_id} of a per-cluster-day rollup `table` under
+    {rollup_key}, one per stale cluster-day (`stale_cluster_days`), `marker_column`
+    set to `marker_value`: inserted after the compute's rows, so that a cluster-day
+    reads as computed only once its rows are there. -#}
+{% macro cluster_day_markers(table, marker_column, marker_value) -%}
+INSERT INTO {{ table }} (rollup_key, cloud_account_id, date, version, compute_id, {{ marker_column }})
+SELECT {rollup_key:String}, cloud_account_id, date, version, {compute_id:UUID}, {{ marker_value }}
+FROM
+(
+    {{ stale_cluster_days() | indent(4) }}
+)
 {%- endmacro %}

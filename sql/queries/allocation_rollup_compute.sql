@@ -17,15 +17,6 @@ SELECT
 FROM {{ m.k8s_allocation_reconciled(filtered=false) }} AS reconciled
 INNER JOIN
 (
-    SELECT
-        cluster_day.1 AS cloud_account_id,
-        toDateTime(cluster_day.2) AS date,
-        cluster_day.3 AS version
-    FROM
-    (
-        SELECT arrayJoin(
-            arrayZip({stale_accounts:Array(String)}, {stale_days:Array(UInt32)}, {versions:Array(Int64)})
-        ) AS cluster_day
-    )
+    {{ m.stale_cluster_days() | indent(4) }}
 ) AS stale
 USING (cloud_account_id, date)

@@ -6,7 +6,7 @@
 -- rollup's grain). A container has one row per day of its window: it counts its days
 -- by its rows, and its requests are those of its latest row (no two share a date);
 -- the quantiles are the largest day's, and the exact sums add up the days' units
--- (sql/include/macros.sql summed_parts), so the answer is the raw query's, value for
+-- (sql/include/macros.sql from_exact_parts), so the answer is the raw query's, value for
 -- value. Grouped on the table's sort key after rollup_key, so aggregated in order.
 SELECT
     {{ m.columns(m.recommendation_key) | indent(4) }},
@@ -16,7 +16,9 @@ SELECT
     count() AS days,
     countIf(measured) AS measured_days,
     sum(samples) AS samples,
-    {{ m.summed_parts(m.recommendation_sums) | indent(4) }}
+    {% for name in m.recommendation_sums %}
+    {{ m.from_exact_parts(name) | indent(4) }} AS {{ name }}{{ "," if not loop.last }}
+    {% endfor %}
 FROM k8s_recommendation_days
 WHERE {{ m.in_latest_day_compute("k8s_recommendation_days", "cloud_account_id") | indent(2) }}
   AND (empty({namespaces:Array(String)}) OR has({namespaces:Array(String)}, namespace))

@@ -25,7 +25,9 @@ SELECT
     {% endfor %}
     max(cpu_p95 IS NOT NULL) AS day_measured,
     sum(samples) AS day_samples,
-    {{ m.exact_parts(m.recommendation_sums) | indent(4) }}
+    {% for name in m.recommendation_sums %}
+    {{ m.exact_parts(name) | indent(4) }}{{ "," if not loop.last }}
+    {% endfor %}
 FROM
 (
     {{ m.live_container_days("has({days:Array(UInt32)}, toUInt32(date))") | indent(4) }}

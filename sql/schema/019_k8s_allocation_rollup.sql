@@ -7,39 +7,13 @@
 -- rows of its latest compute (highest version, then compute id: two computes of one
 -- version hold the same rows); a cluster-day's marker row is no allocation row.
 --
--- Why two set filters rather than a join on each cluster-day's latest compute: the
--- join probes every row (seconds on a large organization's month), while the
--- computes a cluster-day has had beside its latest (`superseded`) are few, often
--- none. A row is read when its compute wrote markers (the compute is finished: its
--- markers are one INSERT after its rows, sql/queries/allocation_rollup_markers.sql)
--- and is not superseded on the row's cluster-day. Unfiltered: a reader filters the
--- rows it reads (sql/include/macros.sql `allocation_rollup`).
+-- Why two set filters (sql/include/macros.sql `cluster_day_latest_rows`) rather than
+-- a join on each cluster-day's latest compute: the join probes every row (seconds on
+-- a large organization's month), while the computes a cluster-day has had beside its
+-- latest (`superseded`) are few, often none. A row is read when its compute wrote
+-- markers (the compute is finished: its markers are one INSERT after its rows,
+-- sql/queries/allocation_rollup_markers.sql) and is not superseded on the row's
+-- cluster-day. Unfiltered: a reader filters the rows it reads (sql/include/macros.sql
+-- `allocation_rollup`).
 CREATE OR REPLACE VIEW k8s_allocation_rollup AS
-SELECT * EXCEPT (rollup_key, version, compute_id)
-FROM k8s_allocation_days
-WHERE {{ m.allocation_rollup_days() | indent(2) }}
-  AND resource_id != ''
-  AND compute_id IN
-  (
-      SELECT compute_id
-      FROM k8s_allocation_days
-      WHERE {{ m.allocation_rollup_days() | indent(8) }}
-        AND resource_id = ''
-  )
-  AND (cloud_account_id, date, version, compute_id) NOT IN
-  (
-      SELECT cloud_account_id, date, version, compute_id
-      FROM
-      (
-          SELECT
-              cloud_account_id,
-              date,
-              version,
-              compute_id,
-              max((version, compute_id)) OVER (PARTITION BY cloud_account_id, date) AS latest
-          FROM k8s_allocation_days
-          WHERE {{ m.allocation_rollup_days() | indent(12) }}
-            AND resource_id = ''
-      )
-      WHERE (version, compute_id) != latest
-  )
+{{ m.cluster_day_latest_rows("k8s_allocation_days", "resource_id != ''", "resource_id = ''") }}

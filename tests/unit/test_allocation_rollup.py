@@ -46,6 +46,7 @@ from etl.core.sharing import SharingPolicy
 from etl.costmodel.allocation import ATTRIBUTES, ROW_COLUMNS
 from etl.costmodel.allocation.usage import REQUESTED, USED
 from etl.storage import allocationrollup, costreads, sqlfiles, warehouse
+from etl.storage.allocationgroups import ROW_FILTERS
 from etl.storage.breakdownreads import cluster_component_rows
 from etl.storage.clickhouse import connect
 from etl.storage.k8scostreads import cost_group_rows
@@ -111,13 +112,8 @@ READ_COLUMNS = [
     *USED,
 ]
 # k8s_costs' other filters and a token's scope, none drawn (test_filters.py has them).
-UNUSED_FILTERS = (
-    "controllers",
-    "label_keys",
-    "label_values",
-    "scope_namespaces",
-    "scope_label_keys",
-    "scope_label_values",
+UNUSED_FILTERS = tuple(
+    name for name in ROW_FILTERS if name not in ("namespaces", "nodes", "services")
 )
 USAGE = st.one_of(st.none(), st.sampled_from([0.0, 1.5, 12.0]))
 

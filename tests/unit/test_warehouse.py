@@ -60,6 +60,8 @@ def test_schema_is_idempotent(client):
         "021_clean_expense_periods.sql",
         "022_warehouse_writes.sql",
         "023_k8s_recommendation_days.sql",
+        "024_k8s_allocation_group_days.sql",
+        "025_k8s_allocation_group_rollup.sql",
     ]
 
 
