@@ -82,10 +82,20 @@ def finite_json(document: Any) -> bytes:
     refuses it. Looked at in its MessagePack bytes (msgspec, in C), where a non-finite
     double shows as a byte pattern; only when the pattern is found (an integer's bytes
     can hold it too) is the document walked value by value to be sure: walking
-    thousands of recommendations in Python took several times the encoding itself."""
-    if _NON_FINITE_DOUBLE.search(msgspec.msgpack.encode(document)) and _has_non_finite(document):
+    thousands of recommendations in Python took several times the encoding itself.
+    MessagePack holds no integer beyond 64 bits (JSON does: a request's `limit` of 2^64
+    is echoed), so such a document is walked."""
+    if _may_hold_non_finite(document) and _has_non_finite(document):
         raise NonFiniteNumberError("a number of the answer")
     return msgspec.json.encode(document, order="sorted")
+
+
+def _may_hold_non_finite(document: Any) -> bool:
+    try:
+        packed = msgspec.msgpack.encode(document)
+    except OverflowError:
+        return True
+    return _NON_FINITE_DOUBLE.search(packed) is not None
 
 
 def finite_response(document: Any) -> Response:

@@ -24,6 +24,7 @@ SCALARS = st.one_of(
     st.booleans(),
     st.text(max_size=6),
     st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.integers(min_value=2**64, max_value=2**80),  # beyond MessagePack, not JSON
     LOOKALIKE_INTEGERS,
     st.floats(allow_nan=True, allow_infinity=True),
 )
@@ -52,6 +53,13 @@ def test_a_document_is_refused_exactly_when_it_holds_a_non_finite_number(documen
             finite_json(document)
     else:
         assert finite_json(document) == msgspec.json.encode(document, order="sorted")
+
+
+def test_an_integer_beyond_64_bits_is_encoded_and_a_nan_beside_it_refused():
+    """A request's `limit` of 2^64 is echoed in its answer (the API fuzz test found it)."""
+    assert finite_json({"limit": 2**64}) == b'{"limit":18446744073709551616}'
+    with pytest.raises(NonFiniteNumberError):
+        finite_json({"limit": 2**64, "total": float("nan")})
 
 
 def test_an_integer_that_looks_like_a_non_finite_double_is_encoded():
