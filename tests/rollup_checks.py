@@ -54,11 +54,14 @@ def replay_reads(
     history: Sequence[tuple],
     check: Callable[[dict], None],
     restate: Callable[[Client, tuple], None],
-) -> list[dict]:
+    final_reads: Sequence[dict] = (),
+) -> None:
     """Run a drawn history of ("read", arguments) steps and restatements: each read's
     arguments through `check`, each restatement through `restate` with the next of
-    `alternating_writers`; returns the reads' arguments, for a test to check again
-    once the history has ended."""
+    `alternating_writers`; then every read again, and `final_reads`, on the data as
+    the history left it: a day computed before a restatement must have been computed
+    again."""
     with alternating_writers(client) as writers:
         replay(history, lambda step: check(step[1]), lambda step: restate(next(writers), step))
-    return [step[1] for step in history if step[0] == "read"]
+    for arguments in [step[1] for step in history if step[0] == "read"] + list(final_reads):
+        check(arguments)
